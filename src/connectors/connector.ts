@@ -1,0 +1,53 @@
+/**
+ * What every connector kind provides: a physical memory view, a lifetime
+ * (stale when the source is replaced or goes away), an info record, and
+ * hints for OS layers (ELF notes of a core dump: VMCOREINFO, CPU state).
+ */
+import type { Logger } from 'pino'
+import type { PhysicalMemory } from '../mem/index.js'
+import type { KindArgs, Lifetime } from '../tree/index.js'
+
+export interface ElfNote {
+  readonly name: string
+  readonly type: number
+  readonly desc: Uint8Array
+}
+
+export interface ConnectorHints {
+  /** Notes of an ELF core dump (QEMU dump-guest-memory, kdump), in file order. */
+  readonly elfNotes?: readonly ElfNote[]
+  /** Text of a VMCOREINFO note or device, when the source has one. */
+  readonly vmcoreinfo?: string
+}
+
+export interface PhysRangeInfo {
+  readonly start: string
+  readonly end: string
+  readonly sizeBytes: number
+}
+
+export interface Connector {
+  readonly kind: string
+  readonly mem: PhysicalMemory
+  readonly lifetime: Lifetime
+  readonly hints: ConnectorHints
+  /** JSON-ready facts for connector/NAME/info: kind, args, size, ranges, readonly, stats. */
+  info(): Promise<Record<string, unknown>> | Record<string, unknown>
+  close(): Promise<void>
+}
+
+export interface ConnectorContext {
+  readonly allowWrite: boolean
+  readonly log: Logger
+  /** The lifetime the connector should hang under (its own is a child of this). */
+  readonly parentLifetime: Lifetime
+  /** Description used in stale messages, e.g. "connector 'dump'". */
+  readonly description: string
+}
+
+export interface ConnectorKind {
+  readonly kind: string
+  /** One line for `connector new` usage and errors: e.g. "file:PATH[,strict=true]". */
+  readonly usage: string
+  create(args: KindArgs, context: ConnectorContext): Promise<Connector>
+}

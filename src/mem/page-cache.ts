@@ -1,0 +1,148 @@
+/**
+ * Page cache middleware: keeps recently read pages of any memory view in a
+ * bounded LRU. When a page expires is a separate strategy (CacheValidity),
+ * so dumps can keep pages forever and live sources only briefly. Writes go
+ * through and drop the pages they touch.
+ */
+import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+
+export interface CacheValidity {
+  /** A stamp stored with a page when it is filled. */
+  stamp(): number
+  isValid(stamp: number): boolean
+}
+
+/** Pages never expire: for memory that cannot change (a dump). */
+export const FOREVER: CacheValidity = { stamp: () => 0, isValid: () => true }
+
+/** Pages expire after a fixed time: for live memory. */
+export function timedValidity(validMs: number): CacheValidity {
+  return {
+    stamp: () => performance.now(),
+    isValid: (stamp) => performance.now() - stamp < validMs,
+  }
+}
+
+interface CachedPage {
+  data: Uint8Array
+  stamp: number
+}
+
+export interface PageCacheOptions {
+  pageSize?: number
+  maxPages?: number
+  validity?: CacheValidity
+  /** Pieces larger than this bypass the cache (bulk reads would only evict). */
+  maxCachedPieceBytes?: number
+}
+
+export class PageCache<A extends bigint> implements MemoryView<A> {
+  private readonly pages = new Map<bigint, CachedPage>()
+  private readonly pageSize: number
+  private readonly pageSizeBig: bigint
+  private readonly maxPages: number
+  private readonly validity: CacheValidity
+  private readonly maxCachedPieceBytes: number
+  hits = 0
+  misses = 0
+
+  constructor(readonly inner: MemoryView<A>, options: PageCacheOptions = {}) {
+    this.pageSize = options.pageSize ?? 4096
+    this.pageSizeBig = BigInt(this.pageSize)
+    this.maxPages = options.maxPages ?? 4096
+    this.validity = options.validity ?? FOREVER
+    this.maxCachedPieceBytes = options.maxCachedPieceBytes ?? 4 * this.pageSize
+  }
+
+  async read(pieces: readonly ReadPiece<A>[]): Promise<PieceResult[]> {
+    const results: (PieceResult | undefined)[] = new Array(pieces.length)
+    const missing = new Map<bigint, number[]>() // page -> piece indexes waiting for it
+    const bypass: number[] = []
+    pieces.forEach((piece, index) => {
+      if (piece.length > this.maxCachedPieceBytes) { bypass.push(index); return }
+      const first = piece.addr / this.pageSizeBig
+      const last = (piece.addr + BigInt(Math.max(piece.length, 1)) - 1n) / this.pageSizeBig
+      for (let page = first; page <= last; page++) {
+        if (this.lookup(page) === undefined) {
+          const waiting = missing.get(page)
+          if (waiting === undefined) missing.set(page, [index])
+          else waiting.push(index)
+        }
+      }
+    })
+    const failed = new Map<number, PieceResult>()
+    const pageList = [...missing.keys()]
+    const [pageResults, bypassResults] = await Promise.all([
+      pageList.length > 0 ? this.inner.read(pageList.map((page) => ({ addr: (page * this.pageSizeBig) as A, length: this.pageSize }))) : Promise.resolve([]),
+      bypass.length > 0 ? this.inner.read(bypass.map((i) => pieces[i]!)) : Promise.resolve([]),
+    ])
+    const fresh = new Map<bigint, Uint8Array>()
+    pageList.forEach((page, i) => {
+      const r = pageResults[i]
+      if (r?.ok) { this.store(page, r.data); fresh.set(page, r.data) }
+      else if (r !== undefined) for (const index of missing.get(page) ?? []) failed.set(index, r)
+    })
+    bypass.forEach((index, i) => { results[index] = bypassResults[i] })
+    this.misses += pageList.length
+    pieces.forEach((piece, index) => {
+      if (results[index] !== undefined) return
+      const failure = failed.get(index)
+      if (failure !== undefined) { results[index] = failure; return }
+      results[index] = { ok: true, data: this.assemble(piece, fresh) }
+    })
+    return results as PieceResult[]
+  }
+
+  private lookup(page: bigint): CachedPage | undefined {
+    const entry = this.pages.get(page)
+    if (entry === undefined) return undefined
+    if (!this.validity.isValid(entry.stamp)) { this.pages.delete(page); return undefined }
+    // Re-insert to mark as most recently used.
+    this.pages.delete(page)
+    this.pages.set(page, entry)
+    return entry
+  }
+
+  private store(page: bigint, data: Uint8Array): void {
+    this.pages.set(page, { data, stamp: this.validity.stamp() })
+    while (this.pages.size > this.maxPages) {
+      const oldest = this.pages.keys().next()
+      if (oldest.done === true) break
+      this.pages.delete(oldest.value)
+    }
+  }
+
+  /** Builds a piece from pages; `fresh` holds this batch's fills, which a large batch may already have evicted. */
+  private assemble(piece: ReadPiece<A>, fresh: Map<bigint, Uint8Array>): Uint8Array {
+    const out = new Uint8Array(piece.length)
+    let done = 0
+    while (done < piece.length) {
+      const addr = piece.addr + BigInt(done)
+      const page = addr / this.pageSizeBig
+      const offset = Number(addr - page * this.pageSizeBig)
+      const n = Math.min(this.pageSize - offset, piece.length - done)
+      const data = fresh.get(page) ?? this.pages.get(page)?.data
+      if (data !== undefined) out.set(data.subarray(offset, offset + n), done)
+      done += n
+    }
+    if (fresh.size === 0) this.hits++
+    return out
+  }
+
+  async write(pieces: readonly WritePiece<A>[]): Promise<WriteResult[]> {
+    for (const piece of pieces) {
+      const first = piece.addr / this.pageSizeBig
+      const last = (piece.addr + BigInt(Math.max(piece.data.length, 1)) - 1n) / this.pageSizeBig
+      for (let page = first; page <= last; page++) this.pages.delete(page)
+    }
+    return this.inner.write(pieces)
+  }
+
+  invalidate(): void {
+    this.pages.clear()
+  }
+
+  metadata(): MemMetadata {
+    return this.inner.metadata()
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The client surface every frontend uses, whether the tree is across a
+ * socket (ProtocolClient) or in this process (LocalTreeClient, for
+ * --embedded and tests). Frontends depend on this, never on the tree itself.
+ */
+import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { Entry, OpenResult, Stat } from '../tree/index.js'
+
+export interface TreeClient {
+  list(path: string): Promise<Entry[]>
+  stat(path: string): Promise<Stat>
+  open(path: string): Promise<OpenResult>
+  read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
+  write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]>
+  rpc(handle: number, request: unknown): Promise<unknown>
+  close(handle: number): Promise<void>
+  /** Calls listener with the changed path whenever something at or below `path` changes. */
+  watch(path: string, listener: (changed: string) => void): Promise<() => Promise<void>>
+  disconnect(): Promise<void>
+}
+
+export type { Entry, OpenResult, Stat } from '../tree/index.js'
+export type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'

@@ -1,0 +1,13 @@
+/**
+ * The composition root's lists: which connector kinds, OS kinds and tree
+ * mappings a node starts with. Built-in features are registered through the
+ * same mapping door as plugins.
+ */
+import { CONNECTOR_MAPPINGS } from '../connectors/index.js'
+import type { ConnectorKind } from '../connectors/index.js'
+import type { OsKind } from '../os/index.js'
+import type { Mapping } from '../tree/index.js'
+
+export const BUILTIN_CONNECTOR_KINDS: readonly ConnectorKind[] = []
+export const BUILTIN_OS_KINDS: readonly OsKind[] = []
+export const BUILTIN_MAPPINGS: readonly Mapping<never>[] = [...CONNECTOR_MAPPINGS]

@@ -1,0 +1,12 @@
+/**
+ * @module node
+ * The composition root: a MemweaveNode wires connector kinds, OS kinds and
+ * mappings into one tree, and keeps the named objects created in it.
+ */
+export { MemweaveNode } from './memweave-node.js'
+export type { NodeOptions } from './memweave-node.js'
+export { ObjectStore } from './object-store.js'
+export type { ConnectorRecord, OsRecord } from './object-store.js'
+export { KindRegistry } from './kind-registry.js'
+export { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS } from './builtins.js'
+export { MEMWEAVE_VERSION } from './version.js'

@@ -1,0 +1,148 @@
+/**
+ * One memweave node: the tree with its connector/, os/ and sys/ branches,
+ * the kinds it can create, and the objects created so far. Frontends reach
+ * it through the protocol (or in-process through the same client surface).
+ *
+ *   connector/{new,rm,NAME/{mem,info,…}}   os/{new,rm,NAME/…}   sys/{info,handles,mappings}
+ */
+import type { Logger } from 'pino'
+import { CONNECTOR_OBJECT } from '../connectors/index.js'
+import type { ConnectorKind } from '../connectors/index.js'
+import { OS_OBJECT } from '../os/index.js'
+import type { OsKind } from '../os/index.js'
+import {
+  controlLeaf, dynamicBranch, jsonLeaf, Lifetime, mergedBranch, parseCreateLine, parseRemoveLine, staticBranch, Tree,
+} from '../tree/index.js'
+import type { Branch, Mapping, TreeNode } from '../tree/index.js'
+import { KindRegistry } from './kind-registry.js'
+import { ObjectStore } from './object-store.js'
+import { MEMWEAVE_VERSION } from './version.js'
+
+export interface NodeOptions {
+  readonly allowWrite: boolean
+  readonly log: Logger
+  readonly connectorKinds: readonly ConnectorKind[]
+  readonly osKinds: readonly OsKind[]
+  // Mappings of many object types share one list; each keeps its own type through its `on` kind.
+  readonly mappings: readonly Mapping<never>[]
+}
+
+export class MemweaveNode {
+  readonly tree: Tree
+  readonly store: ObjectStore
+  readonly log: Logger
+  readonly lifetime = new Lifetime('memweave node')
+  readonly startedAt = new Date()
+  readonly connectorKinds = new KindRegistry<ConnectorKind>('connector')
+  readonly osKinds = new KindRegistry<OsKind>('os')
+  /** Extra children of the root and of connector/ and os/ (remote peers add theirs here). */
+  readonly extraRoot = new Map<string, () => TreeNode>()
+  readonly extraConnectorSources: Branch[] = []
+  readonly extraOsSources: Branch[] = []
+  /** Extra sys/ leaves (peers, plugins add theirs). */
+  readonly extraSys = new Map<string, TreeNode>()
+
+  constructor(readonly options: NodeOptions) {
+    this.log = options.log
+    this.tree = new Tree({ allowWrite: options.allowWrite })
+    for (const kind of options.connectorKinds) this.connectorKinds.add(kind)
+    for (const kind of options.osKinds) this.osKinds.add(kind)
+    for (const mapping of options.mappings) this.tree.registry.add(mapping)
+    this.store = new ObjectStore({
+      tree: this.tree, log: this.log, connectorKinds: this.connectorKinds, osKinds: this.osKinds,
+      allowWrite: options.allowWrite, rootLifetime: this.lifetime,
+    })
+    this.tree.setRoot(this.buildRoot())
+  }
+
+  /** Runs one `connector/new` line, e.g. "dump file:/data/vm.elf". */
+  async newConnector(line: string): Promise<string> {
+    const record = await this.store.createConnector(parseCreateLine(line))
+    return `connector '${record.name}' created (${record.kind})`
+  }
+
+  async newOs(line: string): Promise<string> {
+    const record = await this.store.createOs(parseCreateLine(line))
+    return `os '${record.name}' created (${record.kind}, ${Math.round(record.openMs)} ms)`
+  }
+
+  private buildRoot(): Branch {
+    const registry = this.tree.registry
+    const localConnectors = dynamicBranch(() => new Map<string, TreeNode>([...this.store.connectors.values()].map((r) => [r.name,
+      registry.objectBranch({ kind: CONNECTOR_OBJECT, value: { name: r.name, kind: r.kind, connector: r.connector }, identity: r.identity, lifetime: r.connector.lifetime })])))
+    const localOses = dynamicBranch(() => new Map<string, TreeNode>([...this.store.oses.values()].map((r) => [r.name,
+      registry.objectBranch({
+        kind: OS_OBJECT,
+        value: { name: r.name, kind: r.kind, os: r.os, openMs: r.openMs, connectorName: r.connectorName },
+        identity: r.identity,
+        lifetime: r.os.lifetime,
+      })])))
+
+    const connectorControls = staticBranch({
+      new: controlLeaf({
+        identity: 'control:connector/new', lifetime: this.lifetime,
+        usage: `write a line: NAME [-c OS] KIND[:ARGS]\nkinds:\n  ${this.connectorKinds.usage().join('\n  ')}`,
+        run: (line) => this.newConnector(line),
+      }),
+      rm: controlLeaf({
+        identity: 'control:connector/rm', lifetime: this.lifetime,
+        usage: 'write a line: NAME [-f]   (-f removes even with open handles or dependent OSs)',
+        run: async (line) => {
+          const { name, force } = parseRemoveLine(line)
+          await this.store.removeConnector(name, force)
+          return `connector '${name}' removed`
+        },
+      }),
+    })
+    const osControls = staticBranch({
+      new: controlLeaf({
+        identity: 'control:os/new', lifetime: this.lifetime,
+        usage: `write a line: NAME [-c CONNECTOR] KIND[:ARGS]\nkinds:\n  ${this.osKinds.usage().join('\n  ')}`,
+        run: (line) => this.newOs(line),
+      }),
+      rm: controlLeaf({
+        identity: 'control:os/rm', lifetime: this.lifetime,
+        usage: 'write a line: NAME [-f]',
+        run: async (line) => {
+          const { name, force } = parseRemoveLine(line)
+          await this.store.removeOs(name, force)
+          return `os '${name}' removed`
+        },
+      }),
+    })
+
+    const sys = dynamicBranch(() => new Map<string, TreeNode>([
+      ['info', jsonLeaf('sys:info', this.lifetime, () => this.sysInfo())],
+      ['handles', jsonLeaf('sys:handles', this.lifetime, () => this.tree.handles.summaries())],
+      ['mappings', jsonLeaf('sys:mappings', this.lifetime, () => this.tree.registry.all())],
+      ...this.extraSys,
+    ]))
+
+    return dynamicBranch(() => new Map<string, TreeNode>([
+      ['connector', mergedBranch([connectorControls, localConnectors, ...this.extraConnectorSources])],
+      ['os', mergedBranch([osControls, localOses, ...this.extraOsSources])],
+      ['sys', sys],
+      ...[...this.extraRoot].map(([name, make]): [string, TreeNode] => [name, make()]),
+    ]))
+  }
+
+  sysInfo(): Record<string, unknown> {
+    return {
+      version: MEMWEAVE_VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      allowWrite: this.options.allowWrite,
+      connectorKinds: this.connectorKinds.names(),
+      osKinds: this.osKinds.names(),
+      connectors: [...this.store.connectors.keys()],
+      oses: [...this.store.oses.keys()],
+      openHandles: this.tree.handles.size,
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.closeAll()
+    this.lifetime.end('node shut down')
+  }
+}

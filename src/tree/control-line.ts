@@ -1,0 +1,75 @@
+/**
+ * Lines written to the control leaves:
+ *   connector/new, os/new:  NAME [-c CHAIN_ON] KIND[:ARGS]
+ *   connector/rm,  os/rm:   NAME [-f|--force]
+ * Names are single path segments: no '/', no '.', not 'new' or 'rm'.
+ * CHAIN_ON may contain dots (a remote object: 'b.dump').
+ */
+import { MemweaveError } from '../errors/index.js'
+import { parseKindArgs } from './kind-args.js'
+import type { KindArgs } from './kind-args.js'
+
+export interface CreateLine {
+  readonly name: string
+  readonly chainOn: string | undefined
+  readonly kind: string
+  readonly args: KindArgs
+}
+
+export interface RemoveLine {
+  readonly name: string
+  readonly force: boolean
+}
+
+const RESERVED = new Set(['new', 'rm'])
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_@+-]*$/
+const KIND_PATTERN = /^[a-z][a-z0-9_-]*$/
+export const MAX_NAME_LENGTH = 64
+
+export function validateName(name: string, what = 'name'): string {
+  if (name.length === 0) throw new MemweaveError('tree', 'invalid_argument', `${what} is empty`)
+  if (name.length > MAX_NAME_LENGTH) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name.slice(0, 20)}…' is longer than ${MAX_NAME_LENGTH} characters`)
+  if (name.includes('/')) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' must not contain '/'`)
+  if (name.includes('.')) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' must not contain '.' (dots separate remote nodes)`)
+  if (RESERVED.has(name)) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' is reserved`)
+  if (!NAME_PATTERN.test(name)) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' may only hold letters, digits, '_', '-', '+', '@'`)
+  return name
+}
+
+/** Splits on whitespace, keeping "double-quoted" words (paths with spaces) together. */
+function words(line: string): string[] {
+  const out: string[] = []
+  const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g
+  for (const match of line.matchAll(pattern)) out.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? ''))
+  return out
+}
+
+export function parseCreateLine(line: string): CreateLine {
+  const parts = words(line.trim())
+  const usage = "expected 'NAME [-c CHAIN_ON] KIND[:ARGS]'"
+  if (parts.length === 0) throw new MemweaveError('tree', 'invalid_argument', `empty line: ${usage}`)
+  const name = validateName(parts[0] ?? '')
+  let chainOn: string | undefined
+  let index = 1
+  if (parts[index] === '-c' || parts[index] === '--chain') {
+    chainOn = parts[index + 1]
+    if (chainOn === undefined || chainOn.length === 0) throw new MemweaveError('tree', 'invalid_argument', `'-c' needs a name: ${usage}`)
+    for (const segment of chainOn.split('.')) validateName(segment, `chain target '${chainOn}'`)
+    index += 2
+  }
+  const spec = parts[index]
+  if (spec === undefined) throw new MemweaveError('tree', 'invalid_argument', `missing KIND in '${line.trim()}': ${usage}`)
+  if (parts.length > index + 1) throw new MemweaveError('tree', 'invalid_argument', `unexpected '${parts.slice(index + 1).join(' ')}' in '${line.trim()}': ${usage}`)
+  const colon = spec.indexOf(':')
+  const kind = colon < 0 ? spec : spec.slice(0, colon)
+  if (!KIND_PATTERN.test(kind)) throw new MemweaveError('tree', 'invalid_argument', `kind '${kind}' is not a valid kind name`)
+  return { name, chainOn, kind, args: parseKindArgs(colon < 0 ? '' : spec.slice(colon + 1)) }
+}
+
+export function parseRemoveLine(line: string): RemoveLine {
+  const parts = words(line.trim())
+  const force = parts.some((p) => p === '-f' || p === '--force')
+  const rest = parts.filter((p) => p !== '-f' && p !== '--force')
+  if (rest.length !== 1) throw new MemweaveError('tree', 'invalid_argument', `expected 'NAME [-f]', got '${line.trim()}'`)
+  return { name: validateName(rest[0] ?? ''), force }
+}

@@ -1,0 +1,137 @@
+/**
+ * The handle table. `open` turns a resolved leaf into a numeric handle;
+ * reads, writes and RPCs take handles. A leaf already open and unchanged
+ * (same identity, lifetime not ended) gets the same handle with its count
+ * raised. References are counted per owner (a client connection or peer),
+ * so an owner that goes away drops exactly its references.
+ */
+import { MemweaveError } from '../errors/index.js'
+import type { Leaf, LeafMeta, OpenedLeaf } from './tree-node.js'
+
+export interface HandleEntry {
+  readonly handle: number
+  readonly path: string
+  readonly identity: string
+  readonly leaf: Leaf
+  readonly opened: OpenedLeaf
+  readonly meta: LeafMeta
+  /** owner → reference count */
+  readonly refs: Map<string, number>
+  readonly openedAt: number
+}
+
+export interface HandleSummary {
+  handle: number
+  path: string
+  identity: string
+  refs: Record<string, number>
+  stale: boolean
+  openedAt: string
+}
+
+export const MAX_HANDLES = 65536
+
+export class HandleTable {
+  private readonly byHandle = new Map<number, HandleEntry>()
+  private readonly byIdentity = new Map<string, HandleEntry>()
+  private readonly opening = new Map<string, Promise<HandleEntry>>()
+  private nextHandle = 1
+
+  /** Opens (or shares) the handle for a leaf on behalf of owner. */
+  async open(path: string, leaf: Leaf, owner: string): Promise<HandleEntry> {
+    const existing = this.byIdentity.get(leaf.identity)
+    if (existing !== undefined && (await existing.leaf.lifetime.staleReason()) === undefined) {
+      existing.refs.set(owner, (existing.refs.get(owner) ?? 0) + 1)
+      return existing
+    }
+    if (existing !== undefined) this.byIdentity.delete(leaf.identity) // stale: a new open gets a new handle
+    if (this.byHandle.size >= MAX_HANDLES) throw new MemweaveError('tree', 'limit', `too many open handles (${MAX_HANDLES})`)
+    // Two concurrent opens of the same leaf must share one handle, not race to make two.
+    let pending = this.opening.get(leaf.identity)
+    if (pending === undefined) {
+      pending = this.create(path, leaf).finally(() => this.opening.delete(leaf.identity))
+      this.opening.set(leaf.identity, pending)
+    }
+    const entry = await pending
+    entry.refs.set(owner, (entry.refs.get(owner) ?? 0) + 1)
+    return entry
+  }
+
+  private async create(path: string, leaf: Leaf): Promise<HandleEntry> {
+    await leaf.lifetime.ensureAlive()
+    const [opened, meta] = await Promise.all([leaf.open(), leaf.meta()])
+    const entry: HandleEntry = {
+      handle: this.nextHandle++,
+      path,
+      identity: leaf.identity,
+      leaf,
+      opened,
+      meta,
+      refs: new Map(),
+      openedAt: Date.now(),
+    }
+    this.byHandle.set(entry.handle, entry)
+    this.byIdentity.set(entry.identity, entry)
+    return entry
+  }
+
+  /** The entry for a handle the owner holds; throws not_found or stale. */
+  async get(handle: number, owner: string): Promise<HandleEntry> {
+    const entry = this.byHandle.get(handle)
+    if (entry === undefined || !entry.refs.has(owner)) {
+      throw new MemweaveError('tree', 'not_found', `handle ${handle} is not open`)
+    }
+    const reason = await entry.leaf.lifetime.staleReason()
+    if (reason !== undefined) {
+      throw new MemweaveError('tree', 'stale', `stale handle ${handle} (${entry.path}): ${entry.leaf.lifetime.description} ${reason}`)
+    }
+    return entry
+  }
+
+  /** Lowers owner's count on handle; at zero for everyone, the leaf is closed. */
+  async close(handle: number, owner: string): Promise<void> {
+    const entry = this.byHandle.get(handle)
+    const count = entry?.refs.get(owner)
+    if (entry === undefined || count === undefined) throw new MemweaveError('tree', 'not_found', `handle ${handle} is not open`)
+    if (count > 1) entry.refs.set(owner, count - 1)
+    else entry.refs.delete(owner)
+    if (entry.refs.size === 0) await this.release(entry)
+  }
+
+  /** Drops every reference an owner holds (its connection closed). */
+  async dropOwner(owner: string): Promise<number> {
+    let dropped = 0
+    for (const entry of [...this.byHandle.values()]) {
+      if (!entry.refs.delete(owner)) continue
+      dropped++
+      if (entry.refs.size === 0) await this.release(entry)
+    }
+    return dropped
+  }
+
+  private async release(entry: HandleEntry): Promise<void> {
+    this.byHandle.delete(entry.handle)
+    if (this.byIdentity.get(entry.identity) === entry) this.byIdentity.delete(entry.identity)
+    await entry.opened.close?.()
+  }
+
+  /** Open handles whose identity starts with prefix (e.g. everything on one connector). */
+  openUnder(identityPrefix: string): HandleEntry[] {
+    return [...this.byHandle.values()].filter((e) => e.identity === identityPrefix || e.identity.startsWith(`${identityPrefix}/`))
+  }
+
+  summaries(): HandleSummary[] {
+    return [...this.byHandle.values()].map((e) => ({
+      handle: e.handle,
+      path: e.path,
+      identity: e.identity,
+      refs: Object.fromEntries(e.refs),
+      stale: e.leaf.lifetime.ended,
+      openedAt: new Date(e.openedAt).toISOString(),
+    }))
+  }
+
+  get size(): number {
+    return this.byHandle.size
+  }
+}

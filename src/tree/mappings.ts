@@ -1,0 +1,138 @@
+/**
+ * The mapping registry: features attach named leaves or branches to a kind
+ * of object (connector, os, process, module) without the object knowing.
+ * A mapping may carry a filter; listing an object's branch shows exactly the
+ * mappings that apply to it. Built-ins and plugins register the same way.
+ */
+import { MemweaveError } from '../errors/index.js'
+import { entryOf } from './branches.js'
+import type { Lifetime } from './lifetime.js'
+import type { Branch, Entry, Leaf, TreeNode } from './tree-node.js'
+
+/** A kind of object, typed by what its mappings receive. Compare by name. */
+export interface ObjectKind<T> {
+  readonly name: string
+  /** Phantom: carries T for type inference only; never set. A method so kinds stay assignable both ways. */
+  sample?(value: T): void
+}
+
+export function objectKind<T>(name: string): ObjectKind<T> {
+  return { name }
+}
+
+/** What a mapping receives: the object, a stable identity for handles, and its lifetime. */
+export interface TreeObject<T> {
+  readonly kind: ObjectKind<T>
+  readonly value: T
+  /** Unique per object instance (e.g. 'os:g/pid:42@1234'); leaf identities extend it. */
+  readonly identity: string
+  readonly lifetime: Lifetime
+}
+
+interface MappingBase<T> {
+  readonly on: ObjectKind<T>
+  readonly name: string
+  /** Who registered it ('builtin', or a plugin's name): shown in listings of sys/. */
+  readonly owner?: string
+  appliesTo?(value: T): boolean
+}
+
+export interface LeafMapping<T> extends MappingBase<T> {
+  leaf(object: TreeObject<T>): Leaf
+}
+
+export interface BranchMapping<T> extends MappingBase<T> {
+  branch(object: TreeObject<T>): Branch
+}
+
+export type Mapping<T> = LeafMapping<T> | BranchMapping<T>
+
+function isLeafMapping<T>(mapping: Mapping<T>): mapping is LeafMapping<T> {
+  return 'leaf' in mapping
+}
+
+export function nodeFor<T>(mapping: Mapping<T>, object: TreeObject<T>): TreeNode {
+  return isLeafMapping(mapping) ? mapping.leaf(object) : mapping.branch(object)
+}
+
+export class MappingRegistry {
+  private readonly byKind = new Map<string, Mapping<unknown>[]>()
+  private readonly listeners = new Set<(kind: string) => void>()
+
+  /** Registers a mapping; a duplicate name on the same kind throws. Returns the unregister function. */
+  add<T>(mapping: Mapping<T>): () => void {
+    const list = this.byKind.get(mapping.on.name) ?? []
+    if (list.some((m) => m.name === mapping.name)) {
+      throw new MemweaveError('tree', 'already_exists', `a mapping named '${mapping.name}' is already registered on ${mapping.on.name}`)
+    }
+    if (mapping.name.length === 0 || mapping.name.includes('/')) {
+      throw new MemweaveError('tree', 'invalid_argument', `mapping name '${mapping.name}' must be non-empty and contain no '/'`)
+    }
+    list.push(mapping)
+    this.byKind.set(mapping.on.name, list)
+    this.changed(mapping.on.name)
+    return () => {
+      const current = this.byKind.get(mapping.on.name) ?? []
+      this.byKind.set(mapping.on.name, current.filter((m) => m !== mapping))
+      this.changed(mapping.on.name)
+    }
+  }
+
+  /** The mappings that apply to this object, in registration order. */
+  applicable<T>(kind: ObjectKind<T>, value: T): Mapping<T>[] {
+    const list = (this.byKind.get(kind.name) ?? []).filter((m): m is Mapping<T> => isMappingOf(m, kind))
+    return list.filter((m) => m.appliesTo === undefined || safeApplies(m, value))
+  }
+
+  all(): { kind: string; name: string; owner: string }[] {
+    return [...this.byKind].flatMap(([kind, list]) => list.map((m) => ({ kind, name: m.name, owner: m.owner ?? 'builtin' })))
+  }
+
+  onChange(listener: (kind: string) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private changed(kind: string): void {
+    for (const listener of this.listeners) listener(kind)
+  }
+
+  /** A branch showing an object: its mappings, plus fixed children the owner provides. */
+  objectBranch<T>(object: TreeObject<T>, fixed: ReadonlyMap<string, TreeNode> = new Map()): Branch {
+    const nodes = (): Map<string, TreeNode> => {
+      const out = new Map(fixed)
+      for (const mapping of this.applicable(object.kind, object.value)) {
+        if (!out.has(mapping.name)) out.set(mapping.name, nodeFor(mapping, object))
+      }
+      return out
+    }
+    return {
+      type: 'branch',
+      lifetime: object.lifetime,
+      list: async (): Promise<Entry[]> => {
+        const entries = await Promise.allSettled([...nodes()].map(([name, node]) => entryOf(name, node)))
+        // A mapping whose metadata fails (e.g. a plugin that crashed) still lists, without metadata.
+        return entries.map((e, i) => (e.status === 'fulfilled' ? e.value : { name: [...nodes().keys()][i] ?? '?', type: 'leaf' as const }))
+      },
+      get: async (name) => {
+        if (fixed.has(name)) return fixed.get(name)
+        const mapping = this.applicable(object.kind, object.value).find((m) => m.name === name)
+        return mapping === undefined ? undefined : nodeFor(mapping, object)
+      },
+    }
+  }
+}
+
+function safeApplies<T>(mapping: Mapping<T>, value: T): boolean {
+  try {
+    return mapping.appliesTo?.(value) ?? true
+  } catch {
+    // A throwing filter (buggy plugin) hides its mapping rather than breaking the listing.
+    return false
+  }
+}
+
+/** Registered under kind.name, so its object type is the kind's. */
+function isMappingOf<T>(mapping: Mapping<unknown>, kind: ObjectKind<T>): mapping is Mapping<T> {
+  return mapping.on.name === kind.name
+}

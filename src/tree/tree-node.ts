@@ -1,0 +1,53 @@
+/**
+ * The tree's two node types. A branch answers `list` and `get`; a leaf has
+ * metadata and `open`, which yields an opened leaf with optional read, write
+ * and rpc. A missing operation is a clear 'unsupported' error at the caller.
+ */
+import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { Lifetime } from './lifetime.js'
+
+export type LeafContent = 'mem' | 'text' | 'binary' | 'control' | 'rpc'
+
+export interface LeafMeta {
+  /** Size in bytes when known at listing time; undefined for generated content whose size is only known once opened. */
+  readonly sizeBytes: bigint | undefined
+  readonly readable: boolean
+  readonly writable: boolean
+  readonly rpc: boolean
+  /** What the bytes are, so frontends can pick direct I/O (mem) or snapshots (text). */
+  readonly content: LeafContent
+}
+
+export interface OpenedLeaf {
+  /** Size of what this open sees (a text snapshot's length, a mem view's extent). */
+  readonly sizeBytes: bigint | undefined
+  read?(pieces: readonly ReadPiece[]): Promise<PieceResult[]>
+  write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
+  rpc?(request: unknown): Promise<unknown>
+  close?(): Promise<void>
+}
+
+export interface Leaf {
+  readonly type: 'leaf'
+  /** Names the object this leaf shows; two opens of the same identity share a handle. */
+  readonly identity: string
+  readonly lifetime: Lifetime
+  meta(): Promise<LeafMeta> | LeafMeta
+  open(): Promise<OpenedLeaf>
+}
+
+export interface Entry {
+  readonly name: string
+  readonly type: 'leaf' | 'branch'
+  /** Present for leaves whose metadata is cheap to give at listing time. */
+  readonly meta?: LeafMeta
+}
+
+export interface Branch {
+  readonly type: 'branch'
+  readonly lifetime?: Lifetime
+  list(): Promise<Entry[]>
+  get(name: string): Promise<TreeNode | undefined>
+}
+
+export type TreeNode = Branch | Leaf
