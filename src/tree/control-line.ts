@@ -36,11 +36,29 @@ export function validateName(name: string, what = 'name'): string {
   return name
 }
 
-/** Splits on whitespace, keeping "double-quoted" words (paths with spaces) together. */
+/** Splits on whitespace; double quotes (anywhere in a word) keep spaces, e.g. file:"/my dump.raw". */
 function words(line: string): string[] {
   const out: string[] = []
-  const pattern = /"((?:[^"\\]|\\.)*)"|(\S+)/g
-  for (const match of line.matchAll(pattern)) out.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? ''))
+  let current: string | undefined
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] ?? ''
+    if (quoted) {
+      if (ch === '\\' && i + 1 < line.length) current += line[++i] ?? ''
+      else if (ch === '"') quoted = false
+      else current += ch
+    } else if (ch === '"') {
+      quoted = true
+      current ??= ''
+    } else if (/\s/.test(ch)) {
+      if (current !== undefined) out.push(current)
+      current = undefined
+    } else {
+      current = (current ?? '') + ch
+    }
+  }
+  if (quoted) throw new MemweaveError('tree', 'invalid_argument', `unterminated quote in '${line}'`)
+  if (current !== undefined) out.push(current)
   return out
 }
 
