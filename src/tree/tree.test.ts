@@ -38,7 +38,7 @@ test('paths resolve through branches; leaves have metadata', async () => {
   await assert.rejects(tree.stat('data/nope'), (err: unknown) => isKind('not_found')(err) && /no such path: 'data\/nope'/.test(String(err)))
   await assert.rejects(tree.list('data/mem'), isKind('not_a_branch'))
   await assert.rejects(tree.stat('data/mem/deeper'), isKind('not_a_branch'))
-  await assert.rejects(tree.open('data'), isKind('not_a_leaf'))
+  await assert.rejects(tree.open('data', 'c'), isKind('not_a_leaf'))
 })
 
 test('opening an open, unchanged leaf shares the handle and counts references per owner', async () => {
