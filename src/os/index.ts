@@ -1,10 +1,31 @@
 /**
  * @module os
  * Operating systems found in memory sources. Each OS kind implements the
- * OsInstance model; the tree under os/NAME/ is built from that model.
+ * OsInstance model; the tree under os/NAME/ is built from that model once,
+ * by the mappings in OS_MAPPINGS, so every kind looks the same:
+ *
+ *   OS_OBJECT      info, kmem, modules/ ─▶ MODULE_OBJECT, processes/{by-pid,by-name,by-pid-name}/
+ *   PROCESS_OBJECT info, mem, maps, phys_maps, modules/ ─▶ MODULE_OBJECT, core, environ
+ *   MODULE_OBJECT  info, mem
+ *
+ * Plugins attach to the same object kinds. The core writer (core-file*)
+ * turns any OsProcess into an ELF core, streamed from its memory.
  */
 export type {
   MapEntry, ModuleInfo, OsContext, OsInstance, OsKind, OsProcess, PhysMapEntry, ProcessInfo, ProcessRef,
 } from './os-model.js'
 export { OS_OBJECT, PROCESS_OBJECT, MODULE_OBJECT } from './os-objects.js'
 export type { ModuleObject, NamedOs, ProcessObject } from './os-objects.js'
+export { OS_MAPPINGS } from './os-mappings.js'
+export { formatMaps, formatMapsLine, formatPhysMaps, formatPhysMapsLine, parseMaps } from './maps-format.js'
+export { segmentForName, pidNameSegment, parsePidSegment, parsePidNameSegment, uniqueSegments, SLASH_STAND_IN } from './tree-names.js'
+export { writeCoreFile } from './core-file.js'
+export type { CoreWriteProgress, CoreWriteResult } from './core-file.js'
+export { planCoreFile } from './core-file-layout.js'
+export type { CoreLayout, CoreSegment } from './core-file-layout.js'
+export { readCoreFile } from './core-file-reader.js'
+export type { CoreReadStats } from './core-file-reader.js'
+export { findElfImages } from './elf-images.js'
+export { WindowMemory } from './window-memory.js'
+export { processIdentity } from './process-branch.js'
+export { PROCESSES_README } from './processes-readme.js'

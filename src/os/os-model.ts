@@ -75,6 +75,8 @@ export interface OsProcess {
   modules(): Promise<ModuleInfo[]>
   /** Environment variables, when the OS can read them. */
   environ?(): Promise<Record<string, string>>
+  /** The raw auxiliary vector (pairs of u64 type, value), when known; core files carry it as NT_AUXV so gdb can relocate a PIE executable. */
+  auxv?(): Promise<Uint8Array>
 }
 
 export interface OsInstance {

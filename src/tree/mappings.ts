@@ -38,11 +38,12 @@ interface MappingBase<T> {
 }
 
 export interface LeafMapping<T> extends MappingBase<T> {
-  leaf(object: TreeObject<T>): Leaf
+  /** `registry` lets a feature show sub-objects (a process's modules) as object branches of their own. */
+  leaf(object: TreeObject<T>, registry: MappingRegistry): Leaf
 }
 
 export interface BranchMapping<T> extends MappingBase<T> {
-  branch(object: TreeObject<T>): Branch
+  branch(object: TreeObject<T>, registry: MappingRegistry): Branch
 }
 
 export type Mapping<T> = LeafMapping<T> | BranchMapping<T>
@@ -51,8 +52,8 @@ function isLeafMapping<T>(mapping: Mapping<T>): mapping is LeafMapping<T> {
   return 'leaf' in mapping
 }
 
-export function nodeFor<T>(mapping: Mapping<T>, object: TreeObject<T>): TreeNode {
-  return isLeafMapping(mapping) ? mapping.leaf(object) : mapping.branch(object)
+export function nodeFor<T>(mapping: Mapping<T>, object: TreeObject<T>, registry: MappingRegistry): TreeNode {
+  return isLeafMapping(mapping) ? mapping.leaf(object, registry) : mapping.branch(object, registry)
 }
 
 export class MappingRegistry {
@@ -102,7 +103,7 @@ export class MappingRegistry {
     const nodes = (): Map<string, TreeNode> => {
       const out = new Map(fixed)
       for (const mapping of this.applicable(object.kind, object.value)) {
-        if (!out.has(mapping.name)) out.set(mapping.name, nodeFor(mapping, object))
+        if (!out.has(mapping.name)) out.set(mapping.name, nodeFor(mapping, object, this))
       }
       return out
     }
@@ -117,7 +118,7 @@ export class MappingRegistry {
       get: async (name) => {
         if (fixed.has(name)) return fixed.get(name)
         const mapping = this.applicable(object.kind, object.value).find((m) => m.name === name)
-        return mapping === undefined ? undefined : nodeFor(mapping, object)
+        return mapping === undefined ? undefined : nodeFor(mapping, object, this)
       },
     }
   }

@@ -1,0 +1,105 @@
+/**
+ * The PT_NOTE contents of an x86-64 Linux core file: NT_PRSTATUS (pid and
+ * registers; registers are zero because the OS model does not give them),
+ * NT_PRPSINFO (name, arguments, state), NT_AUXV (when the process gives its
+ * auxiliary vector) and NT_FILE (which file backs which mapping, so gdb can
+ * find shared libraries). Struct layouts follow the kernel's
+ * include/uapi/linux/elfcore.h for 64-bit x86.
+ */
+import type { MapEntry, ProcessInfo } from './os-model.js'
+
+export const NT_PRSTATUS = 1
+export const NT_PRPSINFO = 3
+export const NT_AUXV = 6
+export const NT_FILE = 0x46494c45
+
+/** sizeof(struct elf_prstatus) on x86-64: 112 bytes of header, 27 general registers, pr_fpvalid, padding. */
+export const PRSTATUS_BYTES = 336
+/** sizeof(struct elf_prpsinfo) on x86-64. */
+export const PRPSINFO_BYTES = 136
+
+const encoder = new TextEncoder()
+
+export interface CoreNote {
+  readonly name: string
+  readonly type: number
+  readonly desc: Uint8Array
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3
+}
+
+/** Serialises notes: namesz, descsz, type, then name and desc each padded to 4 bytes. */
+export function encodeNotes(notes: readonly CoreNote[]): Uint8Array {
+  const sizes = notes.map((n) => 12 + align4(encoder.encode(n.name).length + 1) + align4(n.desc.length))
+  const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0))
+  const view = new DataView(out.buffer)
+  let at = 0
+  notes.forEach((note, i) => {
+    const name = encoder.encode(note.name)
+    view.setUint32(at, name.length + 1, true)
+    view.setUint32(at + 4, note.desc.length, true)
+    view.setUint32(at + 8, note.type, true)
+    out.set(name, at + 12)
+    out.set(note.desc, at + 12 + align4(name.length + 1))
+    at += sizes[i] ?? 0
+  })
+  return out
+}
+
+export function prstatusDesc(info: ProcessInfo): Uint8Array {
+  const desc = new Uint8Array(PRSTATUS_BYTES)
+  const view = new DataView(desc.buffer)
+  view.setInt32(32, info.pid, true) // pr_pid
+  view.setInt32(36, info.ppid, true) // pr_ppid
+  // pr_reg (offset 112, 27 × u64) stays zero: registers are unknown.
+  return desc
+}
+
+/** Copies a string's UTF-8 bytes into dst at offset, truncated to leave room for a NUL. */
+function putCString(dst: Uint8Array, offset: number, capacity: number, text: string): void {
+  dst.set(encoder.encode(text).subarray(0, capacity - 1), offset)
+}
+
+export function prpsinfoDesc(info: ProcessInfo): Uint8Array {
+  const desc = new Uint8Array(PRPSINFO_BYTES)
+  const view = new DataView(desc.buffer)
+  const stateIndex = 'RSDTZW'.indexOf(info.state)
+  desc[0] = stateIndex < 0 ? 0 : stateIndex // pr_state
+  desc[1] = info.state.charCodeAt(0) & 0x7f // pr_sname
+  desc[2] = info.state === 'Z' ? 1 : 0 // pr_zomb
+  view.setUint32(16, info.uid >>> 0, true) // pr_uid
+  view.setInt32(24, info.pid, true) // pr_pid
+  view.setInt32(28, info.ppid, true) // pr_ppid
+  putCString(desc, 40, 16, info.name) // pr_fname
+  putCString(desc, 56, 80, info.cmdline.join(' ')) // pr_psargs
+  return desc
+}
+
+/** NT_FILE: count, page size, (start, end, offset in pages) per file-backed mapping, then the NUL-terminated names. */
+export function fileNoteDesc(maps: readonly MapEntry[], pageSize: bigint): Uint8Array {
+  const files = maps.filter((m) => m.path.startsWith('/'))
+  const names = files.map((m) => encoder.encode(`${m.path}\0`))
+  const desc = new Uint8Array(16 + files.length * 24 + names.reduce((a, n) => a + n.length, 0))
+  const view = new DataView(desc.buffer)
+  view.setBigUint64(0, BigInt(files.length), true)
+  view.setBigUint64(8, pageSize, true)
+  files.forEach((m, i) => {
+    view.setBigUint64(16 + i * 24, m.start, true)
+    view.setBigUint64(24 + i * 24, m.end, true)
+    view.setBigUint64(32 + i * 24, m.offset / pageSize, true)
+  })
+  let at = 16 + files.length * 24
+  for (const name of names) { desc.set(name, at); at += name.length }
+  return desc
+}
+
+export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint): CoreNote[] {
+  return [
+    { name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) },
+    { name: 'CORE', type: NT_PRPSINFO, desc: prpsinfoDesc(info) },
+    ...(auxv === undefined || auxv.length === 0 ? [] : [{ name: 'CORE', type: NT_AUXV, desc: auxv }]),
+    { name: 'CORE', type: NT_FILE, desc: fileNoteDesc(maps, pageSize) },
+  ]
+}
