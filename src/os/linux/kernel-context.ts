@@ -1,0 +1,52 @@
+/**
+ * What every part of the Linux layer needs once the kernel is open: the
+ * physical memory, the kernel address space, symbols, BTF layouts and the
+ * direct-map base (page_offset_base, randomized under RANDOMIZE_MEMORY).
+ */
+import type { PageTableCache, PagingMode, VirtualAddressSpace } from '../../arch/index.js'
+import { MemweaveError } from '../../errors/index.js'
+import { hex, physAddr } from '../../mem/index.js'
+import type { PhysAddr, PhysicalMemory } from '../../mem/index.js'
+import type { Btf } from './btf/index.js'
+import type { SymbolTable } from './symbol-table.js'
+
+export interface KernelContext {
+  readonly mem: PhysicalMemory
+  readonly kmem: VirtualAddressSpace
+  readonly mode: PagingMode
+  readonly dtb: PhysAddr
+  readonly symbols: SymbolTable
+  readonly btf: Btf
+  readonly directMapBase: bigint
+  /** Page-table pages shared by every address space of this kernel. */
+  readonly tableCache: PageTableCache
+}
+
+/** The direct map covers at most 64 TiB (4-level) / 32 PiB (5-level); beyond that a pointer is not direct-mapped. */
+const DIRECT_MAP_SPAN_4LEVEL = 1n << 46n
+const DIRECT_MAP_SPAN_5LEVEL = 1n << 55n
+
+/** Physical address of a direct-map virtual address (a pgd pointer, a page of a slab object). */
+export function directMapToPhys(kernel: KernelContext, virt: bigint, what: string): PhysAddr {
+  const span = kernel.mode.virtualBits > 48 ? DIRECT_MAP_SPAN_5LEVEL : DIRECT_MAP_SPAN_4LEVEL
+  const offset = virt - kernel.directMapBase
+  if (offset < 0n || offset >= span) {
+    throw new MemweaveError('os', 'malformed', `${what} ${hex(virt)} is not in the direct map at ${hex(kernel.directMapBase)}`)
+  }
+  return physAddr(offset)
+}
+
+/** Lowest kernel-half address (4-level); pointers below it are not kernel pointers. */
+export const KERNEL_HALF_START = 0xffff800000000000n
+const KERNEL_HALF_START_5LEVEL = 0xff00000000000000n
+
+/** A plausible pointer to a kernel object: canonical upper half and 8-byte aligned. */
+export function isKernelPointer(kernel: KernelContext, value: bigint): boolean {
+  return isKernelAddress(kernel, value) && (value & 7n) === 0n
+}
+
+/** Any kernel-half address (strings, bytes: no alignment). */
+export function isKernelAddress(kernel: KernelContext, value: bigint): boolean {
+  const low = kernel.mode.virtualBits > 48 ? KERNEL_HALF_START_5LEVEL : KERNEL_HALF_START
+  return value >= low && value < 1n << 64n
+}

@@ -1,0 +1,137 @@
+/**
+ * A live guest: QEMU with its RAM in a shared file, read through the file
+ * connector in volatile mode, so there are no ELF notes and the page-table
+ * root comes from a scan. A process started from the guest's shell shows up
+ * after refresh(); once it has exited, a handle to it goes stale.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import type { Socket } from 'node:net'
+import { join, resolve } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { fileConnectorKind } from '../src/connectors/file/index.js'
+import { MemweaveError } from '../src/errors/index.js'
+import { LocalTreeClient } from '../src/net/local-client.js'
+import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
+import { OS_MAPPINGS } from '../src/os/index.js'
+import type { OsInstance } from '../src/os/index.js'
+import { linuxOsKind } from '../src/os/linux/index.js'
+import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-fixtures.js'
+import type { TruthProcess } from './linux-fixtures.js'
+
+const run = promisify(execFile)
+const SCRIPTS = resolve(import.meta.dirname, '..', 'scripts', 'fixtures')
+const POLL_MS = 100
+const POLL_TRIES = 150
+
+interface Guest { readonly runDir: string; readonly memPath: string; readonly consoleSocket: string; readonly truth: string }
+
+function skipReason(): string | false {
+  if (process.env['MEMWEAVE_SKIP_LIVE'] === '1') return 'MEMWEAVE_SKIP_LIVE=1'
+  if (linuxFixtures().length === 0) return NO_FIXTURES_REASON
+  if (!existsSync('/dev/shm')) return 'no /dev/shm for the guest RAM file'
+  return false
+}
+
+/** The guest's serial shell: each command ends with a marker line so its output is known complete. */
+class GuestShell {
+  private buffer = ''
+  private serial = 0
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => { this.buffer += chunk })
+  }
+
+  static async connect(path: string): Promise<GuestShell> {
+    const socket = createConnection(path)
+    await new Promise<void>((ok, fail) => { socket.once('connect', ok); socket.once('error', fail) })
+    return new GuestShell(socket)
+  }
+
+  async run(command: string): Promise<string> {
+    const marker = `MW-DONE-${++this.serial}`
+    this.buffer = ''
+    this.socket.write(`${command}; echo ${marker}\n`)
+    for (let i = 0; i < POLL_TRIES && !this.buffer.includes(marker); i++) await new Promise((r) => setTimeout(r, POLL_MS))
+    assert.ok(this.buffer.includes(marker), `guest shell did not finish '${command}'`)
+    return this.buffer.slice(0, this.buffer.indexOf(marker)).replaceAll('\r', '')
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < POLL_TRIES; i++) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((r) => setTimeout(r, POLL_MS))
+  }
+  throw new Error(`gave up waiting for ${what}`)
+}
+
+describe('a live linux guest (RAM file, volatile)', { skip: skipReason() }, () => {
+  let guest: Guest
+  let node: MemweaveNode
+  let client: LocalTreeClient
+  let os: OsInstance
+  let shell: GuestShell
+
+  before(async () => {
+    const memPath = `/dev/shm/mw-linux-live-${process.pid}.ram`
+    const { stdout } = await run('bash', [join(SCRIPTS, 'run-guest.sh'), 'default', '--mem-path', memPath], { maxBuffer: 1 << 20 })
+    guest = JSON.parse(stdout) as Guest
+    const mappings = [...BUILTIN_MAPPINGS, ...OS_MAPPINGS.filter((m) => !BUILTIN_MAPPINGS.some((b) => b === m))]
+    node = new MemweaveNode({ allowWrite: false, log: silentLog, connectorKinds: [fileConnectorKind], osKinds: [linuxOsKind], mappings })
+    await node.newConnector(`ram file:${guest.memPath},format=raw,volatile=true`)
+    await node.newOs('live -c ram linux')
+    os = node.store.oses.get('live')!.os
+    client = new LocalTreeClient(node.tree)
+    shell = await GuestShell.connect(guest.consoleSocket)
+  })
+
+  after(async () => {
+    shell?.close()
+    await client?.disconnect()
+    await node?.close()
+    if (guest !== undefined) await run('bash', [join(SCRIPTS, 'stop-guest.sh'), guest.runDir])
+  })
+
+  it('finds the kernel without notes and lists the guest processes', async () => {
+    const info = await os.info()
+    assert.match(String(info['dtbSource']), /physical memory scan/)
+    const truth = JSON.parse(readFileSync(guest.truth, 'utf8')) as { processes: TruthProcess[] }
+    const listed = new Map((await os.processes()).map((p) => [p.pid, p.name]))
+    for (const p of truth.processes) assert.equal(listed.get(p.pid), p.name, `pid ${p.pid}`)
+  })
+
+  it('shows a new process after refresh and makes its handle stale once it exits', async () => {
+    const pid = Number((await shell.run('sleep 777 & echo PID=$!')).match(/PID=(\d+)/)?.[1])
+    assert.ok(pid > 0)
+    const sleeper = await until(`pid ${pid} as 'sleep'`, async () => {
+      os.refresh()
+      const process = await os.process(pid)
+      const info = await process?.info()
+      return info?.name === 'sleep' && info.cmdline.length === 2 ? info : undefined
+    })
+    assert.deepEqual(sleeper.cmdline, ['sleep', '777'])
+    const opened = await client.open(`os/live/processes/by-pid/${pid}/info`)
+    try {
+      const [first] = await client.read(opened.handle, [{ addr: 0n, length: 4096 }])
+      assert.ok(first?.ok)
+      await shell.run(`kill ${pid}; wait ${pid}`)
+      await until(`pid ${pid} to leave the task list`, async () => {
+        os.refresh()
+        return (await os.processes()).some((p) => p.pid === pid) ? undefined : true
+      })
+      await assert.rejects(client.read(opened.handle, [{ addr: 0n, length: 16 }]),
+        (err: unknown) => err instanceof MemweaveError && err.kind === 'stale' && /process \d+ \(sleep\) has exited/.test(err.message))
+    } finally {
+      await client.close(opened.handle).catch((err: unknown) => assert.ok(err instanceof MemweaveError && err.kind === 'stale'))
+    }
+  })
+})
