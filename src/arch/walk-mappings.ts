@@ -1,0 +1,218 @@
+/**
+ * Mapping enumeration: every mapped page of an address space (or of a range
+ * of it), merged into runs that are contiguous virtually and physically with
+ * equal permissions. The walk is depth-first in address order; the child
+ * tables of each table are fetched in one batch. It is bounded: hostile or
+ * garbage tables (one table referenced from everywhere, a recursive slot,
+ * 512^4 present entries) stop at maxEntries with `truncated` set.
+ */
+import { MemweaveError } from '../errors/index.js'
+import { hex, physAddr, virtAddr } from '../mem/index.js'
+import type { PhysAddr, PhysicalMemory, VirtAddr } from '../mem/index.js'
+import { ALL_FLAGS, compileMode, entryAddress, entryFlags, FLAG_EXECUTABLE, FLAG_USER, FLAG_WRITABLE, hasBit, largePageBase } from './entry-format.js'
+import type { CompiledMode } from './entry-format.js'
+import { canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
+import type { PagingMode } from './paging-mode.js'
+import { PageTableCache } from './table-cache.js'
+import type { TableWords } from './table-cache.js'
+import { readTablePages } from './table-reader.js'
+import { rootFromDtb } from './translator.js'
+
+/** [start, end) in canonical virtual addresses. */
+export interface VirtualRange {
+  readonly start: bigint
+  readonly end: bigint
+}
+
+/** A run of pages: same shape as the OS layer's PhysMapEntry. */
+export interface MappingRun {
+  readonly virt: VirtAddr
+  readonly phys: PhysAddr
+  readonly sizeBytes: bigint
+  readonly writable: boolean
+  readonly user: boolean
+  readonly executable: boolean
+}
+
+export interface WalkMappingsOptions {
+  /** Most present entries (tables and pages) to examine; default DEFAULT_MAX_ENTRIES. */
+  maxEntries?: number
+  /** Throw a 'limit' error instead of returning a truncated walk. */
+  strict?: boolean
+  /** Merge adjacent pages into runs (default true); false gives one run per page-table leaf. */
+  merge?: boolean
+  /** Table pages cache; default a private one for this walk. */
+  tableCache?: PageTableCache
+}
+
+export interface MappingWalk {
+  readonly runs: MappingRun[]
+  /** True when maxEntries stopped the walk; runs are then complete only below truncatedAt. */
+  readonly truncated: boolean
+  readonly truncatedAt: VirtAddr | undefined
+  readonly entriesVisited: number
+  /** Entries skipped as garbage: reserved bits, tables beyond memory, unreadable tables. */
+  readonly badEntries: number
+  /** The first few problems, for diagnostics. */
+  readonly problems: readonly string[]
+}
+
+export const DEFAULT_MAX_ENTRIES = 1 << 20
+const MAX_PROBLEMS = 16
+
+class MappingWalker {
+  readonly runVpn: number[] = []
+  readonly runPages: number[] = []
+  readonly runPhys: number[] = []
+  readonly runFlags: number[] = []
+  entriesVisited = 0
+  badEntries = 0
+  readonly problems: string[] = []
+  stoppedAtVpn: number | undefined
+  private readonly halfVpn: number
+
+  constructor(
+    readonly mem: PhysicalMemory,
+    readonly c: CompiledMode,
+    readonly cache: PageTableCache,
+    readonly startVpn: number,
+    readonly endVpn: number,
+    readonly maxEntries: number,
+    readonly maxPhys: number,
+    readonly merge: boolean,
+  ) {
+    this.halfVpn = 2 ** (c.mode.virtualBits - 1 - c.pageShift)
+  }
+
+  bad(message: string): void {
+    this.badEntries++
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push(message)
+  }
+
+  emit(vpn: number, pages: number, phys: number, flags: number): void {
+    const last = this.runVpn.length - 1
+    if (this.merge && last >= 0 && vpn !== this.halfVpn && this.runFlags[last] === flags
+      && this.runVpn[last]! + this.runPages[last]! === vpn && this.runPhys[last]! + this.runPages[last]! * this.c.pageBytes === phys) {
+      this.runPages[last] = this.runPages[last]! + pages
+      return
+    }
+    this.runVpn.push(vpn)
+    this.runPages.push(pages)
+    this.runPhys.push(phys)
+    this.runFlags.push(flags)
+  }
+
+  /** Visits one table (already read) covering linear pages from baseVpn. */
+  async visit(li: number, table: number, words: TableWords, baseVpn: number, pathFlags: number): Promise<void> {
+    const c = this.c
+    const level = c.levels[li]!
+    const span = level.spanPages
+    const isLast = li === c.levels.length - 1
+    const from = Math.max(0, Math.floor((this.startVpn - baseVpn) / span))
+    const to = Math.min(level.entries - 1, Math.floor((this.endVpn - 1 - baseVpn) / span))
+    // Fetch every child table of this table in one batch.
+    const children = new Map<number, TableWords | MemweaveError>()
+    if (!isLast) {
+      const wanted = new Set<number>()
+      for (let j = from; j <= to; j++) {
+        const lo = words[2 * j]!
+        const hi = words[2 * j + 1]!
+        if (!hasBit(c.present, lo, hi) || hasBit(c.largePage, lo, hi)) continue
+        const address = entryAddress(c, lo, hi)
+        if (address + c.pageBytes <= this.maxPhys) wanted.add(address)
+      }
+      const list = [...wanted]
+      const views = list.length > 0 ? await readTablePages(this.mem, this.cache, list) : []
+      list.forEach((address, k) => children.set(address, views[k]!))
+    }
+    for (let j = from; j <= to; j++) {
+      const lo = words[2 * j]!
+      const hi = words[2 * j + 1]!
+      if (!hasBit(c.present, lo, hi)) continue
+      const vpn = baseVpn + j * span
+      if (++this.entriesVisited > this.maxEntries) { this.stoppedAtVpn = vpn; return }
+      const flags = pathFlags & entryFlags(c, lo, hi)
+      const address = entryAddress(c, lo, hi)
+      const where = `${level.name} entry ${j} of table at physical ${hex(table)}`
+      if (isLast) { this.emit(vpn, 1, address, flags); continue }
+      if (hasBit(c.largePage, lo, hi)) {
+        const base = level.largePageBytes > 0 ? largePageBase(c, address, level.largePageBytes) : -1
+        if (base < 0) this.bad(`${where}: reserved bits set`)
+        else this.emit(vpn, span, base, flags)
+        continue
+      }
+      const child = children.get(address)
+      if (child === undefined) { this.bad(`${where}: table at physical ${hex(address)} is beyond the end of physical memory`); continue }
+      if (child instanceof MemweaveError) { this.bad(`${where}: cannot read table at physical ${hex(address)}: ${child.message}`); continue }
+      await this.visit(li + 1, address, child, vpn, flags)
+      if (this.stoppedAtVpn !== undefined) return
+    }
+  }
+
+  /** Runs as canonical addresses, clipped to [start, end). */
+  runs(start: bigint, end: bigint): MappingRun[] {
+    const out: MappingRun[] = []
+    const shift = BigInt(this.c.pageShift)
+    for (let k = 0; k < this.runVpn.length; k++) {
+      let virt = canonicalFromLinear(this.c.mode, BigInt(this.runVpn[k]!) << shift)
+      let phys = BigInt(this.runPhys[k]!)
+      let size = BigInt(this.runPages[k]!) << shift
+      if (virt < start) { const cut = start - virt; virt += cut; phys += cut; size -= cut }
+      if (virt + size > end) size = end - virt
+      if (size <= 0n) continue
+      const flags = this.runFlags[k]!
+      out.push({
+        virt: virtAddr(virt),
+        phys: physAddr(phys),
+        sizeBytes: size,
+        writable: (flags & FLAG_WRITABLE) !== 0,
+        user: (flags & FLAG_USER) !== 0,
+        executable: (flags & FLAG_EXECUTABLE) !== 0,
+      })
+    }
+    return out
+  }
+}
+
+/**
+ * Enumerates the mappings of the page tables at `dtb`, optionally only those
+ * overlapping `range`, in ascending virtual order.
+ */
+export async function walkMappings(mem: PhysicalMemory, dtb: PhysAddr, mode: PagingMode, range?: VirtualRange, options: WalkMappingsOptions = {}): Promise<MappingWalk> {
+  const c = compileMode(mode)
+  const start = range?.start ?? 0n
+  const end = range?.end ?? 1n << 64n
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
+  const empty: MappingWalk = { runs: [], truncated: false, truncatedAt: undefined, entriesVisited: 0, badEntries: 0, problems: [] }
+  if (start >= end) return empty
+  const shift = BigInt(c.pageShift)
+  const startVpn = Number(linearFromCanonical(mode, start) >> shift)
+  const endLinear = linearFromCanonical(mode, end)
+  const endVpn = Number((endLinear + BigInt(c.pageBytes - 1)) >> shift)
+  if (startVpn >= endVpn) return empty
+  const maxAddress = mem.metadata().maxAddress
+  const maxPhys = maxAddress >= 1n << 53n ? 2 ** 53 : Number(maxAddress)
+  const cache = options.tableCache ?? new PageTableCache({ maxEntries: 4096 })
+  const walker = new MappingWalker(mem, c, cache, startVpn, endVpn, maxEntries, maxPhys, options.merge ?? true)
+  const root = rootFromDtb(mode, dtb)
+  if (root + c.pageBytes > maxPhys) {
+    throw new MemweaveError('arch', 'out_of_bounds', `page-table root ${hex(dtb)} is beyond the end of physical memory (${hex(maxAddress)})`)
+  }
+  const [rootWords] = await readTablePages(mem, cache, [root])
+  if (rootWords === undefined || rootWords instanceof MemweaveError) {
+    throw new MemweaveError('arch', rootWords?.kind ?? 'internal', `cannot read page-table root at physical ${hex(root)}`, { cause: rootWords })
+  }
+  await walker.visit(0, root, rootWords, 0, ALL_FLAGS)
+  const truncatedAt = walker.stoppedAtVpn === undefined ? undefined : virtAddr(canonicalFromLinear(mode, BigInt(walker.stoppedAtVpn) << shift))
+  if (truncatedAt !== undefined && options.strict === true) {
+    throw new MemweaveError('arch', 'limit', `page-table walk at ${hex(dtb)} stopped after ${maxEntries} entries at virtual ${hex(truncatedAt)}; raise maxEntries or narrow the range`)
+  }
+  return {
+    runs: walker.runs(start, end),
+    truncated: truncatedAt !== undefined,
+    truncatedAt,
+    entriesVisited: Math.min(walker.entriesVisited, maxEntries),
+    badEntries: walker.badEntries,
+    problems: walker.problems,
+  }
+}
