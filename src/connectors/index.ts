@@ -6,3 +6,4 @@
 export type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, ElfNote, PhysRangeInfo } from './connector.js'
 export { CONNECTOR_OBJECT, CONNECTOR_MAPPINGS } from './connector-tree.js'
 export type { NamedConnector } from './connector-tree.js'
+export { fileConnectorKind } from './file/index.js'

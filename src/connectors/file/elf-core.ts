@@ -1,0 +1,155 @@
+/**
+ * ELF64 core files (little-endian x86-64, ET_CORE): QEMU dump-guest-memory,
+ * kdump's /proc/vmcore and process cores (gcore). PT_LOAD segments give the
+ * memory ranges, PT_NOTE segments the notes.
+ *
+ * Addresses are p_paddr. A process core has every p_paddr = 0 and its layout
+ * in p_vaddr; then the connector exposes that virtual layout as its address
+ * space (layout.addressing = 'virtual').
+ */
+import { MemweaveError } from '../../errors/index.js'
+import type { ElfNote } from '../connector.js'
+import { MAX_IMAGE_RANGES, layoutRanges } from './image-layout.js'
+import type { ImageLayout, ImageSegment } from './image-layout.js'
+import { MAX_NOTES, parseNotes } from './elf-notes.js'
+import { malformed, readStruct } from './image-source.js'
+import type { ImageSource } from './image-source.js'
+
+export const ELF_MAGIC = Uint8Array.of(0x7f, 0x45, 0x4c, 0x46)
+
+const EHDR_BYTES = 64
+const PHDR_BYTES = 56
+const SHDR_BYTES = 64
+const ET_CORE = 4
+const EM_X86_64 = 62
+const PT_LOAD = 1
+const PT_NOTE = 4
+/** e_phnum value meaning "the real count is in section header 0's sh_info". */
+const PN_XNUM = 0xffff
+const MAX_PHENT_BYTES = 4096
+/** All note segments together; real cores carry kilobytes to a few megabytes. */
+const MAX_NOTE_BYTES = 64 * 1024 * 1024
+
+export function hasElfMagic(head: Uint8Array): boolean {
+  return head.length >= 4 && ELF_MAGIC.every((b, i) => head[i] === b)
+}
+
+interface ProgramHeader {
+  readonly type: number
+  readonly offset: bigint
+  readonly vaddr: bigint
+  readonly paddr: bigint
+  readonly fileBytes: bigint
+  readonly memBytes: bigint
+  readonly align: bigint
+}
+
+export async function parseElfCore(source: ImageSource): Promise<ImageLayout> {
+  if (source.sizeBytes === 0) throw malformed(source, 'the file is empty')
+  const ehdr = await readStruct(source, 0, Math.min(EHDR_BYTES, source.sizeBytes), 'ELF header')
+  if (!hasElfMagic(ehdr)) throw malformed(source, 'not an ELF file (no \\x7fELF magic)')
+  if (ehdr.length < 6) throw malformed(source, `truncated ELF header: ${ehdr.length} of ${EHDR_BYTES} bytes`)
+  checkIdent(source, ehdr)
+  if (ehdr.length < EHDR_BYTES) throw malformed(source, `truncated ELF header: ${ehdr.length} of ${EHDR_BYTES} bytes`)
+  const view = new DataView(ehdr.buffer, ehdr.byteOffset, EHDR_BYTES)
+  const type = view.getUint16(16, true)
+  const machine = view.getUint16(18, true)
+  if (type !== ET_CORE) throw unsupported(source, `not a core file (e_type ${type}; only ET_CORE images hold memory)`)
+  if (machine !== EM_X86_64) throw unsupported(source, `ELF core for machine ${machine}; only x86-64 (62) is supported`)
+  const headers = await readProgramHeaders(source, view)
+  return layoutFromHeaders(source, headers)
+}
+
+function checkIdent(source: ImageSource, ehdr: Uint8Array): void {
+  const elfClass = ehdr[4]
+  const data = ehdr[5]
+  if (elfClass === 1) throw unsupported(source, '32-bit ELF (ELFCLASS32) is not supported; only 64-bit x86-64 ELF cores are')
+  if (elfClass !== 2) throw malformed(source, `bad ELF class ${String(elfClass)} (expected 2, ELFCLASS64)`)
+  if (data === 2) throw unsupported(source, 'big-endian ELF is not supported; only little-endian x86-64 ELF cores are')
+  if (data !== 1) throw malformed(source, `bad ELF data encoding ${String(data)} (expected 1, little-endian)`)
+}
+
+function unsupported(source: ImageSource, problem: string): MemweaveError {
+  return new MemweaveError('connector', 'unsupported', `${source.name}: ${problem}`)
+}
+
+async function readProgramHeaders(source: ImageSource, ehdr: DataView): Promise<ProgramHeader[]> {
+  const phoff = ehdr.getBigUint64(32, true)
+  const entryBytes = ehdr.getUint16(54, true)
+  let count = ehdr.getUint16(56, true)
+  if (count === PN_XNUM) count = await extendedCount(source, ehdr)
+  if (count === 0) throw malformed(source, 'the ELF core has no program headers')
+  if (entryBytes < PHDR_BYTES || entryBytes > MAX_PHENT_BYTES) {
+    throw malformed(source, `bad program header size e_phentsize=${entryBytes} (expected ${PHDR_BYTES})`)
+  }
+  const tableBytes = BigInt(count) * BigInt(entryBytes)
+  if (phoff + tableBytes > BigInt(source.sizeBytes)) {
+    throw malformed(source, `program header table (${count} x ${entryBytes} bytes at offset 0x${phoff.toString(16)}) runs past the end of the file (${source.sizeBytes} bytes)`)
+  }
+  if (count > MAX_IMAGE_RANGES) {
+    throw new MemweaveError('connector', 'limit', `${source.name}: ${count} program headers; at most ${MAX_IMAGE_RANGES} are supported`)
+  }
+  const table = await readStruct(source, Number(phoff), Number(tableBytes), 'program header table')
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength)
+  const headers: ProgramHeader[] = []
+  for (let i = 0; i < count; i++) {
+    const at = i * entryBytes
+    headers.push({
+      type: view.getUint32(at, true),
+      offset: view.getBigUint64(at + 8, true),
+      vaddr: view.getBigUint64(at + 16, true),
+      paddr: view.getBigUint64(at + 24, true),
+      fileBytes: view.getBigUint64(at + 32, true),
+      memBytes: view.getBigUint64(at + 40, true),
+      align: view.getBigUint64(at + 48, true),
+    })
+  }
+  return headers
+}
+
+/** With more than 65534 segments, the count lives in section header 0 (sh_info). */
+async function extendedCount(source: ImageSource, ehdr: DataView): Promise<number> {
+  const shoff = ehdr.getBigUint64(40, true)
+  if (shoff === 0n || shoff + BigInt(SHDR_BYTES) > BigInt(source.sizeBytes)) {
+    throw malformed(source, `e_phnum is PN_XNUM but section header 0 at offset 0x${shoff.toString(16)} is missing or past the end of the file`)
+  }
+  const shdr = await readStruct(source, Number(shoff), SHDR_BYTES, 'section header 0')
+  return new DataView(shdr.buffer, shdr.byteOffset, SHDR_BYTES).getUint32(44, true)
+}
+
+async function layoutFromHeaders(source: ImageSource, headers: readonly ProgramHeader[]): Promise<ImageLayout> {
+  const fileSize = BigInt(source.sizeBytes)
+  const loads: { header: ProgramHeader; index: number }[] = []
+  const notes: ElfNote[] = []
+  let noteBytes = 0
+  for (const [index, header] of headers.entries()) {
+    if (header.type !== PT_LOAD && header.type !== PT_NOTE) continue
+    const label = `${header.type === PT_LOAD ? 'PT_LOAD' : 'PT_NOTE'} #${index}`
+    if (header.offset + header.fileBytes > fileSize) {
+      throw malformed(source, `${label}: file range 0x${header.offset.toString(16)}+0x${header.fileBytes.toString(16)} runs past the end of the file (${source.sizeBytes} bytes)`)
+    }
+    if (header.type === PT_LOAD) {
+      if (header.fileBytes > header.memBytes) {
+        throw malformed(source, `${label}: p_filesz 0x${header.fileBytes.toString(16)} exceeds p_memsz 0x${header.memBytes.toString(16)}`)
+      }
+      loads.push({ header, index })
+      continue
+    }
+    noteBytes += Number(header.fileBytes)
+    if (noteBytes > MAX_NOTE_BYTES) throw malformed(source, `note segments total more than ${MAX_NOTE_BYTES} bytes`)
+    const bytes = await readStruct(source, Number(header.offset), Number(header.fileBytes), `${label} contents`)
+    parseNotes(source, bytes, header.align === 8n ? 8 : 4, Number(header.offset), label, notes)
+    if (notes.length > MAX_NOTES) throw malformed(source, `more than ${MAX_NOTES} ELF notes`)
+  }
+  if (loads.length === 0) throw malformed(source, 'the ELF core has no PT_LOAD segments, so it holds no memory')
+  const virtual = loads.every((l) => l.header.paddr === 0n) && loads.some((l) => l.header.vaddr !== 0n)
+  const segments: ImageSegment[] = loads.map(({ header, index }) => ({
+    start: virtual ? header.vaddr : header.paddr,
+    fileBytes: header.fileBytes,
+    memBytes: header.memBytes,
+    fileOffset: Number(header.offset),
+    label: `PT_LOAD #${index}`,
+  }))
+  const { ranges, duplicates } = layoutRanges(source, segments, true)
+  return { format: 'elf', ranges, notes, addressing: virtual ? 'virtual' : 'physical', duplicateSegments: duplicates }
+}

@@ -1,0 +1,161 @@
+/**
+ * The `file` connector kind: a memory image on disk (raw, ELF core, LiME)
+ * as physical memory. Its lifetime ends when the file is replaced or
+ * changed under it (file-watch.ts), and every read then fails as stale.
+ */
+import { resolve } from 'node:path'
+import type { Logger } from 'pino'
+import { MemweaveError } from '../../errors/index.js'
+import { RangeMap, hex } from '../../mem/index.js'
+import { ArgReader, Lifetime } from '../../tree/index.js'
+import type { KindArgs } from '../../tree/index.js'
+import type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, PhysRangeInfo } from '../connector.js'
+import { vmcoreinfoText } from './elf-notes.js'
+import { FileMemory } from './file-memory.js'
+import type { FileGuard } from './file-memory.js'
+import { FileWatch, fstatFd, identityOf } from './file-watch.js'
+import type { ImageLayout } from './image-layout.js'
+import { fdSource } from './image-source.js'
+import { closeFd, openImageFd, parseFormat, parseImage } from './open-image.js'
+
+export const FILE_USAGE = 'file:PATH[,format=auto|raw|elf|lime][,strict=true][,volatile=true][,readonly=true]'
+/** info() lists at most this many ranges. */
+export const MAX_LISTED_RANGES = 1024
+
+export const fileConnectorKind: ConnectorKind = {
+  kind: 'file',
+  usage: FILE_USAGE,
+  create: createFileConnector,
+}
+
+async function createFileConnector(args: KindArgs, context: ConnectorContext): Promise<Connector> {
+  const reader = new ArgReader(args, 'file', ['format', 'strict', 'volatile', 'readonly'])
+  if (reader.target === undefined || reader.target === '') {
+    throw new MemweaveError('connector', 'invalid_argument', `file: a PATH is required (usage: ${FILE_USAGE})`)
+  }
+  const format = parseFormat(reader.string('format'))
+  const options = { strict: reader.bool('strict', false), volatile: reader.bool('volatile', false) }
+  const path = resolve(reader.target)
+  const { fd, writable } = await openImageFd(path, context.allowWrite && !reader.bool('readonly', false), context.log)
+  try {
+    const stats = await fstatFd(fd)
+    if (!stats.isFile()) throw new MemweaveError('connector', 'invalid_argument', `${path} is not a regular file`)
+    const layout = await parseImage(fdSource(path, fd, Number(stats.size)), format)
+    const connector = new FileConnector({ path, fd, layout, sizeBytes: Number(stats.size), readonly: !writable, ...options, args, context })
+    connector.startWatching(identityOf(stats))
+    context.log.info({ path, format: layout.format, ranges: layout.ranges.length, readonly: !writable, volatile: options.volatile }, 'opened memory image')
+    return connector
+  } catch (err) {
+    await closeFd(fd).catch((closeErr: unknown) => context.log.warn({ err: closeErr, path }, 'closing image after a failed open failed'))
+    throw err
+  }
+}
+
+interface FileConnectorSetup {
+  readonly path: string
+  readonly fd: number
+  readonly layout: ImageLayout
+  readonly sizeBytes: number
+  readonly readonly: boolean
+  readonly strict: boolean
+  readonly volatile: boolean
+  readonly args: KindArgs
+  readonly context: ConnectorContext
+}
+
+class FileConnector implements Connector {
+  readonly kind = 'file'
+  readonly mem: FileMemory
+  readonly lifetime: Lifetime
+  readonly hints: ConnectorHints
+  private readonly map: RangeMap
+  private readonly log: Logger
+  private watch: FileWatch | undefined
+  private closed = false
+
+  constructor(private readonly setup: FileConnectorSetup) {
+    this.log = setup.context.log
+    this.map = new RangeMap(setup.layout.ranges)
+    this.lifetime = new Lifetime(setup.context.description, setup.context.parentLifetime, () => this.watch?.check())
+    this.lifetime.onEnd(() => this.watch?.close())
+    const guard: FileGuard = {
+      blocked: () => this.blocked(),
+      suspect: () => this.watch?.poke(),
+      ownWrite: (work) => (this.watch === undefined ? work() : this.watch.ownWrite(work)),
+    }
+    this.mem = new FileMemory({ path: setup.path, fd: setup.fd, map: this.map, strict: setup.strict, volatile: setup.volatile, readonly: setup.readonly, guard })
+    const notes = setup.layout.notes
+    const vmcoreinfo = vmcoreinfoText(notes)
+    this.hints = {
+      ...(notes.length > 0 ? { elfNotes: notes } : {}),
+      ...(vmcoreinfo !== undefined ? { vmcoreinfo } : {}),
+    }
+  }
+
+  startWatching(identity: ReturnType<typeof identityOf>): void {
+    this.watch = new FileWatch({
+      path: this.setup.path,
+      fd: this.setup.fd,
+      identity,
+      volatile: this.setup.volatile,
+      log: this.log,
+      onStale: (reason) => {
+        this.log.info({ path: this.setup.path, reason }, 'memory image changed; connector is stale')
+        this.lifetime.end(reason)
+      },
+    })
+  }
+
+  private async blocked(): Promise<MemweaveError | undefined> {
+    if (this.closed) return new MemweaveError('connector', 'stale', `stale handle: ${this.lifetime.description} was closed`)
+    const reason = await this.lifetime.staleReason()
+    return reason === undefined ? undefined : new MemweaveError('connector', 'stale', `stale handle: ${this.lifetime.description} ${reason}`)
+  }
+
+  info(): Record<string, unknown> {
+    const { layout } = this.setup
+    const merged = mergeContiguous(this.map)
+    return {
+      kind: 'file',
+      args: this.setup.args.raw,
+      path: this.setup.path,
+      format: layout.format,
+      addressing: layout.addressing,
+      sizeBytes: this.setup.sizeBytes,
+      physicalBytes: Number(this.map.totalBytes()),
+      maxAddress: hex(this.map.maxAddress),
+      rangeCount: merged.length,
+      ranges: merged.slice(0, MAX_LISTED_RANGES),
+      rangesTruncated: merged.length > MAX_LISTED_RANGES,
+      duplicateSegments: layout.duplicateSegments,
+      readonly: this.setup.readonly,
+      strict: this.setup.strict,
+      volatile: this.setup.volatile,
+      notes: layout.notes.map((n) => ({ name: n.name, type: n.type, size: n.desc.length })),
+      stale: this.lifetime.ended,
+      stats: { ...this.mem.stats },
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.watch?.close()
+    await this.mem.idle()
+    this.lifetime.end('was closed')
+    await closeFd(this.setup.fd).catch((err: unknown) => {
+      throw new MemweaveError('connector', 'io', `cannot close ${this.setup.path}`, { cause: err })
+    })
+  }
+}
+
+/** The address layout as a reader thinks of it: touching ranges (data then zero tail) joined; end is exclusive. */
+function mergeContiguous(map: RangeMap): PhysRangeInfo[] {
+  const out: { start: bigint; end: bigint }[] = []
+  for (const r of map.ranges) {
+    const last = out[out.length - 1]
+    if (last !== undefined && last.end === r.start) last.end = r.start + r.length
+    else out.push({ start: r.start, end: r.start + r.length })
+  }
+  return out.map((r) => ({ start: hex(r.start), end: hex(r.end), sizeBytes: Number(r.end - r.start) }))
+}

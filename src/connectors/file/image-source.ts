@@ -1,0 +1,80 @@
+/**
+ * Where format parsers read headers from: a file descriptor (with a small
+ * read-ahead window, so a LiME file's many close headers cost few syscalls)
+ * or a byte array (tests). Also the 'malformed' error every parser throws.
+ */
+import { read as fsRead } from 'node:fs'
+import { MemweaveError } from '../../errors/index.js'
+
+export interface ImageSource {
+  /** Shown in errors: the file's path. */
+  readonly name: string
+  readonly sizeBytes: number
+  /** Up to `length` bytes at `offset`; shorter only at the end of the file. */
+  read(offset: number, length: number): Promise<Uint8Array>
+}
+
+/** A clean error for a broken image, naming the file. */
+export function malformed(source: ImageSource, problem: string): MemweaveError {
+  return new MemweaveError('connector', 'malformed', `${source.name}: ${problem}`)
+}
+
+/** Reads exactly `length` bytes or throws 'malformed' saying what was cut off. */
+export async function readStruct(source: ImageSource, offset: number, length: number, what: string): Promise<Uint8Array> {
+  if (offset + length > source.sizeBytes) {
+    throw malformed(source, `truncated ${what}: needs ${length} bytes at offset ${offset}, but the file has ${source.sizeBytes}`)
+  }
+  const bytes = await source.read(offset, length)
+  if (bytes.length < length) throw malformed(source, `truncated ${what} at offset ${offset} (file shrank while reading?)`)
+  return bytes
+}
+
+export function bufferSource(name: string, bytes: Uint8Array): ImageSource {
+  return {
+    name,
+    sizeBytes: bytes.length,
+    read: async (offset, length) => bytes.subarray(offset, Math.min(bytes.length, offset + length)),
+  }
+}
+
+const WINDOW_BYTES = 64 * 1024
+
+/** Positional reads on an open fd; small reads are served from a 64 KiB window. */
+export function fdSource(name: string, fd: number, sizeBytes: number): ImageSource {
+  let window: { offset: number; bytes: Uint8Array } | undefined
+  return {
+    name,
+    sizeBytes,
+    read: async (offset, length) => {
+      if (window !== undefined && offset >= window.offset && offset + length <= window.offset + window.bytes.length) {
+        return window.bytes.subarray(offset - window.offset, offset - window.offset + length)
+      }
+      const want = Math.min(Math.max(length, WINDOW_BYTES), Math.max(0, sizeBytes - offset))
+      const bytes = await readAtMost(fd, offset, want)
+      window = { offset, bytes }
+      return bytes.subarray(0, Math.min(length, bytes.length))
+    },
+  }
+}
+
+/** Fills a fresh buffer from `offset`, stopping early only at end of file. */
+export async function readAtMost(fd: number, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length)
+  let done = 0
+  while (done < length) {
+    const n = await readInto(fd, bytes, done, length - done, offset + done)
+    if (n === 0) break
+    done += n
+  }
+  return done === length ? bytes : bytes.subarray(0, done)
+}
+
+/** One positional read(2) through libuv, as a promise (cheaper than FileHandle per call). */
+export function readInto(fd: number, buffer: Uint8Array, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fsRead(fd, buffer, at, length, position, (err, bytesRead) => {
+      if (err !== null) reject(err)
+      else resolve(bytesRead)
+    })
+  })
+}
