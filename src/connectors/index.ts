@@ -7,3 +7,5 @@ export type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, ElfNot
 export { CONNECTOR_OBJECT, CONNECTOR_MAPPINGS } from './connector-tree.js'
 export type { NamedConnector } from './connector-tree.js'
 export { fileConnectorKind } from './file/index.js'
+export { qemuConnectorKind } from './qemu/index.js'
+export { kcoreConnectorKind } from './kcore/index.js'
