@@ -1,0 +1,57 @@
+/**
+ * Connecting to a daemon: `unix:/path`, `ws://HOST:PORT` or `wss://HOST:PORT`,
+ * then the hello handshake. Failures say what is wrong in words a user can
+ * act on (no daemon there: start one, or use --embedded).
+ */
+import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { WebSocket } from 'ws'
+import type { ClientOptions as WsOptions } from 'ws'
+import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { formatEndpoint, parseEndpoint } from './listen-address.js'
+import type { Endpoint } from './listen-address.js'
+import { ProtocolClient } from './protocol-client.js'
+import type { ClientOptions } from './protocol-client.js'
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024 * 1024
+
+export async function connectClient(url: string, options: ClientOptions = {}): Promise<ProtocolClient> {
+  const endpoint = parseEndpoint(url)
+  const connectTimeoutMs = options.connectTimeoutMs ?? options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+  const wsOptions: WsOptions = { perMessageDeflate: false, maxPayload: options.maxMessageBytes ?? DEFAULT_MAX_REPLY_BYTES, handshakeTimeout: connectTimeoutMs }
+  // ws+unix: URLs cannot hold every path (':' splits them), so the unix socket is made here.
+  if (endpoint.kind === 'unix') wsOptions.createConnection = () => connect(endpoint.path)
+  if (options.tls?.caFile !== undefined) wsOptions.ca = readFileSync(options.tls.caFile)
+  if (options.tls?.rejectUnauthorized !== undefined) wsOptions.rejectUnauthorized = options.tls.rejectUnauthorized
+  const ws = new WebSocket(endpoint.kind === 'unix' ? 'ws://localhost/' : formatEndpoint(endpoint), wsOptions)
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => { ws.removeAllListeners('error'); resolve() })
+    ws.once('error', (err) => reject(connectError(err, endpoint)))
+  })
+  const client = new ProtocolClient(ws, formatEndpoint(endpoint), options)
+  try {
+    await client.handshake(options, connectTimeoutMs)
+  } catch (err) {
+    await client.disconnect()
+    throw err
+  }
+  return client
+}
+
+function connectError(err: Error, endpoint: Endpoint): MemweaveError {
+  const code = 'code' in err ? String(err.code) : ''
+  const where = formatEndpoint(endpoint)
+  if (endpoint.kind === 'unix' && (code === 'ECONNREFUSED' || code === 'ENOENT')) {
+    return new MemweaveError('net', 'disconnected',
+      `no memweave daemon is listening on ${endpoint.path} (${code === 'ENOENT' ? 'no socket file' : 'connection refused'}); `
+      + "start one with 'memweave serve', or run the command with --embedded", { cause: err })
+  }
+  if (code === 'ECONNREFUSED') return new MemweaveError('net', 'disconnected', `nothing listens on ${where} (connection refused)`, { cause: err })
+  const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1]
+  if (status === '503') return new MemweaveError('net', 'busy', `the daemon at ${where} is full or shutting down`, { cause: err })
+  if (status !== undefined) return new MemweaveError('net', 'protocol', `${where} answered HTTP ${status}: is it a memweave daemon?`, { cause: err })
+  if (err.message.includes('Opening handshake has timed out')) return new MemweaveError('net', 'timeout', `connecting to ${where} timed out`, { cause: err })
+  return toMemweaveError(err, 'net', `cannot connect to ${where}`)
+}
+

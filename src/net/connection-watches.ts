@@ -1,0 +1,74 @@
+/**
+ * The watches of one connection: each subscribes to the tree's ChangeBus and
+ * turns changes into `change` events. While the client is not reading,
+ * events are held (deduplicated); too many collapse into one "something
+ * under your watch changed" event per watch, so holding stays bounded.
+ */
+import { MemweaveError } from '../errors/index.js'
+import { normalizePath } from '../tree/index.js'
+import type { ChangeBus } from '../tree/index.js'
+import type { ChangeEvent } from './messages.js'
+
+/** Held change events beyond this collapse into one event per watch. */
+const MAX_HELD_EVENTS = 1024
+
+interface Watch {
+  readonly path: string
+  readonly unsubscribe: () => void
+}
+
+export class ConnectionWatches {
+  private readonly watches = new Map<number, Watch>()
+  private nextId = 1
+  private held = new Map<string, ChangeEvent>()
+
+  constructor(
+    private readonly bus: ChangeBus,
+    private readonly maxWatches: number,
+    /** Sends an event now, or returns false when the client is not reading and it must wait. */
+    private readonly deliver: (event: ChangeEvent) => boolean,
+  ) {}
+
+  add(path: string): number {
+    if (this.watches.size >= this.maxWatches) throw new MemweaveError('net', 'limit', `more than ${this.maxWatches} watches on this connection`)
+    const normalized = normalizePath(path)
+    const watchId = this.nextId++
+    const unsubscribe = this.bus.subscribe(normalized, (changed) => this.push({ event: 'change', watchId, path: changed }))
+    this.watches.set(watchId, { path: normalized, unsubscribe })
+    return watchId
+  }
+
+  remove(watchId: number): void {
+    const watch = this.watches.get(watchId)
+    if (watch === undefined) throw new MemweaveError('net', 'not_found', `watch ${watchId} is not active`)
+    watch.unsubscribe()
+    this.watches.delete(watchId)
+  }
+
+  /** Sends what was held (the client reads again). */
+  flush(): void {
+    const held = [...this.held.values()]
+    this.held.clear()
+    for (const event of held) this.push(event)
+  }
+
+  clear(): void {
+    for (const watch of this.watches.values()) watch.unsubscribe()
+    this.watches.clear()
+    this.held.clear()
+  }
+
+  private push(event: ChangeEvent): void {
+    const watch = this.watches.get(event.watchId)
+    if (watch === undefined || this.deliver(event)) return
+    // Once the watched path itself is held, it already says "anything below may have changed".
+    if (this.held.has(`${event.watchId}\0${watch.path}`)) return
+    this.held.set(`${event.watchId}\0${event.path}`, event)
+    if (this.held.size <= MAX_HELD_EVENTS) return
+    const watched = new Set([...this.held.values()].map((e) => e.watchId))
+    this.held = new Map([...watched].flatMap((watchId): Array<[string, ChangeEvent]> => {
+      const path = this.watches.get(watchId)?.path
+      return path === undefined ? [] : [[`${watchId}\0${path}`, { event: 'change', watchId, path }]]
+    }))
+  }
+}

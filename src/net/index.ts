@@ -1,0 +1,30 @@
+/**
+ * @module net
+ * The node protocol: a daemon serves its Tree over WebSocket (unix socket or
+ * TCP, TLS and a token beyond loopback) with msgpack messages; clients (CLI,
+ * FUSE, web, other daemons) use it through the TreeClient surface.
+ *
+ *   frontend ─▶ TreeClient ─┬─ ProtocolClient ══ ws+msgpack ══▶ ServerConnection (owner conn-N) ─▶ Tree
+ *                           └─ LocalTreeClient (in-process, --embedded) ─────────────────────────▶ Tree
+ *
+ * Requests are pipelined and carry ids; reads and writes are batched with a
+ * result per piece; errors travel as MemweaveError codes; watches push
+ * change events. Message types live in messages.ts, shared with the web UI.
+ */
+export { startServer } from './server.js'
+export type { RunningServer, ServerOptions } from './server.js'
+export { DEFAULT_SERVER_LIMITS } from './server-limits.js'
+export type { ServerLimits } from './server-limits.js'
+export { connectClient } from './connect.js'
+export type { ClientOptions, ProtocolClient } from './protocol-client.js'
+export { LocalTreeClient } from './local-client.js'
+export type { TreeClient } from './tree-client.js'
+export type { Entry, OpenResult, Stat, PieceResult, ReadPiece, WritePiece, WriteResult } from './tree-client.js'
+export { defaultSocketPath, parseEndpoint, formatEndpoint, isLoopbackHost } from './listen-address.js'
+export type { Endpoint } from './listen-address.js'
+export { PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion } from './messages.js'
+export type {
+  ChangeEvent, ClientIdentity, ClientMessage, Op, ProtocolErrorEvent, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
+  ResultBodies, ServerEvent, ServerHello, ServerMessage, WireError, WireLimits, WireReadPiece, WireReadResult, WireWritePiece, WireWriteResult,
+} from './messages.js'
+export { encodeMessage, decodeMessage, fromWireError, toWireError } from './codec.js'

@@ -1,0 +1,146 @@
+/**
+ * The node protocol's messages, typed once here and shared by the server,
+ * the Node client, peers and the web frontend. Every message is one msgpack
+ * value in one binary WebSocket message; bytes travel as msgpack `bin`,
+ * addresses and sizes as 64-bit integers (bigint).
+ *
+ *   client ── {id, op:'hello', version, token?} ──▶ server   (first, exactly once)
+ *          ◀── {id, result: ServerHello} | {id, error}
+ *          ── {id, op, ...fields} ──▶                         (pipelined, any order back)
+ *          ◀── {id, result} | {id, error}
+ *          ◀── {event:'change', watchId, path}                (pushed, no id)
+ *
+ * A daemon can be a client of another daemon: `hello.client.chain` lists the
+ * node ids a connection already went through, so loops are refused, and
+ * handles are plain numbers a forwarding node maps to (peer, peer handle).
+ */
+import type { Entry, OpenResult, Stat } from '../tree/index.js'
+
+export interface ProtocolVersion {
+  readonly major: number
+  readonly minor: number
+}
+
+/** A different major is refused at hello; minors only add optional fields and ops. */
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 0 }
+
+export function formatVersion(version: ProtocolVersion): string {
+  return `${version.major}.${version.minor}`
+}
+
+/** An error on the wire: MemweaveError.code (origin * 1000 + kind) and its message. */
+export interface WireError {
+  readonly code: number
+  readonly message: string
+}
+
+export interface ClientIdentity {
+  /** Free text for logs: 'cli', 'fuse', 'web', 'peer:NAME'. */
+  readonly name?: string
+  /** Node ids this connection already passed through (peers forward it; loops are refused). */
+  readonly chain?: readonly string[]
+}
+
+/** Limits the server enforces; a well-behaved client splits and queues to stay within them. */
+export interface WireLimits {
+  readonly maxMessageBytes: number
+  readonly maxPieces: number
+  readonly maxBatchBytes: number
+  readonly maxInFlight: number
+}
+
+export interface ServerHello {
+  readonly version: ProtocolVersion
+  /** Random per daemon run unless the node names itself; peers use it for loop detection. */
+  readonly nodeId: string
+  /** This connection's owner id on the server (handles are counted per owner). */
+  readonly connection: string
+  readonly limits: WireLimits
+  /** Whatever the daemon reports about itself (program version, pid, kinds, …). */
+  readonly node: Readonly<Record<string, unknown>>
+}
+
+export interface WireReadPiece {
+  readonly addr: bigint
+  readonly length: number
+}
+
+export interface WireWritePiece {
+  readonly addr: bigint
+  readonly data: Uint8Array
+}
+
+export type WireReadResult = { readonly data: Uint8Array } | { readonly error: WireError }
+export type WireWriteResult = { readonly ok: true } | { readonly error: WireError }
+
+/** Each op's request fields (besides id and op). */
+export interface RequestBodies {
+  hello: { readonly version: ProtocolVersion; readonly token?: string; readonly client?: ClientIdentity }
+  list: { readonly path: string }
+  stat: { readonly path: string }
+  open: { readonly path: string }
+  read: { readonly handle: number; readonly pieces: readonly WireReadPiece[] }
+  write: { readonly handle: number; readonly pieces: readonly WireWritePiece[] }
+  rpc: { readonly handle: number; readonly request: unknown }
+  close: { readonly handle: number }
+  watch: { readonly path: string }
+  unwatch: { readonly watchId: number }
+  ping: Record<never, never>
+}
+
+/** Each op's result on success. */
+export interface ResultBodies {
+  hello: ServerHello
+  list: Entry[]
+  stat: Stat
+  open: OpenResult
+  read: WireReadResult[]
+  write: WireWriteResult[]
+  rpc: unknown
+  close: null
+  watch: { readonly watchId: number }
+  unwatch: null
+  ping: { readonly timeMs: number }
+}
+
+export type Op = keyof RequestBodies
+
+export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping'] as const satisfies readonly Op[]
+
+export type RequestOf<K extends Op> = { readonly id: number; readonly op: K } & RequestBodies[K]
+export type Request = { [K in Op]: RequestOf<K> }[Op]
+
+export type Reply =
+  | { readonly id: number; readonly result: unknown }
+  | { readonly id: number; readonly error: WireError }
+
+export interface ChangeEvent {
+  readonly event: 'change'
+  readonly watchId: number
+  /** The branch that changed (at or below the watched path, or its ancestor). */
+  readonly path: string
+}
+
+/** Sent when a frame was so broken that no request id could be recovered from it. */
+export interface ProtocolErrorEvent {
+  readonly event: 'protocol-error'
+  readonly error: WireError
+}
+
+export type ServerEvent = ChangeEvent | ProtocolErrorEvent
+export type ServerMessage = Reply | ServerEvent
+export type ClientMessage = Request
+
+/** WebSocket close codes the server uses (4000–4999 are the application's own). */
+export const CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  tooBig: 1009,
+  internalError: 1011,
+  unauthorized: 4001,
+  versionMismatch: 4002,
+  helloTimeout: 4003,
+  tooManyErrors: 4004,
+  serverFull: 4005,
+} as const

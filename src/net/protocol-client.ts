@@ -1,0 +1,296 @@
+/**
+ * The protocol client: a TreeClient whose tree is on a daemon. Requests are
+ * pipelined (up to the server's in-flight limit, the rest wait here), big
+ * batches are split to the server's limits, every reply is checked, and a
+ * dropped connection fails everything pending with 'disconnected'.
+ */
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import { WebSocket } from 'ws'
+import type { RawData } from 'ws'
+import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { Entry, OpenResult, Stat } from '../tree/index.js'
+import { splitBatch } from './client-batches.js'
+import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
+import { protocolError } from './field-guards.js'
+import { PROTOCOL_VERSION, formatVersion } from './messages.js'
+import type { Op, RequestBodies, ResultBodies, ServerHello, WireLimits, WireReadResult } from './messages.js'
+import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
+import type { TreeClient } from './tree-client.js'
+
+export interface ClientOptions {
+  token?: string
+  /** Per-request timeout in ms; none when unset. Also bounds connecting unless connectTimeoutMs is given. */
+  timeoutMs?: number
+  connectTimeoutMs?: number
+  log?: Logger
+  /** Shown in the daemon's logs ('cli', 'fuse', 'peer:NAME'). */
+  name?: string
+  /** Node ids this connection is made on behalf of (a peer forwards its own chain). */
+  chain?: readonly string[]
+  /** For wss://: a CA certificate (PEM file) to trust, or rejectUnauthorized: false for self-signed tests. */
+  tls?: { caFile?: string; rejectUnauthorized?: boolean }
+  /** Largest reply accepted (default 1 GiB). */
+  maxMessageBytes?: number
+}
+
+interface Pending {
+  readonly op: Op
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: MemweaveError) => void
+  readonly onResult: ((value: unknown) => void) | undefined
+  timer: NodeJS.Timeout | undefined
+  /** Set while waiting for an in-flight slot; cleared once sent. */
+  start: (() => void) | undefined
+}
+
+/** Smaller pieces are copied out of the socket buffer so keeping them does not keep the whole frame alive. */
+const COPY_BELOW_BYTES = 16 * 1024
+const MAX_ABANDONED = 4096
+
+export class ProtocolClient implements TreeClient {
+  private hello: ServerHello | undefined
+  private readonly log: Logger
+  private readonly pending = new Map<number, Pending>()
+  private readonly queue: Pending[] = []
+  private inFlight = 0
+  private nextId = 1
+  private readonly watchers = new Map<number, (path: string) => void>()
+  private readonly closeListeners = new Set<(reason: MemweaveError) => void>()
+  private closeReason: MemweaveError | undefined
+  /** Timed-out requests whose late replies may still hold a handle or a watch to give back. */
+  private readonly abandoned = new Map<number, Op>()
+  private readonly closedPromise: Promise<void>
+
+  constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions) {
+    this.log = options.log ?? pino({ level: 'silent' })
+    // Big read replies arrive as separate fragments; keeping them apart saves gluing (copying) them.
+    ws.binaryType = 'fragments'
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
+    ws.on('error', (err) => this.log.debug({ err, url }, 'connection error'))
+    this.closedPromise = new Promise((resolve) => ws.once('close', (code, reason) => { this.onClosed(code, reason.toString()); resolve() }))
+  }
+
+  /** What the daemon said at hello: protocol version, node id, limits, node info. */
+  get serverInfo(): ServerHello {
+    if (this.hello === undefined) throw new MemweaveError('net', 'internal', 'serverInfo read before the handshake finished')
+    return this.hello
+  }
+
+  get closed(): boolean {
+    return this.closeReason !== undefined
+  }
+
+  /** Calls listener once when the connection ends (at once if it already has). Returns an unsubscribe. */
+  onClose(listener: (reason: MemweaveError) => void): () => void {
+    if (this.closeReason !== undefined) { listener(this.closeReason); return () => {} }
+    this.closeListeners.add(listener)
+    return () => this.closeListeners.delete(listener)
+  }
+
+  async handshake(options: ClientOptions, timeoutMs: number): Promise<void> {
+    const hello = await this.call('hello', {
+      version: PROTOCOL_VERSION,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      client: { name: options.name ?? 'client', ...(options.chain === undefined ? {} : { chain: options.chain }) },
+    }, timeoutMs)
+    if (hello.version.major !== PROTOCOL_VERSION.major) {
+      throw new MemweaveError('net', 'version_mismatch',
+        `protocol version mismatch: this client speaks ${formatVersion(PROTOCOL_VERSION)}, the daemon at ${this.url} speaks ${formatVersion(hello.version)}`)
+    }
+    this.hello = hello
+    this.pump()
+  }
+
+  list(path: string): Promise<Entry[]> { return this.call('list', { path }) }
+  stat(path: string): Promise<Stat> { return this.call('stat', { path }) }
+  open(path: string): Promise<OpenResult> { return this.call('open', { path }) }
+  rpc(handle: number, request: unknown): Promise<unknown> { return this.call('rpc', { handle, request }) }
+  async close(handle: number): Promise<void> { await this.call('close', { handle }) }
+  async ping(): Promise<number> { return (await this.call('ping', {})).timeMs }
+
+  async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
+    const results = new Array<PieceResult>(pieces.length)
+    const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
+    for (const { index, error } of oversized) results[index] = { ok: false, error }
+    await Promise.all(batches.map(async (batch) => {
+      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })) })
+      if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
+      wire.forEach((result, j) => { results[batch.indexes[j] ?? 0] = toPieceResult(result) })
+    }))
+    return results
+  }
+
+  async write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> {
+    const results = new Array<WriteResult>(pieces.length)
+    const { batches, oversized } = splitBatch(pieces, (p) => p.data.length, this.limits, true)
+    for (const { index, error } of oversized) results[index] = { ok: false, error }
+    await Promise.all(batches.map(async (batch) => {
+      const wire = await this.call('write', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, data: p.data })) })
+      if (wire.length !== batch.pieces.length) throw protocolError(`write of ${batch.pieces.length} pieces got ${wire.length} results`)
+      wire.forEach((result, j) => { results[batch.indexes[j] ?? 0] = 'error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true } })
+    }))
+    return results
+  }
+
+  async watch(path: string, listener: (changed: string) => void): Promise<() => Promise<void>> {
+    // Registered while the reply is handled, so an event right behind it is not lost.
+    const { watchId } = await this.call('watch', { path }, this.options.timeoutMs, (r) => this.watchers.set(r.watchId, listener))
+    return async () => {
+      if (!this.watchers.delete(watchId) || this.closed) return
+      await this.call('unwatch', { watchId })
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000, 'client done')
+    await this.closedPromise
+  }
+
+  private get limits(): WireLimits {
+    return this.serverInfo.limits
+  }
+
+  private call<K extends Op>(op: K, body: RequestBodies[K], timeoutMs = this.options.timeoutMs, onResult?: (result: ResultBodies[K]) => void): Promise<ResultBodies[K]> {
+    if (this.closeReason !== undefined) return Promise.reject(this.closeReason)
+    const parse = RESULT_PARSERS[op]
+    return new Promise<ResultBodies[K]>((resolve, reject) => {
+      const pending: Pending = {
+        op, reject, timer: undefined, start: undefined,
+        resolve: (value) => resolve(parse(value)),
+        onResult: onResult === undefined ? undefined : (value) => onResult(parse(value)),
+      }
+      pending.start = () => this.send(pending, { op, ...body })
+      if (timeoutMs !== undefined) pending.timer = setTimeout(() => this.timeOut(pending, timeoutMs), timeoutMs)
+      this.queue.push(pending)
+      this.pump()
+    })
+  }
+
+  /** Sends queued requests while there are free in-flight slots (one, the hello, before the handshake). */
+  private pump(): void {
+    const slots = this.hello === undefined ? 1 : this.hello.limits.maxInFlight
+    while (this.inFlight < slots && this.queue.length > 0 && this.closeReason === undefined) {
+      const next = this.queue.shift()
+      const start = next?.start
+      if (next === undefined || start === undefined) continue
+      next.start = undefined
+      start()
+    }
+  }
+
+  private send(pending: Pending, message: Record<string, unknown>): void {
+    const id = this.nextId++
+    let encoded: Buffer
+    try {
+      encoded = encodeMessage({ id, ...message })
+    } catch (err) {
+      this.settle(pending, () => pending.reject(toMemweaveError(err, 'net', `cannot encode the ${pending.op} request`)))
+      return
+    }
+    const max = this.hello?.limits.maxMessageBytes
+    if (max !== undefined && encoded.length > max) {
+      this.settle(pending, () => pending.reject(new MemweaveError('net', 'too_large', `${pending.op} request of ${encoded.length} bytes exceeds the daemon's limit of ${max}`)))
+      return
+    }
+    this.inFlight++
+    this.pending.set(id, pending)
+    this.ws.send(encoded, { binary: true })
+  }
+
+  private settle(pending: Pending, action: () => void): void {
+    clearTimeout(pending.timer)
+    action()
+  }
+
+  private timeOut(pending: Pending, timeoutMs: number): void {
+    const error = new MemweaveError('net', 'timeout', `${pending.op} on ${this.url} timed out after ${timeoutMs} ms`)
+    if (pending.start !== undefined) {
+      pending.start = undefined // still queued: it will be skipped
+    } else {
+      for (const [id, p] of this.pending) {
+        if (p !== pending) continue
+        this.pending.delete(id)
+        this.abandoned.set(id, p.op)
+        if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.keys().next().value ?? id)
+      }
+    }
+    pending.reject(error)
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    let message
+    try {
+      if (!isBinary) throw protocolError('the daemon sent a text frame')
+      message = parseServerMessage(Array.isArray(data) ? decodeFragments(data) : decodeMessage(Buffer.isBuffer(data) ? data : Buffer.from(data)))
+    } catch (err) {
+      // Without an id there is nobody to fail but the connection itself.
+      this.log.warn({ err, url: this.url }, 'malformed message from the daemon; disconnecting')
+      this.ws.close(1002, 'malformed message')
+      return
+    }
+    if (message.kind === 'event') {
+      if (message.event.event === 'protocol-error') { this.log.warn({ error: message.event.error, url: this.url }, 'the daemon reports a protocol error'); return }
+      const listener = this.watchers.get(message.event.watchId)
+      try {
+        listener?.(message.event.path)
+      } catch (err) {
+        this.log.warn({ err }, 'watch listener failed')
+      }
+      return
+    }
+    const pending = this.pending.get(message.id)
+    if (pending === undefined) { this.lateReply(message.id, message.kind === 'result' ? message.result : undefined); return }
+    this.pending.delete(message.id)
+    this.inFlight--
+    clearTimeout(pending.timer)
+    if (message.kind === 'error') pending.reject(fromWireError(message.error))
+    else {
+      try {
+        pending.onResult?.(message.result)
+        pending.resolve(message.result)
+      } catch (err) {
+        pending.reject(toMemweaveError(err, 'net', `malformed ${pending.op} reply`))
+      }
+    }
+    this.pump()
+  }
+
+  /** A reply to a request that timed out: give back what it took (a handle reference, a watch). */
+  private lateReply(id: number, result: unknown): void {
+    const op = this.abandoned.get(id)
+    if (op === undefined) { this.log.debug({ id }, 'reply to an unknown request'); return }
+    this.abandoned.delete(id)
+    this.inFlight--
+    this.pump()
+    if (result === undefined) return
+    const giveBack = op === 'open' ? this.call('close', { handle: RESULT_PARSERS.open(result).handle })
+      : op === 'watch' ? this.call('unwatch', { watchId: RESULT_PARSERS.watch(result).watchId }) : undefined
+    giveBack?.catch((err: unknown) => this.log.debug({ err }, 'could not give back what a timed-out request took'))
+  }
+
+  private onClosed(code: number, reason: string): void {
+    const error = new MemweaveError('net', 'disconnected', `connection to ${this.url} closed (${code}${reason === '' ? '' : `: ${reason}`})`)
+    this.closeReason = error
+    for (const pending of [...this.pending.values(), ...this.queue]) this.settle(pending, () => pending.reject(error))
+    this.pending.clear()
+    this.queue.length = 0
+    this.abandoned.clear()
+    this.watchers.clear()
+    for (const listener of [...this.closeListeners]) {
+      try {
+        listener(error)
+      } catch (err) {
+        this.log.warn({ err }, 'close listener failed')
+      }
+    }
+    this.closeListeners.clear()
+  }
+}
+
+function toPieceResult(result: WireReadResult): PieceResult {
+  if ('error' in result) return { ok: false, error: fromWireError(result.error) }
+  const data = result.data.length < COPY_BELOW_BYTES ? Buffer.from(result.data) : result.data
+  return { ok: true, data }
+}

@@ -1,0 +1,103 @@
+/**
+ * The server's view of an incoming message: turns a decoded msgpack value
+ * into a typed Request, or says what was wrong and, when the id could be
+ * read, which request to answer with the error.
+ */
+import { MemweaveError } from '../errors/index.js'
+import { MAX_PATH_BYTES } from '../tree/index.js'
+import {
+  arrayField, bigintValue, bytesValue, describe, field, fieldsOf, isFields, optionalStringField, protocolError, stringField, uintField,
+} from './field-guards.js'
+import type { Fields } from './field-guards.js'
+import { OPS } from './messages.js'
+import type { ClientIdentity, Op, ProtocolVersion, Request, WireReadPiece, WireWritePiece } from './messages.js'
+
+export type ParsedRequest =
+  | { readonly ok: true; readonly request: Request }
+  | { readonly ok: false; readonly id: number | undefined; readonly error: MemweaveError }
+
+const MAX_ID = 2 ** 53 - 1
+const MAX_HANDLE = 2 ** 32 - 1
+const MAX_TOKEN_LENGTH = 4096
+const MAX_CHAIN = 64
+
+function isOp(value: unknown): value is Op {
+  return typeof value === 'string' && (OPS as readonly string[]).includes(value)
+}
+
+/** `maxPieces` is checked before the pieces are walked, so a huge array costs nothing more. */
+export function parseRequest(value: unknown, maxPieces: number): ParsedRequest {
+  if (!isFields(value)) return { ok: false, id: undefined, error: protocolError(`a request must be a map, got ${describe(value)}`) }
+  const rawId = field(value, 'id')
+  const id = typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0 && rawId <= MAX_ID ? rawId : undefined
+  if (id === undefined) return { ok: false, id: undefined, error: protocolError(`request.id must be an integer in 0..2^53, got ${describe(rawId)}`) }
+  try {
+    return { ok: true, request: parseBody(id, value, maxPieces) }
+  } catch (err) {
+    const error = err instanceof MemweaveError ? err : new MemweaveError('net', 'protocol', `request ${id} is malformed`, { cause: err })
+    return { ok: false, id, error }
+  }
+}
+
+function parseBody(id: number, fields: Fields, maxPieces: number): Request {
+  const op = field(fields, 'op')
+  if (!isOp(op)) {
+    throw protocolError(typeof op === 'string' ? `unknown op '${op.slice(0, 32)}' (known: ${OPS.join(', ')})` : `request.op must be a string, got ${describe(op)}`)
+  }
+  const where = `${op} request`
+  switch (op) {
+    case 'hello': return { id, op, ...parseHello(fields) }
+    case 'list': case 'stat': case 'open': case 'watch':
+      return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES) }
+    case 'read': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces) }
+    case 'write': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: writePieces(fields, maxPieces) }
+    case 'rpc': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), request: field(fields, 'request') }
+    case 'close': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE) }
+    case 'unwatch': return { id, op, watchId: uintField(fields, 'watchId', where, MAX_HANDLE) }
+    case 'ping': return { id, op }
+  }
+}
+
+function parseHello(fields: Fields): { version: ProtocolVersion; token?: string; client?: ClientIdentity } {
+  const version = fieldsOf(field(fields, 'version'), 'hello.version')
+  const parsed = {
+    version: { major: uintField(version, 'major', 'hello.version', 0xffff), minor: uintField(version, 'minor', 'hello.version', 0xffff) },
+    token: optionalStringField(fields, 'token', 'hello', MAX_TOKEN_LENGTH),
+  }
+  const rawClient = field(fields, 'client')
+  if (rawClient === undefined) return parsed
+  const client = fieldsOf(rawClient, 'hello.client')
+  const rawChain = field(client, 'chain')
+  let chain: string[] | undefined
+  if (rawChain !== undefined) {
+    const list = arrayField(client, 'chain', 'hello.client')
+    if (list.length > MAX_CHAIN) throw protocolError(`hello.client.chain has more than ${MAX_CHAIN} nodes`)
+    chain = list.map((node, i) => {
+      if (typeof node !== 'string' || node.length > 256) throw protocolError(`hello.client.chain[${i}] must be a node id string`)
+      return node
+    })
+  }
+  return { ...parsed, client: { name: optionalStringField(client, 'name', 'hello.client', 256), chain } }
+}
+
+function piecesOf(fields: Fields, maxPieces: number): readonly unknown[] {
+  const pieces = arrayField(fields, 'pieces', 'request')
+  if (pieces.length > maxPieces) {
+    throw new MemweaveError('net', 'too_large', `batch of ${pieces.length} pieces exceeds the limit of ${maxPieces}`)
+  }
+  return pieces
+}
+
+function readPieces(fields: Fields, maxPieces: number): WireReadPiece[] {
+  return piecesOf(fields, maxPieces).map((raw, i) => {
+    const piece = fieldsOf(raw, `pieces[${i}]`)
+    return { addr: bigintValue(field(piece, 'addr'), `pieces[${i}].addr`), length: uintField(piece, 'length', `pieces[${i}]`) }
+  })
+}
+
+function writePieces(fields: Fields, maxPieces: number): WireWritePiece[] {
+  return piecesOf(fields, maxPieces).map((raw, i) => {
+    const piece = fieldsOf(raw, `pieces[${i}]`)
+    return { addr: bigintValue(field(piece, 'addr'), `pieces[${i}].addr`), data: bytesValue(field(piece, 'data'), `pieces[${i}].data`) }
+  })
+}

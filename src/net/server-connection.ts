@@ -1,0 +1,293 @@
+/**
+ * One client connection on the server: the hello handshake, then pipelined
+ * requests run against the tree as this connection's owner id. Everything a
+ * client sends is checked; garbage gets an error (and, repeated, a hang-up),
+ * never a crash. A client that stops reading stops being served until it
+ * drains; a client that vanishes loses its handles and its pending replies.
+ */
+import type { Logger } from 'pino'
+import { WebSocket } from 'ws'
+import type { RawData } from 'ws'
+import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import type { Tree } from '../tree/index.js'
+import { encodeMessage, encodeReadReply, decodeMessage, toWireError } from './codec.js'
+import { protocolError } from './field-guards.js'
+import { CLOSE_CODES, formatVersion } from './messages.js'
+import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
+import { ConnectionWatches } from './connection-watches.js'
+import { parseRequest } from './request-guards.js'
+import { checkHello } from './server-hello.js'
+import type { ServerLimits } from './server-limits.js'
+
+export interface ConnectionContext {
+  readonly tree: Tree
+  readonly log: Logger
+  readonly limits: ServerLimits
+  readonly token: string | undefined
+  readonly nodeId: string
+  hello(owner: string): ServerHello
+}
+
+let connectionSerial = 0
+
+export class ServerConnection {
+  readonly owner = `conn-${++connectionSerial}`
+  /** Resolves once the connection is closed and its handles are released. */
+  readonly finished: Promise<void>
+  private readonly log: Logger
+  private state: 'hello' | 'open' | 'closing' | 'closed' = 'hello'
+  private inFlight = 0
+  private inFlightReadBytes = 0
+  private protocolErrors = 0
+  private unflushedBytes = 0
+  private paused = false
+  private readonly waiting: Array<{ data: RawData; isBinary: boolean }> = []
+  private readonly watches: ConnectionWatches
+  private readonly helloTimer: NodeJS.Timeout
+  private readonly heartbeat: NodeJS.Timeout
+  private answeredPing = true
+  private onIdle: (() => void) | undefined
+
+  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string) {
+    this.log = ctx.log.child({ conn: this.owner })
+    this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
+      if (this.state !== 'open') return true // nobody to tell: drop it
+      if (this.paused) return false
+      this.sendMessage(event)
+      return true
+    })
+    this.log.debug({ peer }, 'connection opened')
+    this.helloTimer = setTimeout(() => this.hangUp(CLOSE_CODES.helloTimeout, 'no hello in time'), ctx.limits.helloTimeoutMs)
+    this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs)
+    this.heartbeat.unref()
+    ws.on('pong', () => { this.answeredPing = true })
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary))
+    ws.on('error', (err) => this.log.debug({ err }, 'connection error'))
+    this.finished = new Promise((resolve) => ws.once('close', (code, reason) => { void this.cleanup(code, reason.toString()).then(resolve) }))
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closing' || this.state === 'closed') return
+    if (this.paused) { this.waiting.push({ data, isBinary }); return }
+    try {
+      this.handleFrame(data, isBinary)
+    } catch (err) {
+      // A bug must cost this connection, never the daemon (a throw here would escape into ws).
+      this.log.error({ err }, 'internal error while handling a message')
+      this.hangUp(CLOSE_CODES.internalError, 'internal error')
+    }
+  }
+
+  private handleFrame(data: RawData, isBinary: boolean): void {
+    if (!isBinary) {
+      this.protocolFailure(undefined, protocolError('text frames are not part of the protocol: send each request as one binary msgpack message'))
+      return
+    }
+    let value: unknown
+    try {
+      value = decodeMessage(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data))
+    } catch (err) {
+      this.protocolFailure(undefined, toMemweaveError(err, 'net', 'cannot decode the frame'))
+      return
+    }
+    const parsed = parseRequest(value, this.ctx.tree.maxPieces)
+    if (!parsed.ok) { this.protocolFailure(parsed.id, parsed.error); return }
+    const request = parsed.request
+    if (this.state === 'hello') {
+      if (request.op === 'hello') this.hello(request)
+      else this.refuse(request.id, protocolError(`the first message must be hello, got '${request.op}'`), CLOSE_CODES.protocolError)
+      return
+    }
+    if (request.op === 'hello') { this.protocolFailure(request.id, protocolError('hello was already done on this connection')); return }
+    this.admit(request)
+  }
+
+  /** Starts a request unless this connection already has too much in flight. */
+  private admit(request: Request): void {
+    const { maxInFlight, maxInFlightReadBytes } = this.ctx.limits
+    if (this.inFlight >= maxInFlight) {
+      this.replyError(request.id, new MemweaveError('net', 'limit', `more than ${maxInFlight} requests in flight on this connection; wait for replies`))
+      return
+    }
+    const readBytes = request.op === 'read' ? request.pieces.reduce((sum, p) => sum + p.length, 0) : 0
+    if (readBytes > 0 && this.inFlightReadBytes > 0 && this.inFlightReadBytes + readBytes > maxInFlightReadBytes) {
+      this.replyError(request.id, new MemweaveError('net', 'limit', `reads of more than ${maxInFlightReadBytes} bytes in flight on this connection; wait for replies`))
+      return
+    }
+    this.inFlight++
+    this.inFlightReadBytes += readBytes
+    // run() answers every failure itself; the catch only guards the daemon against a bug there.
+    void this.run(request).catch((err: unknown) => this.log.error({ err }, 'request handler failed')).finally(() => {
+      this.inFlight--
+      this.inFlightReadBytes -= readBytes
+      if (this.inFlight === 0) this.onIdle?.()
+    })
+  }
+
+  private async run(request: Request): Promise<void> {
+    const { tree } = this.ctx
+    try {
+      switch (request.op) {
+        case 'list': this.reply(request.id, await tree.list(request.path)); return
+        case 'stat': this.reply(request.id, await tree.stat(request.path)); return
+        case 'open': this.reply(request.id, await tree.open(request.path, this.owner)); return
+        case 'read': this.send(encodeReadReply(request.id, await tree.read(request.handle, request.pieces, this.owner))); return
+        case 'write': {
+          const results = await tree.write(request.handle, request.pieces, this.owner)
+          this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
+          return
+        }
+        case 'rpc': this.reply(request.id, await tree.rpc(request.handle, request.request, this.owner)); return
+        case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); return
+        case 'watch': this.watch(request); return
+        case 'unwatch': this.unwatch(request); return
+        case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
+        case 'hello': return // handled before admission
+      }
+    } catch (err) {
+      this.replyError(request.id, err)
+    }
+  }
+
+  private hello(request: RequestOf<'hello'>): void {
+    const refusal = checkHello(request, this.ctx.token, this.ctx.nodeId)
+    if (refusal !== undefined) { this.refuse(request.id, refusal.error, refusal.closeCode); return }
+    let hello: ServerHello
+    try {
+      hello = this.ctx.hello(this.owner)
+    } catch (err) {
+      this.refuse(request.id, toMemweaveError(err, 'net', 'cannot describe this node'), CLOSE_CODES.internalError)
+      return
+    }
+    clearTimeout(this.helloTimer)
+    this.state = 'open'
+    this.log.debug({ client: request.client?.name, version: formatVersion(request.version) }, 'hello')
+    this.reply(request.id, hello)
+  }
+
+  // No await between subscribing and replying: no event can overtake the reply that names the watch.
+  private watch(request: RequestOf<'watch'>): void {
+    this.reply(request.id, { watchId: this.watches.add(request.path) })
+  }
+
+  private unwatch(request: RequestOf<'unwatch'>): void {
+    this.watches.remove(request.watchId)
+    this.reply(request.id, null)
+  }
+
+  private reply(id: number, result: unknown): void {
+    this.sendMessage({ id, result })
+  }
+
+  private replyError(id: number, err: unknown): void {
+    this.sendMessage({ id, error: toWireError(err) })
+  }
+
+  private sendMessage(message: ServerMessage): void {
+    let encoded: Buffer
+    try {
+      encoded = encodeMessage(message)
+    } catch (err) {
+      // Only a reply's result can be unencodable (an rpc returning a function, say); the error itself always encodes.
+      if (!('id' in message)) throw err
+      encoded = encodeMessage({ id: message.id, error: toWireError(err, 'reply cannot be sent') })
+    }
+    this.send([encoded])
+  }
+
+  /** Sends one message made of parts (WebSocket fragments), counting bytes until the socket has taken them. */
+  private send(parts: readonly Buffer[]): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return // the client is gone: its replies are dropped
+    const bytes = parts.reduce((sum, p) => sum + p.length, 0)
+    this.unflushedBytes += bytes
+    const flushed = (err?: Error): void => {
+      this.unflushedBytes -= bytes
+      if (err !== undefined) this.log.debug({ err }, 'reply not delivered')
+      this.maybeResume()
+    }
+    const last = parts.length - 1
+    parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === last }, i === last ? flushed : undefined))
+    if (!this.paused && this.unflushedBytes > this.ctx.limits.maxBufferedBytes) {
+      this.paused = true
+      this.ws.pause()
+      this.log.debug({ unflushedBytes: this.unflushedBytes }, 'client is not reading; pausing its requests')
+    }
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.unflushedBytes > this.ctx.limits.maxBufferedBytes / 4 || this.state === 'closed') return
+    this.paused = false
+    this.watches.flush()
+    while (!this.paused && this.waiting.length > 0) {
+      const next = this.waiting.shift()
+      if (next !== undefined && this.state !== 'closing') this.handleFrame(next.data, next.isBinary)
+    }
+    if (!this.paused) this.ws.resume()
+  }
+
+  private protocolFailure(id: number | undefined, error: MemweaveError): void {
+    this.log.debug({ err: error, id }, 'bad message')
+    if (this.state === 'hello') { this.refuse(id, error, CLOSE_CODES.protocolError); return }
+    if (id === undefined) this.sendMessage({ event: 'protocol-error', error: toWireError(error) })
+    else this.replyError(id, error)
+    if (error.kind !== 'protocol' && error.kind !== 'malformed') return
+    if (++this.protocolErrors >= this.ctx.limits.maxProtocolErrors) {
+      this.log.warn({ errors: this.protocolErrors }, 'closing a connection that keeps sending malformed messages')
+      this.hangUp(CLOSE_CODES.tooManyErrors, 'too many malformed messages')
+    }
+  }
+
+  /** Answers with the error, then closes: used where the connection cannot go on (bad hello). */
+  private refuse(id: number | undefined, error: MemweaveError, code: number): void {
+    this.log.info({ err: error }, 'refusing connection')
+    if (id === undefined) this.sendMessage({ event: 'protocol-error', error: toWireError(error) })
+    else this.replyError(id, error)
+    this.hangUp(code, error.message)
+  }
+
+  hangUp(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return
+    this.state = 'closing'
+    clearTimeout(this.helloTimer)
+    // A close reason is at most 123 bytes.
+    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString())
+  }
+
+  private beat(): void {
+    if (!this.answeredPing) {
+      this.log.info('client did not answer a ping; cutting it off')
+      this.terminate()
+      return
+    }
+    this.answeredPing = false
+    this.ws.ping()
+  }
+
+  /** Cuts the connection without a close handshake (a client that does not answer one). */
+  terminate(): void {
+    this.ws.terminate()
+  }
+
+  private async cleanup(code: number, reason: string): Promise<void> {
+    this.state = 'closed'
+    clearTimeout(this.helloTimer)
+    clearInterval(this.heartbeat)
+    this.waiting.length = 0
+    this.watches.clear()
+    await this.dropHandles()
+    this.log.debug({ code, reason, inFlight: this.inFlight }, 'connection closed')
+    if (this.inFlight > 0) {
+      // Opens still running will add references after the drop above; drop those too once they finish.
+      this.onIdle = () => { void this.dropHandles() }
+    }
+  }
+
+  private async dropHandles(): Promise<void> {
+    try {
+      const dropped = await this.ctx.tree.handles.dropOwner(this.owner)
+      if (dropped > 0) this.log.debug({ dropped }, 'released the handles of a closed connection')
+    } catch (err) {
+      this.log.warn({ err }, 'releasing handles of a closed connection failed')
+    }
+  }
+}
