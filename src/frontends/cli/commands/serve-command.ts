@@ -1,0 +1,118 @@
+/**
+ * `memweave serve`: build the node (config objects and --with lines), serve
+ * its tree on every listen address, print where, then wait for SIGINT or
+ * SIGTERM (no polling) and shut down: close the server, then the node.
+ */
+import type { Command } from 'commander'
+import type { Logger } from 'pino'
+import { defaultSocketPath, startServer } from '../../../net/index.js'
+import type { RunningServer } from '../../../net/index.js'
+import { usageError } from '../cli-errors.js'
+import { loadConfig } from '../config.js'
+import type { MemweaveConfig } from '../config.js'
+import { parseWith } from '../control-lines.js'
+import { createLogger } from '../logger.js'
+import { Output } from '../output.js'
+import { collect, globalsOf, normalizeUrl, readTokenFile, resolveToken } from '../session.js'
+import type { GlobalOptions } from '../session.js'
+
+/** How long the process may linger after a clean shutdown before it exits anyway (a leaked timer or socket must not keep a stopped daemon around). */
+const SHUTDOWN_GRACE_MS = 5000
+
+interface ServeOptions {
+  listen?: string[]
+  tlsCert?: string
+  tlsKey?: string
+}
+
+export function addServeCommand(program: Command): void {
+  program.command('serve').description('run a daemon serving the tree (until SIGINT or SIGTERM)')
+    .option('--listen <url>', 'unix:/PATH, ws://HOST:PORT or wss://HOST:PORT (repeatable; default: the default unix socket)',
+      collect)
+    .option('--tls-cert <file>', 'certificate for wss:// listeners')
+    .option('--tls-key <file>', 'private key for wss:// listeners')
+    .action(async (options: ServeOptions, command: Command) => {
+      await serve(globalsOf(command), options)
+    })
+}
+
+async function serve(globals: GlobalOptions, options: ServeOptions): Promise<void> {
+  if (globals.token !== undefined) throw usageError('serve reads its token from --token-file or MEMWEAVE_TOKEN (a token on the command line is visible to every user in ps)')
+  if (globals.embedded === true) throw usageError('serve runs its own node; --embedded is for client commands')
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw usageError('--tls-cert and --tls-key go together')
+  // Listening from the start: a signal during a long startup (an OS open) still stops us cleanly once it is done.
+  const stop = waitForStopSignal(() => { process.stderr.write('memweave: second signal: exiting now\n'); process.exit(130) })
+  try {
+    const config = globals.config === undefined ? undefined : await loadConfig(globals.config)
+    const log = createLogger({ level: globals.logLevel ?? config?.logLevel ?? 'info', json: globals.json === true })
+    // A bug that escapes every handler still ends the daemon (state is unknown), but through the log, not a bare stack.
+    process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
+    const settings = await serveSettings(globals, options, config)
+    const { composeNode } = await import('../compose-node.js')
+    const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)] })
+    let server: RunningServer
+    try {
+      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: settings.tls })
+    } catch (err) {
+      await node.close()
+      throw err
+    }
+    announce(new Output(globals.json === true), server.addresses, settings.allowWrite, settings.token !== undefined, log)
+    const signal = await stop.promise
+    log.info({ signal }, 'shutting down')
+    await server.close()
+    await node.close()
+    log.info('stopped')
+    setTimeout(() => { log.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'still running after shutdown; exiting'); process.exit(process.exitCode ?? 0) }, SHUTDOWN_GRACE_MS).unref()
+  } finally {
+    stop.dispose()
+  }
+}
+
+interface ServeSettings {
+  listen: string[]
+  allowWrite: boolean
+  token: string | undefined
+  tls: { certFile: string; keyFile: string } | undefined
+}
+
+async function serveSettings(globals: GlobalOptions, options: ServeOptions, config: MemweaveConfig | undefined): Promise<ServeSettings> {
+  const fromCommandLine = options.listen ?? []
+  const given = fromCommandLine.length > 0 ? fromCommandLine : config?.listen ?? [`unix:${defaultSocketPath()}`]
+  const tokenFile = globals.tokenFile ?? config?.tokenFile
+  return {
+    listen: given.map((url) => normalizeUrl(url, fromCommandLine.length > 0 ? '--listen' : `listen in ${config?.file ?? 'the config'}`)),
+    allowWrite: globals.allowWrite === true || config?.allowWrite === true,
+    token: tokenFile === undefined ? await resolveToken(undefined, undefined) : await readTokenFile(tokenFile),
+    tls: options.tlsCert !== undefined && options.tlsKey !== undefined ? { certFile: options.tlsCert, keyFile: options.tlsKey } : config?.tls,
+  }
+}
+
+function announce(out: Output, addresses: readonly string[], allowWrite: boolean, token: boolean, log: Logger): void {
+  log.info({ allowWrite, token }, 'ready')
+  if (out.json) { out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid })); return }
+  for (const address of addresses) out.line(`listening on ${address}`)
+}
+
+interface StopSignal {
+  readonly promise: Promise<NodeJS.Signals>
+  dispose(): void
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one (an impatient user) runs `onSecond`. */
+function waitForStopSignal(onSecond: () => void): StopSignal {
+  let resolveStop: (signal: NodeJS.Signals) => void = () => {}
+  let received = false
+  const promise = new Promise<NodeJS.Signals>((resolve) => { resolveStop = resolve })
+  const handler = (signal: NodeJS.Signals): void => {
+    if (received) { onSecond(); return }
+    received = true
+    resolveStop(signal)
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    promise,
+    dispose: () => { process.off('SIGINT', handler); process.off('SIGTERM', handler) },
+  }
+}

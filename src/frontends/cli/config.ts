@@ -1,0 +1,155 @@
+/**
+ * The TOML config file (docs/config.example.toml): where to listen, whether
+ * writes are allowed, the token file, TLS files, and connectors and OSs to
+ * create at start. Unknown keys and wrong types are refused naming the file
+ * and the key, so a typo never silently does nothing.
+ */
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { parse, TomlError } from 'smol-toml'
+import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import type { ObjectSpec } from './control-lines.js'
+
+export interface TlsFiles {
+  readonly certFile: string
+  readonly keyFile: string
+}
+
+export interface MemweaveConfig {
+  readonly file: string
+  readonly listen: readonly string[] | undefined
+  readonly allowWrite: boolean | undefined
+  readonly tokenFile: string | undefined
+  readonly logLevel: string | undefined
+  readonly tls: TlsFiles | undefined
+  readonly objects: readonly ObjectSpec[]
+}
+
+type Table = Record<string, unknown>
+
+const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os']
+const CONNECTOR_KEYS = ['name', 'kind', 'args', 'chain_on']
+const OS_KEYS = ['name', 'kind', 'args', 'connector']
+
+export async function loadConfig(file: string): Promise<MemweaveConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw toMemweaveError(err, 'config', `cannot read config ${file}`)
+  }
+  return parseConfig(text, file)
+}
+
+export function parseConfig(text: string, file: string): MemweaveConfig {
+  let doc: Table
+  try {
+    doc = parse(text)
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = err.message.split('\n')[0] ?? 'invalid TOML'
+      throw new MemweaveError('config', 'malformed', `${file}:${err.line}:${err.column}: ${reason}`, { cause: err })
+    }
+    throw new MemweaveError('config', 'malformed', `${file}: not valid TOML`, { cause: err })
+  }
+  const check = new ConfigChecker(file)
+  check.keys(doc, TOP_KEYS, '')
+  const base = dirname(resolve(file))
+  const tlsTable = doc.tls === undefined ? undefined : check.table(doc.tls, 'tls')
+  if (tlsTable !== undefined) check.keys(tlsTable, ['cert_file', 'key_file'], 'tls.')
+  const tls = tlsTable === undefined ? undefined : {
+    certFile: resolve(base, check.requiredString(tlsTable.cert_file, 'tls.cert_file')),
+    keyFile: resolve(base, check.requiredString(tlsTable.key_file, 'tls.key_file')),
+  }
+  const tokenFile = check.optionalString(doc.token_file, 'token_file')
+  const objects = [
+    ...check.tables(doc.connector, 'connector').map((t, i) => check.object(t, 'connector', i)),
+    ...check.tables(doc.os, 'os').map((t, i) => check.object(t, 'os', i)),
+  ]
+  return {
+    file,
+    listen: doc.listen === undefined ? undefined : check.strings(doc.listen, 'listen'),
+    allowWrite: check.optionalBoolean(doc.allow_write, 'allow_write'),
+    tokenFile: tokenFile === undefined ? undefined : resolve(base, tokenFile),
+    logLevel: check.optionalString(doc.log_level, 'log_level'),
+    tls,
+    objects,
+  }
+}
+
+class ConfigChecker {
+  constructor(private readonly file: string) {}
+
+  fail(key: string, message: string): never {
+    throw new MemweaveError('config', 'invalid_argument', `${this.file}: ${key}: ${message}`)
+  }
+
+  keys(table: Table, known: readonly string[], prefix: string): void {
+    for (const key of Object.keys(table)) {
+      if (!known.includes(key)) this.fail(`${prefix}${key}`, `unknown key (known: ${known.join(', ')})`)
+    }
+  }
+
+  table(value: unknown, key: string): Table {
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Date) this.fail(key, 'must be a table')
+    return Object.fromEntries(Object.entries(value))
+  }
+
+  tables(value: unknown, key: string): Table[] {
+    if (value === undefined) return []
+    if (!Array.isArray(value)) this.fail(key, `must be an array of tables ([[${key}]])`)
+    return value.map((item: unknown, i) => this.table(item, `${key}[${i}]`))
+  }
+
+  requiredString(value: unknown, key: string): string {
+    if (typeof value !== 'string' || value.length === 0) this.fail(key, 'must be a non-empty string')
+    return value
+  }
+
+  optionalString(value: unknown, key: string): string | undefined {
+    return value === undefined ? undefined : this.requiredString(value, key)
+  }
+
+  optionalBoolean(value: unknown, key: string): boolean | undefined {
+    if (value !== undefined && typeof value !== 'boolean') this.fail(key, 'must be true or false')
+    return value
+  }
+
+  strings(value: unknown, key: string): string[] {
+    if (!Array.isArray(value)) this.fail(key, 'must be an array of strings')
+    return value.map((item: unknown, i) => this.requiredString(item, `${key}[${i}]`))
+  }
+
+  object(table: Table, what: 'connector' | 'os', index: number): ObjectSpec {
+    const at = `${what}[${index}]`
+    this.keys(table, what === 'connector' ? CONNECTOR_KEYS : OS_KEYS, `${at}.`)
+    const name = this.requiredString(table.name, `${at}.name`)
+    const on = this.optionalString(what === 'connector' ? table.chain_on : table.connector, `${at}.${what === 'connector' ? 'chain_on' : 'connector'}`)
+    return {
+      what,
+      name,
+      on,
+      kind: this.requiredString(table.kind, `${at}.kind`),
+      args: this.args(table.args, `${at}.args`),
+      source: `${this.file}: ${at} '${name}'`,
+    }
+  }
+
+  /** args as a string ("/data/vm.elf,strict=true") or a table ({ target = "/data/vm.elf", strict = true }). */
+  private args(value: unknown, key: string): string {
+    if (value === undefined) return ''
+    if (typeof value === 'string') return value
+    const table = this.table(value, key)
+    const escape = (text: string): string => text.replaceAll(',', '\\,')
+    const parts: string[] = []
+    if (table.target !== undefined) parts.push(escape(this.requiredString(table.target, `${key}.target`)))
+    for (const [name, item] of Object.entries(table)) {
+      if (name === 'target') continue
+      if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean' && typeof item !== 'bigint') {
+        this.fail(`${key}.${name}`, 'must be a string, number or boolean')
+      }
+      parts.push(`${name}=${escape(String(item))}`)
+    }
+    return parts.join(',')
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What commands print: plain lines and borderless tables for people, JSON
+ * for --json, raw bytes for cat/read. Raw writes wait for the pipe to drain
+ * so a slow reader does not make us buffer a whole dump.
+ */
+import Table from 'cli-table3'
+
+export interface Sink {
+  write(chunk: string | Uint8Array): boolean
+  once(event: 'drain', listener: () => void): unknown
+}
+
+/** JSON cannot hold bigints or bytes: big values become hex strings, bytes hex text. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value > 0xffffffffn || value < 0n ? `0x${value.toString(16)}` : Number(value)
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
+  if (value instanceof Map) return Object.fromEntries(value)
+  return value
+}
+
+export class Output {
+  constructor(readonly json: boolean, private readonly sink: Sink = process.stdout) {}
+
+  line(text = ''): void {
+    this.sink.write(`${text}\n`)
+  }
+
+  jsonValue(value: unknown): void {
+    this.sink.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`)
+  }
+
+  /** A borderless table: column heads, then rows of cells (just the heads when there are no rows). */
+  table(head: readonly string[], rows: readonly (readonly string[])[]): void {
+    const table = new Table({
+      head: [...head],
+      chars: {
+        top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+        'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+      },
+      style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+    })
+    for (const row of rows) table.push([...row])
+    // cli-table3 pads the last column too; trailing spaces only get in the way of grep and diff.
+    this.line(table.toString().split('\n').map((l) => l.trimEnd()).join('\n'))
+  }
+
+  async raw(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return
+    if (!this.sink.write(bytes)) await new Promise<void>((resolve) => { this.sink.once('drain', resolve) })
+  }
+}

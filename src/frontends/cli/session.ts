@@ -1,0 +1,133 @@
+/**
+ * Where a client command's tree comes from: a daemon (--daemon URL, else
+ * MEMWEAVE_DAEMON, else the default unix socket) or, with --embedded, a node
+ * in this process that lives for the one command. Either way the command
+ * gets a TreeClient and the session is closed after it, whatever happens.
+ */
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { connectClient, defaultSocketPath } from '../../net/index.js'
+import type { TreeClient } from '../../net/index.js'
+import { isAbsentDaemon, NoDaemonError, usageError } from './cli-errors.js'
+import { loadConfig } from './config.js'
+import { parseWith } from './control-lines.js'
+import { createLogger } from './logger.js'
+import { Output } from './output.js'
+
+/** Options every command accepts (declared on the program in program.ts). */
+export interface GlobalOptions {
+  readonly daemon?: string
+  readonly token?: string
+  readonly tokenFile?: string
+  readonly embedded?: boolean
+  readonly config?: string
+  readonly with: readonly string[]
+  readonly allowWrite?: boolean
+  readonly json?: boolean
+  readonly debug?: boolean
+  readonly logLevel?: string
+  readonly timeoutMs?: number
+}
+
+export interface CommandContext {
+  readonly client: TreeClient
+  readonly out: Output
+  readonly globals: GlobalOptions
+}
+
+/** The daemon address as a listen/connect URL; a bare path means a unix socket. */
+export function daemonUrl(globals: GlobalOptions): string {
+  const given = globals.daemon ?? process.env.MEMWEAVE_DAEMON
+  if (given === undefined || given === '') return `unix:${defaultSocketPath()}`
+  return normalizeUrl(given, '--daemon')
+}
+
+export function normalizeUrl(given: string, what: string): string {
+  if (given.startsWith('/') || given.startsWith('./') || given.startsWith('../')) return `unix:${resolve(given)}`
+  if (/^unix:./.test(given)) return `unix:${resolve(given.slice('unix:'.length))}`
+  if (/^wss?:\/\/[^/]+/.test(given)) return given
+  throw usageError(`${what} '${given}' is not unix:/PATH, ws://HOST:PORT or wss://HOST:PORT`)
+}
+
+/** The token to present or require: --token, else --token-file, else MEMWEAVE_TOKEN. */
+export async function resolveToken(token: string | undefined, tokenFile: string | undefined): Promise<string | undefined> {
+  if (token !== undefined) return token
+  if (tokenFile !== undefined) return readTokenFile(tokenFile)
+  const fromEnv = process.env.MEMWEAVE_TOKEN
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
+}
+
+export async function readTokenFile(file: string): Promise<string> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw toMemweaveError(err, 'config', `cannot read token file ${file}`)
+  }
+  const token = text.trim()
+  if (token.length === 0) throw new MemweaveError('config', 'invalid_argument', `token file ${file} is empty`)
+  return token
+}
+
+export async function withClient(globals: GlobalOptions, job: (context: CommandContext) => Promise<void>): Promise<void> {
+  const out = new Output(globals.json === true)
+  if (globals.embedded === true && globals.daemon !== undefined) throw usageError('--daemon and --embedded exclude each other')
+  if (globals.embedded === true) {
+    await withEmbedded(globals, (client) => job({ client, out, globals }))
+    return
+  }
+  if (globals.with.length > 0) throw usageError('--with creates objects in an --embedded node; add --embedded (or create them on the daemon with connector new / os new)')
+  const url = daemonUrl(globals)
+  let client: TreeClient
+  try {
+    // Only connecting is bounded: a long request (opening an OS, dumping a core) may take its time.
+    client = await connectClient(url, { token: await resolveToken(globals.token, globals.tokenFile), connectTimeoutMs: globals.timeoutMs ?? 10_000, name: 'cli' })
+  } catch (err) {
+    if (isAbsentDaemon(err)) throw new NoDaemonError(url, err)
+    if (err instanceof MemweaveError) throw new MemweaveError(err.origin, err.kind, `cannot connect to ${url}: ${err.message}`, { cause: err })
+    throw err
+  }
+  try {
+    await job({ client, out, globals })
+  } finally {
+    await client.disconnect()
+  }
+}
+
+async function withEmbedded(globals: GlobalOptions, job: (client: TreeClient) => Promise<void>): Promise<void> {
+  const config = globals.config === undefined ? undefined : await loadConfig(globals.config)
+  const objects = [...(config?.objects ?? []), ...globals.with.map(parseWith)]
+  // Loaded on demand: a command that talks to a daemon never needs the node layer.
+  const { composeNode } = await import('./compose-node.js')
+  const node = await composeNode({
+    allowWrite: globals.allowWrite === true || config?.allowWrite === true,
+    log: createLogger({ level: globals.logLevel ?? config?.logLevel ?? 'warn', json: globals.json === true }),
+    objects,
+  })
+  const client = node.client()
+  try {
+    await job(client)
+  } finally {
+    await client.disconnect()
+    await node.close()
+  }
+}
+
+/** The program-wide options as seen from a (sub)command; `with` always an array. */
+export function globalsOf(command: { optsWithGlobals<T extends Record<string, unknown>>(): T }): GlobalOptions {
+  const all = command.optsWithGlobals<Record<string, unknown>>()
+  const text = (key: string): string | undefined => (typeof all[key] === 'string' ? all[key] : undefined)
+  const flag = (key: string): boolean => all[key] === true
+  const withLines = Array.isArray(all.with) ? all.with.filter((v): v is string => typeof v === 'string') : []
+  return {
+    daemon: text('daemon'), token: text('token'), tokenFile: text('tokenFile'), embedded: flag('embedded'),
+    config: text('config'), with: withLines, allowWrite: flag('allowWrite'), json: flag('json'), debug: flag('debug'),
+    logLevel: text('logLevel'), timeoutMs: typeof all.timeout === 'number' ? all.timeout : undefined,
+  }
+}
+
+/** Repeatable options gather into an array (no default, so help does not print "[]"). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
