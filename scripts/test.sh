@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, type-checks everything (tests
+# included), builds the guest fixtures (cached), then runs every test with
+# node's own runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
+
+bash scripts/setup.sh
+say "type-checking (tsc --noEmit)"
+npx tsc -p tsconfig.json --noEmit
+say "building the compiled CLI (tsc)"
+npx tsc -p tsconfig.json
+if [ -f scripts/fixtures/build-guests.sh ] && [ "${MEMWEAVE_SKIP_FIXTURES:-0}" != 1 ]; then
+  say "building QEMU guest fixtures (cached in ${MEMWEAVE_CACHE:-.cache/fixtures})"
+  bash scripts/fixtures/build-guests.sh
+fi
+mapfile -t files < <(find src test -name '*.test.ts' | sort)
+say "running ${#files[@]} test files"
+exec node --import tsx --test --test-reporter=spec "${files[@]}"
