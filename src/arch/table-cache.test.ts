@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { FOREVER } from '../mem/index.js'
+import { FOREVER, LruMap } from '../mem/index.js'
 import type { CacheValidity, MemMetadata } from '../mem/index.js'
-import { LruMap } from './lru-map.js'
 import { PageTableCache, TranslationCache, validityFor } from './table-cache.js'
 
 /** A validity whose clock the test moves by hand. */

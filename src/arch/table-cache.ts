@@ -9,10 +9,9 @@
  * plain numbers straight out of the cached page, and must drop cached table
  * pages when a write through a virtual address space lands on them.
  */
-import { FOREVER, timedValidity } from '../mem/index.js'
+import { FOREVER, timedValidity, LruMap } from '../mem/index.js'
 import type { CacheValidity, MemMetadata } from '../mem/index.js'
 import type { PageMapping } from './entry-format.js'
-import { LruMap } from './lru-map.js'
 
 export interface CacheOptions {
   /** Upper bound on entries (table pages or translations). */

@@ -4,6 +4,7 @@
  * so dumps can keep pages forever and live sources only briefly. Writes go
  * through and drop the pages they touch.
  */
+import { LruMap } from './lru-map.js'
 import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
 
 export interface CacheValidity {
@@ -23,11 +24,6 @@ export function timedValidity(validMs: number): CacheValidity {
   }
 }
 
-interface CachedPage {
-  data: Uint8Array
-  stamp: number
-}
-
 export interface PageCacheOptions {
   pageSize?: number
   maxPages?: number
@@ -37,11 +33,10 @@ export interface PageCacheOptions {
 }
 
 export class PageCache<A extends bigint> implements MemoryView<A> {
-  private readonly pages = new Map<bigint, CachedPage>()
+  /** Keyed by page number: below 2^52 for any 64-bit address, so a safe integer. */
+  private readonly pages: LruMap<Uint8Array>
   private readonly pageSize: number
   private readonly pageSizeBig: bigint
-  private readonly maxPages: number
-  private readonly validity: CacheValidity
   private readonly maxCachedPieceBytes: number
   hits = 0
   misses = 0
@@ -49,21 +44,25 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
   constructor(readonly inner: MemoryView<A>, options: PageCacheOptions = {}) {
     this.pageSize = options.pageSize ?? 4096
     this.pageSizeBig = BigInt(this.pageSize)
-    this.maxPages = options.maxPages ?? 4096
-    this.validity = options.validity ?? FOREVER
+    this.pages = new LruMap(options.maxPages ?? 4096, options.validity ?? FOREVER)
     this.maxCachedPieceBytes = options.maxCachedPieceBytes ?? 4 * this.pageSize
   }
 
   async read(pieces: readonly ReadPiece<A>[]): Promise<PieceResult[]> {
     const results: (PieceResult | undefined)[] = new Array(pieces.length)
     const missing = new Map<bigint, number[]>() // page -> piece indexes waiting for it
+    // Every page this batch uses, held here: a big batch may evict its own pages before assembly.
+    const batchPages = new Map<bigint, Uint8Array>()
     const bypass: number[] = []
     pieces.forEach((piece, index) => {
       if (piece.length > this.maxCachedPieceBytes) { bypass.push(index); return }
       const first = piece.addr / this.pageSizeBig
       const last = (piece.addr + BigInt(Math.max(piece.length, 1)) - 1n) / this.pageSizeBig
       for (let page = first; page <= last; page++) {
-        if (this.lookup(page) === undefined) {
+        if (batchPages.has(page)) continue
+        const cached = this.lookup(page)
+        if (cached !== undefined) batchPages.set(page, cached)
+        else {
           const waiting = missing.get(page)
           if (waiting === undefined) missing.set(page, [index])
           else waiting.push(index)
@@ -76,44 +75,33 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
       pageList.length > 0 ? this.inner.read(pageList.map((page) => ({ addr: (page * this.pageSizeBig) as A, length: this.pageSize }))) : Promise.resolve([]),
       bypass.length > 0 ? this.inner.read(bypass.map((i) => pieces[i]!)) : Promise.resolve([]),
     ])
-    const fresh = new Map<bigint, Uint8Array>()
     pageList.forEach((page, i) => {
       const r = pageResults[i]
-      if (r?.ok) { this.store(page, r.data); fresh.set(page, r.data) }
+      if (r?.ok) { this.store(page, r.data); batchPages.set(page, r.data) }
       else if (r !== undefined) for (const index of missing.get(page) ?? []) failed.set(index, r)
     })
     bypass.forEach((index, i) => { results[index] = bypassResults[i] })
     this.misses += pageList.length
+    this.hits += batchPages.size - pageList.length
     pieces.forEach((piece, index) => {
       if (results[index] !== undefined) return
       const failure = failed.get(index)
       if (failure !== undefined) { results[index] = failure; return }
-      results[index] = { ok: true, data: this.assemble(piece, fresh) }
+      results[index] = { ok: true, data: this.assemble(piece, batchPages) }
     })
     return results as PieceResult[]
   }
 
-  private lookup(page: bigint): CachedPage | undefined {
-    const entry = this.pages.get(page)
-    if (entry === undefined) return undefined
-    if (!this.validity.isValid(entry.stamp)) { this.pages.delete(page); return undefined }
-    // Re-insert to mark as most recently used.
-    this.pages.delete(page)
-    this.pages.set(page, entry)
-    return entry
+  private lookup(page: bigint): Uint8Array | undefined {
+    return this.pages.get(Number(page))
   }
 
   private store(page: bigint, data: Uint8Array): void {
-    this.pages.set(page, { data, stamp: this.validity.stamp() })
-    while (this.pages.size > this.maxPages) {
-      const oldest = this.pages.keys().next()
-      if (oldest.done === true) break
-      this.pages.delete(oldest.value)
-    }
+    this.pages.set(Number(page), data)
   }
 
-  /** Builds a piece from pages; `fresh` holds this batch's fills, which a large batch may already have evicted. */
-  private assemble(piece: ReadPiece<A>, fresh: Map<bigint, Uint8Array>): Uint8Array {
+  /** Builds a piece from the batch's pages. */
+  private assemble(piece: ReadPiece<A>, pages: Map<bigint, Uint8Array>): Uint8Array {
     const out = new Uint8Array(piece.length)
     let done = 0
     while (done < piece.length) {
@@ -121,11 +109,10 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
       const page = addr / this.pageSizeBig
       const offset = Number(addr - page * this.pageSizeBig)
       const n = Math.min(this.pageSize - offset, piece.length - done)
-      const data = fresh.get(page) ?? this.pages.get(page)?.data
+      const data = pages.get(page)
       if (data !== undefined) out.set(data.subarray(offset, offset + n), done)
       done += n
     }
-    if (fresh.size === 0) this.hits++
     return out
   }
 
@@ -133,7 +120,7 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
     for (const piece of pieces) {
       const first = piece.addr / this.pageSizeBig
       const last = (piece.addr + BigInt(Math.max(piece.data.length, 1)) - 1n) / this.pageSizeBig
-      for (let page = first; page <= last; page++) this.pages.delete(page)
+      for (let page = first; page <= last; page++) this.pages.delete(Number(page))
     }
     return this.inner.write(pieces)
   }

@@ -1,7 +1,7 @@
 /**
  * A size-bounded LRU map over number keys whose entries expire by a
- * CacheValidity strategy (from src/mem): forever for dumps, timed for live
- * sources. Both arch caches (table pages, translations) are built on it.
+ * CacheValidity strategy: forever for dumps, timed for live sources. The
+ * page cache and the arch caches (table pages, translations) are built on it.
  *
  * Recency is kept the CLOCK way (second chance): entries sit in a ring of
  * slots, a hit only sets the slot's flag, and the evicting hand clears flags
@@ -10,7 +10,7 @@
  * tens of thousands of operations per second on a 64k-entry cache.
  */
 import { MemweaveError } from '../errors/index.js'
-import type { CacheValidity } from '../mem/index.js'
+import type { CacheValidity } from './page-cache.js'
 
 export class LruMap<V> {
   private readonly slotOf = new Map<number, number>()
@@ -26,7 +26,7 @@ export class LruMap<V> {
 
   constructor(readonly maxEntries: number, readonly validity: CacheValidity) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new MemweaveError('arch', 'invalid_argument', `cache size must be a positive integer, got ${maxEntries}`)
+      throw new MemweaveError('mem', 'invalid_argument', `cache size must be a positive integer, got ${maxEntries}`)
     }
   }
 
