@@ -1,0 +1,201 @@
+/**
+ * FUSE benchmark: sequential 1 MiB reads of a `mem` file (a file connector
+ * over a 256 MiB image) in one run through
+ *   - the mount, in-process tree (serve --fuse): a `dd bs=1M` child, its rate;
+ *   - the same mount with read-ahead off;
+ *   - the mount over a ProtocolClient to a daemon in a child process;
+ *   - the ProtocolClient itself, and the in-process LocalTreeClient (the ceiling);
+ * and 4 KiB random reads per second through the mount (a python pread loop
+ * in one child, so process start-up is not what is measured) against the
+ * same reads in-process. Each figure is the best of a few rounds; the
+ * machine is shared, so the best is the least disturbed. Prints one JSON report.
+ *
+ *   node --import tsx bench/fuse.bench.ts [--quick]
+ */
+import { execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { fileConnectorKind } from '../src/connectors/file/index.js'
+import { mountTree } from '../src/frontends/fuse/index.js'
+import { connectClient, LocalTreeClient, startServer } from '../src/net/index.js'
+import type { TreeClient } from '../src/net/index.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
+import { emit, row } from './bench-report.js'
+import type { BenchRow } from './bench-report.js'
+
+const SIZE = 256 << 20
+const MIB = 1 << 20
+const PAGE = 4096
+const log = pino({ level: 'warn' })
+
+function makeNode(): MemweaveNode {
+  const connectorKinds = [...BUILTIN_CONNECTOR_KINDS.filter((k) => k.kind !== 'file'), fileConnectorKind]
+  return new MemweaveNode({ allowWrite: false, log, connectorKinds, osKinds: [], mappings: BUILTIN_MAPPINGS })
+}
+
+/** Runs a shell script in a child with this process's /dev/fuse descriptors closed (see docs/fuse.md). */
+async function sh(script: string): Promise<{ stdout: string; stderr: string }> {
+  const closing: string[] = []
+  for (const name of await readdir('/proc/self/fd')) {
+    if (await readlink(`/proc/self/fd/${name}`).then((t) => t === '/dev/fuse', () => false)) closing.push(`exec ${name}<&-; `)
+  }
+  return new Promise((resolve, reject) => {
+    execFile('bash', ['-c', `${closing.join('')}${script}`], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`${script}: ${err.message} ${stderr}`))
+      else resolve({ stdout, stderr })
+    })
+  })
+}
+
+/** MB/s of `dd bs=1M` over the whole file, from dd's own byte count and seconds. */
+async function ddRate(file: string): Promise<number> {
+  const { stderr } = await sh(`dd if=${file} of=/dev/null bs=1M`)
+  const match = /(\d+) bytes .* copied, ([\d.]+) s/.exec(stderr)
+  if (match === null) throw new Error(`cannot parse dd output: ${stderr}`)
+  return Number(match[1]) / Number(match[2]) / 1e6
+}
+
+/** MB/s of sequential 1 MiB reads over the whole leaf through a client. */
+async function clientRate(client: TreeClient, path: string): Promise<number> {
+  const { handle } = await client.open(path)
+  try {
+    const start = performance.now()
+    for (let at = 0; at < SIZE; at += MIB) {
+      const [result] = await client.read(handle, [{ addr: BigInt(at), length: MIB }])
+      if (result === undefined || !result.ok || result.data.length !== MIB) throw new Error(`bad read at ${at}`)
+    }
+    return SIZE / ((performance.now() - start) / 1000) / 1e6
+  } finally {
+    await client.close(handle)
+  }
+}
+
+function randomOffsets(count: number): number[] {
+  let x = 0x9e3779b9
+  return Array.from({ length: count }, () => {
+    x = (x * 1103515245 + 12345) >>> 0
+    return (x % (SIZE / PAGE)) * PAGE
+  })
+}
+
+/** 4 KiB random reads per second through the mount: one python process doing os.pread in a loop. */
+async function mountRandomRate(file: string, count: number): Promise<number> {
+  const program = [
+    'import os, sys, time',
+    `fd = os.open(${JSON.stringify(file)}, os.O_RDONLY)`,
+    'x = 0x9e3779b9',
+    'offs = []',
+    `for _ in range(${count}):`,
+    '    x = (x * 1103515245 + 12345) & 0xffffffff',
+    `    offs.append((x % ${SIZE / PAGE}) * ${PAGE})`,
+    't = time.perf_counter()',
+    'for o in offs:',
+    `    if len(os.pread(fd, ${PAGE}, o)) != ${PAGE}: sys.exit("short read")`,
+    `print(${count} / (time.perf_counter() - t))`,
+  ].join('\n')
+  const { stdout } = await sh(`python3 -c '${program}'`)
+  return Number(stdout.trim())
+}
+
+async function clientRandomRate(client: TreeClient, path: string, count: number): Promise<number> {
+  const { handle } = await client.open(path)
+  try {
+    const offsets = randomOffsets(count)
+    const start = performance.now()
+    for (const at of offsets) {
+      const [result] = await client.read(handle, [{ addr: BigInt(at), length: PAGE }])
+      if (result === undefined || !result.ok) throw new Error(`bad read at ${at}`)
+    }
+    return count / ((performance.now() - start) / 1000)
+  } finally {
+    await client.close(handle)
+  }
+}
+
+async function best(rounds: number, measure: () => Promise<number>): Promise<number> {
+  let top = 0
+  for (let i = 0; i < rounds; i++) top = Math.max(top, await measure())
+  return top
+}
+
+async function serveChild(image: string, socket: string): Promise<void> {
+  const node = makeNode()
+  await node.newConnector(`dump file:${image}`)
+  await startServer({ tree: node.tree, listen: [`unix:${socket}`], log })
+  process.stdout.write('ready\n')
+}
+
+async function main(): Promise<void> {
+  if (!existsSync('/dev/fuse')) throw new Error('/dev/fuse is absent: the FUSE benchmark needs FUSE')
+  const quick = process.argv.includes('--quick')
+  const rounds = quick ? 1 : 3
+  const randomCount = quick ? 2000 : 20000
+  const dir = await mkdtemp(join(tmpdir(), 'memweave-fuse-bench-'))
+  const image = join(dir, 'ram.raw')
+  const socket = join(dir, 'mw.sock')
+  await writeFile(image, Buffer.alloc(SIZE).map((_, i) => (i * 31 + (i >> 13)) & 0xff))
+  for (const name of ['local', 'plain', 'remote']) await mkdir(join(dir, name))
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', image, socket], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const node = makeNode()
+  await node.newConnector(`dump file:${image}`)
+  const local = new LocalTreeClient(node.tree)
+  const unmounts: (() => Promise<void>)[] = []
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve())
+      child.once('exit', (code) => reject(new Error(`bench daemon exited with ${code}`)))
+    })
+    const remote = await connectClient(`unix:${socket}`, { name: 'fuse-bench' })
+    const mountLocal = await mountTree(local, join(dir, 'local'), { readOnly: true, log })
+    unmounts.push(() => mountLocal.unmount())
+    const mountPlain = await mountTree(new LocalTreeClient(node.tree), join(dir, 'plain'), { readOnly: true, log, readAheadBytes: 0 })
+    unmounts.push(() => mountPlain.unmount())
+    const mountRemote = await mountTree(remote, join(dir, 'remote'), { readOnly: true, log })
+    unmounts.push(async () => { await mountRemote.unmount(); await remote.disconnect() })
+    const mem = (name: string): string => join(dir, name, 'connector/dump/mem')
+
+    // Warm the page cache and the JIT once, then measure each path in turn, best of `rounds`.
+    await ddRate(mem('local'))
+    await clientRate(local, 'connector/dump/mem')
+    const inProcess = await best(rounds, () => clientRate(local, 'connector/dump/mem'))
+    const viaMount = await best(rounds, () => ddRate(mem('local')))
+    const viaMountPlain = await best(rounds, () => ddRate(mem('plain')))
+    const viaProtocol = await best(rounds, () => clientRate(remote, 'connector/dump/mem'))
+    const viaMountRemote = await best(rounds, () => ddRate(mem('remote')))
+    const rawFile = await best(rounds, () => ddRate(image))
+    const randomInProcess = await best(rounds, () => clientRandomRate(local, 'connector/dump/mem', randomCount))
+    const randomMount = await best(rounds, () => mountRandomRate(mem('local'), randomCount))
+
+    const ceiling = { what: 'in-process LocalTreeClient', value: inProcess }
+    const rows: BenchRow[] = [
+      row('sequential 1 MiB, in-process LocalTreeClient', inProcess, 'MB/s', { what: 'dd of the image file', value: rawFile }),
+      row('sequential 1 MiB, dd through the mount (in-process tree)', viaMount, 'MB/s', ceiling, 'mount >= 50% of in-process'),
+      row('sequential 1 MiB, dd through the mount, read-ahead off', viaMountPlain, 'MB/s', ceiling),
+      row('sequential 1 MiB, ProtocolClient over a unix socket', viaProtocol, 'MB/s', ceiling),
+      row('sequential 1 MiB, dd through a mount over the ProtocolClient', viaMountRemote, 'MB/s', { what: 'ProtocolClient', value: viaProtocol }),
+      row('random 4 KiB reads through the mount (python pread loop)', randomMount, 'reads/s', { what: 'in-process LocalTreeClient', value: randomInProcess }),
+    ]
+    emit({
+      bench: 'fuse',
+      description: `FUSE mount of a 256 MiB file-connector mem leaf: dd bs=1M through the mount vs the clients it sits on; best of ${rounds} rounds${quick ? ' (quick)' : ''}.`,
+      rows,
+      notes: [
+        'The kernel sends FUSE reads of at most 128 KiB (libfuse 2 negotiates no larger max_pages); read-ahead fetches 1 MiB windows per tree read.',
+        'Every FUSE request crosses from a libfuse thread to the Node event loop and back; the machine is shared with other work, so figures vary between runs.',
+      ],
+    })
+  } finally {
+    for (const unmount of unmounts.reverse()) await unmount().catch((err: unknown) => process.stderr.write(`unmount failed: ${String(err)}\n`))
+    await local.disconnect()
+    await node.close()
+    child.kill()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[2] === '--serve') await serveChild(process.argv[3] ?? '', process.argv[4] ?? '')
+else await main()

@@ -1,0 +1,108 @@
+/**
+ * mountTree: shows a TreeClient's tree (a daemon across a socket, or the
+ * in-process tree of `serve --fuse`) as a FUSE filesystem. Branches are
+ * directories, leaves are files; all files use direct I/O, so the kernel
+ * page cache never serves stale guest memory and leaves whose size is
+ * unknown (reported as 0) still read to their end.
+ *
+ * Never read a mount from the process that serves it with blocking calls:
+ * its event loop answers the reads (use child processes or async fs calls).
+ */
+import type { Logger } from 'pino'
+import { toMemweaveError } from '../../errors/index.js'
+import type { TreeClient } from '../../net/index.js'
+import { FuseBinding } from './fuse-binding.js'
+import { mountAt, prepareMountpoint } from './mountpoint.js'
+import { TreeFilesystem } from './tree-filesystem.js'
+
+export interface MountOptions {
+  /** Mount `ro`: no leaf is writable, control leaves included (memory writes also need the daemon's --allow-write). */
+  readonly readOnly: boolean
+  readonly log: Logger
+  /** Let other users see the mount (needs `user_allow_other` in /etc/fuse.conf unless root). */
+  readonly allowOther?: boolean
+  /** Owner shown for every file (default: this process's). */
+  readonly uid?: number
+  readonly gid?: number
+  /** How long the kernel and this frontend reuse names and metadata (default 1000; memory leaves are never kept here). */
+  readonly attrCacheMs?: number
+  /** Unmapped pages of memory leaves read as zeros (default true); false makes such reads fail with EIO. */
+  readonly zeroFillUnmapped?: boolean
+  /** Longest one operation may take before it fails with ETIMEDOUT (default 120 s: creating an OS can be slow). */
+  readonly opTimeoutMs?: number
+  /** Sequential reads of memory leaves fetch this much at once (default 1 MiB; 0 turns read-ahead off). */
+  readonly readAheadBytes?: number
+  /** libfuse debug output on stderr. */
+  readonly debug?: boolean
+}
+
+export interface MountedTree {
+  readonly mountpoint: string
+  /** Unmounts (lazily, so open files do not block it) and closes the handles still open. Safe to call twice. */
+  unmount(): Promise<void>
+}
+
+export const DEFAULT_ATTR_CACHE_MS = 1000
+export const DEFAULT_OP_TIMEOUT_MS = 120_000
+export const DEFAULT_READ_AHEAD_BYTES = 1024 * 1024
+/** Asked of the kernel; without max_pages negotiation (libfuse 2) it sends at most 128 KiB per read. */
+export const MAX_READ_BYTES = 1024 * 1024
+
+export async function mountTree(client: TreeClient, mountpoint: string, options: MountOptions): Promise<MountedTree> {
+  const log = options.log.child({ component: 'fuse' })
+  const path = await prepareMountpoint(mountpoint, log)
+  const attrCacheMs = options.attrCacheMs ?? DEFAULT_ATTR_CACHE_MS
+  const filesystem = new TreeFilesystem(client, {
+    readOnly: options.readOnly,
+    uid: options.uid ?? process.getuid?.() ?? 0,
+    gid: options.gid ?? process.getgid?.() ?? 0,
+    mountedAt: new Date(),
+    attrCacheMs,
+    zeroFillUnmapped: options.zeroFillUnmapped ?? true,
+    opTimeoutMs: options.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS,
+    readAheadBytes: options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
+    log,
+  })
+  const seconds = String(attrCacheMs / 1000)
+  const binding = new FuseBinding(path, filesystem.operations(), {
+    fsname: 'memweave',
+    allowOther: options.allowOther === true,
+    maxReadBytes: MAX_READ_BYTES,
+    debug: options.debug === true,
+    extraOptions: [
+      'subtype=memweave', 'direct_io', 'big_writes', 'default_permissions', `attr_timeout=${seconds}`, `entry_timeout=${seconds}`, 'negative_timeout=0',
+      ...(options.readOnly ? ['ro'] : []),
+    ],
+  })
+  const stopWatching = await client.watch('', (changed) => filesystem.cache.invalidate(changed))
+  try {
+    await binding.mount()
+  } catch (err) {
+    await stopWatching()
+    throw err
+  }
+  log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true }, 'mounted')
+
+  let unmounting: Promise<void> | undefined
+  const unmount = async (): Promise<void> => {
+    try {
+      await binding.unmount()
+    } catch (err) {
+      // Someone may have unmounted us first (fusermount -u): that is done, not failed.
+      const still = await mountAt(path)
+      if (still !== undefined && still.fstype === 'fuse.memweave') throw toMemweaveError(err, 'fuse', `cannot unmount ${path}`)
+      log.debug({ err, mountpoint: path }, 'already unmounted')
+    }
+    await filesystem.closeAll()
+    try {
+      await stopWatching()
+    } catch (err) {
+      log.debug({ err }, 'stopping the change watch failed (client gone?)')
+    }
+    log.info({ mountpoint: path }, 'unmounted')
+  }
+  return {
+    mountpoint: path,
+    unmount: () => (unmounting ??= unmount()),
+  }
+}

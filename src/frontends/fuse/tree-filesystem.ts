@@ -1,0 +1,244 @@
+/**
+ * The FUSE operations over a TreeClient. Every callback starts async work
+ * and returns at once (fuse-native runs them on the event loop, so blocking
+ * would stall every reader), answers exactly once, and bounds its own time:
+ * a late answer is dropped and never touches a buffer libfuse reused.
+ *
+ *   getattr/readdir ─▶ AttrCache ─miss─▶ client.stat / client.list
+ *   open ─▶ client.open ─▶ OpenFiles (fd ↦ handle) ◀─ release ─▶ client.close
+ *   read ─▶ readRange (holes in memory read as zeros) ─▶ copy into the FUSE buffer
+ *   write ─▶ client.write (control leaves run the written lines)
+ */
+import type { Logger } from 'pino'
+import type { TreeClient } from '../../net/index.js'
+import { AttrCache } from './attr-cache.js'
+import type { CachedNode } from './attr-cache.js'
+import type { FuseOperations, FuseStat, FuseStatfs } from './fuse-binding.js'
+import { fuseFailure, isRoutine, localFailure } from './fuse-errno.js'
+import type { FuseFailure } from './fuse-errno.js'
+import { MAX_EXACT_OFFSET, branchStat, leafStat } from './fuse-stat.js'
+import type { LeafMeta, StatContext } from './fuse-stat.js'
+import { readRange } from './hole-read.js'
+import { OpenFiles } from './open-files.js'
+import { ReadAhead } from './read-ahead.js'
+import type { OpenFile } from './open-files.js'
+
+export interface TreeFilesystemOptions extends StatContext {
+  /** How long listings and leaf metadata are reused (memory leaves never are). */
+  readonly attrCacheMs: number
+  /** Unmapped pages of memory leaves read as zeros (else the read fails with EIO). */
+  readonly zeroFillUnmapped: boolean
+  /** Longest any one operation may take before it fails with ETIMEDOUT. */
+  readonly opTimeoutMs: number
+  /** Window of sequential read-ahead on memory leaves; 0 turns it off. */
+  readonly readAheadBytes: number
+  readonly log: Logger
+}
+
+/** An answer decided here rather than by the tree (EBADF, EROFS, EACCES …). */
+class Refusal {
+  constructor(readonly failure: FuseFailure) {}
+}
+
+/** A read-ahead window is used only this long after its bytes arrived. */
+export const READ_AHEAD_MAX_AGE_MS = 50
+/** Open memory files with read-ahead at once (each holds up to two windows). */
+export const MAX_READ_AHEADS = 32
+
+const O_ACCMODE = 3
+const O_RDONLY = 0
+const O_WRONLY = 1
+
+/** A leaf the tree gave no metadata for: a readable file of unknown size. */
+const UNKNOWN_LEAF: LeafMeta = { sizeBytes: undefined, readable: true, writable: false, rpc: false, content: 'binary' }
+
+const STATFS: FuseStatfs = {
+  bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, fsid: 0, flag: 0, namemax: 255,
+}
+
+/** '/os/new' → 'os/new'; '/' → ''. */
+export function treePath(fusePath: string): string {
+  return fusePath.replace(/^\/+/, '')
+}
+
+export class TreeFilesystem {
+  readonly cache: AttrCache
+  readonly files = new OpenFiles()
+  private readonly log: Logger
+  private readAheads = 0
+
+  constructor(private readonly client: TreeClient, private readonly options: TreeFilesystemOptions) {
+    this.cache = new AttrCache(options.attrCacheMs)
+    this.log = options.log
+  }
+
+  operations(): FuseOperations {
+    return {
+      init: (done) => done(0),
+      statfs: (_path, done) => done(0, STATFS),
+      getattr: (path, done) => this.serve('getattr', path, () => this.stat(treePath(path)), (stat) => done(0, stat), done),
+      readdir: (path, done) => this.serve('readdir', path, () => this.readdir(treePath(path)), (names) => done(0, names), done),
+      open: (path, flags, done) => this.serve('open', path, () => this.open(treePath(path), flags), (file) => done(0, file.fd), done,
+        // Answered ETIMEDOUT already: nobody will release this file, so give its handle back now.
+        (file) => { this.release(file.fd).catch((err: unknown) => this.log.debug({ err, path }, 'closing a handle opened too late failed')) }),
+      release: (path, fd, done) => this.serve('release', path, () => this.release(fd), () => done(0), done),
+      read: (path, fd, buffer, length, position, done) => this.serve('read', path, () => this.read(fd, length, position), (data) => {
+        buffer.set(data.subarray(0, length))
+        done(Math.min(data.length, length))
+      }, done),
+      write: (path, fd, buffer, length, position, done) => {
+        // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
+        const data = new Uint8Array(buffer.subarray(0, length))
+        this.serve('write', path, () => this.write(fd, data, position), (written) => done(written), done)
+      },
+      truncate: (path, _size, done) => this.serve('truncate', path, () => this.truncate(treePath(path)), () => done(0), done),
+      ftruncate: (path, fd, _size, done) => this.serve('ftruncate', path, async () => this.truncateOpen(fd), () => done(0), done),
+      // Times are fixed (mount time); accepting utimens lets O_TRUNC opens and `touch` succeed.
+      utimens: (_path, _atime, _mtime, done) => done(0),
+      create: (path, _mode, done) => done(localFailure('EPERM', 'permission', `cannot create ${path}: the tree has no user-created files`).errno),
+    }
+  }
+
+  /** Closes every handle still open (at unmount). */
+  async closeAll(): Promise<void> {
+    this.readAheads = 0
+    for (const file of this.files.drain()) {
+      try {
+        await this.client.close(file.handle)
+      } catch (err) {
+        this.log.debug({ err, path: file.path }, 'closing a handle left open at unmount failed')
+      }
+    }
+  }
+
+  private serve<T>(op: string, path: string, work: () => Promise<T | Refusal>, reply: (value: T) => void, fail: (errno: number) => void,
+    late?: (value: T) => void): void {
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      const failure = localFailure('ETIMEDOUT', 'timeout', `${op} ${path} took longer than ${this.options.opTimeoutMs} ms`)
+      this.log.warn({ op, path, timeoutMs: this.options.opTimeoutMs }, failure.error.message)
+      fail(failure.errno)
+    }, this.options.opTimeoutMs)
+    const answer = (failure: FuseFailure): void => {
+      clearTimeout(timer)
+      this.logFailure(op, path, failure)
+      if (settled) return
+      settled = true
+      fail(failure.errno)
+    }
+    work().then((value) => {
+      if (value instanceof Refusal) { answer(value.failure); return }
+      clearTimeout(timer)
+      if (settled) { late?.(value); return }
+      try {
+        reply(value)
+        settled = true
+      } catch (err) {
+        // A reply that cannot be delivered (a buffer libfuse took back) still gets an answer: an error.
+        answer(fuseFailure(err, `${op} ${path}: answering`))
+      }
+    }, (err: unknown) => answer(fuseFailure(err, `${op} ${path}`)))
+  }
+
+  private logFailure(op: string, path: string, failure: FuseFailure): void {
+    const fields = { op, path, errno: failure.name, kind: failure.error.kind }
+    if (isRoutine(failure) || (failure.error.kind !== 'internal' && failure.error.kind !== 'io')) this.log.debug(fields, failure.error.message)
+    else this.log.warn({ ...fields, err: failure.error }, failure.error.message)
+  }
+
+  private async lookup(path: string): Promise<CachedNode> {
+    if (path === '') return { type: 'branch' }
+    const cached = this.cache.get(path)
+    if (cached !== undefined) return cached
+    const stat = await this.client.stat(path)
+    const node: CachedNode = { type: stat.type, meta: stat.meta }
+    this.cache.put(path, node)
+    return node
+  }
+
+  private async stat(path: string): Promise<FuseStat> {
+    const node = await this.lookup(path)
+    if (node.type === 'branch') return branchStat(this.options)
+    return leafStat(node.meta ?? UNKNOWN_LEAF, this.options)
+  }
+
+  private async readdir(path: string): Promise<string[]> {
+    const entries = await this.client.list(path)
+    this.cache.putListing(path, entries)
+    return ['.', '..', ...entries.map((e) => e.name)]
+  }
+
+  private async open(path: string, flags: number): Promise<OpenFile | Refusal> {
+    const access = flags & O_ACCMODE
+    const wantsWrite = access !== O_RDONLY
+    if (wantsWrite && this.options.readOnly) return refuse('EROFS', 'permission', `${path}: the mount is read-only`)
+    const opened = await this.client.open(path)
+    const { meta } = opened
+    const denied = (wantsWrite && !meta.writable) || (access !== O_WRONLY && !meta.readable && !meta.rpc)
+    if (denied) {
+      await this.client.close(opened.handle)
+      return refuse('EACCES', 'permission', `${path} cannot be opened for ${wantsWrite ? 'writing' : 'reading'}`)
+    }
+    const sizeBytes = opened.sizeBytes
+    const withReadAhead = meta.content === 'mem' && sizeBytes !== undefined && this.options.readAheadBytes > 0 && this.readAheads < MAX_READ_AHEADS
+    if (!withReadAhead) return this.files.add({ path, handle: opened.handle, meta, sizeBytes })
+    this.readAheads++
+    const readAhead = new ReadAhead(this.client, opened.handle, {
+      windowBytes: this.options.readAheadBytes, maxAgeMs: READ_AHEAD_MAX_AGE_MS, zeroFillUnmapped: this.options.zeroFillUnmapped, sizeBytes,
+    })
+    return this.files.add({ path, handle: opened.handle, meta, sizeBytes, readAhead })
+  }
+
+  private async release(fd: number): Promise<void> {
+    const file = this.files.remove(fd)
+    if (file === undefined) return
+    if (file.readAhead !== undefined) this.readAheads--
+    await this.client.close(file.handle)
+  }
+
+  private async read(fd: number, length: number, position: number): Promise<Uint8Array | Refusal> {
+    const file = this.files.get(fd)
+    if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
+    if (position > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${position} is past 2^53, where FUSE offsets stop being exact here`)
+    const addr = BigInt(position)
+    let wanted = length
+    if (file.meta.content === 'mem' && file.sizeBytes !== undefined) {
+      if (addr >= file.sizeBytes) return new Uint8Array(0)
+      if (addr + BigInt(length) > file.sizeBytes) wanted = Number(file.sizeBytes - addr)
+    }
+    if (file.readAhead !== undefined) return file.readAhead.read(addr, wanted)
+    return readRange(this.client, file.handle, addr, wanted, this.options.zeroFillUnmapped && file.meta.content === 'mem')
+  }
+
+  private async write(fd: number, data: Uint8Array, position: number): Promise<number | Refusal> {
+    const file = this.files.get(fd)
+    if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
+    if (position > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${position} is past 2^53, where FUSE offsets stop being exact here`)
+    const [result] = await this.client.write(file.handle, [{ addr: BigInt(position), data }])
+    if (result === undefined) return refuse('EIO', 'internal', `write to ${file.path} returned no result`)
+    if (!result.ok) throw result.error
+    if (file.meta.content === 'control') this.cache.invalidate('')
+    return data.length
+  }
+
+  /** O_TRUNC and truncate on a control leaf do nothing (each write is a command); other leaves cannot shrink. */
+  private async truncate(path: string): Promise<void | Refusal> {
+    if (this.options.readOnly) return refuse('EROFS', 'permission', `${path}: the mount is read-only`)
+    const node = await this.lookup(path)
+    if (node.meta?.content === 'control') return undefined
+    return refuse('EPERM', 'unsupported', `${path} cannot be truncated (write memory with dd conv=notrunc)`)
+  }
+
+  private truncateOpen(fd: number): void | Refusal {
+    const file = this.files.get(fd)
+    if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
+    if (file.meta.content === 'control') return undefined
+    return refuse('EPERM', 'unsupported', `${file.path} cannot be truncated (write memory with dd conv=notrunc)`)
+  }
+}
+
+function refuse(name: string, kind: FuseFailure['error']['kind'], message: string): Refusal {
+  return new Refusal(localFailure(name, kind, message))
+}
