@@ -9,7 +9,9 @@
  */
 export { linuxOsKind, LINUX_USAGE } from './linux-kind.js'
 export { LinuxOs } from './linux-os.js'
-export { LinuxProcess } from './linux-process.js'
+export { LinuxProcess, LIVE_CHECK_REUSE_MS } from './linux-process.js'
+export { checkTask } from './task-check.js'
+export type { TaskCheck } from './task-check.js'
 export { openLinuxKernel } from './linux-open.js'
 export type { LinuxOpenOptions, OpenedKernel } from './linux-open.js'
 export type { KernelContext } from './kernel-context.js'

@@ -1,9 +1,22 @@
 /**
  * A Linux guest as an OsInstance: the kernel opened from memory (see
- * linux-open.ts), its task list (cached for dumps, briefly for live
- * sources), processes, kernel modules and the kernel address space.
+ * linux-open.ts), its task list, processes, kernel modules and the kernel
+ * address space.
+ *
+ * Dumps never change, so everything is read once. On a live source
+ * (metadata().volatile) listings must match the guest now:
+ *   processes()   walks the task list on every call (concurrent calls share one walk)
+ *   process(pid)  may reuse a walk up to LIVE_CACHE_MS old, but re-reads the task
+ *                 it finds (task-check.ts) and walks afresh on a miss or a dead task
+ *   lifetimes     a process's check re-reads its task on handle access (a positive
+ *                 answer stands LIVE_CHECK_REUSE_MS): exit, pid reuse, exec show at once
+ *   new process   drops the shared page-table cache (the tables of processes that
+ *                 exited may have become its tables)
+ *   refresh()     drops listings and every translation cache now
+ * Page-table pages and translations otherwise expire after LIVE_CACHE_MS (arch).
  */
 import { addressSpaceBytes, LIVE_CACHE_MS } from '../../arch/index.js'
+import { MemweaveError } from '../../errors/index.js'
 import { virtAddr } from '../../mem/index.js'
 import type { VirtualMemory } from '../../mem/index.js'
 import { Lifetime } from '../../tree/index.js'
@@ -14,6 +27,8 @@ import type { KernelContext } from './kernel-context.js'
 import { readKernelModules } from './kernel-modules.js'
 import { LinuxProcess } from './linux-process.js'
 import type { ProcessServices } from './linux-process.js'
+import { checkTask } from './task-check.js'
+import type { TaskCheck } from './task-check.js'
 import { readTaskDetails } from './task-details.js'
 import type { TaskDetails } from './task-details.js'
 import { TaskFields, walkTasks } from './task-list.js'
@@ -22,6 +37,10 @@ import { VmaLayouts } from './vmas.js'
 import { readGateEntry } from './vsyscall-gate.js'
 
 interface Cached<T> { readonly value: Promise<T>; readonly at: number }
+interface Walk extends Cached<TaskRecord[]> { settled: boolean }
+
+/** A walk of a list the guest is changing can step onto a task being freed: it is tried this often before failing. */
+const LIVE_WALK_TRIES = 3
 
 /** Same task_struct, same start, same mm and name: after exec (new mm) it is a new object with its own handles. */
 function taskKey(task: TaskRecord): string {
@@ -37,7 +56,7 @@ export class LinuxOs implements OsInstance, ProcessServices {
   private readonly taskFields: TaskFields
   private layouts: VmaLayouts | undefined
   private sharedResolver: PathResolver | undefined
-  private tasks: Cached<TaskRecord[]> | undefined
+  private tasks: Walk | undefined
   private modules: Cached<ModuleInfo[]> | undefined
   private gate: Promise<MapEntry | undefined> | undefined
   /** One object per task (see taskKey), so each keeps one lifetime however often it is looked up. */
@@ -50,7 +69,7 @@ export class LinuxOs implements OsInstance, ProcessServices {
     this.kernelAddressSpaceBytes = addressSpaceBytes(kernel.mode)
     this.volatile = kernel.mem.metadata().volatile
     this.taskFields = new TaskFields(kernel)
-    this.tasks = { value: Promise.resolve(initialTasks), at: performance.now() }
+    this.tasks = { value: Promise.resolve(initialTasks), at: performance.now(), settled: true }
   }
 
   static async taskListAtOpen(kernel: KernelContext): Promise<TaskRecord[]> {
@@ -65,60 +84,86 @@ export class LinuxOs implements OsInstance, ProcessServices {
     return cached !== undefined && (!this.volatile || performance.now() - cached.at < LIVE_CACHE_MS)
   }
 
-  taskList(): Promise<TaskRecord[]> {
-    if (!this.fresh(this.tasks)) {
-      const value = walkTasks(this.kernel, this.taskFields).then((tasks) => this.forgetExited(tasks))
-      this.tasks = { value, at: performance.now() }
+  /**
+   * The task list, from a walk started at most maxAgeMs ago (dumps: any walk);
+   * a walk still running is shared whatever its age.
+   */
+  private taskList(maxAgeMs: number): Walk {
+    const cached = this.tasks
+    if (cached !== undefined && (!this.volatile || !cached.settled || performance.now() - cached.at <= maxAgeMs)) return cached
+    const walk: Walk = { value: this.walkRetrying().then((tasks) => this.forgetExited(tasks)), at: performance.now(), settled: false }
+    this.tasks = walk
+    walk.value.then(() => { walk.settled = true }, () => {
       // A failed walk is not cached: the next call tries again.
-      value.catch(() => { if (this.tasks?.value === value) this.tasks = undefined })
+      if (this.tasks === walk) this.tasks = undefined
+    })
+    return walk
+  }
+
+  private async walkRetrying(): Promise<TaskRecord[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await walkTasks(this.kernel, this.taskFields)
+      } catch (err) {
+        if (!this.volatile || attempt >= LIVE_WALK_TRIES || !(err instanceof MemweaveError) || err.kind !== 'malformed') throw err
+      }
     }
-    return this.tasks.value
   }
 
   async processes(): Promise<ProcessRef[]> {
     await this.lifetime.ensureAlive('os')
-    return (await this.taskList()).map((t) => ({ pid: t.pid, ppid: t.ppid, name: t.comm, startTime: t.startTime }))
+    return (await this.taskList(0).value).map((t) => ({ pid: t.pid, ppid: t.ppid, name: t.comm, startTime: t.startTime }))
   }
 
   async process(pid: number): Promise<OsProcess | undefined> {
     await this.lifetime.ensureAlive('os')
-    const task = (await this.taskList()).find((t) => t.pid === pid)
+    const asked = performance.now()
+    const reused = this.taskList(LIVE_CACHE_MS)
+    let task = (await reused.value).find((t) => t.pid === pid)
+    // A live lookup trusts no listing: a missing pid may have started since, a listed task may be gone.
+    if (this.volatile && reused.at < asked && (task === undefined || !(await this.checkTask(task)).alive)) {
+      task = (await this.taskList(0).value).find((t) => t.pid === pid)
+    }
     if (task === undefined) return undefined
     const key = taskKey(task)
     const known = this.processByKey.get(key)
     if (known !== undefined) return known
     const [details] = await readTaskDetails(this.kernel, [task])
     if (details === undefined) return undefined
+    // The page-table pages of processes that exited may now be this one's: cached copies must not be used for it.
+    if (this.volatile) this.kernel.tableCache.invalidate()
     const process = new LinuxProcess(this, task, details)
     this.processByKey.set(key, process)
     return process
   }
 
-  /** Ends the lifetimes of processes that left the task list and drops them. */
-  private forgetExited(tasks: TaskRecord[]): TaskRecord[] {
+  /**
+   * Ends the lifetimes of processes that left the task list and drops them.
+   * On a live guest a walk can miss a task that is still there, so each is re-read first.
+   */
+  private async forgetExited(tasks: TaskRecord[]): Promise<TaskRecord[]> {
     const present = new Set(tasks.map(taskKey))
-    for (const [key, process] of this.processByKey) {
-      if (present.has(key)) continue
-      process.lifetime.end('has exited or replaced its program')
+    const missing = [...this.processByKey].filter(([key]) => !present.has(key))
+    const checks = await Promise.all(missing.map(([, process]): Promise<TaskCheck> =>
+      this.volatile ? this.checkTask(process.task) : Promise.resolve({ alive: false, reason: 'has exited or replaced its program' })))
+    missing.forEach(([key, process], i) => {
+      const check = checks[i]
+      if (check === undefined || check.alive) return
+      process.lifetime.end(check.reason)
       this.processByKey.delete(key)
-    }
+    })
     return tasks
+  }
+
+  /** Re-reads a task: its current record, or why it is gone (exited, pid reused, exec). */
+  checkTask(task: TaskRecord): Promise<TaskCheck> {
+    return checkTask(this.kernel, this.taskFields, task)
   }
 
   /** Fresh details for a task (a live process's mm fields move: brk, stack). */
   async taskDetails(task: TaskRecord): Promise<TaskDetails | undefined> {
     const [details] = await readTaskDetails(this.kernel, [task])
     return details
-  }
-
-  async stillRunning(task: TaskRecord): Promise<boolean> {
-    return (await this.currentTask(task)) !== undefined
-  }
-
-  /** The task's record in the current list (state and parent move on a live guest). */
-  async currentTask(task: TaskRecord): Promise<TaskRecord | undefined> {
-    const key = taskKey(task)
-    return (await this.taskList()).find((t) => taskKey(t) === key)
   }
 
   vmaLayouts(): VmaLayouts {
@@ -156,7 +201,9 @@ export class LinuxOs implements OsInstance, ProcessServices {
     this.tasks = undefined
     this.modules = undefined
     this.gate = undefined
-    if (this.volatile) this.kernel.kmem.invalidate()
+    if (!this.volatile) return
+    this.kernel.kmem.invalidate()
+    for (const process of this.processByKey.values()) process.invalidateCaches()
   }
 
   async close(): Promise<void> {

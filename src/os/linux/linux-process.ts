@@ -17,9 +17,13 @@ import { PF_KTHREAD } from './task-list.js'
 import type { TaskRecord } from './task-list.js'
 import { environFromStrings, readStringArea } from './task-details.js'
 import type { TaskDetails } from './task-details.js'
+import type { TaskCheck } from './task-check.js'
 import { taskStateLetter } from './task-state.js'
 import { readMaps } from './vmas.js'
 import type { VmaLayouts } from './vmas.js'
+
+/** How long a live task found alive is taken to be alive: far below any human or test round trip to the guest. */
+export const LIVE_CHECK_REUSE_MS = 10
 
 /** Services the OS instance shares with its processes. */
 export interface ProcessServices {
@@ -29,10 +33,8 @@ export interface ProcessServices {
   pathResolver(): PathResolver
   /** The [vsyscall] line the kernel appends to every user process's maps, if enabled. */
   gateEntry(): Promise<MapEntry | undefined>
-  /** Whether a task with this address and start time is still on the task list (live sources). */
-  stillRunning(task: TaskRecord): Promise<boolean>
-  /** The task as the current task list has it (live sources). */
-  currentTask(task: TaskRecord): Promise<TaskRecord | undefined>
+  /** Re-reads the task: its current record, or why it is gone (live sources). */
+  checkTask(task: TaskRecord): Promise<TaskCheck>
   /** Re-reads a task's details (live sources). */
   taskDetails(task: TaskRecord): Promise<TaskDetails | undefined>
   readonly volatile: boolean
@@ -44,16 +46,42 @@ export class LinuxProcess implements OsProcess {
   readonly mem: VirtualMemory
   readonly addressSpaceBytes: bigint
   readonly dtb: PhysAddr | undefined
+  /** The task as the last lifetime check read it (live sources). */
+  private latest: TaskRecord
+  private checkedAt = Number.NEGATIVE_INFINITY
+  private checking: Promise<string | undefined> | undefined
 
   constructor(private readonly services: ProcessServices, readonly task: TaskRecord, private readonly details: TaskDetails) {
     const kernel = services.kernel
+    this.latest = task
     this.ref = { pid: task.pid, ppid: task.ppid, name: task.comm, startTime: task.startTime }
-    this.lifetime = new Lifetime(`process ${task.pid} (${task.comm})`, services.lifetime,
-      async () => (services.volatile && !(await services.stillRunning(task)) ? 'has exited or replaced its program' : undefined))
+    // On a live source handle accesses re-read the task: exit, pid reuse and exec show at once.
+    this.lifetime = new Lifetime(`process ${task.pid} (${task.comm})`, services.lifetime, services.volatile ? () => this.recheck() : undefined)
     this.addressSpaceBytes = addressSpaceBytes(kernel.mode)
     const mm = details.mm
     this.dtb = mm === undefined ? undefined : directMapToPhys(kernel, mm.pgd, `process ${task.pid}: mm->pgd`)
     this.mem = this.dtb === undefined ? kernel.kmem : new VirtualAddressSpace(kernel.mem, this.dtb, kernel.mode, { tableCache: kernel.tableCache })
+  }
+
+  /**
+   * Why the task is gone, or undefined while it runs. A positive answer is
+   * reused for LIVE_CHECK_REUSE_MS (a tight loop of small reads would
+   * otherwise spend more time checking than reading); concurrent checks share one read.
+   */
+  private recheck(): Promise<string | undefined> | undefined {
+    if (performance.now() - this.checkedAt < LIVE_CHECK_REUSE_MS) return undefined
+    this.checking ??= this.services.checkTask(this.task).then((check) => {
+      if (!check.alive) return check.reason
+      this.latest = check.task
+      this.checkedAt = performance.now()
+      return undefined
+    }).finally(() => { this.checking = undefined })
+    return this.checking
+  }
+
+  /** Forgets this address space's cached translations (refresh on a live source). */
+  invalidateCaches(): void {
+    if (this.mem instanceof VirtualAddressSpace && this.mem !== this.services.kernel.kmem) this.mem.translationCache?.invalidate()
   }
 
   get kernelThread(): boolean {
@@ -63,8 +91,9 @@ export class LinuxProcess implements OsProcess {
   /** Task and details as of now: those read at lookup for a dump, re-read for a live guest (state, brk, stack move). */
   private async current(): Promise<{ task: TaskRecord; details: TaskDetails }> {
     if (!this.services.volatile) return { task: this.task, details: this.details }
+    this.checkedAt = Number.NEGATIVE_INFINITY // info, maps and environ read the task as it is now
     await this.lifetime.ensureAlive('os')
-    const task = (await this.services.currentTask(this.task)) ?? this.task
+    const task = this.latest
     return { task, details: (await this.services.taskDetails(task)) ?? this.details }
   }
 

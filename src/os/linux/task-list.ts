@@ -43,6 +43,7 @@ export class TaskFields {
   readonly startField: string
   readonly spanBytes: number
   readonly tgidSpanBytes: number
+  readonly tgidOffset: number
 
   constructor(kernel: KernelContext) {
     const layout = kernel.btf.struct('task_struct')
@@ -54,10 +55,12 @@ export class TaskFields {
     this.spanBytes = Math.max(...fields.map((f) => { const x = layout.field(f); return x.offsetBytes + x.sizeBytes }))
     const tgid = layout.field('tgid')
     this.tgidSpanBytes = tgid.offsetBytes + tgid.sizeBytes
+    this.tgidOffset = tgid.offsetBytes
   }
 }
 
-function toRecord(fields: TaskFields, view: StructView, addr: bigint): Omit<TaskRecord, 'ppid'> & { realParent: bigint } {
+/** A task record from a read task_struct prefix; the parent is still a pointer (its tgid is read separately). */
+export function taskFromView(fields: TaskFields, view: StructView, addr: bigint): Omit<TaskRecord, 'ppid'> & { realParent: bigint } {
   return {
     addr,
     pid: view.i32('pid'),
@@ -98,7 +101,7 @@ export async function walkTasks(kernel: KernelContext, fields: TaskFields): Prom
     if (found.length >= MAX_TASKS) throw new MemweaveError('os', 'limit', `task list: more than ${MAX_TASKS} tasks (corrupt list?)`)
     visited.add(next)
     view = await readTask(kernel, fields, next, from)
-    const record = toRecord(fields, view, next)
+    const record = taskFromView(fields, view, next)
     if (record.pid <= 0 || record.pid >= PID_MAX_LIMIT || record.tgid <= 0 || record.tgid >= PID_MAX_LIMIT) {
       throw new MemweaveError('os', 'malformed', `task list: task_struct at ${hex(next)} has implausible pid ${record.pid}/tgid ${record.tgid} (${from})`)
     }
