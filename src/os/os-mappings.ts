@@ -9,6 +9,7 @@ import { osInfoLeaf } from './os-info-leaf.js'
 import { osKmemLeaf } from './os-kmem-leaf.js'
 import { osModulesBranch } from './os-modules-branch.js'
 import { osProcessesBranch } from './os-processes-branch.js'
+import { osRefreshLeaf } from './os-refresh-leaf.js'
 import { processCoreLeaf } from './process-core-leaf.js'
 import { processEnvironLeaf } from './process-environ-leaf.js'
 import { processInfoLeaf } from './process-info-leaf.js'
@@ -19,7 +20,7 @@ import { processPhysMapsLeaf } from './process-phys-maps-leaf.js'
 
 export const OS_MAPPINGS = [
   // os/NAME/
-  osInfoLeaf, osKmemLeaf, osModulesBranch, osProcessesBranch,
+  osInfoLeaf, osKmemLeaf, osModulesBranch, osProcessesBranch, osRefreshLeaf,
   // os/NAME/processes/…/PID/
   processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf, processEnvironLeaf,
   // …/modules/NAME/

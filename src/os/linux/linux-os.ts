@@ -15,7 +15,7 @@
  *   refresh()     drops listings and every translation cache now
  * Page-table pages and translations otherwise expire after LIVE_CACHE_MS (arch).
  */
-import { addressSpaceBytes, LIVE_CACHE_MS } from '../../arch/index.js'
+import { LIVE_CACHE_MS } from '../../arch/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import { virtAddr } from '../../mem/index.js'
 import type { VirtualMemory } from '../../mem/index.js'
@@ -66,7 +66,8 @@ export class LinuxOs implements OsInstance, ProcessServices {
     description: string, parent: Lifetime, initialTasks: TaskRecord[]) {
     this.lifetime = new Lifetime(description, parent)
     this.kernelMemory = kernel.kmem
-    this.kernelAddressSpaceBytes = addressSpaceBytes(kernel.mode)
+    // Kernel addresses live in the upper canonical half, so kmem spans all of 0..2^64.
+    this.kernelAddressSpaceBytes = 1n << 64n
     this.volatile = kernel.mem.metadata().volatile
     this.taskFields = new TaskFields(kernel)
     this.tasks = { value: Promise.resolve(initialTasks), at: performance.now(), settled: true }
