@@ -11,7 +11,6 @@ import { osModulesBranch } from './os-modules-branch.js'
 import { osProcessesBranch } from './os-processes-branch.js'
 import { osRefreshLeaf } from './os-refresh-leaf.js'
 import { processCoreLeaf } from './process-core-leaf.js'
-import { processEnvironLeaf } from './process-environ-leaf.js'
 import { processInfoLeaf } from './process-info-leaf.js'
 import { processMapsLeaf } from './process-maps-leaf.js'
 import { processMemLeaf } from './process-mem-leaf.js'
@@ -22,7 +21,7 @@ export const OS_MAPPINGS = [
   // os/NAME/
   osInfoLeaf, osKmemLeaf, osModulesBranch, osProcessesBranch, osRefreshLeaf,
   // os/NAME/processes/…/PID/
-  processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf, processEnvironLeaf,
+  processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf,
   // …/modules/NAME/
   moduleInfoLeaf, moduleMemLeaf,
 ] as const

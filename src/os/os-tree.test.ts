@@ -93,7 +93,7 @@ test('by-name takes the lowest pid, escapes slashes; by-pid-name disambiguates',
   assert.match(await text(client, 'os/t/processes/readme'), /LOWEST pid/)
 })
 
-test('a process branch has the built-in leaves and plugin mappings; environ only where readable', async () => {
+test('a process branch has the built-in leaves and plugin mappings', async () => {
   const os = new TestOs()
   const mem = new PageMemory()
   elfImage(mem, 0x400000n)
@@ -116,10 +116,9 @@ test('a process branch has the built-in leaves and plugin mappings; environ only
   }
   const { client } = setup(os, [plugin])
   assert.deepEqual((await client.list('os/t/processes/by-pid/5')).map((e) => e.name),
-    ['core', 'environ', 'info', 'maps', 'mem', 'modules', 'phys_maps', 'pid.txt'])
-  assert.ok(!(await client.list('os/t/processes/by-pid/6')).some((e) => e.name === 'environ' || e.name === 'pid.txt'))
+    ['core', 'info', 'maps', 'mem', 'modules', 'phys_maps', 'pid.txt'])
+  assert.ok(!(await client.list('os/t/processes/by-pid/6')).some((e) => e.name === 'pid.txt'))
   assert.equal(await text(client, 'os/t/processes/by-pid/5/pid.txt'), '5\n')
-  assert.equal(await text(client, 'os/t/processes/by-pid/5/environ'), 'HOME=/root\nMULTI=a\\nb\n')
   assert.equal((await text(client, 'os/t/processes/by-pid/5/maps')).split('\n').length, 6)
   assert.deepEqual((await client.list('os/t/processes/by-pid/5/modules')).map((e) => e.name), ['app', 'libx.so', 'libx.so@0x7f1000000000'])
   const image = JSON.parse(await text(client, 'os/t/processes/by-pid/5/modules/app/info')) as Record<string, unknown>
