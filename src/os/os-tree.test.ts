@@ -31,6 +31,7 @@ function setup(os: TestOs, extra: readonly Mapping<never>[] = []): { client: Tes
       open: (path) => tree.open(path, owner),
       read: (handle, pieces) => tree.read(handle, pieces, owner),
       close: (handle) => tree.close(handle, owner),
+      rpc: (handle, request) => tree.rpc(handle, request, owner),
     },
   }
 }
@@ -41,6 +42,7 @@ interface TestClient {
   open(path: string): Promise<OpenResult>
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
   close(handle: number): Promise<void>
+  rpc(handle: number, request: unknown): Promise<unknown>
 }
 
 async function text(client: TestClient, path: string): Promise<string> {
@@ -58,14 +60,17 @@ function elfImage(mem: PageMemory, at: bigint): void {
   mem.set(at, new Uint8Array([0x7f, 0x45, 0x4c, 0x46]))
 }
 
-test('os/NAME shows info, modules and processes; kmem only where the OS has kernel memory', async () => {
+test('os/NAME shows info, modules, processes and refresh; kmem only where the OS has kernel memory', async () => {
   const { client } = setup(new TestOs())
-  assert.deepEqual((await client.list('os/t')).map((e) => e.name), ['info', 'modules', 'processes'])
+  assert.deepEqual((await client.list('os/t')).map((e) => e.name), ['info', 'modules', 'processes', 'refresh'])
   const info = JSON.parse(await text(client, 'os/t/info')) as Record<string, unknown>
   assert.equal(info['name'], 't')
   assert.equal(info['kind'], 'test')
   assert.equal(info['connector'], null)
   assert.equal(info['kernelRelease'], '0.0-test')
+  const refresh = await client.open('os/t/refresh')
+  assert.equal(await client.rpc(refresh.handle, ''), "os 't' refreshed")
+  await client.close(refresh.handle)
   const withKernel = setup(new TestOs(new PageMemory(), [{ name: 'ext4', base: virtAddr(0xffffffffc0000000n), sizeBytes: 0x1000n, path: undefined }]))
   assert.ok((await withKernel.client.list('os/t')).some((e) => e.name === 'kmem' && e.meta?.sizeBytes === 1n << 48n))
   assert.deepEqual((await withKernel.client.list('os/t/modules')).map((e) => e.name), ['ext4'])
