@@ -23,6 +23,7 @@ import { OutputLog } from './output-log.js'
 import { RssWatchdog } from './rss-watchdog.js'
 import { MAX_CALLBACKS_IN_FLIGHT } from './run-limits.js'
 import type { ExitInfo, RunLimits } from './run-limits.js'
+import { closingLaunch, inheritableFds } from './leaked-fds.js'
 
 export interface RunOptions {
   /** Plugin name (or file, before the manifest is known) for messages and logs. */
@@ -79,7 +80,8 @@ export class PluginRun {
   private constructor(private readonly options: RunOptions) {
     this.lifetime = new Lifetime(`plugin '${options.label}'`)
     this.output = new OutputLog(options.log, options.label)
-    this.child = spawn(options.plan.command, [...options.plan.args], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: {}, cwd: '/' })
+    const launch = closingLaunch(options.plan.command, options.plan.args, inheritableFds())
+    this.child = spawn(launch.command, launch.args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: {}, cwd: '/' })
     const pipe = this.child.stdio[3]
     if (!(pipe instanceof Duplex)) throw new MemweaveError('plugin', 'internal', 'no pipe to the plugin process')
     this.pipe = pipe
