@@ -10,6 +10,7 @@ import type { ClientOptions as WsOptions } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { formatEndpoint, parseEndpoint } from './listen-address.js'
 import type { Endpoint } from './listen-address.js'
+import { normalizeFingerprint, verifiedTlsSocket } from './peers-tls.js'
 import { ProtocolClient } from './protocol-client.js'
 import type { ClientOptions } from './protocol-client.js'
 
@@ -22,8 +23,19 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
   const wsOptions: WsOptions = { perMessageDeflate: false, maxPayload: options.maxMessageBytes ?? DEFAULT_MAX_REPLY_BYTES, handshakeTimeout: connectTimeoutMs }
   // ws+unix: URLs cannot hold every path (':' splits them), so the unix socket is made here.
   if (endpoint.kind === 'unix') wsOptions.createConnection = () => connect(endpoint.path)
-  if (options.tls?.caFile !== undefined) wsOptions.ca = readFileSync(options.tls.caFile)
+  const ca = options.tls?.caFile === undefined ? undefined : readFileSync(options.tls.caFile)
+  if (ca !== undefined) wsOptions.ca = ca
   if (options.tls?.rejectUnauthorized !== undefined) wsOptions.rejectUnauthorized = options.tls.rejectUnauthorized
+  if (endpoint.kind === 'tcp' && endpoint.tls) {
+    // Our own TLS socket: a pinned fingerprint is checked, and an untrusted certificate is refused naming its fingerprint.
+    const trust = {
+      fingerprint: options.tls?.fingerprint === undefined ? undefined : normalizeFingerprint(options.tls.fingerprint),
+      ca,
+      rejectUnauthorized: options.tls?.rejectUnauthorized,
+    }
+    const { host, port } = endpoint
+    wsOptions.createConnection = () => verifiedTlsSocket({ host, port }, trust, formatEndpoint(endpoint))
+  }
   const ws = new WebSocket(endpoint.kind === 'unix' ? 'ws://localhost/' : formatEndpoint(endpoint), wsOptions)
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => { ws.removeAllListeners('error'); resolve() })

@@ -27,13 +27,18 @@ export class ConnectionWatches {
     private readonly maxWatches: number,
     /** Sends an event now, or returns false when the client is not reading and it must wait. */
     private readonly deliver: (event: ChangeEvent) => boolean,
+    /** The nodes a change came through (stamped on its event), or undefined to drop it (peers: no echoes). */
+    private readonly route: () => readonly string[] | undefined = () => [],
   ) {}
 
   add(path: string): number {
     if (this.watches.size >= this.maxWatches) throw new MemweaveError('net', 'limit', `more than ${this.maxWatches} watches on this connection`)
     const normalized = normalizePath(path)
     const watchId = this.nextId++
-    const unsubscribe = this.bus.subscribe(normalized, (changed) => this.push({ event: 'change', watchId, path: changed }))
+    const unsubscribe = this.bus.subscribe(normalized, (changed) => {
+      const via = this.route()
+      if (via !== undefined) this.push({ event: 'change', watchId, path: changed, ...(via.length === 0 ? {} : { via }) })
+    })
     this.watches.set(watchId, { path: normalized, unsubscribe })
     return watchId
   }

@@ -13,6 +13,9 @@
  * A daemon can be a client of another daemon: `hello.client.chain` lists the
  * node ids a connection already went through, so loops are refused, and
  * handles are plain numbers a forwarding node maps to (peer, peer handle).
+ * Path requests a node forwards carry `via` (node ids already passed, in
+ * order; a node refuses a request that names it), and events carry the
+ * nodes they came through (see src/node/peer-context.ts).
  */
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 
@@ -76,14 +79,14 @@ export type WireWriteResult = { readonly ok: true } | { readonly error: WireErro
 /** Each op's request fields (besides id and op). */
 export interface RequestBodies {
   hello: { readonly version: ProtocolVersion; readonly token?: string; readonly client?: ClientIdentity }
-  list: { readonly path: string }
-  stat: { readonly path: string }
-  open: { readonly path: string }
+  list: { readonly path: string; readonly via?: readonly string[] }
+  stat: { readonly path: string; readonly via?: readonly string[] }
+  open: { readonly path: string; readonly via?: readonly string[] }
   read: { readonly handle: number; readonly pieces: readonly WireReadPiece[] }
   write: { readonly handle: number; readonly pieces: readonly WireWritePiece[] }
   rpc: { readonly handle: number; readonly request: unknown }
   close: { readonly handle: number }
-  watch: { readonly path: string }
+  watch: { readonly path: string; readonly via?: readonly string[] }
   unwatch: { readonly watchId: number }
   ping: Record<never, never>
 }
@@ -119,6 +122,8 @@ export interface ChangeEvent {
   readonly watchId: number
   /** The branch that changed (at or below the watched path, or its ancestor). */
   readonly path: string
+  /** Node ids the event came through, the sending node last (peers use it to stop echoes). */
+  readonly via?: readonly string[]
 }
 
 /** Sent when a frame was so broken that no request id could be recovered from it. */

@@ -29,8 +29,11 @@ export interface ClientOptions {
   name?: string
   /** Node ids this connection is made on behalf of (a peer forwards its own chain). */
   chain?: readonly string[]
-  /** For wss://: a CA certificate (PEM file) to trust, or rejectUnauthorized: false for self-signed tests. */
-  tls?: { caFile?: string; rejectUnauthorized?: boolean }
+  /**
+   * For wss://: a CA certificate (PEM file) to trust, or the server certificate's SHA-256 fingerprint to
+   * pin (then no CA is consulted), or rejectUnauthorized: false for self-signed tests.
+   */
+  tls?: { caFile?: string; fingerprint?: string; rejectUnauthorized?: boolean }
   /** Largest reply accepted (default 1 GiB). */
   maxMessageBytes?: number
 }
@@ -45,6 +48,17 @@ interface Pending {
   start: (() => void) | undefined
 }
 
+/** Messages and bytes this client sent and received (peers show them in sys/peers). */
+export interface ClientTraffic {
+  messagesOut: number
+  bytesOut: number
+  messagesIn: number
+  bytesIn: number
+}
+
+/** A change listener; `via` lists the nodes the change came through (peers use it against echoes). */
+export type ChangeListener = (changed: string, via?: readonly string[]) => void
+
 /** Smaller pieces are copied out of the socket buffer so keeping them does not keep the whole frame alive. */
 const COPY_BELOW_BYTES = 16 * 1024
 const MAX_ABANDONED = 4096
@@ -56,7 +70,8 @@ export class ProtocolClient implements TreeClient {
   private readonly queue: Pending[] = []
   private inFlight = 0
   private nextId = 1
-  private readonly watchers = new Map<number, (path: string) => void>()
+  private readonly watchers = new Map<number, ChangeListener>()
+  readonly traffic: ClientTraffic = { messagesOut: 0, bytesOut: 0, messagesIn: 0, bytesIn: 0 }
   private readonly closeListeners = new Set<(reason: MemweaveError) => void>()
   private closeReason: MemweaveError | undefined
   /** Timed-out requests whose late replies may still hold a handle or a watch to give back. */
@@ -103,9 +118,10 @@ export class ProtocolClient implements TreeClient {
     this.pump()
   }
 
-  list(path: string): Promise<Entry[]> { return this.call('list', { path }) }
-  stat(path: string): Promise<Stat> { return this.call('stat', { path }) }
-  open(path: string): Promise<OpenResult> { return this.call('open', { path }) }
+  // `via`: the hop chain of a request a node forwards for someone else (see src/node/peer-context.ts).
+  list(path: string, via?: readonly string[]): Promise<Entry[]> { return this.call('list', { path, ...viaField(via) }) }
+  stat(path: string, via?: readonly string[]): Promise<Stat> { return this.call('stat', { path, ...viaField(via) }) }
+  open(path: string, via?: readonly string[]): Promise<OpenResult> { return this.call('open', { path, ...viaField(via) }) }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.call('rpc', { handle, request }) }
   async close(handle: number): Promise<void> { await this.call('close', { handle }) }
   async ping(): Promise<number> { return (await this.call('ping', {})).timeMs }
@@ -134,13 +150,18 @@ export class ProtocolClient implements TreeClient {
     return results
   }
 
-  async watch(path: string, listener: (changed: string) => void): Promise<() => Promise<void>> {
+  async watch(path: string, listener: ChangeListener, via?: readonly string[]): Promise<() => Promise<void>> {
     // Registered while the reply is handled, so an event right behind it is not lost.
-    const { watchId } = await this.call('watch', { path }, this.options.timeoutMs, (r) => this.watchers.set(r.watchId, listener))
+    const { watchId } = await this.call('watch', { path, ...viaField(via) }, this.options.timeoutMs, (r) => this.watchers.set(r.watchId, listener))
     return async () => {
       if (!this.watchers.delete(watchId) || this.closed) return
       await this.call('unwatch', { watchId })
     }
+  }
+
+  /** Cuts the connection at once, without a close handshake (a peer that stopped answering). */
+  terminate(): void {
+    this.ws.terminate()
   }
 
   async disconnect(): Promise<void> {
@@ -196,6 +217,8 @@ export class ProtocolClient implements TreeClient {
     }
     this.inFlight++
     this.pending.set(id, pending)
+    this.traffic.messagesOut++
+    this.traffic.bytesOut += encoded.length
     this.ws.send(encoded, { binary: true })
   }
 
@@ -220,6 +243,8 @@ export class ProtocolClient implements TreeClient {
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    this.traffic.messagesIn++
+    this.traffic.bytesIn += Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data instanceof ArrayBuffer ? data.byteLength : data.length
     let message
     try {
       if (!isBinary) throw protocolError('the daemon sent a text frame')
@@ -234,7 +259,7 @@ export class ProtocolClient implements TreeClient {
       if (message.event.event === 'protocol-error') { this.log.warn({ error: message.event.error, url: this.url }, 'the daemon reports a protocol error'); return }
       const listener = this.watchers.get(message.event.watchId)
       try {
-        listener?.(message.event.path)
+        listener?.(message.event.path, message.event.via)
       } catch (err) {
         this.log.warn({ err }, 'watch listener failed')
       }
@@ -287,6 +312,10 @@ export class ProtocolClient implements TreeClient {
     }
     this.closeListeners.clear()
   }
+}
+
+function viaField(via: readonly string[] | undefined): { via?: readonly string[] } {
+  return via === undefined || via.length === 0 ? {} : { via }
 }
 
 function toPieceResult(result: WireReadResult): PieceResult {

@@ -17,13 +17,18 @@ export type ParsedServerMessage =
   | { readonly kind: 'event'; readonly event: ServerEvent }
 
 const MAX_TEXT = 1 << 20
+const MAX_CHAIN = 64
 const CONTENTS: readonly LeafContent[] = ['mem', 'text', 'binary', 'control', 'rpc']
 
 export function parseServerMessage(value: unknown): ParsedServerMessage {
   const message = fieldsOf(value, 'server message')
   const event = field(message, 'event')
   if (event === 'change') {
-    return { kind: 'event', event: { event, watchId: uintField(message, 'watchId', 'change event'), path: stringField(message, 'path', 'change event', MAX_TEXT) } }
+    const via = optionalNodeIds(message, 'via', 'change event')
+    return {
+      kind: 'event',
+      event: { event, watchId: uintField(message, 'watchId', 'change event'), path: stringField(message, 'path', 'change event', MAX_TEXT), ...(via === undefined ? {} : { via }) },
+    }
   }
   if (event === 'protocol-error') return { kind: 'event', event: { event, error: parseWireError(field(message, 'error')) } }
   if (event !== undefined) throw protocolError(`unknown event ${typeof event === 'string' ? `'${event.slice(0, 32)}'` : describe(event)}`)
@@ -79,12 +84,25 @@ function parseStat(value: unknown): Stat {
   return meta === undefined || meta === null ? base : { ...base, meta: parseLeafMeta(meta, 'stat result.meta') }
 }
 
+/** Node ids or handle names (a hop chain): at most MAX_CHAIN short strings; absent or nil is undefined. */
+function optionalNodeIds(fields: Fields, key: string, where: string): string[] | undefined {
+  const value = field(fields, key)
+  if (value === undefined || value === null) return undefined
+  if (!Array.isArray(value) || value.length > MAX_CHAIN) throw protocolError(`${where}.${key} must be an array of at most ${MAX_CHAIN} strings`)
+  return value.map((item: unknown, i) => {
+    if (typeof item !== 'string' || item.length > 256) throw protocolError(`${where}.${key}[${i}] must be a short string`)
+    return item
+  })
+}
+
 function parseOpen(value: unknown): OpenResult {
   const open = fieldsOf(value, 'open result')
+  const chain = optionalNodeIds(open, 'chain', 'open result')
   return {
     handle: uintField(open, 'handle', 'open result'),
     meta: parseLeafMeta(field(open, 'meta'), 'open result.meta'),
     sizeBytes: optionalSize(open, 'sizeBytes', 'open result'),
+    ...(chain === undefined ? {} : { chain }),
   }
 }
 

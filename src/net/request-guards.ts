@@ -48,7 +48,7 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
   switch (op) {
     case 'hello': return { id, op, ...parseHello(fields) }
     case 'list': case 'stat': case 'open': case 'watch':
-      return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES) }
+      return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...viaOf(fields, where) }
     case 'read': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces) }
     case 'write': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: writePieces(fields, maxPieces) }
     case 'rpc': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), request: field(fields, 'request') }
@@ -56,6 +56,21 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
     case 'unwatch': return { id, op, watchId: uintField(fields, 'watchId', where, MAX_HANDLE) }
     case 'ping': return { id, op }
   }
+}
+
+/** The optional hop chain of a forwarded path request; absent (or nil) for a direct client. */
+function viaOf(fields: Fields, where: string): { via?: readonly string[] } {
+  const raw = field(fields, 'via')
+  if (raw === undefined || raw === null) return {}
+  return { via: nodeIds(arrayField(fields, 'via', where), `${where}.via`) }
+}
+
+function nodeIds(list: readonly unknown[], where: string): string[] {
+  if (list.length > MAX_CHAIN) throw protocolError(`${where} has more than ${MAX_CHAIN} nodes`)
+  return list.map((node, i) => {
+    if (typeof node !== 'string' || node.length > 256) throw protocolError(`${where}[${i}] must be a node id string`)
+    return node
+  })
 }
 
 function parseHello(fields: Fields): { version: ProtocolVersion; token?: string; client?: ClientIdentity } {
@@ -69,14 +84,7 @@ function parseHello(fields: Fields): { version: ProtocolVersion; token?: string;
   const client = fieldsOf(rawClient, 'hello.client')
   const rawChain = field(client, 'chain')
   let chain: string[] | undefined
-  if (rawChain !== undefined) {
-    const list = arrayField(client, 'chain', 'hello.client')
-    if (list.length > MAX_CHAIN) throw protocolError(`hello.client.chain has more than ${MAX_CHAIN} nodes`)
-    chain = list.map((node, i) => {
-      if (typeof node !== 'string' || node.length > 256) throw protocolError(`hello.client.chain[${i}] must be a node id string`)
-      return node
-    })
-  }
+  if (rawChain !== undefined) chain = nodeIds(arrayField(client, 'chain', 'hello.client'), 'hello.client.chain')
   return { ...parsed, client: { name: optionalStringField(client, 'name', 'hello.client', 256), chain } }
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { currentEventVia, runWithVia } from '../node/index.js'
 import type { Tree } from '../tree/index.js'
 import { encodeMessage, encodeReadReply, decodeMessage, toWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
@@ -43,6 +44,8 @@ export class ServerConnection {
   private paused = false
   private readonly waiting: Array<{ data: RawData; isBinary: boolean }> = []
   private readonly watches: ConnectionWatches
+  /** Node ids the client said it comes through (a peer's own id); changes that came from them are not echoed back. */
+  private clientChain: readonly string[] = []
   private readonly helloTimer: NodeJS.Timeout
   private readonly heartbeat: NodeJS.Timeout
   private answeredPing = true
@@ -55,7 +58,7 @@ export class ServerConnection {
       if (this.paused) return false
       this.sendMessage(event)
       return true
-    })
+    }, () => this.eventVia())
     this.log.debug({ peer }, 'connection opened')
     this.helloTimer = setTimeout(() => this.hangUp(CLOSE_CODES.helloTimeout, 'no hello in time'), ctx.limits.helloTimeoutMs)
     this.heartbeat = setInterval(() => this.beat(), ctx.limits.heartbeatMs)
@@ -128,9 +131,9 @@ export class ServerConnection {
     const { tree } = this.ctx
     try {
       switch (request.op) {
-        case 'list': this.reply(request.id, await tree.list(request.path)); return
-        case 'stat': this.reply(request.id, await tree.stat(request.path)); return
-        case 'open': this.reply(request.id, await tree.open(request.path, this.owner)); return
+        case 'list': this.reply(request.id, await this.hop(request.via, () => tree.list(request.path))); return
+        case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
+        case 'open': this.reply(request.id, await this.hop(request.via, () => tree.open(request.path, this.owner))); return
         case 'read': this.send(encodeReadReply(request.id, await tree.read(request.handle, request.pieces, this.owner))); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
@@ -139,7 +142,7 @@ export class ServerConnection {
         }
         case 'rpc': this.reply(request.id, await tree.rpc(request.handle, request.request, this.owner)); return
         case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); return
-        case 'watch': this.watch(request); return
+        case 'watch': this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
         case 'hello': return // handled before admission
@@ -147,6 +150,20 @@ export class ServerConnection {
     } catch (err) {
       this.replyError(request.id, err)
     }
+  }
+
+  /** Runs a forwarded path request with its hop chain visible to the tree; one that already passed here is a loop. */
+  private hop<T>(via: readonly string[] | undefined, job: () => T): T {
+    if (via?.includes(this.ctx.nodeId) === true) {
+      throw new MemweaveError('net', 'invalid_argument', `composition loop: this request already passed through node ${this.ctx.nodeId}`)
+    }
+    return runWithVia(via, job)
+  }
+
+  /** The nodes a change came through, this one last; undefined drops it (it came from this client: no echo). */
+  private eventVia(): readonly string[] | undefined {
+    const via = currentEventVia()
+    return via.some((node) => this.clientChain.includes(node)) ? undefined : [...via, this.ctx.nodeId]
   }
 
   private hello(request: RequestOf<'hello'>): void {
@@ -161,6 +178,7 @@ export class ServerConnection {
     }
     clearTimeout(this.helloTimer)
     this.state = 'open'
+    this.clientChain = request.client?.chain ?? []
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version) }, 'hello')
     this.reply(request.id, hello)
   }

@@ -41,6 +41,11 @@ export class MemweaveNode {
   readonly extraOsSources: Branch[] = []
   /** Extra sys/ leaves (peers, plugins add theirs). */
   readonly extraSys = new Map<string, TreeNode>()
+  /**
+   * Makes a connector named with dots ('b.dump': connector 'dump' of peer 'b') exist here before an
+   * OS is created on it with `-c b.dump`; set by the peer layer (src/node/peer-wiring.ts).
+   */
+  remoteConnectors: ((name: string) => Promise<void>) | undefined
 
   constructor(readonly options: NodeOptions) {
     this.log = options.log
@@ -62,7 +67,10 @@ export class MemweaveNode {
   }
 
   async newOs(line: string): Promise<string> {
-    const record = await this.store.createOs(parseCreateLine(line))
+    const parsed = parseCreateLine(line)
+    const on = parsed.chainOn
+    if (on !== undefined && on.includes('.') && !this.store.connectors.has(on)) await this.remoteConnectors?.(on)
+    const record = await this.store.createOs(parsed)
     return `os '${record.name}' created (${record.kind}, ${Math.round(record.openMs)} ms)`
   }
 

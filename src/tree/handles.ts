@@ -25,6 +25,8 @@ export interface HandleSummary {
   path: string
   identity: string
   refs: Record<string, number>
+  /** Peer handles a remote leaf forwards to, nearest first (empty for local leaves). */
+  chain: string[]
   stale: boolean
   openedAt: string
 }
@@ -126,6 +128,7 @@ export class HandleTable {
       path: e.path,
       identity: e.identity,
       refs: Object.fromEntries(e.refs),
+      chain: [...(e.opened.chain ?? [])],
       stale: e.leaf.lifetime.ended,
       openedAt: new Date(e.openedAt).toISOString(),
     }))

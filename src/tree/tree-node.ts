@@ -21,6 +21,8 @@ export interface LeafMeta {
 export interface OpenedLeaf {
   /** Size of what this open sees (a text snapshot's length, a mem view's extent). */
   readonly sizeBytes: bigint | undefined
+  /** For a leaf on another node: the handles it forwards to, nearest first ('b#17', 'c#4'); absent for local leaves. */
+  readonly chain?: readonly string[]
   read?(pieces: readonly ReadPiece[]): Promise<PieceResult[]>
   write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc?(request: unknown): Promise<unknown>

@@ -23,6 +23,8 @@ export interface OpenResult {
   readonly meta: LeafMeta
   /** Size as seen by this open (snapshot length for generated leaves). */
   readonly sizeBytes: bigint | undefined
+  /** For a leaf on another node: the peer handles this one forwards to, nearest first. */
+  readonly chain?: readonly string[]
 }
 
 export interface TreeOptions {
@@ -96,7 +98,8 @@ export class Tree {
     const node = await this.resolve(path)
     if (node.type !== 'leaf') throw new MemweaveError('tree', 'not_a_leaf', `'${path}' is a branch; only leaves can be opened`)
     const entry = await this.handles.open(joinPath(splitPath(path)), node, owner)
-    return { handle: entry.handle, meta: entry.meta, sizeBytes: entry.opened.sizeBytes }
+    const chain = entry.opened.chain
+    return { handle: entry.handle, meta: entry.meta, sizeBytes: entry.opened.sizeBytes, ...(chain === undefined || chain.length === 0 ? {} : { chain }) }
   }
 
   async read(handle: number, pieces: readonly ReadPiece[], owner: string): Promise<PieceResult[]> {

@@ -1,0 +1,112 @@
+/**
+ * The peers of one node: adds and removes them (serve --connect, sys/peers,
+ * `memweave peer`), keeps each one connecting, and tells the node's wiring
+ * (src/node/peer-wiring.ts) when a peer comes up, drops, or reports a
+ * change. It is the PeerDirectory the node's remote branches look peers up
+ * in, and its node id is the one this node's server must announce.
+ *
+ *   A ──(hello chain [A], via [..., A])──▶ B ──▶ C        sys/peers/{add,rm,list,self}
+ */
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import type { Logger } from 'pino'
+import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { PeerWiring } from '../node/index.js'
+import type { MemweaveNode, PeerDirectory } from '../node/index.js'
+import { Peer } from './peers-connection.js'
+import type { PeerEvents, PeerStatus } from './peers-connection.js'
+import { DEFAULT_PEER_TUNING } from './peers-spec.js'
+import type { PeerSpec, PeerTuning } from './peers-spec.js'
+import { peersSysBranch } from './peers-sys.js'
+
+export interface PeerManagerOptions {
+  readonly node: MemweaveNode
+  readonly log: Logger
+  /** This node's id (random when not given); give the same one to startServer through nodeInfo().nodeId. */
+  readonly nodeId?: string
+  /** Defaults for every peer (each peer's spec may override). */
+  readonly tuning?: Partial<PeerTuning>
+}
+
+export class PeerManager implements PeerDirectory {
+  readonly nodeId: string
+  private readonly peers = new Map<string, Peer>()
+  private readonly wiring: PeerWiring
+  private readonly log: Logger
+  private closed = false
+
+  constructor(private readonly options: PeerManagerOptions) {
+    this.nodeId = options.nodeId ?? randomUUID()
+    this.log = options.log.child({ component: 'peers' })
+    this.wiring = new PeerWiring(options.node, this, this.log)
+    options.node.extraSys.set('peers', peersSysBranch(this, options.node.lifetime))
+  }
+
+  get(name: string): Peer | undefined {
+    return this.peers.get(name)
+  }
+
+  all(): Peer[] {
+    return [...this.peers.values()]
+  }
+
+  /**
+   * Adds a peer and starts connecting. With `wait` (the default), returns
+   * once the first attempt is over, saying whether it is up or why not; the
+   * peer keeps retrying either way.
+   */
+  async add(spec: PeerSpec, wait = true): Promise<string> {
+    if (this.closed) throw new MemweaveError('net', 'cancelled', 'the node is shutting down')
+    this.wiring.checkName(spec.name)
+    if (this.peers.has(spec.name)) throw new MemweaveError('net', 'already_exists', `a peer named '${spec.name}' already exists`)
+    const token = spec.token ?? (spec.tokenFile === undefined ? undefined : await readToken(spec.tokenFile))
+    const tuning: PeerTuning = { ...DEFAULT_PEER_TUNING, ...this.options.tuning, ...spec.tuning }
+    const peer = new Peer(spec, token, tuning, this.nodeId, this.log.child({ peer: spec.name }), this.events)
+    this.peers.set(spec.name, peer)
+    this.wiring.attach(peer)
+    peer.start()
+    if (!wait) return `peer '${spec.name}' added (${spec.url}); connecting`
+    await peer.firstAttempt
+    const status = peer.status()
+    return status.state === 'up'
+      ? `peer '${spec.name}' added and connected (${spec.url}, node ${status.remoteNodeId ?? '?'})`
+      : `peer '${spec.name}' added but not connected yet: ${status.lastError ?? status.state} (retrying)`
+  }
+
+  async remove(name: string): Promise<string> {
+    const peer = this.peers.get(name)
+    if (peer === undefined) throw new MemweaveError('net', 'not_found', `no peer named '${name}' (see sys/peers/list)`)
+    this.peers.delete(name)
+    this.wiring.detach(name)
+    await peer.stop()
+    this.log.info({ peer: name }, 'peer removed')
+    return `peer '${name}' removed`
+  }
+
+  list(): PeerStatus[] {
+    return this.all().map((peer) => peer.status())
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all(this.all().map((peer) => this.remove(peer.name).catch((err: unknown) => this.log.warn({ err, peer: peer.name }, 'closing a peer failed'))))
+  }
+
+  private readonly events: PeerEvents = {
+    up: (peer) => this.wiring.sessionChanged(peer),
+    down: (peer) => this.wiring.sessionChanged(peer),
+    change: (peer, session, path, via) => this.wiring.remoteChanged(peer, session, path, via),
+  }
+}
+
+async function readToken(file: string): Promise<string> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw toMemweaveError(err, 'config', `cannot read the peer token file ${file}`)
+  }
+  const token = text.trim()
+  if (token === '') throw new MemweaveError('config', 'invalid_argument', `the peer token file ${file} is empty`)
+  return token
+}
