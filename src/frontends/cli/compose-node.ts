@@ -6,9 +6,10 @@
  */
 import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import { LocalTreeClient } from '../../net/index.js'
+import { LocalTreeClient, parseConnectOption, PeerManager } from '../../net/index.js'
 import type { TreeClient } from '../../net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, MemweaveNode } from '../../node/index.js'
+import { pluginHostFor } from '../../plugins/index.js'
 import { creationOrder, specLine } from './control-lines.js'
 import type { ObjectSpec } from './control-lines.js'
 
@@ -27,6 +28,8 @@ export interface ComposeOptions {
   readonly log: Logger
   /** Connectors and OSs to create, in any order; each comes after what it is created on. */
   readonly objects: readonly ObjectSpec[]
+  /** Peers to connect to (serve --connect NAME=URL[,…]); they connect in the background, retrying. */
+  readonly connect?: readonly string[]
 }
 
 export async function composeNode(options: ComposeOptions): Promise<ComposedNode> {
@@ -37,17 +40,26 @@ export async function composeNode(options: ComposeOptions): Promise<ComposedNode
     osKinds: BUILTIN_OS_KINDS,
     mappings: BUILTIN_MAPPINGS,
   })
+  // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
+  const plugins = pluginHostFor(node)
+  // Peers first: an object may be created on a peer's connector ('-c b.dump'); then the first connections are waited for.
+  const peers = new PeerManager({ node, log: options.log })
+  const onPeers = options.objects.some((spec) => spec.on?.includes('.') === true)
   try {
+    for (const text of options.connect ?? []) await peers.add(parseConnectOption(text), onPeers)
     for (const spec of creationOrder(options.objects)) await createObject(node, spec)
   } catch (err) {
+    await peers.close()
+    await plugins.close()
     await node.close().catch((closeErr: unknown) => { options.log.warn({ err: closeErr }, 'closing the node after a failed start failed') })
     throw err
   }
   return {
     tree: node.tree,
-    sysInfo: () => node.sysInfo(),
+    // The server announces this node id; peers put it in the hop chains they forward.
+    sysInfo: () => ({ ...node.sysInfo(), nodeId: peers.nodeId }),
     client: () => new LocalTreeClient(node.tree, 'cli'),
-    close: () => node.close(),
+    close: async () => { await peers.close(); await plugins.close(); await node.close() },
   }
 }
 

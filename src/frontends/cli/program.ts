@@ -4,8 +4,11 @@
  * (2 usage, 1 operation failed, 3 no daemon).
  */
 import { Command, CommanderError, Option } from 'commander'
+import { addMountCommand } from './commands/mount-command.js'
 import { addObjectCommands } from './commands/object-commands.js'
 import { addOsCommands } from './commands/os-commands.js'
+import { addPeerCommands } from './commands/peer-commands.js'
+import { addPluginCommands } from './commands/plugin-commands.js'
 import { addServeCommand } from './commands/serve-command.js'
 import { addSysCommand } from './commands/sys-command.js'
 import { addTreeCommands } from './commands/tree-commands.js'
@@ -41,6 +44,9 @@ export function buildProgram(): Command {
   addObjectCommands(program)
   addSysCommand(program)
   addOsCommands(program)
+  addPeerCommands(program)
+  addPluginCommands(program)
+  addMountCommand(program)
   // Only the program itself takes extra words (to name an unknown command); subcommands stay strict.
   // An action on the program would drop the implicit `help` command, so ask for it.
   program.allowExcessArguments(true).helpCommand(true)

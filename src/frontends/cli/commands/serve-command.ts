@@ -5,7 +5,9 @@
  */
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
-import { defaultSocketPath, startServer } from '../../../net/index.js'
+import { defaultSocketPath, LocalTreeClient, startServer } from '../../../net/index.js'
+import { mountTree } from '../../fuse/index.js'
+import type { MountedTree } from '../../fuse/index.js'
 import type { RunningServer } from '../../../net/index.js'
 import { usageError } from '../cli-errors.js'
 import { loadConfig } from '../config.js'
@@ -14,7 +16,9 @@ import { parseWith } from '../control-lines.js'
 import { createLogger } from '../logger.js'
 import { Output } from '../output.js'
 import { collect, globalsOf, normalizeUrl, readTokenFile, resolveToken } from '../session.js'
+import { waitForStopSignal } from '../stop-signal.js'
 import type { GlobalOptions } from '../session.js'
+import { addConnectOption, checkConnectOptions, serveCertificate } from './peer-commands.js'
 
 /** How long the process may linger after a clean shutdown before it exits anyway (a leaked timer or socket must not keep a stopped daemon around). */
 const SHUTDOWN_GRACE_MS = 5000
@@ -23,14 +27,19 @@ interface ServeOptions {
   listen?: string[]
   tlsCert?: string
   tlsKey?: string
+  connect?: string[]
+  fuse?: string
+  fuseReadOnly?: boolean
 }
 
 export function addServeCommand(program: Command): void {
-  program.command('serve').description('run a daemon serving the tree (until SIGINT or SIGTERM)')
+  addConnectOption(program.command('serve').description('run a daemon serving the tree (until SIGINT or SIGTERM)'))
     .option('--listen <url>', 'unix:/PATH, ws://HOST:PORT or wss://HOST:PORT (repeatable; default: the default unix socket)',
       collect)
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
+    .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
+    .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
     .action(async (options: ServeOptions, command: Command) => {
       await serve(globalsOf(command), options)
     })
@@ -49,17 +58,31 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
     const settings = await serveSettings(globals, options, config)
     const { composeNode } = await import('../compose-node.js')
-    const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)] })
+    const connect = checkConnectOptions(options.connect)
+    const certificate = await serveCertificate(settings.listen, settings.tls, log)
+    const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
     try {
-      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: settings.tls })
+      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls })
     } catch (err) {
       await node.close()
       throw err
     }
-    announce(new Output(globals.json === true), server.addresses, settings.allowWrite, settings.token !== undefined, log)
+    let mounted: MountedTree | undefined
+    try {
+      mounted = options.fuse === undefined ? undefined
+        : await mountTree(new LocalTreeClient(node.tree, 'fuse'), options.fuse, { readOnly: options.fuseReadOnly === true, log })
+    } catch (err) {
+      await server.close()
+      await node.close()
+      throw err
+    }
+    announce(new Output(globals.json === true), server.addresses, settings.allowWrite, settings.token !== undefined, log, certificate.fingerprint)
+    if (mounted !== undefined) log.info({ mountpoint: mounted.mountpoint }, 'tree mounted')
     const signal = await stop.promise
     log.info({ signal }, 'shutting down')
+    // The mount first: its reads would otherwise fail against a closing node.
+    await mounted?.unmount()
     await server.close()
     await node.close()
     log.info('stopped')
@@ -88,31 +111,10 @@ async function serveSettings(globals: GlobalOptions, options: ServeOptions, conf
   }
 }
 
-function announce(out: Output, addresses: readonly string[], allowWrite: boolean, token: boolean, log: Logger): void {
-  log.info({ allowWrite, token }, 'ready')
-  if (out.json) { out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid })); return }
+function announce(out: Output, addresses: readonly string[], allowWrite: boolean, token: boolean, log: Logger, fingerprint: string | undefined): void {
+  log.info({ allowWrite, token, fingerprint }, 'ready')
+  if (out.json) { out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...(fingerprint === undefined ? {} : { fingerprint }) })); return }
+  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin by then.
+  if (fingerprint !== undefined) out.line(`certificate SHA256 ${fingerprint}`)
   for (const address of addresses) out.line(`listening on ${address}`)
-}
-
-interface StopSignal {
-  readonly promise: Promise<NodeJS.Signals>
-  dispose(): void
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one (an impatient user) runs `onSecond`. */
-function waitForStopSignal(onSecond: () => void): StopSignal {
-  let resolveStop: (signal: NodeJS.Signals) => void = () => {}
-  let received = false
-  const promise = new Promise<NodeJS.Signals>((resolve) => { resolveStop = resolve })
-  const handler = (signal: NodeJS.Signals): void => {
-    if (received) { onSecond(); return }
-    received = true
-    resolveStop(signal)
-  }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
-  return {
-    promise,
-    dispose: () => { process.off('SIGINT', handler); process.off('SIGTERM', handler) },
-  }
 }

@@ -1,0 +1,59 @@
+/**
+ * `memweave mount MOUNTPOINT`: mounts a daemon's tree (or, with --embedded,
+ * an in-process node's) as a FUSE file system until SIGINT or SIGTERM, or
+ * until the daemon connection is lost, then unmounts cleanly.
+ */
+import type { Command } from 'commander'
+import { mountTree } from '../../fuse/index.js'
+import { usageError } from '../cli-errors.js'
+import { createLogger } from '../logger.js'
+import { globalsOf, withClient } from '../session.js'
+import { waitForStopSignal } from '../stop-signal.js'
+
+interface MountOptions {
+  readOnly?: boolean
+  allowOther?: boolean
+  uid?: string
+  gid?: string
+}
+
+export function addMountCommand(program: Command): void {
+  program.command('mount').description('mount the tree as a file system (until SIGINT or SIGTERM)')
+    .argument('<mountpoint>', 'an existing directory')
+    .option('--read-only', 'mount read-only (control leaves included)')
+    .option('--allow-other', 'let other users use the mount')
+    .option('--uid <uid>', 'owner of every file (default: the mounting user)')
+    .option('--gid <gid>', 'group of every file')
+    .action(async (mountpoint: string, options: MountOptions, command: Command) => {
+      const globals = globalsOf(command)
+      const stop = waitForStopSignal(() => process.exit(130))
+      try {
+        await withClient(globals, async ({ client, out }) => {
+          const log = createLogger({ level: globals.logLevel ?? 'info', json: globals.json === true })
+          const mounted = await mountTree(client, mountpoint, {
+            readOnly: options.readOnly === true,
+            allowOther: options.allowOther === true,
+            ...(options.uid === undefined ? {} : { uid: numericId(options.uid, '--uid') }),
+            ...(options.gid === undefined ? {} : { gid: numericId(options.gid, '--gid') }),
+            log,
+          })
+          if (out.json) out.jsonValue({ mounted: mounted.mountpoint, pid: process.pid })
+          else out.line(`mounted on ${mounted.mountpoint}`)
+          // A lost daemon ends the mount too: its files could only answer ENOTCONN.
+          const lost = new Promise<string>((resolve) => {
+            if ('onClose' in client && typeof client.onClose === 'function') client.onClose(() => resolve('daemon connection lost'))
+          })
+          const why = await Promise.race([stop.promise, lost])
+          log.info({ why }, 'unmounting')
+          await mounted.unmount()
+        })
+      } finally {
+        stop.dispose()
+      }
+    })
+}
+
+function numericId(value: string, option: string): number {
+  if (!/^\d+$/.test(value)) throw usageError(`${option} takes a numeric id, not '${value}'`)
+  return Number(value)
+}
