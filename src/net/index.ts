@@ -28,11 +28,6 @@ export type {
   ResultBodies, ServerEvent, ServerHello, ServerMessage, WireError, WireLimits, WireReadPiece, WireReadResult, WireWritePiece, WireWriteResult,
 } from './messages.js'
 export { encodeMessage, decodeMessage, fromWireError, toWireError } from './codec.js'
-export { PeerManager } from './peers.js'
-export type { PeerManagerOptions } from './peers.js'
-export type { PeerState, PeerStatus } from './peers-connection.js'
-export { DEFAULT_PEER_TUNING, parseConnectOption, parsePeerLine, peerSpecFromRpc } from './peers-spec.js'
-export type { PeerSpec, PeerTuning } from './peers-spec.js'
 export { ensureNodeCertificate, fingerprintOf, normalizeFingerprint, stateDirectory } from './peers-tls.js'
 export type { NodeCertificate } from './peers-tls.js'
 export type { ChangeListener, ClientTraffic } from './protocol-client.js'

@@ -16,7 +16,7 @@ import {
 import type { Branch, Mapping, TreeNode } from '../tree/index.js'
 import { KindRegistry } from './kind-registry.js'
 import { ObjectStore } from './object-store.js'
-import { MEMWEAVE_VERSION } from './version.js'
+import { MEMWEAVE_VERSION } from '../version.js'
 
 export interface NodeOptions {
   readonly allowWrite: boolean

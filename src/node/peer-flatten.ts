@@ -8,7 +8,7 @@
  * objects says it is down.
  */
 import type { Branch, Entry, TreeNode } from '../tree/index.js'
-import { currentVia } from './peer-context.js'
+import { currentVia } from '../tree/index.js'
 import { remoteBranch, remoteKind, viaTo } from './peer-branches.js'
 import type { RemoteTreeContext } from './peer-branches.js'
 import type { PeerDirectory } from './peer-link.js'

@@ -6,9 +6,9 @@
  */
 import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import { LocalTreeClient, parseConnectOption, PeerManager } from '../../net/index.js'
+import { LocalTreeClient } from '../../net/index.js'
 import type { TreeClient } from '../../net/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, MemweaveNode } from '../../node/index.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, MemweaveNode, parseConnectOption, PeerManager } from '../../node/index.js'
 import { pluginHostFor } from '../../plugins/index.js'
 import { creationOrder, specLine } from './control-lines.js'
 import type { ObjectSpec } from './control-lines.js'

@@ -15,7 +15,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { MemweaveError } from '../errors/index.js'
-import type { ChangeBus } from '../tree/index.js'
+import type { ChangeBus } from './change-bus.js'
 
 /** Longest chain accepted; deeper compositions are refused rather than followed. */
 export const MAX_HOPS = 16

@@ -7,11 +7,11 @@
  */
 import { MemweaveError } from '../errors/index.js'
 import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
-import type { PeerSession } from '../node/index.js'
+import type { PeerSession } from './peer-link.js'
 import { Lifetime } from '../tree/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
-import type { ProtocolClient } from './protocol-client.js'
-import type { PeerTuning } from './peers-spec.js'
+import type { ProtocolClient } from '../net/index.js'
+import type { PeerTuning } from './peer-spec.js'
 
 let sessionSerial = 0
 

@@ -7,12 +7,12 @@
  */
 import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { outsideRequests } from '../node/index.js'
-import type { PeerLink } from '../node/index.js'
-import { connectClient } from './connect.js'
-import type { ClientTraffic, ProtocolClient } from './protocol-client.js'
-import { ProtocolPeerSession } from './peers-session.js'
-import type { PeerSpec, PeerTuning } from './peers-spec.js'
+import { outsideRequests } from '../tree/index.js'
+import type { PeerLink } from './peer-link.js'
+import { connectClient } from '../net/index.js'
+import type { ClientTraffic, ProtocolClient } from '../net/index.js'
+import { ProtocolPeerSession } from './peer-client-session.js'
+import type { PeerSpec, PeerTuning } from './peer-spec.js'
 
 export type PeerState = 'connecting' | 'up' | 'down' | 'removed'
 

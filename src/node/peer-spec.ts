@@ -7,8 +7,8 @@
  *   keys: token-file=F  fingerprint=SHA256  ca=F  backoff-min-ms=N  backoff-max-ms=N  ping-ms=N  timeout-ms=N
  */
 import { MemweaveError } from '../errors/index.js'
-import { formatEndpoint, parseEndpoint } from './listen-address.js'
-import { normalizeFingerprint } from './peers-tls.js'
+import { formatEndpoint, parseEndpoint } from '../net/index.js'
+import { normalizeFingerprint } from '../net/index.js'
 
 export interface PeerTuning {
   /** First wait before reconnecting; doubles per failure up to backoffMaxMs. */

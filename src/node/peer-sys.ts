@@ -7,9 +7,9 @@
  */
 import { controlLeaf, jsonLeaf, staticBranch } from '../tree/index.js'
 import type { Branch, Leaf, Lifetime, OpenedLeaf } from '../tree/index.js'
-import type { PeerStatus } from './peers-connection.js'
-import { parsePeerLine, peerSpecFromRpc } from './peers-spec.js'
-import type { PeerSpec } from './peers-spec.js'
+import type { PeerStatus } from './peer-connection.js'
+import { parsePeerLine, peerSpecFromRpc } from './peer-spec.js'
+import type { PeerSpec } from './peer-spec.js'
 
 export interface PeerControl {
   add(spec: PeerSpec): Promise<string>

@@ -1,7 +1,7 @@
 /** Peer descriptions: --connect, control lines and RPC objects; tokens never on a line. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseConnectOption, parsePeerLine, peerSpecFromRpc } from './peers-spec.js'
+import { parseConnectOption, parsePeerLine, peerSpecFromRpc } from './peer-spec.js'
 
 const FP = 'ab'.repeat(32)
 const FP_NORMAL = Array.from({ length: 32 }, () => 'AB').join(':')

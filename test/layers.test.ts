@@ -1,0 +1,69 @@
+/**
+ * The layer rule of STYLE.md §5.1, checked: each folder of src/ imports only
+ * the layers below it, and another layer only through an index.ts. The
+ * composition points (the node, and the CLI's compose-node) are the only
+ * places that reach up to wire kinds together.
+ */
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src')
+
+/** Layer → the layers it may import (besides itself and src/version.ts). */
+const ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  errors: [],
+  mem: ['errors'],
+  tree: ['errors', 'mem'],
+  arch: ['errors', 'mem'],
+  connectors: ['errors', 'mem', 'tree'],
+  os: ['errors', 'mem', 'tree', 'arch', 'connectors'],
+  net: ['errors', 'mem', 'tree'],
+  plugins: ['errors', 'mem', 'tree', 'connectors', 'os', 'net'],
+  node: ['errors', 'mem', 'tree', 'arch', 'connectors', 'os', 'net', 'plugins'],
+  frontends: ['errors', 'mem', 'tree', 'net'],
+}
+
+/** Composition roots: they build a node, so they may import it (and what it is made of). */
+const COMPOSITION_ROOTS = new Set(['frontends/cli/compose-node.ts'])
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) return sources(path)
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [path] : []
+  })
+}
+
+function layerOf(file: string): string {
+  return relative(SRC, file).split('/')[0] ?? ''
+}
+
+test('every import stays in its layer or goes down, through an index.ts', () => {
+  const problems: string[] = []
+  for (const file of sources(SRC)) {
+    const from = relative(SRC, file)
+    const layer = layerOf(file)
+    if (from === 'version.ts') continue
+    const text = readFileSync(file, 'utf8')
+    for (const match of text.matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'/gm)) {
+      const target = resolve(dirname(file), match[1] ?? '')
+      const to = relative(SRC, target)
+      if (to.startsWith('..') || to === 'version.js') continue
+      const targetLayer = to.split('/')[0] ?? ''
+      if (targetLayer === layer) continue
+      const allowed = ALLOWED[layer] ?? []
+      const root = COMPOSITION_ROOTS.has(from)
+      if (!allowed.includes(targetLayer) && !root) problems.push(`${from} imports ${to} (${layer} → ${targetLayer})`)
+      if (!to.endsWith('index.js')) problems.push(`${from} imports ${to} past the ${targetLayer} layer's index.ts`)
+    }
+  }
+  assert.deepEqual(problems, [])
+})
+
+test('the rule table names every folder of src/', () => {
+  const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()
+  assert.deepEqual(folders, Object.keys(ALLOWED).sort())
+})
