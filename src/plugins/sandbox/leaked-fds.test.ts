@@ -21,3 +21,10 @@ test('a descriptor without O_CLOEXEC is found and closed before the child runs',
   assert.deepEqual(closingLaunch('/x', ['a'], []), { command: '/x', args: ['a'] })
   assert.ok(readlinkSync('/proc/self/exe').length > 0)
 })
+
+test('the wrapper keeps the environment empty', () => {
+  const inner = closingLaunch('/usr/bin/env', [], [9])
+  const run = spawnSync(inner.command, inner.args, { encoding: 'utf8', env: {} })
+  assert.equal(run.status, 0, run.stderr)
+  assert.equal(run.stdout, '')
+})

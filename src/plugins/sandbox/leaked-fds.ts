@@ -31,9 +31,9 @@ export function inheritableFds(): number[] {
   return out
 }
 
-/** Wraps a command so the given descriptors are closed before it runs (bash: dash takes single-digit fds only). */
+/** Wraps a command so the given descriptors are closed before it runs, with an empty environment as before (exec -c: bash would otherwise add PWD and SHLVL). bash, since dash takes single-digit fds only. */
 export function closingLaunch(command: string, args: readonly string[], fds: readonly number[]): { command: string; args: string[] } {
   if (fds.length === 0) return { command, args: [...args] }
   const closes = fds.map((fd) => `exec ${fd}<&-`).join('; ')
-  return { command: '/bin/bash', args: ['-c', `${closes}; exec "$@"`, 'memweave-plugin', command, ...args] }
+  return { command: '/bin/bash', args: ['-c', `${closes}; exec -c "$@"`, 'memweave-plugin', command, ...args] }
 }
