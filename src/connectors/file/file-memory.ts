@@ -12,6 +12,7 @@ import { isZeroFill } from './image-layout.js'
 import { readInto } from './image-source.js'
 import { planReads } from './read-plan.js'
 import type { FileExtent, ReadRun } from './read-plan.js'
+import { InFlight } from '../in-flight.js'
 
 /** What the memory asks its owner about the file: still the same one? */
 export interface FileGuard {
@@ -52,8 +53,7 @@ const EMPTY = new Uint8Array(0)
 export class FileMemory implements PhysicalMemory {
   readonly stats: FileMemoryStats = { reads: 0, pieces: 0, bytesRead: 0, fileReads: 0, fileBytesRead: 0, zeroFilledBytes: 0, failedPieces: 0, writes: 0, bytesWritten: 0 }
   private readonly maxAddress: bigint
-  private inflight = 0
-  private readonly idleWaiters: (() => void)[] = []
+  private readonly inFlight = new InFlight()
 
   constructor(private readonly options: FileMemoryOptions) {
     this.maxAddress = options.map.maxAddress
@@ -64,27 +64,16 @@ export class FileMemory implements PhysicalMemory {
   }
 
   read(pieces: readonly ReadPiece<PhysAddr>[]): Promise<PieceResult[]> {
-    return this.tracked(() => this.readBatch(pieces))
+    return this.inFlight.run(() => this.readBatch(pieces))
   }
 
   write(pieces: readonly WritePiece<PhysAddr>[]): Promise<WriteResult[]> {
-    return this.tracked(() => this.writeBatch(pieces))
+    return this.inFlight.run(() => this.writeBatch(pieces))
   }
 
   /** Resolves once no read or write is using the fd (before it is closed). */
   idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
-  }
-
-  private async tracked<T>(work: () => Promise<T>): Promise<T> {
-    this.inflight++
-    try {
-      return await work()
-    } finally {
-      this.inflight--
-      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake()
-    }
+    return this.inFlight.idle()
   }
 
   private async readBatch(pieces: readonly ReadPiece<PhysAddr>[]): Promise<PieceResult[]> {

@@ -12,6 +12,7 @@ import { read as fsRead, write as fsWrite } from 'node:fs'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { MAX_PIECE_BYTES, hex } from '../../mem/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import { InFlight } from '../in-flight.js'
 
 export interface PreadGuard {
   /** An error when the source must not be used any more (stale, closed), else undefined. */
@@ -63,8 +64,7 @@ export class PreadMemory implements PhysicalMemory {
   private readonly spans: { start: number; end: number }[] = []
   private readonly gapBytes: number
   private readonly maxRunBytes: number
-  private inflight = 0
-  private readonly idleWaiters: (() => void)[] = []
+  private readonly inFlight = new InFlight()
 
   constructor(private readonly options: PreadMemoryOptions) {
     this.gapBytes = options.gapBytes ?? 16 * 1024
@@ -83,27 +83,16 @@ export class PreadMemory implements PhysicalMemory {
   }
 
   read(pieces: readonly ReadPiece<PhysAddr>[]): Promise<PieceResult[]> {
-    return this.tracked(() => this.readBatch(pieces))
+    return this.inFlight.run(() => this.readBatch(pieces))
   }
 
   write(pieces: readonly WritePiece<PhysAddr>[]): Promise<WriteResult[]> {
-    return this.tracked(() => this.writeBatch(pieces))
+    return this.inFlight.run(() => this.writeBatch(pieces))
   }
 
   /** Resolves once no read or write uses the fd (call before closing it). */
   idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
-  }
-
-  private async tracked<T>(work: () => Promise<T>): Promise<T> {
-    this.inflight++
-    try {
-      return await work()
-    } finally {
-      this.inflight--
-      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake()
-    }
+    return this.inFlight.idle()
   }
 
   private async readBatch(pieces: readonly ReadPiece<PhysAddr>[]): Promise<PieceResult[]> {
