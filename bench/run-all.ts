@@ -14,9 +14,16 @@ const resultsDir = path.join(benchDir, 'results')
 const wanted = process.argv.slice(2)
 const files = readdirSync(benchDir).filter((f) => f.endsWith('.bench.ts') && (wanted.length === 0 || wanted.some((w) => f.startsWith(w)))).sort()
 
+/**
+ * The daemon's recommended malloc settings (deploy/memweave.service sets them too):
+ * every read hands the caller fresh memory, and glibc's defaults return big
+ * blocks to the kernel at once, so each 1 MiB read would fault its pages in again.
+ */
+const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824'
+
 for (const file of files) {
   process.stderr.write(`[bench] ${file}\n`)
-  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20, env: { ...process.env, GLIBC_TUNABLES: process.env['GLIBC_TUNABLES'] ?? MALLOC_TUNABLES } })
   const lastLine = run.stdout.trim().split('\n').pop() ?? ''
   let report: BenchReport
   try {

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+npx tsc -p tsconfig.json
 [ -f scripts/fixtures/build-guests.sh ] && bash scripts/fixtures/build-guests.sh
 exec node --import tsx bench/run-all.ts "$@"
