@@ -1,10 +1,12 @@
 /**
  * Protocol micro benchmark: the same reads in-process (LocalTreeClient) and
  * over the unix socket (ProtocolClient to a daemon in a child process, as in
- * real use), for 1 MiB and 4 KiB pieces and pipelined 8-byte reads. Two
- * sources: memory that copies on read, and a file read with pread (what a
- * dump-file connector does). Prints one BenchReport (bench-report.ts) as its
- * last line, each row with the in-process figure as its ceiling.
+ * real use), once with the shared data ring (big replies through a tmpfs
+ * file, protocol 1.1) and once with every byte through the socket, for 1 MiB
+ * and 4 KiB pieces and pipelined 8-byte reads. Two sources: memory that
+ * copies on read, and a file read with pread (what a dump-file connector
+ * does). Prints one BenchReport (bench-report.ts) as its last line, each row
+ * with the in-process figure as its ceiling.
  *
  *   node --import tsx bench/protocol.bench.ts [--quick]
  */
@@ -18,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { MemweaveError } from '../src/errors/index.js'
 import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WriteResult } from '../src/mem/index.js'
-import { connectClient, LocalTreeClient, startServer } from '../src/net/index.js'
+import { connectClient, DEFAULT_DATA_RING_POLICY, LocalTreeClient, startServer } from '../src/net/index.js'
 import type { TreeClient } from '../src/net/index.js'
 import { Lifetime, memLeaf, staticBranch, Tree } from '../src/tree/index.js'
 import { emit, row } from './bench-report.js'
@@ -170,29 +172,38 @@ async function main(): Promise<void> {
     await close()
     const raw = await rawSocket(`${socket}.raw`, quick ? 40 : 400)
     const pingPong = await rawPingPong(`${socket}.echo`, quick ? 1000 : 10_000)
-    const remote = await connectClient(`unix:${socket}`)
-    const unixSocket = await suite(remote, quick)
-    await remote.disconnect()
+    const inline = await connectClient(`unix:${socket}`, { dataRing: false })
+    const socketOnly = await suite(inline, quick)
+    await inline.disconnect()
+    const shared = await connectClient(`unix:${socket}`)
+    if (!shared.dataRing.active) throw new Error('the bench daemon did not accept the shared data ring')
+    const ring = await suite(shared, quick)
+    await shared.disconnect()
     const inProcess: Suite = { ...local }
-    const row2 = (metric: string, key: keyof Suite, unit: string, goal?: string): BenchRow =>
-      row(metric, unixSocket[key], unit, { what: 'in-process', value: inProcess[key] }, goal)
+    const both = (metric: string, key: keyof Suite, unit: string, goal?: string): BenchRow[] => [
+      row(`${metric}, shared ring`, ring[key], unit, { what: 'in-process', value: inProcess[key] }, goal),
+      row(`${metric}, inline`, socketOnly[key], unit, { what: 'in-process', value: inProcess[key] }, goal),
+    ]
     emit({
       bench: 'protocol',
-      description: 'Reads through the node protocol over a unix socket (daemon in a child process) against the same reads in-process through LocalTreeClient.',
+      description: 'Reads through the node protocol over a unix socket (daemon in a child process), with the shared data ring and inline, against the same reads in-process through LocalTreeClient.',
       rows: [
-        row2('1 MiB reads, memory source (copying), one at a time', 'mem1MiB', 'MB/s', '>= 40% of in-process'),
-        row2('1 MiB reads, file source (pread), one at a time', 'file1MiB', 'MB/s', '>= 40% of in-process'),
-        row('1 MiB reads, memory source, one at a time, vs the bare socket', unixSocket.mem1MiB, 'MB/s', { what: 'plain unix socket, 1 MiB answers', value: raw }),
-        row2('1 MiB reads, memory source, 4 in flight', 'mem1MiBDepth4', 'MB/s'),
-        row2('4 KiB reads, memory source, one at a time', 'mem4KiB', 'reads/s'),
-        row2('4 KiB reads, file source, one at a time', 'file4KiB', 'reads/s'),
-        row2('8-byte reads, 256 in flight', 'pipelined8B', 'reads/s', 'many thousands/s'),
-        row2('8-byte reads, one at a time', 'sequential8B', 'reads/s'),
-        row('8-byte reads, one at a time, vs the bare socket', unixSocket.sequential8B, 'reads/s', { what: 'plain unix socket, 8-byte ping-pong', value: pingPong }),
+        ...both('1 MiB reads, memory source (copying), one at a time', 'mem1MiB', 'MB/s', '>= 40% of in-process'),
+        ...both('1 MiB reads, file source (pread), one at a time', 'file1MiB', 'MB/s', '>= 40% of in-process'),
+        row('1 MiB reads, memory source, one at a time, shared ring vs the bare socket', ring.mem1MiB, 'MB/s', { what: 'plain unix socket, 1 MiB answers', value: raw }),
+        row('1 MiB reads, memory source, one at a time, inline vs the bare socket', socketOnly.mem1MiB, 'MB/s', { what: 'plain unix socket, 1 MiB answers', value: raw }),
+        ...both('1 MiB reads, memory source, 4 in flight', 'mem1MiBDepth4', 'MB/s'),
+        ...both('4 KiB reads, memory source, one at a time', 'mem4KiB', 'reads/s'),
+        ...both('4 KiB reads, file source, one at a time', 'file4KiB', 'reads/s'),
+        ...both('8-byte reads, 256 in flight', 'pipelined8B', 'reads/s', 'many thousands/s'),
+        ...both('8-byte reads, one at a time', 'sequential8B', 'reads/s'),
+        row('8-byte reads, one at a time, vs the bare socket', socketOnly.sequential8B, 'reads/s', { what: 'plain unix socket, 8-byte ping-pong', value: pingPong }),
       ],
       notes: [
         `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores while running${quick ? ' (--quick)' : ''}`,
+        `malloc: GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? '(unset)'}`,
         'the bare-socket row shows what the transport allows at all: a unix socket moves at most wmem_default (208 KiB) per wake-up, and Node cannot raise SO_SNDBUF',
+        `shared ring: replies whose pieces of >= ${DEFAULT_DATA_RING_POLICY.minPieceBytes} bytes add up to >= ${DEFAULT_DATA_RING_POLICY.minReplyBytes} bytes go through a tmpfs file (pwrite by the daemon, pread by the client); smaller ones, like the 4 KiB and 8-byte reads, stay inline either way`,
       ],
     })
   } finally {

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
 import { MemweaveError } from '../src/errors/index.js'
-import { CLOSE_CODES, connectClient, defaultSocketPath, startServer } from '../src/net/index.js'
+import { CLOSE_CODES, connectClient, defaultSocketPath, formatVersion, PROTOCOL_VERSION, startServer } from '../src/net/index.js'
 import { makeTree, RawPeer, serve, testLog } from './protocol-fixtures.js'
 
 const TOKEN = 'correct-horse-battery-staple'
@@ -33,7 +33,7 @@ test('a different protocol major is refused with both versions named', async () 
     const error = reply.error as { code: number; message: string }
     const rebuilt = MemweaveError.fromCode(error.code, error.message)
     assert.equal(rebuilt.kind, 'version_mismatch')
-    assert.match(rebuilt.message, /client speaks 2\.3, this daemon speaks 1\.0/)
+    assert.match(rebuilt.message, new RegExp(`client speaks 2\\.3, this daemon speaks ${formatVersion(PROTOCOL_VERSION).replace(".", "\\.")}`))
     assert.equal((await peer.closed).code, CLOSE_CODES.versionMismatch)
     // A newer minor of the same major is fine.
     const newer = await RawPeer.connect(srv.unixUrl)

@@ -43,6 +43,24 @@ test('a read reply in parts decodes like the plain encoding, big pieces passed t
   assert.equal(restored?.buffer, payload.buffer, 'the fragment itself is handed back')
 })
 
+test('pieces placed in the data ring travel as {ring, length} with uint32 positions of every width', () => {
+  const results: PieceResult[] = [
+    { ok: true, data: big(200_000, 1) },
+    { ok: true, data: new Uint8Array([5]) },
+    { ok: false, error: new MemweaveError('mem', 'unmapped', 'nope') },
+    { ok: true, data: big(70_000, 2) },
+    { ok: true, data: big(100, 3) },
+  ]
+  for (const position of [0, 127, 128, 65_535, 65_536, 2 ** 32 - 1]) {
+    const parts = encodeReadReply(7, results, [position, undefined, 5, 300, 12])
+    assert.equal(parts.length, 1, 'nothing big is left to pass through')
+    assert.deepEqual(decodeMessage(Buffer.concat(parts)), {
+      id: 7,
+      result: [{ ring: position, length: 200_000 }, { data: Buffer.from([5]) }, { error: toWireError(new MemweaveError('mem', 'unmapped', 'nope')) }, { ring: 300, length: 70_000 }, { ring: 12, length: 100 }],
+    })
+  }
+})
+
 test('array and bin headers of every width are right', () => {
   for (const count of [0, 15, 16, 70_000]) {
     const results: PieceResult[] = Array.from({ length: count }, (_, i) => ({ ok: true, data: new Uint8Array([i & 0xff]) }))

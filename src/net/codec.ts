@@ -104,6 +104,10 @@ const KEY_ID = Buffer.from([0xa2, ...Buffer.from('id')])
 const KEY_RESULT = Buffer.from([0xa6, ...Buffer.from('result')])
 const KEY_DATA = Buffer.from([0xa4, ...Buffer.from('data')])
 const KEY_ERROR = Buffer.from([0xa5, ...Buffer.from('error')])
+const KEY_RING = Buffer.from([0xa4, ...Buffer.from('ring')])
+const KEY_LENGTH = Buffer.from([0xa6, ...Buffer.from('length')])
+/** `{ring, length}` with both as uint32 at most. */
+const RING_PIECE_BYTES = 1 + KEY_RING.length + 5 + KEY_LENGTH.length + 5
 
 function binHeaderBytes(length: number): number {
   return length < 0x100 ? 2 : length < 0x10000 ? 3 : 5
@@ -114,17 +118,20 @@ function arrayHeaderBytes(count: number): number {
 }
 
 /**
- * Encodes `{id, result: [{data} | {error}, …]}` as standard msgpack, but
- * returns parts: small fields are copied into shared scratch buffers, pieces
- * of ZERO_COPY_MIN_BYTES or more are passed through as they are. Concatenated,
- * the parts are one ordinary msgpack value.
+ * Encodes `{id, result: [{data} | {ring, length} | {error}, …]}` as standard
+ * msgpack, but returns parts: small fields are copied into shared scratch
+ * buffers, pieces of ZERO_COPY_MIN_BYTES or more are passed through as they
+ * are. Concatenated, the parts are one ordinary msgpack value. A piece with a
+ * ring position (`ringPositions[i]`) was already written to the data ring and
+ * travels as its position.
  */
-export function encodeReadReply(id: number, results: readonly PieceResult[]): Buffer[] {
+export function encodeReadReply(id: number, results: readonly PieceResult[], ringPositions?: readonly (number | undefined)[]): Buffer[] {
   const idBytes = packr.pack(id)
   const errors = results.map((r) => (r.ok ? undefined : packr.pack(toWireError(r.error))))
   let small = 1 + KEY_ID.length + idBytes.length + KEY_RESULT.length + arrayHeaderBytes(results.length)
   results.forEach((r, i) => {
     if (!r.ok) { small += 1 + KEY_ERROR.length + (errors[i]?.length ?? 0); return }
+    if (ringPositions?.[i] !== undefined) { small += RING_PIECE_BYTES; return }
     small += 1 + KEY_DATA.length + binHeaderBytes(r.data.length) + (r.data.length >= ZERO_COPY_MIN_BYTES ? 0 : r.data.length)
   })
   const scratch = Buffer.allocUnsafe(small)
@@ -138,8 +145,16 @@ export function encodeReadReply(id: number, results: readonly PieceResult[]): Bu
   put(KEY_RESULT)
   offset = writeArrayHeader(scratch, offset, results.length)
   results.forEach((r, i) => {
-    scratch[offset++] = FIXMAP_1
+    const position = r.ok ? ringPositions?.[i] : undefined
+    scratch[offset++] = position === undefined ? FIXMAP_1 : FIXMAP_2
     if (!r.ok) { put(KEY_ERROR); put(errors[i] ?? Buffer.alloc(0)); return }
+    if (position !== undefined) {
+      put(KEY_RING)
+      offset = writeUint32(scratch, offset, position)
+      put(KEY_LENGTH)
+      offset = writeUint32(scratch, offset, r.data.length)
+      return
+    }
     put(KEY_DATA)
     offset = writeBinHeader(scratch, offset, r.data.length)
     if (r.data.length < ZERO_COPY_MIN_BYTES) { put(r.data); return }
@@ -156,6 +171,14 @@ function writeArrayHeader(target: Buffer, offset: number, count: number): number
   if (count < 0x10000) { target[offset] = 0xdc; target.writeUInt16BE(count, offset + 1); return offset + 3 }
   target[offset] = 0xdd
   target.writeUInt32BE(count, offset + 1)
+  return offset + 5
+}
+
+function writeUint32(target: Buffer, offset: number, value: number): number {
+  if (value < 0x80) { target[offset] = value; return offset + 1 }
+  if (value < 0x10000) { target[offset] = 0xcd; target.writeUInt16BE(value, offset + 1); return offset + 3 }
+  target[offset] = 0xce
+  target.writeUInt32BE(value, offset + 1)
   return offset + 5
 }
 

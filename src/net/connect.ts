@@ -1,16 +1,19 @@
 /**
  * Connecting to a daemon: `unix:/path`, `ws://HOST:PORT` or `wss://HOST:PORT`,
- * then the hello handshake. Failures say what is wrong in words a user can
- * act on (no daemon there: start one, or use --embedded).
+ * then the hello handshake (offering a shared data ring over a unix socket).
+ * Failures say what is wrong in words a user can act on (no daemon there:
+ * start one, or use --embedded).
  */
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { pino } from 'pino'
 import { WebSocket } from 'ws'
 import type { ClientOptions as WsOptions } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { formatEndpoint, parseEndpoint } from './listen-address.js'
 import type { Endpoint } from './listen-address.js'
 import { normalizeFingerprint, verifiedTlsSocket } from './peers-tls.js'
+import { ClientDataRing } from './client-data-ring.js'
 import { ProtocolClient } from './protocol-client.js'
 import type { ClientOptions } from './protocol-client.js'
 
@@ -41,7 +44,7 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
     ws.once('open', () => { ws.removeAllListeners('error'); resolve() })
     ws.once('error', (err) => reject(connectError(err, endpoint)))
   })
-  const client = new ProtocolClient(ws, formatEndpoint(endpoint), options)
+  const client = new ProtocolClient(ws, formatEndpoint(endpoint), options, endpoint.kind === 'unix' ? makeRing(options) : undefined)
   try {
     await client.handshake(options, connectTimeoutMs)
   } catch (err) {
@@ -49,6 +52,17 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
     throw err
   }
   return client
+}
+
+/** The shared data ring a unix-socket client offers; without one (no /dev/shm, say) data simply stays inline. */
+function makeRing(options: ClientOptions): ClientDataRing | undefined {
+  if (options.dataRing === false) return undefined
+  try {
+    return ClientDataRing.create(options.dataRing ?? {}, options.log ?? pino({ level: 'silent' }))
+  } catch (err) {
+    options.log?.debug({ err }, 'no shared data ring; reads come through the socket')
+    return undefined
+  }
 }
 
 function connectError(err: Error, endpoint: Endpoint): MemweaveError {

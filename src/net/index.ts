@@ -10,9 +10,14 @@
  * Requests are pipelined and carry ids; reads and writes are batched with a
  * result per piece; errors travel as MemweaveError codes; watches push
  * change events. Message types live in messages.ts, shared with the web UI.
+ * A client on the unix socket may share a ring file on tmpfs with the daemon
+ * (data-ring.ts): big read replies then carry ring positions, not bytes.
  */
 export { startServer } from './server.js'
 export type { RunningServer, ServerOptions } from './server.js'
+export { DEFAULT_DATA_RING_POLICY } from './server-data-ring.js'
+export type { DataRingPolicy } from './server-data-ring.js'
+export type { DataRingOptions } from './client-data-ring.js'
 export { DEFAULT_SERVER_LIMITS } from './server-limits.js'
 export type { ServerLimits } from './server-limits.js'
 export { connectClient } from './connect.js'
@@ -24,7 +29,7 @@ export { defaultSocketPath, parseEndpoint, formatEndpoint, isLoopbackHost } from
 export type { Endpoint } from './listen-address.js'
 export { PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion } from './messages.js'
 export type {
-  ChangeEvent, ClientIdentity, ClientMessage, Op, ProtocolErrorEvent, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
+  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProtocolErrorEvent, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
   ResultBodies, ServerEvent, ServerHello, ServerMessage, WireError, WireLimits, WireReadPiece, WireReadResult, WireWritePiece, WireWriteResult,
 } from './messages.js'
 export { encodeMessage, decodeMessage, fromWireError, toWireError } from './codec.js'

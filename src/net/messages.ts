@@ -10,6 +10,11 @@
  *          ◀── {id, result} | {id, error}
  *          ◀── {event:'change', watchId, path}                (pushed, no id)
  *
+ * Over a unix socket (1.1), hello may offer a ring file on tmpfs
+ * (`dataPath`, `dataKey`); if the daemon accepts (`dataRing` in its hello),
+ * big read pieces come back as `{ring, length}`: the bytes are in the file,
+ * and the client reports with each read how far it has `consumed` them.
+ *
  * A daemon can be a client of another daemon: `hello.client.chain` lists the
  * node ids a connection already went through, so loops are refused, and
  * handles are plain numbers a forwarding node maps to (peer, peer handle).
@@ -24,8 +29,12 @@ export interface ProtocolVersion {
   readonly minor: number
 }
 
-/** A different major is refused at hello; minors only add optional fields and ops. */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 0 }
+/**
+ * A different major is refused at hello; minors only add optional fields and ops.
+ * 1.1: the shared data ring for unix-socket clients (hello dataPath/dataKey, ServerHello.dataRing,
+ * read `consumed`, read results `{ring, length}`); see data-ring.ts.
+ */
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 1 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -61,7 +70,14 @@ export interface ServerHello {
   readonly limits: WireLimits
   /** Whatever the daemon reports about itself (program version, pid, kinds, …). */
   readonly node: Readonly<Record<string, unknown>>
+  /** The answer to a hello that offered a data ring (absent otherwise, and from 1.0 daemons). */
+  readonly dataRing?: DataRingAnswer
 }
+
+/** Whether the daemon will write big read replies into the client's ring file, and why not. */
+export type DataRingAnswer =
+  | { readonly accepted: true; readonly sizeBytes: number }
+  | { readonly accepted: false; readonly reason: string }
 
 export interface WireReadPiece {
   readonly addr: bigint
@@ -73,16 +89,25 @@ export interface WireWritePiece {
   readonly data: Uint8Array
 }
 
-export type WireReadResult = { readonly data: Uint8Array } | { readonly error: WireError }
+/** `ring`: the piece's bytes are in the shared data ring at this ring position (see data-ring.ts). */
+export type WireReadResult = { readonly data: Uint8Array } | { readonly ring: number; readonly length: number } | { readonly error: WireError }
 export type WireWriteResult = { readonly ok: true } | { readonly error: WireError }
 
 /** Each op's request fields (besides id and op). */
 export interface RequestBodies {
-  hello: { readonly version: ProtocolVersion; readonly token?: string; readonly client?: ClientIdentity }
+  hello: {
+    readonly version: ProtocolVersion
+    readonly token?: string
+    readonly client?: ClientIdentity
+    /** A unix-socket client's ring file on tmpfs (0600, its own), and the key written in its header. */
+    readonly dataPath?: string
+    readonly dataKey?: Uint8Array
+  }
   list: { readonly path: string; readonly via?: readonly string[] }
   stat: { readonly path: string; readonly via?: readonly string[] }
   open: { readonly path: string; readonly via?: readonly string[] }
-  read: { readonly handle: number; readonly pieces: readonly WireReadPiece[] }
+  /** `consumed`: with a data ring, the ring position up to which the client has copied its replies out. */
+  read: { readonly handle: number; readonly pieces: readonly WireReadPiece[]; readonly consumed?: number }
   write: { readonly handle: number; readonly pieces: readonly WireWritePiece[] }
   rpc: { readonly handle: number; readonly request: unknown }
   close: { readonly handle: number }

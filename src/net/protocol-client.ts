@@ -12,11 +12,13 @@ import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
+import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
 import type { Op, RequestBodies, ResultBodies, ServerHello, WireLimits, WireReadResult } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
+import type { ParsedServerMessage } from './reply-guards.js'
 import type { TreeClient } from './tree-client.js'
 
 export interface ClientOptions {
@@ -36,6 +38,11 @@ export interface ClientOptions {
   tls?: { caFile?: string; fingerprint?: string; rejectUnauthorized?: boolean }
   /** Largest reply accepted (default 1 GiB). */
   maxMessageBytes?: number
+  /**
+   * Over a unix socket, big read replies come through a shared ring file on tmpfs instead of the
+   * socket when the daemon agrees (protocol 1.1); on by default there, false turns it off.
+   */
+  dataRing?: DataRingOptions | false
 }
 
 interface Pending {
@@ -78,7 +85,7 @@ export class ProtocolClient implements TreeClient {
   private readonly abandoned = new Map<number, Op>()
   private readonly closedPromise: Promise<void>
 
-  constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions) {
+  constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing) {
     this.log = options.log ?? pino({ level: 'silent' })
     // Big read replies arrive as separate fragments; keeping them apart saves gluing (copying) them.
     ws.binaryType = 'fragments'
@@ -93,6 +100,11 @@ export class ProtocolClient implements TreeClient {
     return this.hello
   }
 
+  /** Whether big reads come through the shared data ring, and how much did. */
+  get dataRing(): { readonly active: boolean; readonly pieces: number; readonly bytes: number } {
+    return { active: this.ring?.active === true, pieces: this.ring?.stats.pieces ?? 0, bytes: this.ring?.stats.bytes ?? 0 }
+  }
+
   get closed(): boolean {
     return this.closeReason !== undefined
   }
@@ -105,11 +117,16 @@ export class ProtocolClient implements TreeClient {
   }
 
   async handshake(options: ClientOptions, timeoutMs: number): Promise<void> {
+    const ring = this.ring
     const hello = await this.call('hello', {
       version: PROTOCOL_VERSION,
       ...(options.token === undefined ? {} : { token: options.token }),
       client: { name: options.name ?? 'client', ...(options.chain === undefined ? {} : { chain: options.chain }) },
-    }, timeoutMs)
+      ...(ring === undefined ? {} : { dataPath: ring.path, dataKey: ring.key }),
+    }, timeoutMs, (reply) => {
+      // Runs as the reply is handled, before any other request can go out (they read the ring's state).
+      if (ring !== undefined && !ring.settle(reply.dataRing, this.url)) this.ring = undefined
+    })
     if (hello.version.major !== PROTOCOL_VERSION.major) {
       throw new MemweaveError('net', 'version_mismatch',
         `protocol version mismatch: this client speaks ${formatVersion(PROTOCOL_VERSION)}, the daemon at ${this.url} speaks ${formatVersion(hello.version)}`)
@@ -205,7 +222,9 @@ export class ProtocolClient implements TreeClient {
     const id = this.nextId++
     let encoded: Buffer
     try {
-      encoded = encodeMessage({ id, ...message })
+      // Each read tells the daemon how much of the ring is free again (the mark as of sending, not queueing).
+      const consumed = pending.op === 'read' && this.ring?.active === true ? { consumed: this.ring.consumed } : {}
+      encoded = encodeMessage({ id, ...message, ...consumed })
     } catch (err) {
       this.settle(pending, () => pending.reject(toMemweaveError(err, 'net', `cannot encode the ${pending.op} request`)))
       return
@@ -245,7 +264,7 @@ export class ProtocolClient implements TreeClient {
   private onMessage(data: RawData, isBinary: boolean): void {
     this.traffic.messagesIn++
     this.traffic.bytesIn += Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data instanceof ArrayBuffer ? data.byteLength : data.length
-    let message
+    let message: ParsedServerMessage
     try {
       if (!isBinary) throw protocolError('the daemon sent a text frame')
       message = parseServerMessage(Array.isArray(data) ? decodeFragments(data) : decodeMessage(Buffer.isBuffer(data) ? data : Buffer.from(data)))
@@ -266,6 +285,16 @@ export class ProtocolClient implements TreeClient {
       return
     }
     const pending = this.pending.get(message.id)
+    if (message.kind === 'result' && this.ring !== undefined && (pending?.op ?? this.abandoned.get(message.id)) === 'read') {
+      try {
+        message = { ...message, result: this.ring.take(message.result, pending !== undefined) }
+      } catch (err) {
+        // The ring is out of step with the daemon: nothing read through it can be trusted any more.
+        this.log.warn({ err, url: this.url }, 'bad data ring reply from the daemon; disconnecting')
+        this.ws.close(1002, 'bad data ring reply')
+        return
+      }
+    }
     if (pending === undefined) { this.lateReply(message.id, message.kind === 'result' ? message.result : undefined); return }
     this.pending.delete(message.id)
     this.inFlight--
@@ -298,6 +327,7 @@ export class ProtocolClient implements TreeClient {
   private onClosed(code: number, reason: string): void {
     const error = new MemweaveError('net', 'disconnected', `connection to ${this.url} closed (${code}${reason === '' ? '' : `: ${reason}`})`)
     this.closeReason = error
+    this.ring?.close()
     for (const pending of [...this.pending.values(), ...this.queue]) this.settle(pending, () => pending.reject(error))
     this.pending.clear()
     this.queue.length = 0
@@ -320,6 +350,9 @@ function viaField(via: readonly string[] | undefined): { via?: readonly string[]
 
 function toPieceResult(result: WireReadResult): PieceResult {
   if ('error' in result) return { ok: false, error: fromWireError(result.error) }
-  const data = result.data.length < COPY_BELOW_BYTES ? Buffer.from(result.data) : result.data
+  if (!('data' in result)) throw protocolError('a read result still points into the data ring')
+  // A piece that is its whole buffer (a ring copy) keeps nothing else alive; one inside a frame is copied out.
+  const whole = result.data.byteOffset === 0 && result.data.byteLength === result.data.buffer.byteLength
+  const data = result.data.length < COPY_BELOW_BYTES && !whole ? Buffer.from(result.data) : result.data
   return { ok: true, data }
 }

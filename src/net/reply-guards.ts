@@ -9,7 +9,7 @@ import {
   bigintValue, booleanField, bytesValue, describe, field, fieldsOf, protocolError, stringField, uintField,
 } from './field-guards.js'
 import type { Fields } from './field-guards.js'
-import type { Op, ProtocolVersion, ResultBodies, ServerEvent, ServerHello, WireError, WireLimits, WireReadResult, WireWriteResult } from './messages.js'
+import type { DataRingAnswer, Op, ProtocolVersion, ResultBodies, ServerEvent, ServerHello, WireError, WireLimits, WireReadResult, WireWriteResult } from './messages.js'
 
 export type ParsedServerMessage =
   | { readonly kind: 'result'; readonly id: number; readonly result: unknown }
@@ -142,13 +142,21 @@ function parseLimits(value: unknown): WireLimits {
 
 function parseHello(value: unknown): ServerHello {
   const hello = fieldsOf(value, 'hello result')
+  const dataRing = field(hello, 'dataRing')
   return {
     version: parseVersion(field(hello, 'version'), 'hello.version'),
     nodeId: stringField(hello, 'nodeId', 'hello', 256),
     connection: stringField(hello, 'connection', 'hello', 256),
     limits: parseLimits(field(hello, 'limits')),
     node: fieldsOf(field(hello, 'node'), 'hello.node'),
+    ...(dataRing === undefined || dataRing === null ? {} : { dataRing: parseDataRingAnswer(dataRing) }),
   }
+}
+
+function parseDataRingAnswer(value: unknown): DataRingAnswer {
+  const answer = fieldsOf(value, 'hello.dataRing')
+  if (booleanField(answer, 'accepted', 'hello.dataRing')) return { accepted: true, sizeBytes: uintField(answer, 'sizeBytes', 'hello.dataRing') }
+  return { accepted: false, reason: stringField(answer, 'reason', 'hello.dataRing', MAX_TEXT) }
 }
 
 function nullResult(value: unknown): null {

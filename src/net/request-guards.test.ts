@@ -15,6 +15,14 @@ test('well-formed requests come out typed, with number addresses widened to bigi
     ok: true, request: { id: 3, op: 'rpc', handle: 1, request: { any: ['thing', 1n] } },
   })
   assert.deepEqual(parseRequest({ id: 4, op: 'ping' }, 10), { ok: true, request: { id: 4, op: 'ping' } })
+  // 1.1: a ring offer at hello, the consumed mark on reads.
+  const key = new Uint8Array(32).fill(9)
+  assert.deepEqual(parseRequest({ id: 5, op: 'hello', version: { major: 1, minor: 1 }, dataPath: '/dev/shm/memweave-1-ab', dataKey: key }, 10), {
+    ok: true, request: { id: 5, op: 'hello', version: { major: 1, minor: 1 }, token: undefined, dataPath: '/dev/shm/memweave-1-ab', dataKey: key },
+  })
+  assert.deepEqual(parseRequest({ id: 6, op: 'read', handle: 1, pieces: [], consumed: 2 ** 32 - 1 }, 10), {
+    ok: true, request: { id: 6, op: 'read', handle: 1, pieces: [], consumed: 2 ** 32 - 1 },
+  })
 })
 
 test('each bad field is named, with the id kept when it could be read', () => {
@@ -31,6 +39,11 @@ test('each bad field is named, with the id kept when it could be read', () => {
     [{ id: 7, op: 'read', handle: 1, pieces: [null] }, 7, /pieces\[0\] must be a map, got nil/],
     [{ id: 8, op: 'hello', version: 1 }, 8, /hello\.version must be a map/],
     [{ id: 9, op: 'hello', version: { major: 1, minor: 0 }, client: { chain: [1] } }, 9, /chain\[0\]/],
+    [{ id: 10, op: 'hello', version: { major: 1, minor: 1 }, dataPath: '/dev/shm/memweave-x' }, 10, /hello\.dataKey must be binary/],
+    [{ id: 11, op: 'hello', version: { major: 1, minor: 1 }, dataPath: 5, dataKey: new Uint8Array(32) }, 11, /hello\.dataPath must be a string/],
+    [{ id: 12, op: 'hello', version: { major: 1, minor: 1 }, dataPath: '/x', dataKey: new Uint8Array(300) }, 12, /dataKey is longer than 256/],
+    [{ id: 13, op: 'read', handle: 1, pieces: [], consumed: 2 ** 32 }, 13, /consumed must be an integer in 0\.\.4294967295/],
+    [{ id: 14, op: 'read', handle: 1, pieces: [], consumed: -1 }, 14, /consumed/],
   ]
   for (const [value, id, pattern] of cases) {
     const parsed = parseRequest(value, 10)
@@ -61,7 +74,7 @@ test('no decoded value makes the parser throw', () => {
   const request = fc.record({
     id: fc.oneof(fc.nat(), anything), op: fc.oneof(ops, anything), path: fc.oneof(fc.string(), anything), handle: fc.oneof(fc.nat(), anything),
     pieces: fc.oneof(fc.array(piece, { maxLength: 5 }), anything), version: fc.oneof(fc.record({ major: fc.nat(), minor: fc.nat() }), anything),
-    client: anything, watchId: anything, token: anything,
+    client: anything, watchId: anything, token: anything, dataPath: fc.oneof(fc.string(), anything), dataKey: fc.oneof(fc.uint8Array(), anything), consumed: anything,
   }, { requiredKeys: [] })
   fc.assert(fc.property(fc.oneof(request, anything), (value) => {
     const parsed = parseRequest(value, 4)

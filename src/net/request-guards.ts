@@ -10,7 +10,7 @@ import {
 } from './field-guards.js'
 import type { Fields } from './field-guards.js'
 import { OPS } from './messages.js'
-import type { ClientIdentity, Op, ProtocolVersion, Request, WireReadPiece, WireWritePiece } from './messages.js'
+import type { Op, Request, RequestBodies, WireReadPiece, WireWritePiece } from './messages.js'
 
 export type ParsedRequest =
   | { readonly ok: true; readonly request: Request }
@@ -20,6 +20,9 @@ const MAX_ID = 2 ** 53 - 1
 const MAX_HANDLE = 2 ** 32 - 1
 const MAX_TOKEN_LENGTH = 4096
 const MAX_CHAIN = 64
+const MAX_DATA_PATH = 4096
+const MAX_DATA_KEY = 256
+const MAX_RING_POSITION = 2 ** 32 - 1
 
 function isOp(value: unknown): value is Op {
   return typeof value === 'string' && (OPS as readonly string[]).includes(value)
@@ -49,7 +52,10 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
     case 'hello': return { id, op, ...parseHello(fields) }
     case 'list': case 'stat': case 'open': case 'watch':
       return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...viaOf(fields, where) }
-    case 'read': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces) }
+    case 'read': {
+      const consumed = field(fields, 'consumed') === undefined ? {} : { consumed: uintField(fields, 'consumed', where, MAX_RING_POSITION) }
+      return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces), ...consumed }
+    }
     case 'write': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: writePieces(fields, maxPieces) }
     case 'rpc': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), request: field(fields, 'request') }
     case 'close': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE) }
@@ -73,11 +79,12 @@ function nodeIds(list: readonly unknown[], where: string): string[] {
   })
 }
 
-function parseHello(fields: Fields): { version: ProtocolVersion; token?: string; client?: ClientIdentity } {
+function parseHello(fields: Fields): RequestBodies['hello'] {
   const version = fieldsOf(field(fields, 'version'), 'hello.version')
   const parsed = {
     version: { major: uintField(version, 'major', 'hello.version', 0xffff), minor: uintField(version, 'minor', 'hello.version', 0xffff) },
     token: optionalStringField(fields, 'token', 'hello', MAX_TOKEN_LENGTH),
+    ...dataRingOffer(fields),
   }
   const rawClient = field(fields, 'client')
   if (rawClient === undefined) return parsed
@@ -86,6 +93,15 @@ function parseHello(fields: Fields): { version: ProtocolVersion; token?: string;
   let chain: string[] | undefined
   if (rawChain !== undefined) chain = nodeIds(arrayField(client, 'chain', 'hello.client'), 'hello.client.chain')
   return { ...parsed, client: { name: optionalStringField(client, 'name', 'hello.client', 256), chain } }
+}
+
+/** The optional ring offer (1.1); its contents are judged when the file is opened (server-data-ring.ts). */
+function dataRingOffer(fields: Fields): { dataPath?: string; dataKey?: Uint8Array } {
+  const dataPath = optionalStringField(fields, 'dataPath', 'hello', MAX_DATA_PATH)
+  if (dataPath === undefined) return {}
+  const dataKey = bytesValue(field(fields, 'dataKey'), 'hello.dataKey')
+  if (dataKey.length > MAX_DATA_KEY) throw protocolError(`hello.dataKey is longer than ${MAX_DATA_KEY} bytes`)
+  return { dataPath, dataKey }
 }
 
 function piecesOf(fields: Fields, maxPieces: number): readonly unknown[] {

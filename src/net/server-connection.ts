@@ -4,17 +4,22 @@
  * client sends is checked; garbage gets an error (and, repeated, a hang-up),
  * never a crash. A client that stops reading stops being served until it
  * drains; a client that vanishes loses its handles and its pending replies.
+ * A unix-socket client may offer a data ring at hello (server-data-ring.ts):
+ * big read replies are then written there and carry ring positions.
  */
 import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import type { PieceResult } from '../mem/index.js'
 import { currentEventVia, runWithVia } from '../tree/index.js'
 import type { Tree } from '../tree/index.js'
 import { encodeMessage, encodeReadReply, decodeMessage, toWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
+import { answerRingOffer } from './server-data-ring.js'
+import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { checkHello } from './server-hello.js'
@@ -26,6 +31,8 @@ export interface ConnectionContext {
   readonly limits: ServerLimits
   readonly token: string | undefined
   readonly nodeId: string
+  /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
+  readonly dataRing: DataRingPolicy | undefined
   hello(owner: string): ServerHello
 }
 
@@ -50,8 +57,11 @@ export class ServerConnection {
   private readonly heartbeat: NodeJS.Timeout
   private answeredPing = true
   private onIdle: (() => void) | undefined
+  /** The client's shared data ring, when it offered one we accepted. */
+  private ring: ServerDataRing | undefined
 
-  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string) {
+  /** `local`: the client came through a unix socket (the only kind that may share a data ring). */
+  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string, private readonly local = false) {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
@@ -102,6 +112,7 @@ export class ServerConnection {
       return
     }
     if (request.op === 'hello') { this.protocolFailure(request.id, protocolError('hello was already done on this connection')); return }
+    if (request.op === 'read' && request.consumed !== undefined) this.ring?.release(request.consumed)
     this.admit(request)
   }
 
@@ -134,7 +145,7 @@ export class ServerConnection {
         case 'list': this.reply(request.id, await this.hop(request.via, () => tree.list(request.path))); return
         case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
         case 'open': this.reply(request.id, await this.hop(request.via, () => tree.open(request.path, this.owner))); return
-        case 'read': this.send(encodeReadReply(request.id, await tree.read(request.handle, request.pieces, this.owner))); return
+        case 'read': this.sendReadReply(request.id, await tree.read(request.handle, request.pieces, this.owner)); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
           this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
@@ -176,11 +187,31 @@ export class ServerConnection {
       this.refuse(request.id, toMemweaveError(err, 'net', 'cannot describe this node'), CLOSE_CODES.internalError)
       return
     }
+    const policy = this.ctx.dataRing
+    if (request.dataPath === undefined || policy === undefined) { this.greet(request, hello); return }
+    // Opening the offered ring file takes a moment; frames that come meanwhile wait (and the hello timer still runs).
+    this.paused = true
+    this.ws.pause()
+    void answerRingOffer({ path: request.dataPath, key: request.dataKey ?? new Uint8Array(0) }, this.local, policy, this.log).then(({ answer, ring }) => {
+      if (this.state !== 'hello') { ring?.close(); return }
+      this.ring = ring
+      this.greet(request, { ...hello, dataRing: answer })
+      this.maybeResume()
+    })
+  }
+
+  private greet(request: RequestOf<'hello'>, hello: ServerHello): void {
     clearTimeout(this.helloTimer)
     this.state = 'open'
     this.clientChain = request.client?.chain ?? []
-    this.log.debug({ client: request.client?.name, version: formatVersion(request.version) }, 'hello')
+    this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
     this.reply(request.id, hello)
+  }
+
+  /** Big pieces go to the data ring when there is one and it has room; placing and sending happen together, in order. */
+  private sendReadReply(id: number, results: readonly PieceResult[]): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return
+    this.send(encodeReadReply(id, results, this.ring?.place(results)))
   }
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.
@@ -290,10 +321,11 @@ export class ServerConnection {
     this.state = 'closed'
     clearTimeout(this.helloTimer)
     clearInterval(this.heartbeat)
+    this.ring?.close()
     this.waiting.length = 0
     this.watches.clear()
     await this.dropHandles()
-    this.log.debug({ code, reason, inFlight: this.inFlight }, 'connection closed')
+    this.log.debug({ code, reason, inFlight: this.inFlight, dataRing: this.ring?.stats }, 'connection closed')
     if (this.inFlight > 0) {
       // Opens still running will add references after the drop above; drop those too once they finish.
       this.onIdle = () => { void this.dropHandles() }

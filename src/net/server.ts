@@ -21,6 +21,8 @@ import { CLOSE_CODES, PROTOCOL_VERSION } from './messages.js'
 import type { ServerHello } from './messages.js'
 import { ServerConnection } from './server-connection.js'
 import type { ConnectionContext } from './server-connection.js'
+import { resolveDataRingPolicy } from './server-data-ring.js'
+import type { DataRingPolicy } from './server-data-ring.js'
 import { resolveLimits } from './server-limits.js'
 import type { ServerLimits } from './server-limits.js'
 import { prepareUnixSocket } from './unix-socket.js'
@@ -37,6 +39,11 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>
   /** Certificate and key (PEM files) for wss:// listeners. */
   tls?: { certFile: string; keyFile: string }
+  /**
+   * Shared data rings for unix-socket clients that offer one (protocol 1.1): bounds and thresholds,
+   * or false to ignore offers as a 1.0 daemon would. On by default.
+   */
+  dataRing?: Partial<DataRingPolicy> | false
 }
 
 export interface RunningServer {
@@ -66,6 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nodeId = typeof named === 'string' && named !== '' ? named : randomUUID()
   const context: ConnectionContext = {
     tree: options.tree, log, limits, token: options.token, nodeId,
+    dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
       limits: { maxMessageBytes: limits.maxMessageBytes, maxPieces: options.tree.maxPieces, maxBatchBytes: options.tree.maxBatchBytes, maxInFlight: limits.maxInFlight },
@@ -75,7 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const connections = new Set<ServerConnection>()
   let closing = false
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, local: boolean): void => {
     if (closing || connections.size >= limits.maxConnections) {
       log.warn({ connections: connections.size }, 'refusing a connection: server full or closing')
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
@@ -83,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       if (closing) { ws.terminate(); return }
-      const connection = new ServerConnection(ws, context, request.socket.remoteAddress ?? 'unix')
+      const connection = new ServerConnection(ws, context, request.socket.remoteAddress ?? 'unix', local)
       connections.add(connection)
       void connection.finished.then(() => connections.delete(connection))
     })
@@ -92,7 +100,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
   const listeners: Listener[] = []
   try {
-    for (const endpoint of endpoints) listeners.push(await listen(endpoint, tls, onUpgrade, log))
+    for (const endpoint of endpoints) {
+      const local = endpoint.kind === 'unix'
+      listeners.push(await listen(endpoint, tls, (request, socket, head) => onUpgrade(request, socket, head, local), log))
+    }
   } catch (err) {
     await Promise.all(listeners.map((l) => closeListener(l, log)))
     throw err

@@ -1,0 +1,83 @@
+/**
+ * The daemon's ring on a real tmpfs file: the policy's bounds, which reply
+ * pieces go to the ring, that contiguous pieces land back to back, and that
+ * a full ring leaves pieces inline. Refusals are covered end to end in
+ * test/protocol-shm-hostile.test.ts.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { pino } from 'pino'
+import { MemweaveError } from '../errors/index.js'
+import type { PieceResult } from '../mem/index.js'
+import { RING_HEADER_BYTES, RING_KEY_BYTES, RING_MAGIC } from './data-ring.js'
+import { DEFAULT_DATA_RING_POLICY, openDataRing, resolveDataRingPolicy } from './server-data-ring.js'
+import type { ServerDataRing } from './server-data-ring.js'
+
+const log = pino({ level: 'silent' })
+let dir: string
+before(async () => { dir = await mkdtemp('/dev/shm/memweave-unit-') })
+after(() => rm(dir, { recursive: true, force: true }))
+
+async function ringOf(sizeBytes: number, policy = DEFAULT_DATA_RING_POLICY): Promise<{ ring: ServerDataRing; read: (position: number, length: number) => Buffer }> {
+  const path = join(dir, `memweave-unit-${randomBytes(4).toString('hex')}`)
+  const key = randomBytes(RING_KEY_BYTES)
+  const fd = openSync(path, 'wx+', 0o600)
+  ftruncateSync(fd, sizeBytes)
+  writeSync(fd, Buffer.concat([RING_MAGIC, key]), 0, RING_MAGIC.length + RING_KEY_BYTES, 0)
+  const opening = await openDataRing(path, key, policy, log)
+  assert.ok(opening.ok, opening.ok ? '' : opening.reason)
+  after(() => { opening.ring.close(); closeSync(fd) })
+  const capacity = sizeBytes - RING_HEADER_BYTES
+  return {
+    ring: opening.ring,
+    read: (position, length) => {
+      const out = Buffer.alloc(length)
+      readSync(fd, out, 0, length, RING_HEADER_BYTES + (position % capacity))
+      return out
+    },
+  }
+}
+
+const piece = (length: number, fill: number): PieceResult => ({ ok: true, data: Buffer.alloc(length, fill) })
+
+test('policy bounds are checked', () => {
+  assert.deepEqual(resolveDataRingPolicy({}), DEFAULT_DATA_RING_POLICY)
+  for (const bad of [{ minFileBytes: 100 }, { maxFileBytes: 2 ** 32 }, { minFileBytes: 2 << 20, maxFileBytes: 1 << 20 }, { minReplyBytes: -1 }, { minPieceBytes: 0.5 }]) {
+    assert.throws(() => resolveDataRingPolicy(bad), (err: unknown) => err instanceof MemweaveError && err.kind === 'invalid_argument')
+  }
+})
+
+test('small replies and small pieces stay inline; big ones land back to back', async () => {
+  const { ring, read } = await ringOf(1 << 20)
+  const { minPieceBytes, minReplyBytes } = DEFAULT_DATA_RING_POLICY
+  assert.equal(ring.place([piece(minReplyBytes - 1, 1)]), undefined, 'a reply under the threshold')
+  assert.equal(ring.place([piece(minPieceBytes - 1, 1), { ok: false, error: new MemweaveError('mem', 'unmapped', 'x') }]), undefined)
+  const results = [piece(40_000, 2), piece(minPieceBytes - 1, 3), { ok: false, error: new MemweaveError('mem', 'unmapped', 'x') } as const, piece(30_000, 4)]
+  const positions = ring.place(results)
+  assert.ok(positions !== undefined)
+  const [a, small, failed, b] = positions
+  assert.equal(small, undefined)
+  assert.equal(failed, undefined)
+  assert.ok(a !== undefined && b === a + 40_000, 'the two big pieces are contiguous (one writev)')
+  assert.ok(read(a, 40_000).equals(Buffer.alloc(40_000, 2)))
+  assert.ok(read(b, 30_000).equals(Buffer.alloc(30_000, 4)))
+  assert.deepEqual(ring.stats, { pieces: 2, bytes: 70_000, fullPieces: 0 })
+})
+
+test('a full ring leaves pieces inline until the client reports them consumed', async () => {
+  const { ring, read } = await ringOf(1 << 20) // 1 MiB - 4 KiB of ring
+  const first = ring.place([piece(600_000, 5)])?.[0]
+  assert.equal(first, 0)
+  assert.equal(ring.place([piece(600_000, 6)]), undefined, 'no room: inline')
+  assert.equal(ring.stats.fullPieces, 1)
+  ring.release(600_000)
+  const again = ring.place([piece(600_000, 7)])?.[0]
+  assert.ok(again !== undefined)
+  assert.ok(read(again, 600_000).equals(Buffer.alloc(600_000, 7)))
+  ring.close()
+  assert.equal(ring.place([piece(600_000, 8)]), undefined, 'a closed ring places nothing')
+})
