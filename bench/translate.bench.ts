@@ -15,6 +15,7 @@ import { loadavg } from 'node:os'
 import { FakePageTables, PageTableCache, PageTranslator, TranslationCache, VirtualAddressSpace, X64_4LEVEL } from '../src/arch/index.js'
 import { physAddr, virtAddr } from '../src/mem/index.js'
 import type { VirtAddr } from '../src/mem/index.js'
+import { emit, row } from './bench-report.js'
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(name)
@@ -101,4 +102,21 @@ results.vasReads4kUnalignedBatched1024PerS = await rate(1024, () => vas.read(una
 const warm = results.batched4096TableCacheWarm
 results.goalBatchedPerS = 1_000_000
 results.goalMetWarmTableCache = typeof warm === 'object' && !Array.isArray(warm) && warm.perCpuSecond >= 1_000_000
-console.log(JSON.stringify(results, null, 2))
+process.stdout.write(`${JSON.stringify(results)}\n`)
+const perS = (key: string): number => {
+  const value = results[key]
+  return typeof value === 'number' ? value : typeof value === 'object' && !Array.isArray(value) ? value.perSecond : Number.NaN
+}
+emit({
+  bench: 'translate',
+  description: `x86-64 4-level translation on a seeded fake with ${mapped} mapped 4 KiB pages (random addresses).`,
+  rows: [
+    row('translations, batches of 4096, no cache', perS('batched4096NoCache'), 'translations/s', undefined, '>= 1,000,000/s batched'),
+    row('translations, batches of 4096, warm page-table cache', perS('batched4096TableCacheWarm'), 'translations/s', undefined, '>= 1,000,000/s batched'),
+    row('translations, batches of 4096, warm translation cache', perS('batched4096TranslationCacheWarm'), 'translations/s'),
+    row('translations, one per call, no cache', perS('singleNoCache'), 'translations/s'),
+    row('translations, one per call, warm translation cache', perS('singleTranslationCacheWarm'), 'translations/s'),
+    row('virtual 4 KiB reads, batches of 1024', perS('vasReads4kBatched1024PerS'), 'reads/s', { what: 'the same count of physical 4 KiB reads of the fake', value: perS('physReads4kBatched1024PerS') }),
+    row('virtual 4 KiB reads, one per call', perS('vasReads4kSinglePerS'), 'reads/s'),
+  ],
+})

@@ -3,7 +3,7 @@
  * read-ahead window, so a LiME file's many close headers cost few syscalls)
  * or a byte array (tests). Also the 'malformed' error every parser throws.
  */
-import { read as fsRead } from 'node:fs'
+import { preadInto } from '../positional-read.js'
 import { MemweaveError } from '../../errors/index.js'
 
 export interface ImageSource {
@@ -69,12 +69,5 @@ export async function readAtMost(fd: number, offset: number, length: number): Pr
   return done === length ? bytes : bytes.subarray(0, done)
 }
 
-/** One positional read(2) through libuv, as a promise (cheaper than FileHandle per call). */
-export function readInto(fd: number, buffer: Uint8Array, at: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fsRead(fd, buffer, at, length, position, (err, bytesRead) => {
-      if (err !== null) reject(err)
-      else resolve(bytesRead)
-    })
-  })
-}
+/** One positional read (synchronous when small: see positional-read.ts). */
+export const readInto = preadInto

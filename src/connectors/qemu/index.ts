@@ -10,7 +10,7 @@
  * PreadMemory (batched positional reads over a RangeMap) is also used by the kcore connector.
  */
 export { qemuConnectorKind, QEMU_USAGE } from './qemu-connector.js'
-export { PreadMemory, PREAD_IDEAL_BATCH_SIZE, preadInto } from './pread-memory.js'
+export { PreadMemory, PREAD_IDEAL_BATCH_SIZE } from './pread-memory.js'
 export type { PreadGuard, PreadMemoryOptions, PreadMemoryStats } from './pread-memory.js'
 export { QmpClient, DEFAULT_QMP_TIMEOUT_MS } from './qmp-client.js'
 export type { QmpOptions } from './qmp-client.js'

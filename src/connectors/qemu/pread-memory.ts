@@ -8,7 +8,8 @@
  * that is one extent comes back as a view of its read's buffer. A failed
  * read is retried piece by piece, so one bad piece never fails the rest.
  */
-import { read as fsRead, write as fsWrite } from 'node:fs'
+import { write as fsWrite } from 'node:fs'
+import { preadInto } from '../positional-read.js'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { MAX_PIECE_BYTES, hex } from '../../mem/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
@@ -270,13 +271,6 @@ export class PreadMemory implements PhysicalMemory {
     if (addr + BigInt(length) > max) return new MemweaveError('connector', 'out_of_bounds', `${name}: ${verb} of ${length} bytes at ${hex(addr)} goes past the end of guest memory (${hex(max)})`)
     return undefined
   }
-}
-
-/** One positional read(2) through libuv. */
-export function preadInto(fd: number, buffer: Uint8Array, at: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fsRead(fd, buffer, at, length, position, (err, n) => (err !== null ? reject(err) : resolve(n)))
-  })
 }
 
 function pwriteAll(fd: number, data: Uint8Array, position: number): Promise<void> {
