@@ -7,8 +7,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { createConnection } from 'node:net'
-import type { Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
@@ -21,11 +19,10 @@ import type { OsInstance } from '../src/os/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-fixtures.js'
 import type { TruthProcess } from './linux-fixtures.js'
+import { GuestShell, until } from './qemu-guest-kit.js'
 
 const run = promisify(execFile)
 const SCRIPTS = resolve(import.meta.dirname, '..', 'scripts', 'fixtures')
-const POLL_MS = 100
-const POLL_TRIES = 150
 
 interface Guest { readonly runDir: string; readonly memPath: string; readonly consoleSocket: string; readonly truth: string }
 
@@ -36,43 +33,6 @@ function skipReason(): string | false {
   return false
 }
 
-/** The guest's serial shell: each command ends with a marker line so its output is known complete. */
-class GuestShell {
-  private buffer = ''
-  private serial = 0
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => { this.buffer += chunk })
-  }
-
-  static async connect(path: string): Promise<GuestShell> {
-    const socket = createConnection(path)
-    await new Promise<void>((ok, fail) => { socket.once('connect', ok); socket.once('error', fail) })
-    return new GuestShell(socket)
-  }
-
-  async run(command: string): Promise<string> {
-    const marker = `MW-DONE-${++this.serial}`
-    this.buffer = ''
-    this.socket.write(`${command}; echo ${marker}\n`)
-    for (let i = 0; i < POLL_TRIES && !this.buffer.includes(marker); i++) await new Promise((r) => setTimeout(r, POLL_MS))
-    assert.ok(this.buffer.includes(marker), `guest shell did not finish '${command}'`)
-    return this.buffer.slice(0, this.buffer.indexOf(marker)).replaceAll('\r', '')
-  }
-
-  close(): void {
-    this.socket.destroy()
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < POLL_TRIES; i++) {
-    const value = await probe()
-    if (value !== undefined) return value
-    await new Promise((r) => setTimeout(r, POLL_MS))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
 
 describe('a live linux guest (RAM file, volatile)', { skip: skipReason() }, () => {
   let guest: Guest
