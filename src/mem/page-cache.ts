@@ -55,9 +55,10 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
     const batchPages = new Map<bigint, Uint8Array>()
     const bypass: number[] = []
     pieces.forEach((piece, index) => {
-      if (piece.length > this.maxCachedPieceBytes) { bypass.push(index); return }
+      // Big pieces would only evict; empty ones touch no page and the source decides their fate.
+      if (piece.length > this.maxCachedPieceBytes || piece.length === 0) { bypass.push(index); return }
       const first = piece.addr / this.pageSizeBig
-      const last = (piece.addr + BigInt(Math.max(piece.length, 1)) - 1n) / this.pageSizeBig
+      const last = (piece.addr + BigInt(piece.length) - 1n) / this.pageSizeBig
       for (let page = first; page <= last; page++) {
         if (batchPages.has(page)) continue
         const cached = this.lookup(page)
@@ -69,7 +70,7 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
         }
       }
     })
-    const failed = new Map<number, PieceResult>()
+    const failed = new Set<number>()
     const pageList = [...missing.keys()]
     const [pageResults, bypassResults] = await Promise.all([
       pageList.length > 0 ? this.inner.read(pageList.map((page) => ({ addr: (page * this.pageSizeBig) as A, length: this.pageSize }))) : Promise.resolve([]),
@@ -78,16 +79,18 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
     pageList.forEach((page, i) => {
       const r = pageResults[i]
       if (r?.ok) { this.store(page, r.data); batchPages.set(page, r.data) }
-      else if (r !== undefined) for (const index of missing.get(page) ?? []) failed.set(index, r)
+      else for (const index of missing.get(page) ?? []) failed.add(index)
     })
     bypass.forEach((index, i) => { results[index] = bypassResults[i] })
     this.misses += pageList.length
     this.hits += batchPages.size - pageList.length
+    // A whole page can fail where the piece itself is readable (a partial last page, a gap
+    // beside a strict range): those pieces are asked of the source as they are.
+    const retry = [...failed]
+    const retried = retry.length > 0 ? await this.inner.read(retry.map((i) => pieces[i]!)) : []
+    retry.forEach((index, i) => { results[index] = retried[i] })
     pieces.forEach((piece, index) => {
-      if (results[index] !== undefined) return
-      const failure = failed.get(index)
-      if (failure !== undefined) { results[index] = failure; return }
-      results[index] = { ok: true, data: this.assemble(piece, batchPages) }
+      if (results[index] === undefined) results[index] = { ok: true, data: this.assemble(piece, batchPages) }
     })
     return results as PieceResult[]
   }
