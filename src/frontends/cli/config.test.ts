@@ -105,4 +105,12 @@ test('docs/config.example.toml parses, and so do its commented-out examples', as
   ])
   assert.equal(full.tokenFile, '/etc/memweave/token')
   assert.ok(full.tls !== undefined)
+  assert.deepEqual(full.peers, ['b=wss://b.example:7001,token-file=/etc/memweave/b.token,fingerprint=38:14:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66'])
+})
+
+test('peers become --connect options, with files resolved against the config folder; bad keys are named', () => {
+  const config = parseConfig('[[peer]]\nname = "c"\nurl = "unix:/run/c.sock"\n[[peer]]\nname = "d"\nurl = "wss://d:1"\nca_file = "ca.pem"\n', '/etc/mw/c.toml')
+  assert.deepEqual(config.peers, ['c=unix:/run/c.sock', 'd=wss://d:1,ca=/etc/mw/ca.pem'])
+  assert.throws(() => parseConfig('[[peer]]\nname = "c"', 'c.toml'), /^MemweaveError: c\.toml: peer\[0\]\.url: must be a non-empty string$/)
+  assert.throws(() => parseConfig('[[peer]]\nname = "c"\nurl = "x"\ntoken = "s"', 'c.toml'), /c\.toml: peer\[0\]\.token: unknown key/)
 })

@@ -1,7 +1,7 @@
 /**
  * The TOML config file (docs/config.example.toml): where to listen, whether
- * writes are allowed, the token file, TLS files, and connectors and OSs to
- * create at start. Unknown keys and wrong types are refused naming the file
+ * writes are allowed, the token file, TLS files, peers to connect to, and
+ * connectors and OSs to create at start. Unknown keys and wrong types are refused naming the file
  * and the key, so a typo never silently does nothing.
  */
 import { readFile } from 'node:fs/promises'
@@ -23,11 +23,14 @@ export interface MemweaveConfig {
   readonly logLevel: string | undefined
   readonly tls: TlsFiles | undefined
   readonly objects: readonly ObjectSpec[]
+  /** Peers in the form of serve --connect: NAME=URL[,token-file=F][,fingerprint=SHA256][,ca=F]. */
+  readonly peers: readonly string[]
 }
 
 type Table = Record<string, unknown>
 
-const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os']
+const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer']
+const PEER_KEYS = ['name', 'url', 'token_file', 'fingerprint', 'ca_file']
 const CONNECTOR_KEYS = ['name', 'kind', 'args', 'chain_on']
 const OS_KEYS = ['name', 'kind', 'args', 'connector']
 
@@ -66,8 +69,21 @@ export function parseConfig(text: string, file: string): MemweaveConfig {
     ...check.tables(doc.connector, 'connector').map((t, i) => check.object(t, 'connector', i)),
     ...check.tables(doc.os, 'os').map((t, i) => check.object(t, 'os', i)),
   ]
+  const peers = check.tables(doc.peer, 'peer').map((t, i) => {
+    const where = `peer[${i}]`
+    check.keys(t, PEER_KEYS, `${where}.`)
+    const parts = [`${check.requiredString(t.name, `${where}.name`)}=${check.requiredString(t.url, `${where}.url`)}`]
+    const tokenFileOfPeer = check.optionalString(t.token_file, `${where}.token_file`)
+    const fingerprint = check.optionalString(t.fingerprint, `${where}.fingerprint`)
+    const caFile = check.optionalString(t.ca_file, `${where}.ca_file`)
+    if (tokenFileOfPeer !== undefined) parts.push(`token-file=${resolve(base, tokenFileOfPeer)}`)
+    if (fingerprint !== undefined) parts.push(`fingerprint=${fingerprint}`)
+    if (caFile !== undefined) parts.push(`ca=${resolve(base, caFile)}`)
+    return parts.join(',')
+  })
   return {
     file,
+    peers,
     listen: doc.listen === undefined ? undefined : check.strings(doc.listen, 'listen'),
     allowWrite: check.optionalBoolean(doc.allow_write, 'allow_write'),
     tokenFile: tokenFile === undefined ? undefined : resolve(base, tokenFile),

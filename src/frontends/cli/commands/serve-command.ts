@@ -58,7 +58,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
     const settings = await serveSettings(globals, options, config)
     const { composeNode } = await import('../compose-node.js')
-    const connect = checkConnectOptions(options.connect)
+    const connect = checkConnectOptions([...(config?.peers ?? []), ...(options.connect ?? [])])
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
     const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
