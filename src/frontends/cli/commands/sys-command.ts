@@ -32,9 +32,11 @@ function printRecord(out: Output, record: Record<string, unknown>): void {
 
 function printHandles(out: Output, handles: unknown[]): void {
   if (handles.length === 0) { out.line('no open handles'); return }
-  out.table(['HANDLE', 'PATH', 'REFS', 'STALE', 'OPENED'], handles.filter(isRecord).map((h) => [
+  out.table(['HANDLE', 'PATH', 'CHAIN', 'REFS', 'STALE', 'OPENED'], handles.filter(isRecord).map((h) => [
     String(h.handle),
     String(h.path),
+    // A handle through peers: the peer handles it forwards to, hop by hop (b#17 → c#4).
+    Array.isArray(h.chain) ? h.chain.map(String).join(' → ') : '',
     isRecord(h.refs) ? Object.entries(h.refs).map(([owner, count]) => `${owner}:${String(count)}`).join(' ') : '',
     h.stale === true ? 'stale' : '',
     typeof h.openedAt === 'string' ? h.openedAt : '',
