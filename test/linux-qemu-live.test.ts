@@ -1,7 +1,9 @@
 /**
  * The linux OS kind on a running QEMU, through the qemu connector and the
  * tree, as a user would (connector/new "vm qemu:name=…", os/new "g -c vm
- * linux"). One guest boot serves the whole file. While the guest runs:
+ * linux"). One guest boot serves the whole file. Without QMP the kernel's
+ * page-table root is found by scanning RAM; with qmp=auto it comes from the
+ * vCPUs' CR3 (QMP `info registers`), and both OSs see the same. While the guest runs:
  * the process list matches the guest's own /proc at that moment; a process
  * started from the serial shell is on the very next listing; killed, it is
  * gone from the next one and its handles are stale at once; a test
@@ -90,12 +92,12 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
   }
 
   /** pid, ppid, name and start time of every process, as a user gets them: the by-pid listing, then each info leaf. */
-  async function treeProcesses(): Promise<Proc[]> {
-    const pids = (await client.list('os/g/processes/by-pid')).map((e) => Number(e.name))
+  async function treeProcesses(os: string): Promise<Proc[]> {
+    const pids = (await client.list(`os/${os}/processes/by-pid`)).map((e) => Number(e.name))
     const out: Proc[] = []
     for (const pid of pids) {
       try {
-        const info = await readJson(`os/g/processes/by-pid/${pid}/info`)
+        const info = await readJson(`os/${os}/processes/by-pid/${pid}/info`)
         const startNs = BigInt(info['startTime'] as string | number)
         out.push({ pid, ppid: info['ppid'] as number, name: info['name'] as string, startTicks: Number(startNs / NS_PER_TICK) })
       } catch (err) {
@@ -146,6 +148,8 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
     shell = await GuestShell.connect(guest.consoleSocket)
     assert.match(String(await command('connector/new', `vm qemu:name=${guest.name}`)), /connector 'vm' created \(qemu\)/)
     assert.match(String(await command('os/new', 'g -c vm linux')), /os 'g' created \(linux/)
+    assert.match(String(await command('connector/new', `vmq qemu:name=${guest.name},qmp=auto`)), /connector 'vmq' created \(qemu\)/)
+    assert.match(String(await command('os/new', 'gq -c vmq linux')), /os 'gq' created \(linux/)
   })
 
   after(async () => {
@@ -171,11 +175,24 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
     assert.deepEqual(info['warnings'], [])
   })
 
-  it('lists the processes the guest\'s own /proc shows at that moment (pid, ppid, name, start time)', async () => {
+  it('with qmp=auto takes the page-table root from CR3 (QMP info registers) and finds the same kernel', async () => {
+    assert.equal((await readJson('connector/vmq/info'))['method'], 'qmp')
+    const scanned = await readJson('os/g/info')
+    const info = await readJson('os/gq/info')
+    assert.match(String(info['dtbSource']), /CR3 of CPU 0 \(QMP info registers\)/)
+    // Both end on the kernel's own root (init_top_pgt), whatever CR3 the vCPU held.
+    for (const key of ['release', 'kernelBase', 'kaslrOffset', 'directMapBase', 'pagingLevels', 'dtb', 'symbolSource', 'typeSource']) {
+      assert.ok(scanned[key] !== undefined, key)
+      assert.deepEqual(info[key], scanned[key], key)
+    }
+    assert.deepEqual(info['warnings'], [])
+  })
+
+  for (const os of ['g', 'gq']) it(`lists the processes the guest\'s own /proc shows at that moment (pid, ppid, name, start time), os ${os}`, async () => {
     let last: { guest: Proc[]; ours: Proc[] } | undefined
     for (let attempt = 0; attempt < LIST_TRIES; attempt++) {
       const before = await guestProcesses(shell)
-      const ours = await treeProcesses()
+      const ours = await treeProcesses(os)
       const afterwards = await guestProcesses(shell)
       last = { guest: afterwards, ours }
       // Only a guest that stood still across our listing is a fair reference.

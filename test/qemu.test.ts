@@ -76,6 +76,18 @@ describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () =
     assert.equal(viaMaps.mem.metadata().maxAddress, BigInt(RAM_BYTES))
   })
 
+  it('reads the vCPU control registers over QMP only (one CPU, 4-level paging), as a hint for the OS layer', () => {
+    assert.equal(viaMaps.hints.cpuRegisters, undefined)
+    const cpus = viaQmp.hints.cpuRegisters ?? []
+    assert.deepEqual(cpus.map((c) => c.cpu), [0])
+    // Paging is on: a page-aligned table address below the top of RAM (PCID bits aside), PAE set, LA57 clear.
+    const table = cpus[0]!.cr3 & ~0xfffn & ~(1n << 63n)
+    assert.ok(table > 0n && table < BigInt(RAM_BYTES), `CR3 ${cpus[0]!.cr3.toString(16)}`)
+    assert.equal((cpus[0]!.cr4 ?? 0n) & (1n << 5n), 1n << 5n)
+    assert.equal((cpus[0]!.cr4 ?? 0n) & (1n << 12n), 0n)
+    assert.equal((viaQmp.info() as Record<string, unknown>)['cpuRegisters'], 1)
+  })
+
   it('finds the guest by bare NAME and refuses wrong selections with what is running', async () => {
     const byTarget = await createConnector(qemuConnectorKind, guest.name)
     try {

@@ -13,11 +13,26 @@ export interface ElfNote {
   readonly desc: Uint8Array
 }
 
+/** Control registers of one virtual CPU, as a hypervisor reported them. */
+export interface CpuRegisterSnapshot {
+  readonly cpu: number
+  /** Raw CR3 (PCID and no-flush bits included). */
+  readonly cr3: bigint
+  /** Raw CR4 (bit 12 = LA57), when the source gave it. */
+  readonly cr4: bigint | undefined
+}
+
 export interface ConnectorHints {
   /** Notes of an ELF core dump (QEMU dump-guest-memory, kdump), in file order. */
   readonly elfNotes?: readonly ElfNote[]
   /** Text of a VMCOREINFO note or device, when the source has one. */
   readonly vmcoreinfo?: string
+  /**
+   * Control registers of a live guest's vCPUs (QEMU over QMP), taken once when
+   * the connector attached. CR3 moves with the running process, but the kernel
+   * half of every page table is the same, so any of them finds the kernel.
+   */
+  readonly cpuRegisters?: readonly CpuRegisterSnapshot[]
 }
 
 export interface PhysRangeInfo {

@@ -1,7 +1,8 @@
 /**
  * The `qemu` connector kind: the guest RAM of a running QEMU process, read
  * through /proc/PID/mem. The layout comes from QMP (qmp=SOCKET) or from
- * the command line and /proc/PID/maps. When the QEMU process exits (or its
+ * the command line and /proc/PID/maps. With QMP, the vCPUs' CR3/CR4 are
+ * read too (hints.cpuRegisters) so the Linux layer need not scan. When the QEMU process exits (or its
  * pid is reused) the connector's lifetime ends and every handle on it
  * fails as stale.
  *
@@ -15,7 +16,8 @@ import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { RangeMap } from '../../mem/index.js'
 import { ArgReader, Lifetime } from '../../tree/index.js'
 import type { KindArgs } from '../../tree/index.js'
-import type { Connector, ConnectorContext, ConnectorHints, ConnectorKind } from '../connector.js'
+import type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, CpuRegisterSnapshot } from '../connector.js'
+import { readCpuRegisters } from './cpu-registers.js'
 import { layoutFromMaps } from './maps-layout.js'
 import { PreadMemory } from './pread-memory.js'
 import { ProcessWatch, readProcStat } from './process-watch.js'
@@ -70,7 +72,7 @@ async function createQemuConnector(args: KindArgs, context: ConnectorContext): P
   const found = await selectQemuProcess({ name: named ?? reader.target, pid: reader.int('pid'), qmpSocket: qmpPath })
   const identity = await identityOf(found.pid)
   const socket = qmpArg === 'auto' ? autoSocket(found) : qmpPath
-  const layout = socket === undefined ? await layoutFromMaps(found.pid, found.cmd) : await readQmpLayout(found, socket, context.log)
+  const { layout, cpuRegisters } = socket === undefined ? { layout: await layoutFromMaps(found.pid, found.cmd), cpuRegisters: undefined } : await readQmpLayout(found, socket, context.log)
   const writable = context.allowWrite
   const fd = await openProcMem(found.pid, writable)
   let connector: QemuConnector
@@ -78,7 +80,7 @@ async function createQemuConnector(args: KindArgs, context: ConnectorContext): P
     // Checked after the open: the fd now pins whatever process has this pid, so it must still be ours.
     const now = await identityOf(found.pid)
     if (now.startTicks !== identity.startTicks) throw new MemweaveError('connector', 'stale', `qemu: QEMU process ${found.pid} exited while it was being opened`)
-    connector = new QemuConnector({ found, identity, layout, socket, fd, writable, strict, args, context })
+    connector = new QemuConnector({ found, identity, layout, cpuRegisters, socket, fd, writable, strict, args, context })
   } catch (err) {
     await closeFd(fd).catch((closeErr: unknown) => context.log.warn({ err: closeErr, pid: found.pid }, 'closing /proc/PID/mem after a failed open failed'))
     throw err
@@ -93,7 +95,7 @@ function autoSocket(found: QemuProcess): string {
   return socket
 }
 
-async function readQmpLayout(found: QemuProcess, socket: string, log: Logger): Promise<QemuRamLayout> {
+async function readQmpLayout(found: QemuProcess, socket: string, log: Logger): Promise<{ layout: QemuRamLayout; cpuRegisters: CpuRegisterSnapshot[] | undefined }> {
   const client = await QmpClient.connect(socket)
   try {
     const answer = await client.execute('query-name')
@@ -102,7 +104,9 @@ async function readQmpLayout(found: QemuProcess, socket: string, log: Logger): P
       throw new MemweaveError('connector', 'invalid_argument', `qemu: QMP socket ${socket} belongs to guest '${qmpName}', not to ${describeQemu(found)}`)
     }
     if (!found.cmd.qmpSockets.some((s) => resolve(s) === socket)) log.debug({ socket, pid: found.pid }, 'QMP socket is not on the QEMU command line; trusting the mapping check')
-    return await layoutFromQmp(client, await readProcMaps(found.pid))
+    const layout = await layoutFromQmp(client, await readProcMaps(found.pid))
+    // Same session: QEMU serves one QMP client at a time.
+    return { layout, cpuRegisters: await readCpuRegisters(client, log) }
   } finally {
     client.close()
   }
@@ -112,6 +116,7 @@ interface QemuSetup {
   readonly found: QemuProcess
   readonly identity: ProcessIdentity
   readonly layout: QemuRamLayout
+  readonly cpuRegisters: CpuRegisterSnapshot[] | undefined
   readonly socket: string | undefined
   readonly fd: number
   readonly writable: boolean
@@ -124,13 +129,14 @@ class QemuConnector implements Connector {
   readonly kind = 'qemu'
   readonly mem: PreadMemory
   readonly lifetime: Lifetime
-  readonly hints: ConnectorHints = {}
+  readonly hints: ConnectorHints
   private readonly watch: ProcessWatch
   private closed = false
 
   constructor(private readonly setup: QemuSetup) {
     const { pid } = setup.identity
     const log = setup.context.log
+    this.hints = setup.cpuRegisters === undefined ? {} : { cpuRegisters: setup.cpuRegisters }
     this.watch = new ProcessWatch({
       identity: setup.identity,
       log,
@@ -178,6 +184,7 @@ class QemuConnector implements Connector {
       machine: layout.machine,
       method: layout.method,
       qmpSocket: this.setup.socket ?? null,
+      cpuRegisters: this.setup.cpuRegisters?.length ?? 0,
       ramBytes: Number(layout.ramBytes),
       maxAddress: `0x${this.mem.metadata().maxAddress.toString(16)}`,
       ranges: describeRanges(layout.ranges),

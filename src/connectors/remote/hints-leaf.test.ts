@@ -20,3 +20,14 @@ test('malformed documents are refused', () => {
     assert.throws(() => parseHintsDocument(bad), /hints leaf is malformed/)
   }
 })
+
+test('live CPU registers round-trip as hex strings and bad ones are refused', () => {
+  const hints = { cpuRegisters: [{ cpu: 0, cr3: 0x8000_0000_0257_0001n, cr4: 0x10_06f0n }, { cpu: 1, cr3: 0x1234000n, cr4: undefined }] }
+  const doc = JSON.parse(JSON.stringify(hintsDocument(hints, metadata)))
+  assert.deepEqual(doc.cpuRegisters, [{ cpu: 0, cr3: '0x8000000002570001', cr4: '0x1006f0' }, { cpu: 1, cr3: '0x1234000', cr4: null }])
+  assert.deepEqual(parseHintsDocument(doc).hints.cpuRegisters, hints.cpuRegisters)
+  assert.equal(parseHintsDocument(JSON.parse(JSON.stringify(hintsDocument({}, metadata)))).hints.cpuRegisters, undefined)
+  for (const bad of [{}, [{ cpu: 0, cr3: 5, cr4: null }], [{ cpu: -1, cr3: '0x1', cr4: null }], [{ cpu: 0, cr3: '0x1', cr4: 'x' }], [{ cpu: 0, cr3: '0x11112222333344445', cr4: null }]]) {
+    assert.throws(() => parseHintsDocument({ ...doc, cpuRegisters: bad }), /hints leaf is malformed: cpuRegisters/)
+  }
+})

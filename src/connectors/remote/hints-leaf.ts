@@ -7,13 +7,14 @@
  *
  *   { "metadata": { "maxAddress": "0x…", "idealBatchSize": 64, "readonly": true, "volatile": false },
  *     "vmcoreinfo": "OSRELEASE=…",               (when the source has one)
- *     "elfNotes": [ { "name": "QEMU", "type": 0, "desc": "<hex>" }, … ] }
+ *     "elfNotes": [ { "name": "QEMU", "type": 0, "desc": "<hex>" }, … ],
+ *     "cpuRegisters": [ { "cpu": 0, "cr3": "0x…", "cr4": "0x…" | null }, … ] }   (live QEMU over QMP)
  */
 import { MemweaveError } from '../../errors/index.js'
 import type { MemMetadata } from '../../mem/index.js'
 import { jsonLeaf } from '../../tree/index.js'
 import type { LeafMapping } from '../../tree/index.js'
-import type { ConnectorHints, ElfNote } from '../connector.js'
+import type { ConnectorHints, CpuRegisterSnapshot, ElfNote } from '../connector.js'
 import { CONNECTOR_OBJECT } from '../connector-tree.js'
 import type { NamedConnector } from '../connector-tree.js'
 
@@ -21,11 +22,15 @@ export interface HintsDocument {
   readonly metadata: { readonly maxAddress: string; readonly idealBatchSize: number; readonly readonly: boolean; readonly volatile: boolean }
   readonly vmcoreinfo?: string
   readonly elfNotes: readonly { readonly name: string; readonly type: number; readonly desc: string }[]
+  readonly cpuRegisters?: readonly { readonly cpu: number; readonly cr3: string; readonly cr4: string | null }[]
 }
 
 /** Most notes and bytes accepted from a peer (a QEMU dump has one CPU note per vCPU). */
 const MAX_NOTES = 4096
 const MAX_NOTE_BYTES = 1 << 20
+/** QEMU's vCPU limit is far below this. */
+const MAX_CPUS = 8192
+const HEX64 = /^0x[0-9a-f]{1,16}$/i
 
 export function hintsDocument(hints: ConnectorHints, metadata: MemMetadata): HintsDocument {
   return {
@@ -34,6 +39,9 @@ export function hintsDocument(hints: ConnectorHints, metadata: MemMetadata): Hin
     },
     ...(hints.vmcoreinfo === undefined ? {} : { vmcoreinfo: hints.vmcoreinfo }),
     elfNotes: (hints.elfNotes ?? []).map((note) => ({ name: note.name, type: note.type, desc: Buffer.from(note.desc).toString('hex') })),
+    ...(hints.cpuRegisters === undefined ? {} : {
+      cpuRegisters: hints.cpuRegisters.map((c) => ({ cpu: c.cpu, cr3: `0x${c.cr3.toString(16)}`, cr4: c.cr4 === undefined ? null : `0x${c.cr4.toString(16)}` })),
+    }),
   }
 }
 
@@ -73,5 +81,17 @@ export function parseHintsDocument(value: unknown): { hints: ConnectorHints; met
   })
   const vmcoreinfo = doc.vmcoreinfo
   if (vmcoreinfo !== undefined && (typeof vmcoreinfo !== 'string' || vmcoreinfo.length > MAX_NOTE_BYTES)) throw malformed('vmcoreinfo')
-  return { hints: { elfNotes, ...(vmcoreinfo === undefined ? {} : { vmcoreinfo }) }, metadata }
+  const cpuRegisters = doc.cpuRegisters === undefined ? undefined : parseCpuRegisters(doc.cpuRegisters)
+  return { hints: { elfNotes, ...(vmcoreinfo === undefined ? {} : { vmcoreinfo }), ...(cpuRegisters === undefined ? {} : { cpuRegisters }) }, metadata }
+}
+
+function parseCpuRegisters(raw: unknown): CpuRegisterSnapshot[] {
+  if (!Array.isArray(raw) || raw.length > MAX_CPUS) throw malformed(`cpuRegisters is not a list of at most ${MAX_CPUS}`)
+  return raw.map((item: unknown, i): CpuRegisterSnapshot => {
+    const entry = record(item, `cpuRegisters[${i}]`)
+    if (typeof entry.cpu !== 'number' || !Number.isSafeInteger(entry.cpu) || entry.cpu < 0) throw malformed(`cpuRegisters[${i}].cpu`)
+    if (typeof entry.cr3 !== 'string' || !HEX64.test(entry.cr3)) throw malformed(`cpuRegisters[${i}].cr3`)
+    if (entry.cr4 !== null && (typeof entry.cr4 !== 'string' || !HEX64.test(entry.cr4))) throw malformed(`cpuRegisters[${i}].cr4`)
+    return { cpu: entry.cpu, cr3: BigInt(entry.cr3), cr4: entry.cr4 === null ? undefined : BigInt(entry.cr4) }
+  })
 }
