@@ -20,6 +20,7 @@ import type { MountedTree } from '../src/frontends/fuse/index.js'
 import { LocalTreeClient } from '../src/net/index.js'
 import type { MemweaveNode } from '../src/node/index.js'
 import { fuseUnavailable, sh, shBytes, testLog, testNode } from './fuse-harness.js'
+import { available } from './host-target.js'
 
 const run = promisify(execFile)
 const PATTERN = 'memweave-fuse-heap-pattern-3e91'
@@ -45,15 +46,6 @@ int main(int argc, char **argv) {
   return 0;
 }
 `
-
-async function available(tool: string): Promise<boolean> {
-  try {
-    await run(tool, ['--version'])
-    return true
-  } catch {
-    return false // probed on purpose: a missing tool skips its test with a reason
-  }
-}
 
 const HAS_GCC = await available('gcc')
 const HAS_GDB = await available('gdb')

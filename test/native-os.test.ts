@@ -7,12 +7,10 @@
  * handles go stale when the process exits or its pid is reused.
  */
 import assert from 'node:assert/strict'
-import { execFile, spawn } from 'node:child_process'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
@@ -23,41 +21,11 @@ import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
 import { OS_MAPPINGS, writeCoreFile } from '../src/os/index.js'
 import { nativeOsKind } from '../src/os/native/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
+import { available, buildTarget, spawnTarget } from './host-target.js'
+import type { Target } from './host-target.js'
 
 const run = promisify(execFile)
 const PATTERN = 'memweave-pattern-7f3a9c'
-
-const TARGET_C = `
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  char *buf = malloc(4096);
-  strcpy(buf, argc > 1 ? argv[1] : "none");
-  printf("%d %p\\n", getpid(), (void *)buf);
-  fflush(stdout);
-  char c;
-  while (read(0, &c, 1) > 0) {}
-  return 0;
-}
-`
-
-async function available(tool: string): Promise<boolean> {
-  try {
-    await run(tool, ['--version'])
-    return true
-  } catch {
-    return false // probed on purpose: a missing tool skips its test with a reason
-  }
-}
-
-interface Target {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly pid: number
-  readonly addr: bigint
-  readonly exited: Promise<void>
-}
 
 function isKind(kind: string) {
   return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
@@ -88,15 +56,9 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   let client: LocalTreeClient
   const targets: Target[] = []
 
-  async function spawnTarget(env: Record<string, string> = {}): Promise<Target> {
-    const child = spawn(program, [PATTERN], { env: { ...process.env, ...env } })
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).once('line', resolve)
-      child.once('error', reject)
-    })
-    const [pid = '', addr = ''] = line.trim().split(' ')
-    const target = { child, pid: Number(pid), addr: BigInt(addr), exited }
+  async function startTarget(env: Record<string, string> = {}): Promise<Target> {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined))
+    const target = await spawnTarget(program, PATTERN, { ...inherited, ...env })
     targets.push(target)
     return target
   }
@@ -114,9 +76,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mw-native-'))
-    program = join(dir, 'mw-target')
-    await writeFile(join(dir, 'target.c'), TARGET_C)
-    await run('gcc', ['-O0', '-g', '-o', program, join(dir, 'target.c')])
+    program = await buildTarget(dir, 'mw-target')
     const mappings = [...BUILTIN_MAPPINGS, ...OS_MAPPINGS.filter((m) => !BUILTIN_MAPPINGS.some((b) => b === m))]
     node = new MemweaveNode({ allowWrite: false, log: pino({ level: 'silent' }), connectorKinds: [], osKinds: [nativeOsKind], mappings })
     await node.newOs('host native:refresh_ms=100')
@@ -131,7 +91,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   })
 
   it('lists the process by pid, name and pid-name, with its cmdline and exact maps', async () => {
-    const t = await spawnTarget()
+    const t = await startTarget()
     node.store.oses.get('host')?.os.refresh()
     assert.ok((await client.list('os/host/processes/by-pid')).some((e) => e.name === String(t.pid)))
     const info = JSON.parse((await readAll(`os/host/processes/by-pid/${t.pid}/info`)).toString()) as Record<string, unknown>
@@ -162,7 +122,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   })
 
   it('reads the pattern through mem; an unmapped piece fails alone', async () => {
-    const t = await spawnTarget()
+    const t = await startTarget()
     const opened = await client.open(`os/host/processes/by-pid/${t.pid}/mem`)
     try {
       assert.equal(opened.sizeBytes, 1n << 48n)
@@ -190,7 +150,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   })
 
   it('lists mapped ELF images as modules with mem at offset 0 = base', async () => {
-    const t = await spawnTarget()
+    const t = await startTarget()
     const names = (await client.list(`os/host/processes/by-pid/${t.pid}/modules`)).map((e) => e.name)
     assert.ok(names.includes('mw-target') && names.includes('libc.so.6'), names.join(', '))
     const info = JSON.parse((await readAll(`os/host/processes/by-pid/${t.pid}/modules/mw-target/info`)).toString()) as Record<string, unknown>
@@ -207,7 +167,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   })
 
   it('shows environ and phys_maps', async () => {
-    const t = await spawnTarget({ MW_NATIVE_TEST: 'hello world' })
+    const t = await startTarget({ MW_NATIVE_TEST: 'hello world' })
     const environ = (await readAll(`os/host/processes/by-pid/${t.pid}/environ`)).toString()
     assert.ok(environ.split('\n').includes('MW_NATIVE_TEST=hello world'))
     if (process.getuid?.() !== 0) return // frame numbers need root; without it phys_maps fails with 'permission'
@@ -223,7 +183,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   })
 
   it('serves a core file that gdb loads and that matches gcore', { skip: HAS_GDB ? false : 'gdb is not installed: apt-get install -y gdb' }, async () => {
-    const t = await spawnTarget()
+    const t = await startTarget()
     const listed = await client.stat(`os/host/processes/by-pid/${t.pid}/core`)
     const core = await readAll(`os/host/processes/by-pid/${t.pid}/core`)
     assert.equal(listed.meta?.sizeBytes, BigInt(core.length), 'the size known at listing time is the size read')
@@ -260,7 +220,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   })
 
   it('a handle goes stale when its process exits, and the path no longer resolves', async () => {
-    const t = await spawnTarget()
+    const t = await startTarget()
     const mem = await client.open(`os/host/processes/by-pid/${t.pid}/mem`)
     const info = await client.open(`os/host/processes/by-pid/${t.pid}/info`)
     t.child.stdin.end()
@@ -275,7 +235,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   it('a reused pid is a new process: old handles go stale, the path opens a new handle', async (t) => {
     // Steer pid allocation so a new process gets the old pid; other processes may race for it, so try a few times.
     for (let attempt = 0; attempt < 5; attempt++) {
-      const a = await spawnTarget()
+      const a = await startTarget()
       const old = await client.open(`os/host/processes/by-pid/${a.pid}/mem`)
       a.child.kill('SIGKILL')
       await a.exited
@@ -286,7 +246,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
         t.skip(`cannot steer pid allocation through ns_last_pid: ${String(err)}`)
         return
       }
-      const b = await spawnTarget()
+      const b = await startTarget()
       if (b.pid !== a.pid) { await client.close(old.handle); continue }
       await assert.rejects(client.read(old.handle, [{ addr: b.addr, length: 4 }]),
         (err: unknown) => isKind('stale')(err) && /now belongs to another process/.test(String(err)))

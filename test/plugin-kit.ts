@@ -4,14 +4,10 @@
  * often have no size), a compiled target program that puts a pattern on
  * its heap, an interactive bash with history, and a log collector.
  */
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
-import { promisify } from 'node:util'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import { CONNECTOR_MAPPINGS } from '../src/connectors/index.js'
@@ -24,8 +20,8 @@ import type { OsKind } from '../src/os/index.js'
 import { nativeOsKind } from '../src/os/native/index.js'
 import { BUILTIN_PLUGIN_MAPPINGS } from '../src/plugins/index.js'
 import type { Mapping } from '../src/tree/index.js'
+import { buildTarget as buildHostTarget } from './host-target.js'
 
-const run = promisify(execFile)
 
 /**
  * The node's mappings: connectors, the OS tree and the built-in plugins.
@@ -139,59 +135,17 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
   }
 }
 
-export async function available(tool: string): Promise<boolean> {
-  try {
-    await run(tool, ['--version'])
-    return true
-  } catch {
-    return false // probed on purpose: a missing tool skips its tests with a reason
-  }
-}
-
 /** The sandbox needs root (for the network namespace and uid switch) and util-linux. */
 export const SANDBOX_SKIP: string | false = process.getuid?.() !== 0
   ? 'the plugin sandbox tests run as root (network namespace, uid switch)'
   : ['/usr/bin/unshare', '/usr/bin/setpriv', '/usr/bin/prlimit'].every((p) => existsSync(p)) ? false : 'util-linux (unshare, setpriv, prlimit) is missing'
 
-const TARGET_C = `
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  char *buf = malloc(4096);
-  strcpy(buf, argc > 1 ? argv[1] : "none");
-  printf("%d %p\\n", getpid(), (void *)buf);
-  fflush(stdout);
-  char c;
-  while (read(0, &c, 1) > 0) {}
-  return 0;
-}
-`
+export { available, spawnTarget } from './host-target.js'
+export type { Target } from './host-target.js'
 
-export interface Target {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly pid: number
-  /** Heap address of the pattern. */
-  readonly addr: bigint
-}
-
-/** Compiles the target program (named mw-plugtarget) into dir. */
-export async function buildTarget(dir: string): Promise<string> {
-  const program = join(dir, 'mw-plugtarget')
-  await writeFile(join(dir, 'target.c'), TARGET_C)
-  await run('gcc', ['-O0', '-o', program, join(dir, 'target.c')])
-  return program
-}
-
-export async function spawnTarget(program: string, pattern: string, env: Record<string, string> = {}): Promise<Target> {
-  const child = spawn(program, [pattern], { env })
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve)
-    child.once('error', reject)
-  })
-  const [pid = '', addr = ''] = line.trim().split(' ')
-  return { child, pid: Number(pid), addr: BigInt(addr) }
+/** Compiles the heap target program (named mw-plugtarget) into dir. */
+export function buildTarget(dir: string): Promise<string> {
+  return buildHostTarget(dir, 'mw-plugtarget')
 }
 
 /**
