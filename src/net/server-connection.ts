@@ -20,6 +20,8 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import type { AuditLog } from './auth/audit.js'
+import type { Authenticator, Identity, Transport } from './auth/credentials.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { checkHello } from './server-hello.js'
@@ -29,7 +31,12 @@ export interface ConnectionContext {
   readonly tree: Tree
   readonly log: Logger
   readonly limits: ServerLimits
-  readonly token: string | undefined
+  /** Who may connect (tokens, roles) and the audit trail of who did. */
+  readonly auth: Authenticator
+  readonly audit: AuditLog
+  /** The listener this connection came through (set per connection by the server). */
+  readonly transport?: Transport
+  readonly port?: number
   readonly nodeId: string
   /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
   readonly dataRing: DataRingPolicy | undefined
@@ -59,9 +66,11 @@ export class ServerConnection {
   private onIdle: (() => void) | undefined
   /** The client's shared data ring, when it offered one we accepted. */
   private ring: ServerDataRing | undefined
+  /** Who the client proved to be at hello. */
+  private identity: Identity | undefined
 
   /** `local`: the client came through a unix socket (the only kind that may share a data ring). */
-  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string, private readonly local = false) {
+  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, private readonly peer: string, private readonly local = false) {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
@@ -178,8 +187,15 @@ export class ServerConnection {
   }
 
   private hello(request: RequestOf<'hello'>): void {
-    const refusal = checkHello(request, this.ctx.token, this.ctx.nodeId)
-    if (refusal !== undefined) { this.refuse(request.id, refusal.error, refusal.closeCode); return }
+    const transport = this.ctx.transport ?? (this.local ? 'unix' : 'tcp')
+    const checked = checkHello(request, this.ctx.auth, transport, this.ctx.port, this.ctx.nodeId)
+    if (!('identity' in checked)) {
+      this.ctx.audit.refused({ transport, address: this.peer }, checked.error.message)
+      this.refuse(request.id, checked.error, checked.closeCode)
+      return
+    }
+    this.identity = checked.identity
+    this.ctx.audit.accepted({ transport, address: this.peer }, checked.identity, this.owner)
     let hello: ServerHello
     try {
       hello = this.ctx.hello(this.owner)

@@ -3,11 +3,17 @@
  * TCP (optionally TLS). Each accepted WebSocket becomes a ServerConnection
  * with its own owner id (`conn-N`); closing the server closes them all and
  * removes the unix socket files it created.
+ *
+ * Access (docs/access.md): unix sockets are owner-only files and need no
+ * token; every TCP listener needs one, loopback included — the configured
+ * token, a named token from the store, or else one generated here and
+ * written to `<stateDir>/tcp-<PORT>.token` (0600) for local clients of the
+ * same user, removed on close. Browser requests pass the origin policy.
  */
 import { randomUUID } from 'node:crypto'
 import { chmod, readFile, stat, unlink } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
-import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -17,7 +23,13 @@ import { MEMWEAVE_VERSION } from '../version.js'
 import type { Tree } from '../tree/index.js'
 import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.js'
 import type { Endpoint } from './listen-address.js'
+import { AuditLog } from './auth/audit.js'
+import { adminCredential, Authenticator } from './auth/credentials.js'
+import type { Credential } from './auth/credentials.js'
+import { runtimeStateDir } from './auth/state-dir.js'
+import { autoTokenPath, newToken, removeAutoToken, writeAutoToken } from './auth/token-file.js'
 import { CLOSE_CODES, PROTOCOL_VERSION } from './messages.js'
+import { checkBrowserRequest, OriginPolicy } from './origin-policy.js'
 import type { ServerHello } from './messages.js'
 import { ServerConnection } from './server-connection.js'
 import type { ConnectionContext } from './server-connection.js'
@@ -31,8 +43,17 @@ export interface ServerOptions {
   tree: Tree
   /** `unix:/path/to.sock`, `ws://HOST:PORT`, `wss://HOST:PORT` (port 0 picks a free one). */
   listen: readonly string[]
-  /** Required for TCP listeners not bound to loopback; when set, every hello must carry it. */
+  /**
+   * An admin token. Required for TCP listeners not bound to loopback; without one, a token is generated
+   * for the loopback TCP listeners and written to `<stateDir>/tcp-<PORT>.token`. Unix clients need none.
+   */
   token?: string
+  /** Where auto tokens go (default: $MEMWEAVE_STATE_DIR, /run/memweave for root, $XDG_RUNTIME_DIR/memweave, /tmp/memweave-UID). */
+  stateDir?: string
+  /** Named tokens (roles, path limits), read on each hello; see token-store.ts. */
+  tokenStore?: () => readonly Credential[]
+  /** Browser origins allowed besides the daemon's own (http(s)://HOST:PORT exactly). */
+  allowedOrigins?: readonly string[]
   log: Logger
   /** What hello reports about this node (a `nodeId` string here names the node for peers). */
   nodeInfo?: () => Record<string, unknown>
@@ -49,6 +70,8 @@ export interface ServerOptions {
 export interface RunningServer {
   /** The URLs actually bound, with the real port where 0 was asked. */
   readonly addresses: string[]
+  /** Auto-generated token files (one per TCP listener), removed on close. */
+  readonly tokenFiles: string[]
   connections(): number
   close(): Promise<void>
 }
@@ -59,6 +82,8 @@ const CLOSE_GRACE_MS = 2000
 interface Listener {
   readonly server: HttpServer
   readonly address: string
+  /** The port really bound (TCP). */
+  readonly port?: number
   /** A unix socket file we created (removed on close if still ours). */
   readonly socketFile?: { path: string; ino: number }
 }
@@ -71,8 +96,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nodeInfo = options.nodeInfo ?? ((): Record<string, unknown> => ({ version: MEMWEAVE_VERSION, pid: process.pid }))
   const named = nodeInfo().nodeId
   const nodeId = typeof named === 'string' && named !== '' ? named : randomUUID()
+  const stateDir = options.stateDir ?? runtimeStateDir()
+  const tcp = endpoints.some((e) => e.kind === 'tcp')
+  const autoToken = tcp && options.token === undefined ? newToken() : undefined
+  const fixed = [options.token, autoToken].flatMap((t, i) => (t === undefined ? [] : [adminCredential(i === 0 ? 'configured' : 'auto', t)]))
+  const auth = new Authenticator({
+    fixed,
+    store: options.tokenStore,
+    tokenHint: (port) => (autoToken !== undefined && port !== undefined ? autoTokenPath(port, stateDir) : undefined),
+  })
+  const audit = new AuditLog(log)
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, token: options.token, nodeId,
+    tree: options.tree, log, limits, auth, audit, nodeId,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -83,7 +118,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const connections = new Set<ServerConnection>()
   let closing = false
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, local: boolean): void => {
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, at: ListenerInfo): void => {
+    const local = at.transport === 'unix'
+    const peer = local ? 'unix' : `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
+    const refusal = listenerRefusal(request, at)
+    if (refusal !== undefined) {
+      audit.refused({ transport: at.transport, address: peer }, refusal.reason)
+      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.status === 400 ? 'Bad Request' : refusal.status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${refusal.reason}\n`)
+      return
+    }
     if (closing || connections.size >= limits.maxConnections) {
       log.warn({ connections: connections.size }, 'refusing a connection: server full or closing')
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
@@ -91,7 +134,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       if (closing) { ws.terminate(); return }
-      const connection = new ServerConnection(ws, context, request.socket.remoteAddress ?? 'unix', local)
+      const connection = new ServerConnection(ws, { ...context, transport: at.transport, port: at.port }, peer, local)
       connections.add(connection)
       void connection.finished.then(() => connections.delete(connection))
     })
@@ -99,20 +142,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
   const listeners: Listener[] = []
+  const tokenFiles: string[] = []
+  const removeTokenFiles = async (): Promise<void> => {
+    if (autoToken !== undefined) await Promise.all(tokenFiles.map((file) => removeAutoToken(file, autoToken)))
+  }
   try {
     for (const endpoint of endpoints) {
-      const local = endpoint.kind === 'unix'
-      listeners.push(await listen(endpoint, tls, (request, socket, head) => onUpgrade(request, socket, head, local), log))
+      const info: ListenerInfo = { transport: endpoint.kind }
+      const listener = await listen(endpoint, tls, info, (request, socket, head) => onUpgrade(request, socket, head, info), log)
+      listeners.push(listener)
+      if (endpoint.kind !== 'tcp' || listener.port === undefined) continue
+      info.port = listener.port
+      info.policy = new OriginPolicy(endpoint.host, listener.port, endpoint.tls, options.allowedOrigins)
+      if (autoToken !== undefined) tokenFiles.push(await writeAutoToken(listener.port, autoToken, stateDir))
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => closeListener(l, log)))
+    await removeTokenFiles()
     throw err
   }
   const addresses = listeners.map((l) => l.address)
-  log.info({ addresses, nodeId, auth: options.token !== undefined }, 'memweave daemon listening')
+  log.info({ addresses, nodeId, token: options.token !== undefined ? 'configured' : autoToken !== undefined ? 'auto' : 'none (unix only)', tokenFiles }, 'memweave daemon listening')
+  for (const file of tokenFiles) log.info({ tokenFile: file }, 'TCP token written (mode 0600; local clients of this user read it by themselves)')
 
   return {
     addresses,
+    tokenFiles,
     connections: () => connections.size,
     close: async () => {
       if (closing) return
@@ -123,6 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await Promise.race([Promise.all(open.map((c) => c.finished)), grace])
       for (const connection of connections) connection.terminate()
       await Promise.all([...listeners.map((l) => closeListener(l, log)), ...open.map((c) => c.finished)])
+      await removeTokenFiles()
       log.info('memweave daemon stopped listening')
     },
   }
@@ -149,6 +205,20 @@ function checkPolicy(endpoints: readonly Endpoint[], options: ServerOptions): vo
   }
 }
 
+/** What an upgrade handler knows about its listener; port and policy are set once a TCP listener is bound. */
+interface ListenerInfo {
+  readonly transport: 'unix' | 'tcp'
+  port?: number
+  policy?: OriginPolicy
+}
+
+/** Browser checks on a TCP listener (unix sockets are out of a browser's reach). */
+function listenerRefusal(request: IncomingMessage, at: ListenerInfo): { status: number; reason: string } | undefined {
+  if (at.transport === 'unix') return undefined
+  if (at.policy === undefined) return { status: 503, reason: 'listener not ready' }
+  return checkBrowserRequest(request, at.policy)
+}
+
 async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: Buffer } | undefined> {
   if (tls === undefined) return undefined
   const read = async (path: string, what: string): Promise<Buffer> => {
@@ -163,12 +233,18 @@ async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: 
 
 async function listen(
   endpoint: Endpoint, tls: { cert: Buffer; key: Buffer } | undefined,
-  onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void, log: Logger,
+  info: ListenerInfo, onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void, log: Logger,
 ): Promise<Listener> {
   if (endpoint.kind === 'unix') await prepareUnixSocket(endpoint.path)
   const server = endpoint.kind === 'tcp' && endpoint.tls ? createHttpsServer({ ...tls }) : createHttpServer()
   server.on('upgrade', onUpgrade)
-  server.on('request', (_request, response) => {
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const refusal = listenerRefusal(request, info)
+    if (refusal !== undefined) {
+      response.writeHead(refusal.status, { 'content-type': 'text/plain' })
+      response.end(`${refusal.reason}\n`)
+      return
+    }
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
     response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
   })
@@ -186,7 +262,7 @@ async function listen(
   if (endpoint.kind === 'tcp') {
     const bound = server.address()
     const port = typeof bound === 'object' && bound !== null ? bound.port : endpoint.port
-    return { server, address: formatEndpoint({ ...endpoint, port }) }
+    return { server, address: formatEndpoint({ ...endpoint, port }), port }
   }
   // The socket file is the access control for unix clients (no token there): owner only.
   await chmod(endpoint.path, 0o600)

@@ -30,6 +30,7 @@ interface ServeOptions {
   connect?: string[]
   fuse?: string
   fuseReadOnly?: boolean
+  allowOrigin?: string[]
 }
 
 export function addServeCommand(program: Command): void {
@@ -38,6 +39,7 @@ export function addServeCommand(program: Command): void {
       collect)
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
+    .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
     .action(async (options: ServeOptions, command: Command) => {
@@ -63,7 +65,10 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
     try {
-      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls })
+      server = await startServer({
+        tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls,
+        allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])],
+      })
     } catch (err) {
       await node.close()
       throw err
@@ -77,7 +82,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
       await node.close()
       throw err
     }
-    announce(new Output(globals.json === true), server.addresses, settings.allowWrite, settings.token !== undefined, log, certificate.fingerprint)
+    announce(new Output(globals.json === true), server, settings.allowWrite, settings.token !== undefined, log, certificate.fingerprint)
     if (mounted !== undefined) log.info({ mountpoint: mounted.mountpoint }, 'tree mounted')
     const signal = await stop.promise
     log.info({ signal }, 'shutting down')
@@ -111,10 +116,15 @@ async function serveSettings(globals: GlobalOptions, options: ServeOptions, conf
   }
 }
 
-function announce(out: Output, addresses: readonly string[], allowWrite: boolean, token: boolean, log: Logger, fingerprint: string | undefined): void {
+function announce(out: Output, server: RunningServer, allowWrite: boolean, token: boolean, log: Logger, fingerprint: string | undefined): void {
+  const { addresses, tokenFiles } = server
   log.info({ allowWrite, token, fingerprint }, 'ready')
-  if (out.json) { out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...(fingerprint === undefined ? {} : { fingerprint }) })); return }
-  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin by then.
+  if (out.json) {
+    out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...(fingerprint === undefined ? {} : { fingerprint }), ...(tokenFiles.length === 0 ? {} : { tokenFiles }) }))
+    return
+  }
+  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin (and the token file) by then.
   if (fingerprint !== undefined) out.line(`certificate SHA256 ${fingerprint}`)
+  for (const file of tokenFiles) out.line(`token file ${file} (local clients of this user find it by themselves)`)
   for (const address of addresses) out.line(`listening on ${address}`)
 }
