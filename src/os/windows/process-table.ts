@@ -33,6 +33,8 @@ export interface ProcessTable {
 
 /** More processes than Windows runs; a longer ring is corrupt. */
 export const MAX_PROCESSES = 1 << 16
+/** Enough for every EPROCESS field read here on Windows 10/11 x64 (VadRoot is the last, below 0x800). */
+const MIN_EPROCESS_BYTES = 0x800
 
 function u64(b: Uint8Array, at: number | undefined): bigint {
   if (at === undefined || at + 8 > b.length) return 0n
@@ -65,6 +67,18 @@ export async function readProcessTable(kernel: WindowsKernel): Promise<ProcessTa
   const entries = walked.entries.length > 0 ? walked.entries : [firstLink]
   const sizeBytes = kernel.kdbg !== undefined && kernel.kdbg.offsets.sizeEprocess >= 0x200 ? kernel.kdbg.offsets.sizeEprocess : DEFAULT_EPROCESS_BYTES
   const results = await kmem.read(entries.map((e) => ({ addr: virtAddr(e - BigInt(links)), length: sizeBytes })))
+  // Without a KDBG size the read may run past the EPROCESS into an absent page: read what Windows 10/11 fields need, zero-padded.
+  const short = results.map((r, i) => ({ r, i })).filter(({ r }) => r?.ok !== true)
+  if (short.length > 0 && sizeBytes > MIN_EPROCESS_BYTES) {
+    const again = await kmem.read(short.map(({ i }) => ({ addr: virtAddr(entries[i]! - BigInt(links)), length: MIN_EPROCESS_BYTES })))
+    short.forEach(({ i }, k) => {
+      const r = again[k]
+      if (r?.ok !== true) return
+      const padded = new Uint8Array(sizeBytes)
+      padded.set(r.data)
+      results[i] = { ok: true, data: padded }
+    })
+  }
   const processes: EprocessBytes[] = []
   let stopped = walked.stopped
   for (let i = 0; i < entries.length; i++) {
