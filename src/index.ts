@@ -21,10 +21,10 @@ export type { Entry, LeafContent, LeafMeta, OpenResult, Stat } from './tree/inde
 export type { MapEntry } from './os/index.js'
 export {
   PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion, connectClient, LocalTreeClient, defaultSocketPath, defaultDaemonUrl, normalizeDaemonUrl,
-  parseEndpoint, formatEndpoint, clientToken, autoTokenPath, runtimeStateDir, readTokenFile, startServer,
+  parseEndpoint, formatEndpoint, readTokenFile, resolveToken, startServer,
 } from './net/index.js'
 export type {
   TreeClient, ProtocolClient, ClientOptions, ChangeListener, ServerHello, WireLimits, ProtocolVersion, Endpoint, RunningServer, ServerOptions,
-  ServerLimits, DataRingOptions, TokenSources,
+  ServerLimits, DataRingOptions,
 } from './net/index.js'
 export { MEMWEAVE_VERSION } from './version.js'

@@ -1,10 +1,10 @@
 /**
  * `connect()`: a client on a running daemon, found the way the CLI finds it
  * (the address given, else $MEMWEAVE_DAEMON, else the default unix socket)
- * with the token found the same way (given, token file, $MEMWEAVE_TOKEN,
- * else the daemon's own auto-token file for a loopback TCP address).
+ * with the token found the same way (given, token file, $MEMWEAVE_TOKEN;
+ * connectClient then tries a loopback daemon's own auto-token file).
  */
-import { clientToken, connectClient, defaultDaemonUrl, normalizeDaemonUrl } from '../net/index.js'
+import { connectClient, defaultDaemonUrl, normalizeDaemonUrl, resolveToken } from '../net/index.js'
 import type { ClientOptions, ProtocolClient } from '../net/index.js'
 
 export interface ConnectOptions extends Omit<ClientOptions, 'chain'> {
@@ -15,6 +15,6 @@ export interface ConnectOptions extends Omit<ClientOptions, 'chain'> {
 export async function connect(url?: string, options: ConnectOptions = {}): Promise<ProtocolClient> {
   const address = url === undefined || url === '' ? defaultDaemonUrl() : normalizeDaemonUrl(url)
   const { tokenFile, ...rest } = options
-  const token = await clientToken(address, { token: options.token, tokenFile })
+  const token = await resolveToken(options.token, tokenFile)
   return connectClient(address, { name: 'library', ...rest, ...(token === undefined ? {} : { token }) })
 }

@@ -5,7 +5,7 @@
  * gets a TreeClient and the session is closed after it, whatever happens.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { clientToken, connectClient, defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, resolveToken } from '../../net/index.js'
+import { connectClient, defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, resolveToken } from '../../net/index.js'
 import type { TreeClient } from '../../net/index.js'
 import { isAbsentDaemon, NoDaemonError, usageError } from './cli-errors.js'
 import { loadConfig } from './config.js'
@@ -65,7 +65,7 @@ export async function withClient(globals: GlobalOptions, job: (context: CommandC
   let client: TreeClient
   try {
     // Only connecting is bounded: a long request (opening an OS, dumping a core) may take its time.
-    client = await connectClient(url, { token: await clientToken(url, { token: globals.token, tokenFile: globals.tokenFile }), connectTimeoutMs: globals.timeoutMs ?? 10_000, name: 'cli' })
+    client = await connectClient(url, { token: await resolveToken(globals.token, globals.tokenFile), connectTimeoutMs: globals.timeoutMs ?? 10_000, name: 'cli' })
   } catch (err) {
     if (isAbsentDaemon(err)) throw new NoDaemonError(url, err)
     if (err instanceof MemweaveError) throw new MemweaveError(err.origin, err.kind, `cannot connect to ${url}: ${err.message}`, { cause: err })
