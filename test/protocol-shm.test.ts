@@ -89,6 +89,39 @@ describe('with a shared ring', () => {
     }
   })
 
+  test('readInto puts ring and inline data into the caller\'s buffer, bulk batches with per-piece failures', async () => {
+    const viaRing = await ringClient(2 * MIB)
+    const inline = await connectClient(srv.unixUrl, { log: testLog(), dataRing: false })
+    try {
+      const clients = [viaRing, inline]
+      const handles = await Promise.all(clients.map(async (c) => (await c.open('data/b')).handle))
+      const piece = fc.record({ addr: fc.integer({ min: 0, max: LEAF_BYTES }).map(BigInt), length: fc.oneof(fc.constantFrom(0, 4096, 70_000, MIB), fc.integer({ min: 0, max: MIB })) })
+      await fc.assert(fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 6 }), fc.nat({ max: 64 }), async (pieces, gap) => {
+        let at = gap
+        const placed = pieces.map((p) => { const q = { ...p, at }; at += p.length + gap; return q })
+        await Promise.all(clients.map(async (client, c) => {
+          const target = Buffer.alloc(at + 7, 0xa5)
+          const results = await client.readInto(handles[c]!, placed, target)
+          const written = new Uint8Array(target.length)
+          placed.forEach((p, i) => {
+            const r = results[i]
+            const offset = Number(p.addr)
+            written.fill(1, p.at, p.at + p.length)
+            if (offset + p.length > LEAF_BYTES) { assert.ok(r !== undefined && !r.ok && r.error.kind === 'unmapped', `piece ${i} should be unmapped`); return }
+            assert.ok(r?.ok === true && r.length === p.length, `piece ${i} failed`)
+            assert.ok(target.subarray(p.at, p.at + p.length).equals(t.expected('b', offset, p.length)), `piece ${i} differs (client ${c})`)
+          })
+          written.forEach((w, i) => { if (w === 0) assert.equal(target[i], 0xa5, `byte ${i} outside the pieces was changed`) })
+        }))
+      }), { numRuns: 25 })
+      assert.ok(viaRing.dataRing.pieces > 0, 'some pieces went through the ring')
+      await assert.rejects(viaRing.readInto(handles[0]!, [{ addr: 0n, length: 16, at: 8 }], Buffer.alloc(16)), (err: unknown) => err instanceof MemweaveError && err.kind === 'invalid_argument')
+    } finally {
+      await viaRing.disconnect()
+      await inline.disconnect()
+    }
+  })
+
   test('a full ring sends the data inline and never waits; consumed space is used again', async () => {
     const client = await ringClient(SMALL_RING_BYTES) // 1 MiB - 4 KiB of ring
     try {
