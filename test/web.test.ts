@@ -93,7 +93,8 @@ describe('web frontend on a guest dump', { skip }, () => {
     assert.ok(pattern !== undefined)
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
     const first = Buffer.from(pattern.bytes, 'hex').subarray(0, 16).toString('latin1')
-    await page.waitForFunction(`document.querySelector('.hex-grid')?.textContent?.includes(${JSON.stringify(first)}) === true`, undefined, { timeout: 30_000 })
+    // Locators, not string predicates: the page's CSP forbids eval, for tests too.
+    await page.locator('.hex-grid', { hasText: first }).waitFor({ timeout: 30_000 })
     const firstRow = await page.textContent('.hex-grid .row:first-child .addr')
     assert.equal(BigInt(`0x${firstRow ?? ''}`), BigInt(pattern.address) & ~0xfn)
     const bytes = await page.$$eval('.hex-grid .row:first-child .b', (cells) => cells.map((c) => c.textContent).join(''))
@@ -109,7 +110,7 @@ describe('web frontend on a guest dump', { skip }, () => {
     const gap = ranges.findIndex((r, i) => (ranges[i + 1]?.[0] ?? 0n) > (r[1] ?? 0n))
     const unmapped = ranges[gap]?.[1] ?? 0n
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@0x${unmapped.toString(16)}`)
-    await page.waitForFunction("document.querySelectorAll('.hex-grid .row:first-child .b.un').length === 16", undefined, { timeout: 30_000 })
+    await page.locator('.hex-grid .row:first-child .b.un:nth-child(16)').waitFor({ timeout: 30_000 })
     const cells = await page.$$eval('.hex-grid .row:first-child .b', (c) => c.map((e) => e.textContent))
     assert.deepEqual(cells, new Array(16).fill('??'))
     await page.close()
@@ -125,7 +126,7 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.keyboard.type(`${name}+0x1010`)
     await page.keyboard.press('Enter')
     const want = (base + 0x1010n).toString(16).padStart(12, '0')
-    await page.waitForFunction(`document.querySelector('.hex-grid .row:first-child .addr')?.textContent === ${JSON.stringify(want)}`)
+    await page.locator('.hex-grid .row:first-child .addr', { hasText: want }).waitFor()
     assert.equal(await page.textContent('.where'), `${name}+0x1010`)
     assert.ok(page.url().endsWith(`@${encodeURIComponent(`${name}+0x1010`)}`), page.url())
     await page.close()
@@ -149,15 +150,15 @@ describe('web frontend on a guest dump', { skip }, () => {
     const evil: Server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' })
       res.end(`<script>const ws = new WebSocket(${JSON.stringify(`${web.tcp}/`)}); ws.binaryType = 'arraybuffer';
-        ws.onopen = () => { document.title = 'opened' }; ws.onclose = (e) => { document.title = document.title === 'opened' ? 'opened-then-closed' : 'refused' }</script>`)
+        ws.onopen = () => { document.body.dataset.ws = 'opened' }; ws.onclose = () => { document.body.dataset.ws = document.body.dataset.ws === 'opened' ? 'opened-then-closed' : 'refused' }</script>`)
     })
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve))
     const address = evil.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
     const page = await browser.newPage()
     await page.goto(`http://127.0.0.1:${port}/`)
-    await page.waitForFunction("document.title !== ''")
-    assert.equal(await page.title(), 'refused')
+    await page.locator('body[data-ws]').waitFor()
+    assert.equal(await page.getAttribute('body', 'data-ws'), 'refused')
     await page.close()
     evil.close()
     // The same refusal for any client that presents a foreign Origin (the ticket is not even looked at).
