@@ -88,6 +88,7 @@ export class ProtocolClient implements TreeClient {
   private readonly abandoned = new Map<number, Op>()
   private readonly closedPromise: Promise<void>
 
+  /** @internal Made by connectClient (connect.ts); not part of the published types. */
   constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing) {
     this.log = options.log ?? pino({ level: 'silent' })
     // Big read replies arrive as separate fragments; keeping them apart saves gluing (copying) them.

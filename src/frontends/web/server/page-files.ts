@@ -28,11 +28,11 @@ interface PageFile {
   readonly bytes: Buffer
 }
 
-/** dist/web of the memweave package this code belongs to (the same from src/ under tsx and from dist/). */
+/** dist/web of the package this code belongs to: the nearest package.json above (from src/ under tsx, from dist/, or installed). */
 export function defaultPageDirectory(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return join(dir, 'dist', 'web')
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'web')
     const up = dirname(dir)
     if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), 'web')
     dir = up
