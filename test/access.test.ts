@@ -115,8 +115,8 @@ describe('a TCP daemon with no token configured', { concurrency: false }, () => 
   })
 
   test('a Host header that is not the daemon\'s own is refused (DNS rebinding)', async () => {
-    assert.equal(await upgradeStatus(url, { host: `evil.example:${port}` }), 403)
-    assert.equal(await upgradeStatus(url, { host: `evil.example:${port}` }, `http://evil.example:${port}`), 403)
+    assert.equal(await upgradeStatus(url, { host: `evil.example:${port}` }), 421)
+    assert.equal(await upgradeStatus(url, { host: `evil.example:${port}` }, `http://evil.example:${port}`), 421)
     assert.equal(await upgradeStatus(url, { host: `localhost:${port}` }), 101)
   })
 

@@ -20,7 +20,9 @@ import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } 
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
 import type { AuditLog } from './auth/audit.js'
+import { identityRights } from './auth/credentials.js'
 import type { Authenticator, Identity, Transport } from './auth/credentials.js'
+import type { BrowserTickets } from './browser-tickets.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { serveRead } from './server-read.js'
@@ -38,6 +40,10 @@ export interface ConnectionContext {
   readonly transport?: Transport
   readonly port?: number
   readonly nodeId: string
+  /** One-time tickets for browser sessions (issued by the `ticket` op, traded at hello). */
+  readonly tickets: BrowserTickets
+  /** The web page's URLs, when the daemon serves it. */
+  pages(): string[]
   /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
   readonly dataRing: DataRingPolicy | undefined
   hello(owner: string): ServerHello
@@ -69,8 +75,11 @@ export class ServerConnection {
   /** Who the client proved to be at hello. */
   private identity: Identity | undefined
 
-  /** `local`: the client came through a unix socket (the only kind that may share a data ring). */
-  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, private readonly peer: string, private readonly local = false) {
+  /** The minor protocol version the client said it speaks (1.2 events go only to clients that know them). */
+  private clientMinor = 0
+
+  /** `local`: the client came through a unix socket (the only kind that may share a data ring); `browser`: it sent an Origin. */
+  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, private readonly peer: string, private readonly local = false, private readonly browser = false) {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
@@ -165,6 +174,8 @@ export class ServerConnection {
         case 'watch': this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
+        case 'ticket': this.ticket(request.id); return
+        case 'cancel': this.reply(request.id, null); return
         case 'hello': return // handled before admission
       }
     } catch (err) {
@@ -188,7 +199,7 @@ export class ServerConnection {
 
   private hello(request: RequestOf<'hello'>): void {
     const transport = this.ctx.transport ?? (this.local ? 'unix' : 'tcp')
-    const checked = checkHello(request, this.ctx.auth, transport, this.ctx.port, this.ctx.nodeId)
+    const checked = checkHello(request, { auth: this.ctx.auth, transport, port: this.ctx.port, tickets: this.ctx.tickets }, this.ctx.nodeId)
     if (!('identity' in checked)) {
       this.ctx.audit.refused({ transport, address: this.peer }, checked.error.message)
       this.refuse(request.id, checked.error, checked.closeCode)
@@ -220,8 +231,16 @@ export class ServerConnection {
     clearTimeout(this.helloTimer)
     this.state = 'open'
     this.clientChain = request.client?.chain ?? []
+    this.clientMinor = request.version.minor
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
     this.reply(request.id, hello)
+  }
+
+  /** A ticket for a browser session with this connection's rights; a browser session cannot pass its own on. */
+  private ticket(id: number): void {
+    if (this.browser) throw new MemweaveError('net', 'permission', 'a browser session cannot issue tickets')
+    if (this.identity === undefined) throw new MemweaveError('net', 'internal', 'a ticket asked for before hello')
+    this.reply(id, { ...this.ctx.tickets.issue(identityRights(this.identity)), pages: this.ctx.pages() })
   }
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.

@@ -8,7 +8,8 @@
  * token; every TCP listener needs one, loopback included — the configured
  * token, a named token from the store, or else one generated here and
  * written to `<stateDir>/tcp-<PORT>.token` (0600) for local clients of the
- * same user, removed on close. Browser requests pass the origin policy.
+ * same user, removed on close. Every request on a TCP listener passes the
+ * browser checks (browser-origin.ts) first.
  */
 import { randomUUID } from 'node:crypto'
 import { chmod, readFile, stat, unlink } from 'node:fs/promises'
@@ -21,15 +22,17 @@ import { WebSocketServer } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { MEMWEAVE_VERSION } from '../version.js'
 import type { Tree } from '../tree/index.js'
-import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.js'
-import type { Endpoint } from './listen-address.js'
 import { AuditLog } from './auth/audit.js'
 import { adminCredential, Authenticator } from './auth/credentials.js'
 import type { Credential } from './auth/credentials.js'
 import { runtimeStateDir } from './auth/state-dir.js'
 import { autoTokenPath, newToken, removeAutoToken, writeAutoToken } from './auth/token-file.js'
+import { browserRefusal, siteOrigins } from './browser-origin.js'
+import type { ListenerSite } from './browser-origin.js'
+import { BrowserTickets } from './browser-tickets.js'
+import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.js'
+import type { Endpoint } from './listen-address.js'
 import { CLOSE_CODES, PROTOCOL_VERSION } from './messages.js'
-import { checkBrowserRequest, OriginPolicy } from './origin-policy.js'
 import type { ServerHello } from './messages.js'
 import { ServerConnection } from './server-connection.js'
 import type { ConnectionContext } from './server-connection.js'
@@ -50,10 +53,8 @@ export interface ServerOptions {
   token?: string
   /** Where auto tokens go (default: $MEMWEAVE_STATE_DIR, /run/memweave for root, $XDG_RUNTIME_DIR/memweave, /tmp/memweave-UID). */
   stateDir?: string
-  /** Named tokens (roles, path limits), read on each hello; see token-store.ts. */
+  /** Named tokens (roles, path limits), read on each hello. */
   tokenStore?: () => readonly Credential[]
-  /** Browser origins allowed besides the daemon's own (http(s)://HOST:PORT exactly). */
-  allowedOrigins?: readonly string[]
   log: Logger
   /** What hello reports about this node (a `nodeId` string here names the node for peers). */
   nodeInfo?: () => Record<string, unknown>
@@ -65,11 +66,22 @@ export interface ServerOptions {
    * or false to ignore offers as a 1.0 daemon would. On by default.
    */
   dataRing?: Partial<DataRingPolicy> | false
+  /** A web page served by HTTP GET on the TCP listeners (the web frontend); without it GETs get 426. */
+  pages?: PageServer
+  /** Origins besides each listener's own that browsers may connect from. */
+  allowedOrigins?: readonly string[]
+}
+
+/** Serves the web page's files; called only for requests whose Host names the listener. */
+export interface PageServer {
+  serve(request: IncomingMessage, response: ServerResponse, origins: { readonly page: string; readonly socket: string }): void
 }
 
 export interface RunningServer {
   /** The URLs actually bound, with the real port where 0 was asked. */
   readonly addresses: string[]
+  /** The web page's URLs (one per TCP listener) when pages are served; without a ticket. */
+  readonly pages: string[]
   /** Auto-generated token files (one per TCP listener), removed on close. */
   readonly tokenFiles: string[]
   connections(): number
@@ -82,11 +94,14 @@ const CLOSE_GRACE_MS = 2000
 interface Listener {
   readonly server: HttpServer
   readonly address: string
-  /** The port really bound (TCP). */
-  readonly port?: number
   /** A unix socket file we created (removed on close if still ours). */
   readonly socketFile?: { path: string; ino: number }
+  /** A TCP listener's names, for the Host and Origin checks of browsers. */
+  readonly site?: ListenerSite
 }
+
+/** `site`: the TCP listener the request came to; undefined for a unix socket. */
+type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, site: ListenerSite | undefined) => void
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits = resolveLimits(options.limits)
@@ -96,9 +111,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nodeInfo = options.nodeInfo ?? ((): Record<string, unknown> => ({ version: MEMWEAVE_VERSION, pid: process.pid }))
   const named = nodeInfo().nodeId
   const nodeId = typeof named === 'string' && named !== '' ? named : randomUUID()
+  const listeners: Listener[] = []
+  const pageUrls = (): string[] => options.pages === undefined ? [] : listeners.flatMap((l) => l.site === undefined ? [] : [pageUrl(l.site)])
   const stateDir = options.stateDir ?? runtimeStateDir()
-  const tcp = endpoints.some((e) => e.kind === 'tcp')
-  const autoToken = tcp && options.token === undefined ? newToken() : undefined
+  const autoToken = endpoints.some((e) => e.kind === 'tcp') && options.token === undefined ? newToken() : undefined
   const fixed = [options.token, autoToken].flatMap((t, i) => (t === undefined ? [] : [adminCredential(i === 0 ? 'configured' : 'auto', t)]))
   const auth = new Authenticator({
     fixed,
@@ -107,7 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   })
   const audit = new AuditLog(log)
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, auth, audit, nodeId,
+    tree: options.tree, log, limits, auth, audit, nodeId, tickets: new BrowserTickets(), pages: pageUrls,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -118,13 +134,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const connections = new Set<ServerConnection>()
   let closing = false
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, at: ListenerInfo): void => {
-    const local = at.transport === 'unix'
+  const onUpgrade: UpgradeHandler = (request, socket, head, site) => {
+    const local = site === undefined
     const peer = local ? 'unix' : `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
-    const refusal = listenerRefusal(request, at)
+    // A browser (it sends Origin) must come from one of this daemon's own origins; every TCP request must name it in Host.
+    const refusal = site === undefined ? undefined : browserRefusal(request, site)
     if (refusal !== undefined) {
-      audit.refused({ transport: at.transport, address: peer }, refusal.reason)
-      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.status === 400 ? 'Bad Request' : refusal.status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${refusal.reason}\n`)
+      audit.refused({ transport: 'tcp', address: peer }, refusal.reason)
+      socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${refusal.reason}\n`)
       return
     }
     if (closing || connections.size >= limits.maxConnections) {
@@ -134,27 +151,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       if (closing) { ws.terminate(); return }
-      const connection = new ServerConnection(ws, { ...context, transport: at.transport, port: at.port }, peer, local)
+      const connection = new ServerConnection(ws, { ...context, transport: local ? 'unix' : 'tcp', port: site?.port }, peer, local, request.headers.origin !== undefined)
       connections.add(connection)
       void connection.finished.then(() => connections.delete(connection))
     })
   }
 
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
-  const listeners: Listener[] = []
   const tokenFiles: string[] = []
   const removeTokenFiles = async (): Promise<void> => {
     if (autoToken !== undefined) await Promise.all(tokenFiles.map((file) => removeAutoToken(file, autoToken)))
   }
   try {
     for (const endpoint of endpoints) {
-      const info: ListenerInfo = { transport: endpoint.kind }
-      const listener = await listen(endpoint, tls, info, (request, socket, head) => onUpgrade(request, socket, head, info), log)
+      const listener = await listen(endpoint, tls, onUpgrade, options.pages, options.allowedOrigins, log)
       listeners.push(listener)
-      if (endpoint.kind !== 'tcp' || listener.port === undefined) continue
-      info.port = listener.port
-      info.policy = new OriginPolicy(endpoint.host, listener.port, endpoint.tls, options.allowedOrigins)
-      if (autoToken !== undefined) tokenFiles.push(await writeAutoToken(listener.port, autoToken, stateDir))
+      if (autoToken !== undefined && listener.site !== undefined) tokenFiles.push(await writeAutoToken(listener.site.port, autoToken, stateDir))
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => closeListener(l, log)))
@@ -162,12 +174,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw err
   }
   const addresses = listeners.map((l) => l.address)
-  log.info({ addresses, nodeId, token: options.token !== undefined ? 'configured' : autoToken !== undefined ? 'auto' : 'none (unix only)', tokenFiles }, 'memweave daemon listening')
+  const token = options.token !== undefined ? 'configured' : autoToken !== undefined ? 'auto' : 'none (unix sockets only)'
+  log.info({ addresses, nodeId, token, tokenFiles, pages: pageUrls() }, 'memweave daemon listening')
   for (const file of tokenFiles) log.info({ tokenFile: file }, 'TCP token written (mode 0600; local clients of this user read it by themselves)')
 
   return {
     addresses,
     tokenFiles,
+    pages: pageUrls(),
     connections: () => connections.size,
     close: async () => {
       if (closing) return
@@ -205,20 +219,6 @@ function checkPolicy(endpoints: readonly Endpoint[], options: ServerOptions): vo
   }
 }
 
-/** What an upgrade handler knows about its listener; port and policy are set once a TCP listener is bound. */
-interface ListenerInfo {
-  readonly transport: 'unix' | 'tcp'
-  port?: number
-  policy?: OriginPolicy
-}
-
-/** Browser checks on a TCP listener (unix sockets are out of a browser's reach). */
-function listenerRefusal(request: IncomingMessage, at: ListenerInfo): { status: number; reason: string } | undefined {
-  if (at.transport === 'unix') return undefined
-  if (at.policy === undefined) return { status: 503, reason: 'listener not ready' }
-  return checkBrowserRequest(request, at.policy)
-}
-
 async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: Buffer } | undefined> {
   if (tls === undefined) return undefined
   const read = async (path: string, what: string): Promise<Buffer> => {
@@ -233,20 +233,30 @@ async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: 
 
 async function listen(
   endpoint: Endpoint, tls: { cert: Buffer; key: Buffer } | undefined,
-  info: ListenerInfo, onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void, log: Logger,
+  onUpgrade: UpgradeHandler, pages: PageServer | undefined, extraOrigins: readonly string[] | undefined, log: Logger,
 ): Promise<Listener> {
   if (endpoint.kind === 'unix') await prepareUnixSocket(endpoint.path)
   const server = endpoint.kind === 'tcp' && endpoint.tls ? createHttpsServer({ ...tls }) : createHttpServer()
-  server.on('upgrade', onUpgrade)
+  // The port is known once bound; the handlers read the site then.
+  let site: ListenerSite | undefined
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (endpoint.kind === 'tcp' && site === undefined) { socket.destroy(); return }
+    onUpgrade(request, socket, head, site)
+  })
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const refusal = listenerRefusal(request, info)
+    const refusal = site === undefined ? undefined : browserRefusal(request, site)
     if (refusal !== undefined) {
-      response.writeHead(refusal.status, { 'content-type': 'text/plain' })
-      response.end(`${refusal.reason}\n`)
+      log.warn({ reason: refusal.reason }, 'refusing an HTTP request')
+      response.writeHead(refusal.status, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' })
+      response.end(refusal.status === 421 ? 'misdirected request: this daemon answers only to its own address\n' : `${refusal.reason}\n`)
       return
     }
-    response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
-    response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
+    if (pages === undefined || site === undefined) {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
+      response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
+      return
+    }
+    pages.serve(request, response, siteOrigins(request.headers.host ?? '', site))
   })
   server.on('clientError', (_err, socket: Duplex) => socket.destroy())
   const what = formatEndpoint(endpoint)
@@ -262,11 +272,20 @@ async function listen(
   if (endpoint.kind === 'tcp') {
     const bound = server.address()
     const port = typeof bound === 'object' && bound !== null ? bound.port : endpoint.port
-    return { server, address: formatEndpoint({ ...endpoint, port }), port }
+    site = { host: endpoint.host, port, tls: endpoint.tls, extraOrigins }
+    return { server, address: formatEndpoint({ ...endpoint, port }), site }
   }
   // The socket file is the access control for unix clients (no token there): owner only.
   await chmod(endpoint.path, 0o600)
   return { server, address: what, socketFile: { path: endpoint.path, ino: (await stat(endpoint.path)).ino } }
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 403: 'Forbidden', 421: 'Misdirected Request' }
+
+/** The page's address on a listener: its own name, loopback spelled as the address it is bound to. */
+function pageUrl(site: ListenerSite): string {
+  const host = site.host === '0.0.0.0' || site.host === '' ? '127.0.0.1' : site.host === '::' ? '[::1]' : site.host.includes(':') ? `[${site.host}]` : site.host
+  return `${site.tls ? 'https' : 'http'}://${host}:${site.port}/`
 }
 
 async function closeListener(listener: Listener, log: Logger): Promise<void> {

@@ -81,3 +81,16 @@ export class Authenticator {
     return `${file}; pass it with --token-file FILE or MEMWEAVE_TOKEN`
   }
 }
+
+/** What a browser ticket carries: the rights of the connection that asked for it. */
+export function identityRights(identity: Identity): Readonly<Record<string, unknown>> {
+  return { name: identity.name, role: identity.role, paths: identity.paths }
+}
+
+/** The identity a redeemed ticket grants (its session is named after the connection that asked). */
+export function identityFromRights(rights: Readonly<Record<string, unknown>>): Identity {
+  const role = ROLES.find((r) => r === rights.role)
+  const paths = Array.isArray(rights.paths) ? rights.paths.filter((p): p is string => typeof p === 'string') : undefined
+  if (role === undefined || typeof rights.name !== 'string') throw new MemweaveError('net', 'unauthorized', 'the ticket carries no rights')
+  return { name: `ticket:${rights.name}`, role, paths }
+}
