@@ -24,7 +24,7 @@ const FIXTURES = join(REPO, 'test', 'package-fixtures')
 const EXAMPLES = join(REPO, 'examples', 'package')
 const fixture = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 /** What a published package is made of (package.json "files" decides what of it ships). */
-const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'docs']
+const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'docs', 'scripts/build-web.ts']
 
 async function npm(args: readonly string[], cwd: string): Promise<string> {
   const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, maxBuffer: 16 << 20, env: { ...process.env, npm_config_update_notifier: 'false' } })

@@ -19,6 +19,7 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import type { BrowserTickets } from './browser-tickets.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { serveRead } from './server-read.js'
@@ -31,6 +32,10 @@ export interface ConnectionContext {
   readonly limits: ServerLimits
   readonly token: string | undefined
   readonly nodeId: string
+  /** One-time tickets for browser sessions (issued by the `ticket` op, traded at hello). */
+  readonly tickets: BrowserTickets
+  /** The web page's URLs, when the daemon serves it. */
+  pages(): string[]
   /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
   readonly dataRing: DataRingPolicy | undefined
   hello(owner: string): ServerHello
@@ -61,7 +66,11 @@ export class ServerConnection {
   private ring: ServerDataRing | undefined
 
   /** `local`: the client came through a unix socket (the only kind that may share a data ring). */
-  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string, private readonly local = false) {
+  /** The minor protocol version the client said it speaks (1.2 events go only to clients that know them). */
+  private clientMinor = 0
+
+  /** `local`: the client came through a unix socket (the only kind that may share a data ring); `browser`: it sent an Origin. */
+  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string, private readonly local = false, private readonly browser = false) {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
@@ -156,6 +165,8 @@ export class ServerConnection {
         case 'watch': this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
+        case 'ticket': this.ticket(request.id); return
+        case 'cancel': this.reply(request.id, null); return
         case 'hello': return // handled before admission
       }
     } catch (err) {
@@ -178,7 +189,7 @@ export class ServerConnection {
   }
 
   private hello(request: RequestOf<'hello'>): void {
-    const refusal = checkHello(request, this.ctx.token, this.ctx.nodeId)
+    const refusal = checkHello(request, this.ctx.token, this.ctx.nodeId, this.ctx.tickets)
     if (refusal !== undefined) { this.refuse(request.id, refusal.error, refusal.closeCode); return }
     let hello: ServerHello
     try {
@@ -204,8 +215,15 @@ export class ServerConnection {
     clearTimeout(this.helloTimer)
     this.state = 'open'
     this.clientChain = request.client?.chain ?? []
+    this.clientMinor = request.version.minor
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
     this.reply(request.id, hello)
+  }
+
+  /** A ticket for a browser session with this connection's rights; a browser session cannot pass its own on. */
+  private ticket(id: number): void {
+    if (this.browser) throw new MemweaveError('net', 'permission', 'a browser session cannot issue tickets')
+    this.reply(id, { ...this.ctx.tickets.issue(), pages: this.ctx.pages() })
   }
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.

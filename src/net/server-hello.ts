@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { MemweaveError } from '../errors/index.js'
+import type { BrowserTickets } from './browser-tickets.js'
 import { CLOSE_CODES, PROTOCOL_VERSION, formatVersion } from './messages.js'
 import type { RequestOf } from './messages.js'
 
@@ -13,12 +14,20 @@ export interface HelloRefusal {
   readonly closeCode: number
 }
 
-export function checkHello(request: RequestOf<'hello'>, token: string | undefined, nodeId: string): HelloRefusal | undefined {
+/** A hello with a ticket is let in on the ticket alone (traded here, once); without one the token rule applies. */
+export function checkHello(request: RequestOf<'hello'>, token: string | undefined, nodeId: string, tickets?: BrowserTickets): HelloRefusal | undefined {
   if (request.version.major !== PROTOCOL_VERSION.major) {
     const message = `protocol version mismatch: the client speaks ${formatVersion(request.version)}, this daemon speaks ${formatVersion(PROTOCOL_VERSION)}; use matching memweave versions`
     return { error: new MemweaveError('net', 'version_mismatch', message), closeCode: CLOSE_CODES.versionMismatch }
   }
-  if (token !== undefined && !tokenMatches(request.token, token)) {
+  if (request.ticket !== undefined) {
+    try {
+      tickets?.redeem(request.ticket) ?? (() => { throw new MemweaveError('net', 'unauthorized', 'this daemon issues no tickets') })()
+    } catch (err) {
+      const error = err instanceof MemweaveError ? err : new MemweaveError('net', 'unauthorized', 'the ticket was refused', { cause: err })
+      return { error, closeCode: CLOSE_CODES.unauthorized }
+    }
+  } else if (token !== undefined && !tokenMatches(request.token, token)) {
     const message = request.token === undefined ? 'this daemon requires a token' : 'the token is not valid for this daemon'
     return { error: new MemweaveError('net', 'unauthorized', message), closeCode: CLOSE_CODES.unauthorized }
   }

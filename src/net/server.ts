@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { chmod, readFile, stat, unlink } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
-import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -15,6 +15,9 @@ import { WebSocketServer } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { MEMWEAVE_VERSION } from '../version.js'
 import type { Tree } from '../tree/index.js'
+import { hostRefusal, originRefusal, siteOrigins } from './browser-origin.js'
+import type { ListenerSite } from './browser-origin.js'
+import { BrowserTickets } from './browser-tickets.js'
 import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.js'
 import type { Endpoint } from './listen-address.js'
 import { CLOSE_CODES, PROTOCOL_VERSION } from './messages.js'
@@ -44,11 +47,22 @@ export interface ServerOptions {
    * or false to ignore offers as a 1.0 daemon would. On by default.
    */
   dataRing?: Partial<DataRingPolicy> | false
+  /** A web page served by HTTP GET on the TCP listeners (the web frontend); without it GETs get 426. */
+  pages?: PageServer
+  /** Origins besides each listener's own that browsers may connect from. */
+  allowedOrigins?: readonly string[]
+}
+
+/** Serves the web page's files; called only for requests whose Host names the listener. */
+export interface PageServer {
+  serve(request: IncomingMessage, response: ServerResponse, origins: { readonly page: string; readonly socket: string }): void
 }
 
 export interface RunningServer {
   /** The URLs actually bound, with the real port where 0 was asked. */
   readonly addresses: string[]
+  /** The web page's URLs (one per TCP listener) when pages are served; without a ticket. */
+  readonly pages: string[]
   connections(): number
   close(): Promise<void>
 }
@@ -61,7 +75,12 @@ interface Listener {
   readonly address: string
   /** A unix socket file we created (removed on close if still ours). */
   readonly socketFile?: { path: string; ino: number }
+  /** A TCP listener's names, for the Host and Origin checks of browsers. */
+  readonly site?: ListenerSite
 }
+
+/** `site`: the TCP listener the request came to; undefined for a unix socket. */
+type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, site: ListenerSite | undefined) => void
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits = resolveLimits(options.limits)
@@ -71,8 +90,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nodeInfo = options.nodeInfo ?? ((): Record<string, unknown> => ({ version: MEMWEAVE_VERSION, pid: process.pid }))
   const named = nodeInfo().nodeId
   const nodeId = typeof named === 'string' && named !== '' ? named : randomUUID()
+  const listeners: Listener[] = []
+  const pageUrls = (): string[] => options.pages === undefined ? [] : listeners.flatMap((l) => l.site === undefined ? [] : [pageUrl(l.site)])
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, token: options.token, nodeId,
+    tree: options.tree, log, limits, token: options.token, nodeId, tickets: new BrowserTickets(), pages: pageUrls,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -83,7 +104,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const connections = new Set<ServerConnection>()
   let closing = false
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, local: boolean): void => {
+  const onUpgrade: UpgradeHandler = (request, socket, head, site) => {
+    const local = site === undefined
+    // A browser (it sends Origin) must come from this daemon's own page on one of its own names.
+    const refusal = site === undefined || request.headers.origin === undefined ? undefined
+      : hostRefusal(request.headers.host, site) ?? originRefusal(request.headers.origin, request.headers.host, { ...site, extraOrigins: options.allowedOrigins })
+    if (refusal !== undefined) {
+      log.warn({ reason: refusal }, 'refusing a browser connection')
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthis origin may not connect to the memweave daemon\n')
+      return
+    }
     if (closing || connections.size >= limits.maxConnections) {
       log.warn({ connections: connections.size }, 'refusing a connection: server full or closing')
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
@@ -91,28 +121,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       if (closing) { ws.terminate(); return }
-      const connection = new ServerConnection(ws, context, request.socket.remoteAddress ?? 'unix', local)
+      const connection = new ServerConnection(ws, context, request.socket.remoteAddress ?? 'unix', local, request.headers.origin !== undefined)
       connections.add(connection)
       void connection.finished.then(() => connections.delete(connection))
     })
   }
 
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
-  const listeners: Listener[] = []
   try {
-    for (const endpoint of endpoints) {
-      const local = endpoint.kind === 'unix'
-      listeners.push(await listen(endpoint, tls, (request, socket, head) => onUpgrade(request, socket, head, local), log))
-    }
+    for (const endpoint of endpoints) listeners.push(await listen(endpoint, tls, onUpgrade, options.pages, log))
   } catch (err) {
     await Promise.all(listeners.map((l) => closeListener(l, log)))
     throw err
   }
   const addresses = listeners.map((l) => l.address)
-  log.info({ addresses, nodeId, auth: options.token !== undefined }, 'memweave daemon listening')
+  log.info({ addresses, nodeId, auth: options.token !== undefined, pages: pageUrls() }, 'memweave daemon listening')
 
   return {
     addresses,
+    pages: pageUrls(),
     connections: () => connections.size,
     close: async () => {
       if (closing) return
@@ -163,14 +190,30 @@ async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: 
 
 async function listen(
   endpoint: Endpoint, tls: { cert: Buffer; key: Buffer } | undefined,
-  onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void, log: Logger,
+  onUpgrade: UpgradeHandler, pages: PageServer | undefined, log: Logger,
 ): Promise<Listener> {
   if (endpoint.kind === 'unix') await prepareUnixSocket(endpoint.path)
   const server = endpoint.kind === 'tcp' && endpoint.tls ? createHttpsServer({ ...tls }) : createHttpServer()
-  server.on('upgrade', onUpgrade)
-  server.on('request', (_request, response) => {
-    response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
-    response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
+  // The port is known once bound; the handlers read the site then.
+  let site: ListenerSite | undefined
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (endpoint.kind === 'tcp' && site === undefined) { socket.destroy(); return }
+    onUpgrade(request, socket, head, site)
+  })
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (pages === undefined || site === undefined) {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
+      response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
+      return
+    }
+    const refusal = hostRefusal(request.headers.host, site)
+    if (refusal !== undefined || request.headers.host === undefined) {
+      log.warn({ reason: refusal }, 'refusing a page request')
+      response.writeHead(421, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' })
+      response.end('misdirected request: this daemon answers only to its own address\n')
+      return
+    }
+    pages.serve(request, response, siteOrigins(request.headers.host, site))
   })
   server.on('clientError', (_err, socket: Duplex) => socket.destroy())
   const what = formatEndpoint(endpoint)
@@ -186,11 +229,18 @@ async function listen(
   if (endpoint.kind === 'tcp') {
     const bound = server.address()
     const port = typeof bound === 'object' && bound !== null ? bound.port : endpoint.port
-    return { server, address: formatEndpoint({ ...endpoint, port }) }
+    site = { host: endpoint.host, port, tls: endpoint.tls }
+    return { server, address: formatEndpoint({ ...endpoint, port }), site }
   }
   // The socket file is the access control for unix clients (no token there): owner only.
   await chmod(endpoint.path, 0o600)
   return { server, address: what, socketFile: { path: endpoint.path, ino: (await stat(endpoint.path)).ino } }
+}
+
+/** The page's address on a listener: its own name, loopback spelled as the address it is bound to. */
+function pageUrl(site: ListenerSite): string {
+  const host = site.host === '0.0.0.0' || site.host === '' ? '127.0.0.1' : site.host === '::' ? '[::1]' : site.host.includes(':') ? `[${site.host}]` : site.host
+  return `${site.tls ? 'https' : 'http'}://${host}:${site.port}/`
 }
 
 async function closeListener(listener: Listener, log: Logger): Promise<void> {
