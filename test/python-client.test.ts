@@ -106,4 +106,14 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
     assert.equal(code, 0, `python -m unittest failed:\n${output.slice(-4000)}`)
     assert.match(output, /\nOK( \(skipped=\d+\))?\n/)
   })
+  it('the example script lists the processes of the dump and finds the pattern on the heap', async () => {
+    assert.ok(fixture !== undefined && daemon !== undefined)
+    const pattern = fixture.truth.patterns.find((p) => p.kind === 'heap')
+    assert.ok(pattern !== undefined)
+    const text = Buffer.from(pattern.bytes.slice(0, 64), 'hex').toString('latin1')
+    const unix = daemon.addresses.find((a) => a.startsWith('unix:')) ?? ''
+    const { stdout } = await run(venvPython, [join(REPO_ROOT, 'examples', 'python', 'heap_grep.py'), fixture.dump, String(pattern.pid), text, '--daemon', unix, '--token-file', join(dir, 'token')], { cwd: join(dir, 'run') })
+    for (const p of fixture.truth.processes) assert.match(stdout, new RegExp(`^ *${p.pid}  `, 'm'), `pid ${p.pid} is listed`)
+    assert.ok(stdout.split('\n').includes(`${pattern.pid} heap ${pattern.address}`), `the heap copy at ${pattern.address} is found:\n${stdout.slice(-400)}`)
+  })
 })

@@ -143,7 +143,10 @@ class Client:
             for i, piece in zip(indexes, wire):
                 results[i] = _piece(piece)
 
-        await asyncio.gather(*(one(b) for b in batches))
+        if len(batches) == 1:
+            await one(batches[0])  # the common case: no task per batch
+        else:
+            await asyncio.gather(*(one(b) for b in batches))
         return results
 
     def read(self, handle, addr, length):
