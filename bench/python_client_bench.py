@@ -3,7 +3,7 @@ the TypeScript client makes, on the same daemon, timed here. Prints one JSON
 line: small-read round trip (us), 1 MiB reads (MB/s), batched small pieces
 (pieces/s).
 
-    PYTHONPATH=python /usr/bin/python3 bench/python_client_bench.py unix:/path.sock SMALL_COUNT MIB_COUNT
+    PYTHONPATH=python /usr/bin/python3 bench/python_client_bench.py unix:/path.sock SMALL_COUNT MIB_COUNT ring|inline
 """
 import json
 import sys
@@ -16,8 +16,10 @@ SPAN = 256 * MIB
 
 
 def main():
-    url, small_count, mib_count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    with memweave.connect(url) as node, node.open("connector/dump/mem") as mem:
+    url, small_count, mib_count, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    with memweave.connect(url, data_ring=mode == "ring") as node, node.open("connector/dump/mem") as mem:
+        if node.data_ring["active"] != (mode == "ring"):
+            raise SystemExit(f"the data ring is not as asked ({mode})")
         for i in range(20):
             mem.read(0x100000 + i * 4096, 8)
         start = time.perf_counter()

@@ -58,8 +58,9 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
     dir = await mkdtemp(join(tmpdir(), 'memweave-python-'))
     const tokenFile = join(dir, 'token')
     await writeFile(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
+    // --json: one line lists every address (the human form may arrive a line at a time).
     daemon = await startDaemon([
-      '--listen', `unix:${join(dir, 'mw.sock')}`, '--listen', 'ws://127.0.0.1:0', '--token-file', tokenFile,
+      '--json', '--listen', `unix:${join(dir, 'mw.sock')}`, '--listen', 'ws://127.0.0.1:0', '--token-file', tokenFile,
       '--with', `connector dump file:${fixture.dump}`, '--with', 'os g -c dump linux',
     ], { env: { MEMWEAVE_STATE_DIR: join(dir, 'state') } })
     // A copy, so pip's in-tree build leaves nothing in the repository.

@@ -32,16 +32,20 @@ def _meta(raw):
     return LeafMeta(raw.get("sizeBytes"), bool(raw.get("readable")), bool(raw.get("writable")), bool(raw.get("rpc")), raw.get("content"))
 
 
-def connect(url=None, token=None, token_file=None, timeout=None, connect_timeout=10.0, name="python", ca_file=None, fingerprint=None, insecure=False):
+def connect(url=None, token=None, token_file=None, timeout=None, connect_timeout=10.0, name="python", ca_file=None, fingerprint=None, insecure=False,
+            data_ring=True):
     """A client on a daemon: ``url`` is ``unix:/path``, a socket path, ``ws://HOST:PORT`` or
     ``wss://HOST:PORT``; default ``$MEMWEAVE_DAEMON``, else the default unix socket. The token is
     ``token``, else read from ``token_file``, else ``$MEMWEAVE_TOKEN``, else (loopback ws://) the
-    daemon's auto-token file. ``timeout`` bounds each request (seconds; default none)."""
+    daemon's auto-token file. ``timeout`` bounds each request (seconds; default none). On a unix
+    socket big reads come through a shared ring file on /dev/shm when the daemon agrees
+    (``data_ring=False`` turns that off; a dict gives ``directory`` and ``size``)."""
     address = default_daemon_url() if not url else normalize_url(url)
     found = find_token(address, token=token, token_file=token_file)
     loop = Loop.get()
     future = asyncio.run_coroutine_threadsafe(
-        Connection.open(address, token=found, name=name, timeout=connect_timeout, ca_file=ca_file, fingerprint=fingerprint, insecure=insecure), loop)
+        Connection.open(address, token=found, name=name, timeout=connect_timeout, ca_file=ca_file, fingerprint=fingerprint, insecure=insecure,
+                        data_ring=data_ring), loop)
     return Client(future.result(), loop, timeout)
 
 
@@ -72,6 +76,12 @@ class Client:
     @property
     def url(self):
         return self._connection.url
+
+    @property
+    def data_ring(self):
+        """Whether big reads come through the shared ring, and how many pieces and bytes did."""
+        ring = self._connection.ring if self._connection is not None else None
+        return {"active": ring is not None and ring.active, "pieces": ring.pieces if ring else 0, "bytes": ring.bytes if ring else 0}
 
     @property
     def server_info(self):

@@ -12,6 +12,7 @@ import msgpack
 
 from .errors import Disconnected, MemweaveError, ProtocolError, Timeout, Unauthorized, from_wire, make_error
 from .locate import parse_url
+from .ring import Ring
 
 try:  # websockets 10.x-13.x: the legacy client takes read_limit and max_queue
     from websockets.legacy.client import connect as _ws_connect, unix_connect as _ws_unix_connect
@@ -59,9 +60,10 @@ class Loop:
 class Connection:
     """An open, greeted connection. Use :meth:`call` from the loop thread."""
 
-    def __init__(self, ws, url):
+    def __init__(self, ws, url, ring=None):
         self.ws = ws
         self.url = url
+        self.ring = ring
         self.hello = None
         self._pending = {}
         self._next_id = 1
@@ -71,7 +73,7 @@ class Connection:
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
-    async def open(cls, url, token=None, name="python", timeout=10.0, ca_file=None, fingerprint=None, insecure=False):
+    async def open(cls, url, token=None, name="python", timeout=10.0, ca_file=None, fingerprint=None, insecure=False, data_ring=True):
         kind, host, port, tls = parse_url(url)
         options = {"max_size": MAX_REPLY_BYTES, "compression": None, "ping_interval": None, "open_timeout": timeout}
         if _LEGACY:
@@ -92,12 +94,17 @@ class Connection:
                     _check_fingerprint(ws, fingerprint, url)
         except (OSError, asyncio.TimeoutError, InvalidStatusCode) as err:
             raise _connect_error(err, url, kind) from err
-        connection = cls(ws, url)
+        ring = _make_ring(data_ring) if kind == "unix" else None
+        connection = cls(ws, url, ring)
         try:
             hello = {"version": PROTOCOL_VERSION, "client": {"name": name}}
             if token is not None:
                 hello["token"] = token
+            if ring is not None:
+                hello.update(dataPath=ring.path, dataKey=ring.key)
             connection.hello = _check_hello(await asyncio.wait_for(connection.call("hello", **hello), timeout), url)
+            if ring is not None and not ring.settle(connection.hello.get("dataRing")):
+                connection.ring = None
         except BaseException:
             await connection.close()
             raise
@@ -120,7 +127,10 @@ class Connection:
         request_id = self._next_id
         self._next_id += 1
         future = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        self._pending[request_id] = (future, op)
+        if op == "read" and self.ring is not None and self.ring.active:
+            # How much of the ring is free again: the mark as of sending.
+            fields = {**fields, "consumed": self.ring.consumed}
         try:
             await self.ws.send(encode({"id": request_id, "op": op, **fields}))
         except ConnectionClosed as err:
@@ -160,22 +170,30 @@ class Connection:
                 except Exception:  # a listener's bug must not cut the connection
                     pass
             return
-        future = self._pending.pop(message.get("id"), None)
-        if future is None or future.done():
+        future, op = self._pending.pop(message.get("id"), (None, None))
+        if future is None:
+            return
+        result = message.get("result")
+        if op == "read" and "error" not in message and self.ring is not None:
+            # Copied out now, before anything else: the daemon may reuse the space once told.
+            result = self.ring.take(result, copy=not future.done())
+        if future.done():
             return
         if "error" in message:
             future.set_exception(from_wire(message["error"]))
         else:
-            future.set_result(message.get("result"))
+            future.set_result(result)
 
     def _fail_all(self, error):
         if self._closed is None:
             self._closed = error
-        for future in self._pending.values():
+        for future, _ in self._pending.values():
             if not future.done():
                 future.set_exception(self._closed)
         self._pending.clear()
         self._watchers.clear()
+        if self.ring is not None:
+            self.ring.close()
 
     async def close(self):
         try:
@@ -183,6 +201,16 @@ class Connection:
         finally:
             self._fail_all(Disconnected("disconnected", f"connection to {self.url} was closed by the client"))
             await asyncio.gather(self._reader, return_exceptions=True)
+
+
+def _make_ring(option):
+    """The ring to offer: True for the defaults, a dict of Ring.create arguments, False for none."""
+    if option is False or option is None:
+        return None
+    try:
+        return Ring.create(**(option if isinstance(option, dict) else {}))
+    except OSError:
+        return None  # no /dev/shm, say: data simply comes inline
 
 
 def _check_hello(hello, url):

@@ -159,6 +159,16 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(len(whole), 1 << 20)
         self.assertEqual(whole, b"".join(parts))
 
+    def test_big_reads_come_through_the_shared_ring(self):
+        with memweave.connect(UNIX, token_file=TOKEN_FILE) as ringed, memweave.connect(UNIX, token_file=TOKEN_FILE, data_ring=False) as inline:
+            self.assertTrue(ringed.data_ring["active"], "the daemon accepted the ring")
+            self.assertFalse(inline.data_ring["active"])
+            with ringed.open("connector/dump/mem") as a, inline.open("connector/dump/mem") as b:
+                for i in range(24):  # more than the 64 MiB ring holds: positions wrap
+                    addr = 0x100000 + i * (3 << 20)
+                    self.assertEqual(a.read(addr, 3 << 20), b.read(addr, 3 << 20), f"read {i}")
+            self.assertGreaterEqual(ringed.data_ring["bytes"], 24 * (3 << 20))
+
     @unittest.skipIf(TCP is None, "no TCP listener")
     def test_tcp_with_a_token(self):
         with memweave.connect(TCP, token_file=TOKEN_FILE) as node:
