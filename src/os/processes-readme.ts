@@ -41,6 +41,7 @@ Each process has:
              zero; mappings that cannot be read (guard pages, [vvar]) have
              no data, and unreadable pages inside readable mappings read as
              zeros
+  auxv       the auxiliary vector (u64 type/value pairs), where readable
   threads/   TID/info (JSON), TID/registers (text), TID/registers.json, for
              OS kinds that read threads. Linux guests: registers saved at the
              thread's last kernel entry (pt_regs at the top of its kernel
