@@ -17,6 +17,7 @@ import { MemweaveError } from '../src/errors/index.js'
 import type { PieceResult, ReadPiece } from '../src/mem/index.js'
 import { connectClient, DEFAULT_DATA_RING_POLICY, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
+import { READ_SCRATCH } from '../src/net/scratch-pool.js'
 import { gate, RawPeer, serve, testLog, waitFor } from './protocol-fixtures.js'
 import type { TestServer } from './protocol-fixtures.js'
 import { MIB, ringFds, shmDir, SMALL_RING_BYTES, twoLeafTree } from './protocol-shm-fixtures.js'
@@ -172,6 +173,41 @@ describe('with a shared ring', () => {
     } finally {
       t.a.gate = undefined
       await client.disconnect()
+    }
+  })
+
+  test('a client that disconnects mid-transfer leaves no scratch buffer, ring descriptor or handle behind', async () => {
+    const handlesBefore = t.tree.handles.size
+    const scratchBefore = READ_SCRATCH.stats.inUse
+    const client = await ringClient(4 * MIB)
+    const held = gate()
+    try {
+      const { handle } = await client.open('data/a')
+      t.a.gate = held.promise
+      const readsBefore = t.a.reads
+      const reads = [0, 1, 2, 3].map((i) => client.readInto(handle, [{ addr: BigInt(i * MIB), length: MIB, at: 0 }], Buffer.alloc(MIB)))
+      for (const r of reads) r.catch(() => undefined)
+      await waitFor(() => t.a.reads === readsBefore + 4, 'four big reads held inside the source')
+      assert.equal(READ_SCRATCH.stats.inUse, scratchBefore + 4, 'each held read has its scratch buffer')
+      client.terminate() // gone mid-transfer, without a close handshake
+      for (const r of reads) await assert.rejects(r, (err: unknown) => err instanceof MemweaveError && err.kind === 'disconnected')
+      await waitFor(() => ringFds(dir.path) === 0, 'both ends of the ring closed')
+    } finally {
+      t.a.gate = undefined
+      held.open()
+    }
+    await waitFor(() => READ_SCRATCH.stats.inUse === scratchBefore, 'the scratch buffers back in the pool once the source answered')
+    await waitFor(() => t.tree.handles.size === handlesBefore, 'the handle released')
+    // The daemon goes on serving rings: a new client reads through its own.
+    const again = await ringClient(2 * MIB)
+    try {
+      const { handle } = await again.open('data/a')
+      const target = Buffer.alloc(MIB)
+      const [r] = await again.readInto(handle, [{ addr: 0n, length: MIB, at: 0 }], target)
+      assert.ok(r?.ok === true && target.equals(t.expected('a', 0, MIB)))
+      assert.equal(again.dataRing.pieces, 1)
+    } finally {
+      await again.disconnect()
     }
   })
 

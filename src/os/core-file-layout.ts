@@ -60,7 +60,7 @@ function alignUp(value: bigint, to: bigint): bigint {
  * byte; one batch for all. Both ends, because a stack grows down: a main or
  * thread stack has pages only near its top, a heap only near its start.
  */
-async function probeReadable(process: OsProcess, maps: readonly MapEntry[]): Promise<boolean[]> {
+export async function probeReadable(process: OsProcess, maps: readonly MapEntry[]): Promise<boolean[]> {
   const readable = maps.map((m) => m.perms[0] === 'r' && m.end > m.start)
   const indexes = readable.flatMap((r, i) => (r ? [i] : []))
   const pieces = indexes.flatMap((i) => {

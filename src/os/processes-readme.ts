@@ -42,6 +42,10 @@ Each process has:
              no data, and unreadable pages inside readable mappings read as
              zeros
   auxv       the auxiliary vector (u64 type/value pairs), where readable
+  minidump   Windows processes only: a MINIDUMP (WinDbg, Visual Studio)
+             with system info, the module list (PEB loader list) and a
+             Memory64 list of the readable maps; no thread list; pages that
+             cannot be read are zeros
   threads/   TID/info (JSON), TID/registers (text), TID/registers.json, for
              OS kinds that read threads. Linux guests: registers saved at the
              thread's last kernel entry (pt_regs at the top of its kernel

@@ -35,6 +35,8 @@ async function createFileConnector(args: KindArgs, context: ConnectorContext): P
     throw new MemweaveError('connector', 'invalid_argument', `file: a PATH is required (usage: ${FILE_USAGE})`)
   }
   const format = parseFormat(reader.string('format'))
+  // A triage dump's gaps are unknown kernel memory, not zeros: strict unless asked otherwise.
+  const strictGiven = reader.string('strict') !== undefined
   const options = { strict: reader.bool('strict', false), volatile: reader.bool('volatile', false) }
   const path = resolve(reader.target)
   const { fd, writable } = await openImageFd(path, context.allowWrite && !reader.bool('readonly', false), context.log)
@@ -42,6 +44,7 @@ async function createFileConnector(args: KindArgs, context: ConnectorContext): P
     const stats = await fstatFd(fd)
     if (!stats.isFile()) throw new MemweaveError('connector', 'invalid_argument', `${path} is not a regular file`)
     const layout = await parseImage(fdSource(path, fd, Number(stats.size)), format)
+    if (!strictGiven && layout.windowsDump !== undefined && layout.addressing === 'virtual') options.strict = true
     const connector = new FileConnector({ path, fd, layout, sizeBytes: Number(stats.size), readonly: !writable, ...options, args, context })
     connector.startWatching(identityOf(stats))
     context.log.info({ path, format: layout.format, ranges: layout.ranges.length, readonly: !writable, volatile: options.volatile }, 'opened memory image')

@@ -11,7 +11,7 @@ import { hex, physAddr } from '../../../mem/index.js'
 import { openImage, openPath, patternBytes, readBytes, tempDir } from '../file-test-kit.js'
 import type { TempDir } from '../file-test-kit.js'
 import { writeWindowsDump } from './dump-writers.js'
-import { realDump } from './real-dumps.js'
+import { realDump } from './real-dump-test-kit.js'
 
 let dir: TempDir
 before(async () => { dir = await tempDir('mw-windump-') })
