@@ -18,8 +18,9 @@ import { TextView } from './text-view.js'
 
 /** The page's own view of the bookmarks (not a tree path: tree names never start with '~'). */
 export const BOOKMARKS_PATH = '~bookmarks'
-const PROCESSES = /^os\/([^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
-const PROCESS = /^os\/([^/]+)\/processes\/by-(?:pid|name|pid-name)\/([^/]+)$/
+/** An OS's processes, here or through peers (`b/os/guest/processes`, `os/b.guest/processes`). */
+const PROCESSES = /^((?:[^/]+\/)*os\/[^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
+const PROCESS = /^(?:[^/]+\/)*os\/[^/]+\/processes\/by-(?:pid|name|pid-name)\/[^/]+$/
 
 export function PickView(props: { route: Route }) {
   const { path } = props.route
@@ -31,9 +32,8 @@ export function PickView(props: { route: Route }) {
   if (found === undefined) return null
   if (found.type === 'branch') {
     const processes = PROCESSES.exec(path)
-    if (processes !== null) return <ProcessesView os={processes[1] ?? ''} />
-    const process = PROCESS.exec(path)
-    if (process !== null) return <ProcessView path={path} os={process[1] ?? ''} />
+    if (processes !== null) return <ProcessesView osPath={processes[1] ?? ''} />
+    if (PROCESS.test(path)) return <ProcessView path={path} />
     return <BranchView path={path} />
   }
   const meta = found.meta
