@@ -44,6 +44,27 @@ for (const [container, options] of [['raw', { lowStub: true }], ['pagedu64-bitma
   })
 }
 
+const triageX64 = realDump('triage_x64.dmp')
+if (triageX64.skip !== false) {
+  describe('windows OS cases on the real x64 triage dump', { skip: triageX64.skip }, () => { it('needs the dump', () => {}) })
+} else {
+  const path = triageX64.path
+  runOsInstanceCases('windows OS on the real x64 triage dump (kernel-virtual view)', async () => {
+    const dump = await openPath(path)
+    try {
+      const os = await openWindows(dump)
+      return {
+        os,
+        expect: { kind: 'windows', processes: [{ pid: 4, ppid: 0, name: 'System' }] },
+        close: async () => { await os.close(); await dump.close() },
+      }
+    } catch (err) {
+      await dump.close()
+      throw err
+    }
+  })
+}
+
 /** What the test itself reads from a triage dump's bytes (TRIAGE_DUMP64 at 0x2000, KDDEBUGGER_DATA64, 19041 EPROCESS). */
 function independentFacts(file: Buffer) {
   const kdbgAt = file.readUInt32LE(0x2000 + 0x70)
