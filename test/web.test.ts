@@ -90,6 +90,23 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.close()
   })
 
+  test('the memory map joins maps with phys_maps, finds the mapping that holds an address, and opens it', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}`)
+    await page.waitForSelector('table.maps tbody tr')
+    const starts = await page.$$eval('table.maps tbody tr td:first-child', (cells) => cells.map((c) => c.textContent ?? ''))
+    assert.deepEqual(starts.map((s) => BigInt(s)), mapsLines.map((l) => BigInt(`0x${l.split('-')[0] ?? ''}`)))
+    const resident = await page.$$eval('table.maps tbody tr td:nth-child(5)', (cells) => cells.map((c) => c.textContent ?? ''))
+    assert.ok(resident.some((r) => r !== '0 B'), 'phys_maps joined: some mappings have resident pages')
+    await page.fill('.toolbar .filter', pattern.address)
+    assert.match(await page.textContent('table.maps tr.hit') ?? '', /\[heap\]/)
+    await screenshot(page, 'memory-map')
+    await page.click('table.maps tr.hit td:first-child a')
+    await page.locator('.hex-grid .row').first().waitFor()
+    assert.ok(page.url().includes('/mem@'), page.url())
+    await page.close()
+  })
+
   test('a deep link to a test program\'s heap shows its pattern', async () => {
     assert.ok(pattern !== undefined)
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
