@@ -17,6 +17,7 @@ import { WebSocket } from 'ws'
 import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
+import { runCli } from './cli-harness.js'
 import { screenshot, startWebDaemon } from './web-harness.js'
 import type { WebDaemon } from './web-harness.js'
 
@@ -132,6 +133,40 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.close()
   })
 
+  test('a scan of the process finds the pattern, with progress, and a hit jumps there', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem`)
+    await page.waitForSelector('.hex-grid .row')
+    await page.click('text=Scan')
+    // "MEMWEAVE-PATTERN-alpha-": every pattern this program placed (data, heap, mmap, stack).
+    await page.fill('.scan-input', `${Buffer.from(pattern.bytes, 'hex').toString('latin1').split('-').slice(0, 3).join('-')}-`)
+    await page.click('.scan-panel button[type=submit]')
+    await page.waitForSelector('.scan-summary', { timeout: 60_000 })
+    assert.ok(Number(await page.getAttribute('.scan-summary', 'data-updates')) >= 1, 'progress events arrived')
+    const hits = await page.$$eval('.scan-results a.hit', (links) => links.map((a) => a.textContent ?? ''))
+    const want = (truth?.patterns ?? []).filter((p) => p.pid === pid).map((p) => BigInt(p.address))
+    for (const address of want) assert.ok(hits.some((h) => BigInt(h) === address), `hit at 0x${address.toString(16)} (hits: ${hits.join(' ')})`)
+    await page.click(`.scan-results a.hit:text-is("${pattern.address}")`)
+    await page.locator('.hex-grid .row:first-child .addr', { hasText: (BigInt(pattern.address) & ~0xfn).toString(16).padStart(12, '0') }).waitFor()
+    await screenshot(page, 'scan')
+    await page.close()
+  })
+
+  test('a scan of all physical memory shows progress and can be cancelled', async () => {
+    const page = await open('connector/dump/mem')
+    await page.waitForSelector('.hex-grid .row')
+    await page.click('text=Scan')
+    await page.fill('.scan-input', 'no such text anywhere in memory, surely')
+    await page.click('.scan-panel button[type=submit]')
+    // Progress from the daemon: wait until some of the memory is done, then cancel.
+    await page.locator('.progress:not([data-done="0"])').waitFor({ timeout: 60_000 })
+    await page.click('.scan-panel button.cancel')
+    await page.waitForSelector('.scan-summary', { timeout: 60_000 })
+    assert.equal(await page.getAttribute('.scan-summary', 'data-cancelled'), 'true')
+    assert.match(await page.textContent('.scan-summary') ?? '', /Cancelled/)
+    await page.close()
+  })
+
   test('a ticket works once', async () => {
     const link = await web.link()
     const first = await browser.newPage()
@@ -170,5 +205,19 @@ describe('web frontend on a guest dump', { skip }, () => {
     })
     assert.equal(status, 403)
     assert.ok(ticket.length > 0)
+  })
+
+  // Last: it removes the dump from the daemon.
+  test('removing the dump turns an open view stale, with the reason and a reopen button', async () => {
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern?.address ?? '0'}`)
+    await page.locator('.hex-grid', { hasText: 'MEMWEAVE' }).waitFor({ timeout: 30_000 })
+    const removed = await runCli(['--daemon', web.unix, 'os', 'rm', '-f', 'guest'])
+    assert.equal(removed.code, 0, removed.stderr)
+    // Pushed by the daemon (a 1.2 stale event): the page did not have to read again to find out.
+    await page.waitForSelector('.hex-view.stale .stale-banner', { timeout: 30_000 })
+    assert.match(await page.textContent('.stale-banner') ?? '', /Stale:.*(removed|closed|gone)/i)
+    assert.ok(await page.isVisible('.stale-banner button'), 'a reopen button')
+    await screenshot(page, 'stale')
+    await page.close()
   })
 })
