@@ -19,6 +19,8 @@ import { Inspector } from './inspector.js'
 import { loadRegions } from './process-view.js'
 import { ScanPanel } from './scan-panel.js'
 import { copySelection } from './copy-formats.js'
+import { addBookmark } from '../bookmarks.js'
+import { download } from '../downloads.js'
 
 const ROWS = 32
 const SCREEN = BigInt(ROWS * ROW_BYTES)
@@ -158,6 +160,19 @@ export function HexView(props: { path: string; at: string | undefined }) {
         <button onClick={() => copy('base64')}>Copy base64</button>
         <span class="sep" />
         <button onClick={() => setScanOpen(!scanOpen)} title="search this memory (/)">Scan</button>
+        <button onClick={() => {
+          const note = window.prompt(`Bookmark ${describeAddress(cursor, regions)} — note:`, '')
+          if (note === null) return
+          void addBookmark({ nodeId: clientOf().serverInfo.nodeId, path: props.path, at: `0x${cursor.toString(16)}`, note }).then(() => setNote('bookmarked'), (err: unknown) => setNote(errorText(err)))
+        }} title="bookmark the cursor with a note">Bookmark</button>
+        <button onClick={() => {
+          const [from, to] = selection ?? [cursor, cursor + 0xfffn]
+          const answer = window.prompt(`Download from 0x${from.toString(16)}: how many bytes (hex with 0x, or decimal)?`, String(to - from + 1n))
+          if (answer === null || answer.trim() === '') return
+          const length = BigInt(answer.trim())
+          void download(clientOf(), props.path, `${props.path.replaceAll('/', '_')}@0x${from.toString(16)}.bin`, { start: from, length }, (bytes) => setNote(`downloading: ${bytes} bytes`))
+            .then((bytes) => setNote(`downloaded ${bytes} bytes`), (err: unknown) => setNote(errorText(err)))
+        }} title="save a range as a file">Download…</button>
         <span class="note">{note}</span>
       </div>
       <div class="hex-body">

@@ -39,6 +39,7 @@ export function SideNav() {
       {objects.connectors.map((name) => <div class="group" key={name}>{link(`connector/${name}`, name)}</div>)}
       <h3>Node</h3>
       {link('sys', 'sys')}
+      {link('~bookmarks', 'bookmarks')}
       {link('', 'whole tree')}
     </aside>
   )
