@@ -44,7 +44,7 @@ export interface ClientOptions {
    * For wss://: a CA certificate (PEM file) to trust, or the server certificate's SHA-256 fingerprint to
    * pin (then no CA is consulted), or rejectUnauthorized: false for self-signed tests.
    */
-  tls?: { caFile?: string; fingerprint?: string; rejectUnauthorized?: boolean }
+  tls?: { caFile?: string; ca?: Buffer; fingerprint?: string; rejectUnauthorized?: boolean }
   /** Largest reply accepted (default 1 GiB). */
   maxMessageBytes?: number
   /**
