@@ -31,7 +31,7 @@ export async function startWebDaemon(withLines: readonly string[], extraArgs: re
   const unix = `unix:${join(dir, 'daemon.sock')}`
   const daemon = await startDaemon(['--web', '--listen', 'ws://127.0.0.1:0', '--listen', unix, ...withLines.flatMap((w) => ['--with', w]), ...extraArgs])
   const tcp = daemon.addresses.find((a) => a.startsWith('ws://')) ?? ''
-  const page = /^web page at (\S+)/m.exec(daemon.stdout())?.[1] ?? ''
+  const page = `${tcp.replace(/^ws:/, 'http:')}/`
   return {
     daemon, tcp, unix, page,
     link: async (view) => {

@@ -9,6 +9,7 @@
  * works once; and a page from another origin cannot connect.
  */
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { after, before, describe, test } from 'node:test'
@@ -17,6 +18,7 @@ import { WebSocket } from 'ws'
 import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
+import { runCli } from './cli-harness.js'
 import { screenshot, startWebDaemon } from './web-harness.js'
 import type { WebDaemon } from './web-harness.js'
 
@@ -89,6 +91,23 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.close()
   })
 
+  test('the memory map joins maps with phys_maps, finds the mapping that holds an address, and opens it', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}`)
+    await page.waitForSelector('table.maps tbody tr')
+    const starts = await page.$$eval('table.maps tbody tr td:first-child', (cells) => cells.map((c) => c.textContent ?? ''))
+    assert.deepEqual(starts.map((s) => BigInt(s)), mapsLines.map((l) => BigInt(`0x${l.split('-')[0] ?? ''}`)))
+    const resident = await page.$$eval('table.maps tbody tr td:nth-child(5)', (cells) => cells.map((c) => c.textContent ?? ''))
+    assert.ok(resident.some((r) => r !== '0 B'), 'phys_maps joined: some mappings have resident pages')
+    await page.fill('.toolbar .filter', pattern.address)
+    assert.match(await page.textContent('table.maps tr.hit') ?? '', /\[heap\]/)
+    await screenshot(page, 'memory-map')
+    await page.click('table.maps tr.hit td:first-child a')
+    await page.locator('.hex-grid .row').first().waitFor()
+    assert.ok(page.url().includes('/mem@'), page.url())
+    await page.close()
+  })
+
   test('a deep link to a test program\'s heap shows its pattern', async () => {
     assert.ok(pattern !== undefined)
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
@@ -101,6 +120,23 @@ describe('web frontend on a guest dump', { skip }, () => {
     assert.equal(bytes.slice(2 * Number(BigInt(pattern.address) & 0xfn)), pattern.bytes.slice(0, 32 - 2 * Number(BigInt(pattern.address) & 0xfn)))
     assert.match(await page.textContent('.inspector') ?? '', /MEMWEAVE-PATTERN/)
     await screenshot(page, 'hex-view-heap')
+    await page.close()
+  })
+
+  test('a bookmark with a note is kept and listed; a range downloads as a file with the exact bytes', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
+    await page.locator('.hex-grid', { hasText: 'MEMWEAVE' }).waitFor({ timeout: 30_000 })
+    page.once('dialog', (dialog) => { void dialog.accept('the heap pattern') })
+    await page.click('button:text-is("Bookmark")')
+    await page.locator('.note', { hasText: 'bookmarked' }).waitFor()
+    page.once('dialog', (dialog) => { void dialog.accept('64') })
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click('text=Download…')])
+    const saved = await file.path()
+    assert.equal((await readFile(saved)).toString('hex'), pattern.bytes.slice(0, 128))
+    await page.goto(`${web.page}#/~bookmarks`) // same document: the hash changes, the session stays
+    await page.locator('.bookmarks td', { hasText: 'the heap pattern' }).waitFor()
+    assert.match(await page.textContent('.bookmarks') ?? '', new RegExp(`mem@${pattern.address}`))
     await page.close()
   })
 
@@ -129,6 +165,40 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.locator('.hex-grid .row:first-child .addr', { hasText: want }).waitFor()
     assert.equal(await page.textContent('.where'), `${name}+0x1010`)
     assert.ok(page.url().endsWith(`@${encodeURIComponent(`${name}+0x1010`)}`), page.url())
+    await page.close()
+  })
+
+  test('a scan of the process finds the pattern, with progress, and a hit jumps there', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem`)
+    await page.waitForSelector('.hex-grid .row')
+    await page.click('text=Scan')
+    // "MEMWEAVE-PATTERN-alpha-": every pattern this program placed (data, heap, mmap, stack).
+    await page.fill('.scan-input', `${Buffer.from(pattern.bytes, 'hex').toString('latin1').split('-').slice(0, 3).join('-')}-`)
+    await page.click('.scan-panel button[type=submit]')
+    await page.waitForSelector('.scan-summary', { timeout: 60_000 })
+    assert.ok(Number(await page.getAttribute('.scan-summary', 'data-updates')) >= 1, 'progress events arrived')
+    const hits = await page.$$eval('.scan-results a.hit', (links) => links.map((a) => a.textContent ?? ''))
+    const want = (truth?.patterns ?? []).filter((p) => p.pid === pid).map((p) => BigInt(p.address))
+    for (const address of want) assert.ok(hits.some((h) => BigInt(h) === address), `hit at 0x${address.toString(16)} (hits: ${hits.join(' ')})`)
+    await page.click(`.scan-results a.hit:text-is("${pattern.address}")`)
+    await page.locator('.hex-grid .row:first-child .addr', { hasText: (BigInt(pattern.address) & ~0xfn).toString(16).padStart(12, '0') }).waitFor()
+    await screenshot(page, 'scan')
+    await page.close()
+  })
+
+  test('a scan of all physical memory shows progress and can be cancelled', async () => {
+    const page = await open('connector/dump/mem')
+    await page.waitForSelector('.hex-grid .row')
+    await page.click('text=Scan')
+    await page.fill('.scan-input', 'no such text anywhere in memory, surely')
+    await page.click('.scan-panel button[type=submit]')
+    // Progress from the daemon: wait until some of the memory is done, then cancel.
+    await page.locator('.progress:not([data-done="0"])').waitFor({ timeout: 60_000 })
+    await page.click('.scan-panel button.cancel')
+    await page.waitForSelector('.scan-summary', { timeout: 60_000 })
+    assert.equal(await page.getAttribute('.scan-summary', 'data-cancelled'), 'true')
+    assert.match(await page.textContent('.scan-summary') ?? '', /Cancelled/)
     await page.close()
   })
 
@@ -170,5 +240,19 @@ describe('web frontend on a guest dump', { skip }, () => {
     })
     assert.equal(status, 403)
     assert.ok(ticket.length > 0)
+  })
+
+  // Last: it removes the dump from the daemon.
+  test('removing the dump turns an open view stale, with the reason and a reopen button', async () => {
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern?.address ?? '0'}`)
+    await page.locator('.hex-grid', { hasText: 'MEMWEAVE' }).waitFor({ timeout: 30_000 })
+    const removed = await runCli(['--daemon', web.unix, 'os', 'rm', '-f', 'guest'])
+    assert.equal(removed.code, 0, removed.stderr)
+    // Pushed by the daemon (a 1.2 stale event): the page did not have to read again to find out.
+    await page.waitForSelector('.hex-view.stale .stale-banner', { timeout: 30_000 })
+    assert.match(await page.textContent('.stale-banner') ?? '', /Stale:.*(removed|closed|gone)/i)
+    assert.ok(await page.isVisible('.stale-banner button'), 'a reopen button')
+    await screenshot(page, 'stale')
+    await page.close()
   })
 })

@@ -24,6 +24,11 @@ import type { TreeClient } from './tree-client.js'
 
 export interface ClientOptions {
   token?: string
+  /**
+   * With no token, a client of a loopback TCP daemon reads the daemon's auto token from
+   * `<stateDir>/tcp-<PORT>.token` when that file is ours (default); false never does.
+   */
+  autoToken?: boolean
   /** Per-request timeout in ms; none when unset. Also bounds connecting unless connectTimeoutMs is given. */
   timeoutMs?: number
   connectTimeoutMs?: number

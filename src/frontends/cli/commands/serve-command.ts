@@ -30,6 +30,7 @@ interface ServeOptions {
   connect?: string[]
   fuse?: string
   fuseReadOnly?: boolean
+  allowOrigin?: string[]
   web?: boolean
 }
 
@@ -39,6 +40,7 @@ export function addServeCommand(program: Command): void {
       collect)
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
+    .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
     .option('--web', 'serve the web page on the TCP listeners (open it with: memweave web)')
@@ -66,7 +68,10 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
     try {
-      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, pages })
+      server = await startServer({
+        tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, pages,
+        allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])],
+      })
     } catch (err) {
       await node.close()
       throw err
@@ -124,11 +129,16 @@ async function webPages(listen: readonly string[]): Promise<PageServer> {
 }
 
 function announce(out: Output, server: RunningServer, allowWrite: boolean, token: boolean, log: Logger, fingerprint: string | undefined): void {
-  const addresses = server.addresses
+  const { addresses, tokenFiles, pages } = server
   log.info({ allowWrite, token, fingerprint }, 'ready')
-  if (out.json) { out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...(fingerprint === undefined ? {} : { fingerprint }), ...(server.pages.length === 0 ? {} : { pages: server.pages }) })); return }
-  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin by then.
+  if (out.json) {
+    const extra = { ...(fingerprint === undefined ? {} : { fingerprint }), ...(tokenFiles.length === 0 ? {} : { tokenFiles }), ...(pages.length === 0 ? {} : { pages }) }
+    out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...extra }))
+    return
+  }
+  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin (and the token file) by then.
   if (fingerprint !== undefined) out.line(`certificate SHA256 ${fingerprint}`)
+  for (const file of tokenFiles) out.line(`token file ${file} (local clients of this user find it by themselves)`)
   for (const address of addresses) out.line(`listening on ${address}`)
   for (const page of server.pages) out.line(`web page at ${page} (open it with: memweave web)`)
 }

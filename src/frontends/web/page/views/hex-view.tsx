@@ -19,6 +19,8 @@ import { Inspector } from './inspector.js'
 import { loadRegions } from './process-view.js'
 import { ScanPanel } from './scan-panel.js'
 import { copySelection } from './copy-formats.js'
+import { addBookmark } from '../bookmarks.js'
+import { download } from '../downloads.js'
 
 const ROWS = 32
 const SCREEN = BigInt(ROWS * ROW_BYTES)
@@ -43,6 +45,8 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [note, setNote] = useState('')
   const [, redraw] = useReducer((n: number) => n + 1, 0)
   const [scanOpen, setScanOpen] = useState(false)
+  /** How long the last new screen took from asking to painted (the bench and the status line read it). */
+  const [fill, setFill] = useState<{ top: bigint; ms: number } | undefined>(undefined)
   const box = useRef<HTMLDivElement>(null)
   const isProcess = /\/processes\/by-[^/]+\/[^/]+\/mem$/.test(props.path)
 
@@ -82,10 +86,12 @@ export function HexView(props: { path: string; at: string | undefined }) {
   useEffect(() => {
     if (opened === undefined || stale !== undefined) return
     let current = true
+    const started = performance.now()
     opened.pages.load(top, top + SCREEN).then((r) => {
       if (!current) return
       if (r.staleReason !== undefined) setStale(r.staleReason)
       redraw(0)
+      requestAnimationFrame(() => { if (current) setFill({ top, ms: performance.now() - started }) })
     }, (err: unknown) => { if (current) setNote(errorText(err)) })
     return () => { current = false }
   }, [opened, top, stale])
@@ -136,7 +142,7 @@ export function HexView(props: { path: string; at: string | undefined }) {
     if (text.ok) { void navigator.clipboard.writeText(text.text).then(() => setNote(`copied ${to - from + 1n} bytes as ${format}`), (err: unknown) => setNote(`cannot copy: ${errorText(err)}`)) } else setNote(text.reason)
   }
   return (
-    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`}>
+    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-ms={fill === undefined ? undefined : fill.ms.toFixed(1)}>
       {stale === undefined ? null : (
         <div class="banner stale-banner">
           <strong>Stale:</strong> {stale}
@@ -154,6 +160,19 @@ export function HexView(props: { path: string; at: string | undefined }) {
         <button onClick={() => copy('base64')}>Copy base64</button>
         <span class="sep" />
         <button onClick={() => setScanOpen(!scanOpen)} title="search this memory (/)">Scan</button>
+        <button onClick={() => {
+          const note = window.prompt(`Bookmark ${describeAddress(cursor, regions)} — note:`, '')
+          if (note === null) return
+          void addBookmark({ nodeId: clientOf().serverInfo.nodeId, path: props.path, at: `0x${cursor.toString(16)}`, note }).then(() => setNote('bookmarked'), (err: unknown) => setNote(errorText(err)))
+        }} title="bookmark the cursor with a note">Bookmark</button>
+        <button onClick={() => {
+          const [from, to] = selection ?? [cursor, cursor + 0xfffn]
+          const answer = window.prompt(`Download from 0x${from.toString(16)}: how many bytes (hex with 0x, or decimal)?`, String(to - from + 1n))
+          if (answer === null || answer.trim() === '') return
+          const length = BigInt(answer.trim())
+          void download(clientOf(), props.path, `${props.path.replaceAll('/', '_')}@0x${from.toString(16)}.bin`, { start: from, length }, (bytes) => setNote(`downloading: ${bytes} bytes`))
+            .then((bytes) => setNote(`downloaded ${bytes} bytes`), (err: unknown) => setNote(errorText(err)))
+        }} title="save a range as a file">Download…</button>
         <span class="note">{note}</span>
       </div>
       <div class="hex-body">
