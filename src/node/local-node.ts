@@ -27,6 +27,11 @@ export interface LocalNodeOptions {
   readonly connect?: readonly string[]
   /** Wait for each peer's first connection (default true); false connects in the background, retrying. */
   readonly waitForPeers?: boolean
+  /**
+   * Folders that file paths written by clients (connector/new file:, peer token-file and ca) must lie in;
+   * a daemon sets them (docs/access.md). Default: any path (this process's own caller).
+   */
+  readonly fileRoots?: readonly string[]
 }
 
 export class LocalNode {
@@ -69,6 +74,7 @@ export async function createLocalNode(options: LocalNodeOptions = {}): Promise<L
   const log = options.log ?? pino({ level: 'silent' })
   const node = new MemweaveNode({
     allowWrite: options.allowWrite === true,
+    fileRoots: options.fileRoots,
     log,
     connectorKinds: BUILTIN_CONNECTOR_KINDS,
     osKinds: BUILTIN_OS_KINDS,

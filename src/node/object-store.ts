@@ -39,6 +39,8 @@ export interface StoreOptions {
   readonly osKinds: OsKinds
   readonly allowWrite: boolean
   readonly rootLifetime: Lifetime
+  /** Allowed roots for client-named connector files (ConnectorContext.fileRoots). */
+  readonly fileRoots?: readonly string[]
 }
 
 export class ObjectStore {
@@ -49,7 +51,7 @@ export class ObjectStore {
 
   constructor(private readonly options: StoreOptions) {}
 
-  async createConnector(line: CreateLine): Promise<ConnectorRecord> {
+  async createConnector(line: CreateLine, trusted = false): Promise<ConnectorRecord> {
     const { name } = line
     this.claim(name, 'connector', this.connectors)
     try {
@@ -64,6 +66,7 @@ export class ObjectStore {
       const started = performance.now()
       const connector = await kind.create(line.args, {
         allowWrite: this.options.allowWrite,
+        fileRoots: trusted ? undefined : this.options.fileRoots,
         log: this.options.log.child({ connector: name }),
         parentLifetime,
         description,
