@@ -283,7 +283,7 @@ export class ServerConnection {
   /** Stops telling about a handle this connection no longer holds (so closed handles leave no listener behind). */
   private dropStaleWatch(handle: number): void {
     const stop = this.staleWatches.get(handle)
-    if (stop === undefined || this.ctx.tree.handles.holds(handle, this.owner)) return
+    if (stop === undefined || this.ctx.tree.handles.isHeldBy(handle, this.owner)) return
     stop()
     this.staleWatches.delete(handle)
   }

@@ -153,7 +153,7 @@ export class HandleTable {
 
   /** Open handles whose identity starts with prefix (e.g. everything on one connector). */
   /** Whether owner still holds a reference on handle (no staleness check). */
-  holds(handle: number, owner: string): boolean {
+  isHeldBy(handle: number, owner: string): boolean {
     return this.byHandle.get(handle)?.refs.has(owner) === true
   }
 
