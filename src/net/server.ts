@@ -23,6 +23,8 @@ import { ServerConnection } from './server-connection.js'
 import type { ConnectionContext } from './server-connection.js'
 import { resolveDataRingPolicy } from './server-data-ring.js'
 import type { DataRingPolicy } from './server-data-ring.js'
+import { DaemonBudget } from './server-budget.js'
+import type { BudgetStats } from './server-budget.js'
 import { resolveLimits } from './server-limits.js'
 import type { ServerLimits } from './server-limits.js'
 import { prepareUnixSocket } from './unix-socket.js'
@@ -50,6 +52,8 @@ export interface RunningServer {
   /** The URLs actually bound, with the real port where 0 was asked. */
   readonly addresses: string[]
   connections(): number
+  /** The daemon-wide memory budget's use (sys/ and the soak suite show it). */
+  budget(): BudgetStats
   close(): Promise<void>
 }
 
@@ -71,8 +75,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nodeInfo = options.nodeInfo ?? ((): Record<string, unknown> => ({ version: MEMWEAVE_VERSION, pid: process.pid }))
   const named = nodeInfo().nodeId
   const nodeId = typeof named === 'string' && named !== '' ? named : randomUUID()
+  const budget = new DaemonBudget(limits.budgetBytes)
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, token: options.token, nodeId,
+    tree: options.tree, log, limits, token: options.token, nodeId, budget,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -97,6 +102,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })
   }
 
+  // Only while someone waits for budget: a holder whose replies have not moved in stallCutoffMs is cut off, freeing its share.
+  const stallWatch = setInterval(() => {
+    if (!budget.contended) return
+    const now = Date.now()
+    for (const connection of connections) {
+      const stalled = connection.stalledMs(now)
+      if (stalled < limits.stallCutoffMs) continue
+      log.info({ conn: connection.owner, stalledMs: stalled, budget: budget.stats }, 'cutting off a client that holds memory budget without reading while others wait')
+      connection.terminate()
+    }
+  }, Math.max(100, Math.min(1000, limits.stallCutoffMs / 4)))
+  stallWatch.unref()
+
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
   const listeners: Listener[] = []
   try {
@@ -105,6 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       listeners.push(await listen(endpoint, tls, (request, socket, head) => onUpgrade(request, socket, head, local), log))
     }
   } catch (err) {
+    clearInterval(stallWatch)
     await Promise.all(listeners.map((l) => closeListener(l, log)))
     throw err
   }
@@ -114,9 +133,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     addresses,
     connections: () => connections.size,
+    budget: () => budget.stats,
     close: async () => {
       if (closing) return
       closing = true
+      clearInterval(stallWatch)
       const open = [...connections]
       for (const connection of open) connection.hangUp(CLOSE_CODES.goingAway, 'daemon shutting down')
       const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())

@@ -6,6 +6,8 @@
 export { MemweaveNode } from './memweave-node.js'
 export type { NodeOptions } from './memweave-node.js'
 export { ObjectStore } from './object-store.js'
+export { DEFAULT_NODE_LIMITS, resolveNodeLimits } from './node-limits.js'
+export type { NodeLimits } from './node-limits.js'
 export type { ConnectorRecord, OsRecord } from './object-store.js'
 export { KindRegistry } from './kind-registry.js'
 export { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS } from './builtins.js'

@@ -19,6 +19,7 @@ import type { PeerEvents, PeerStatus } from './peer-connection.js'
 import { DEFAULT_PEER_TUNING } from './peer-spec.js'
 import type { PeerSpec, PeerTuning } from './peer-spec.js'
 import { peersSysBranch } from './peer-sys.js'
+import { checkCap } from './node-limits.js'
 
 export interface PeerManagerOptions {
   readonly node: MemweaveNode
@@ -60,6 +61,7 @@ export class PeerManager implements PeerDirectory {
     if (this.closed) throw new MemweaveError('net', 'cancelled', 'the node is shutting down')
     this.wiring.checkName(spec.name)
     if (this.peers.has(spec.name)) throw new MemweaveError('net', 'already_exists', `a peer named '${spec.name}' already exists`)
+    checkCap(this.peers.size, this.options.node.limits.maxPeers, 'maxPeers', 'the daemon has the most peers it may')
     const token = spec.token ?? (spec.tokenFile === undefined ? undefined : await readToken(spec.tokenFile))
     const tuning: PeerTuning = { ...DEFAULT_PEER_TUNING, ...this.options.tuning, ...spec.tuning }
     const peer = new Peer(spec, token, tuning, this.nodeId, this.log.child({ peer: spec.name }), this.events)

@@ -37,6 +37,8 @@ export class HandleTable {
   private readonly byHandle = new Map<number, HandleEntry>()
   private readonly byIdentity = new Map<string, HandleEntry>()
   private readonly opening = new Map<string, Promise<HandleEntry>>()
+  /** owner → how many distinct handles it holds references on (per-client caps read this). */
+  private readonly owned = new Map<string, number>()
   private nextHandle = 1
 
   /**
@@ -49,7 +51,7 @@ export class HandleTable {
     for (;;) {
       const existing = this.byIdentity.get(leaf.identity)
       if (existing !== undefined) {
-        addRef(existing, owner)
+        this.addRef(existing, owner)
         if ((await existing.leaf.lifetime.staleReason()) === undefined) return existing
         // Stale: give the reference back; a new open gets a new handle.
         if (this.byIdentity.get(leaf.identity) === existing) this.byIdentity.delete(leaf.identity)
@@ -66,7 +68,7 @@ export class HandleTable {
       const entry = await pending
       // Between creation and this turn another owner may have shared and closed it: then open afresh.
       if (this.byHandle.get(entry.handle) !== entry) continue
-      addRef(entry, owner)
+      this.addRef(entry, owner)
       return entry
     }
   }
@@ -112,7 +114,7 @@ export class HandleTable {
   private async unref(entry: HandleEntry, owner: string): Promise<void> {
     const count = entry.refs.get(owner) ?? 0
     if (count > 1) entry.refs.set(owner, count - 1)
-    else entry.refs.delete(owner)
+    else if (entry.refs.delete(owner)) this.disown(owner)
     if (entry.refs.size === 0) await this.release(entry)
   }
 
@@ -121,6 +123,7 @@ export class HandleTable {
     let dropped = 0
     for (const entry of [...this.byHandle.values()]) {
       if (!entry.refs.delete(owner)) continue
+      this.disown(owner)
       dropped++
       if (entry.refs.size === 0) await this.release(entry)
     }
@@ -151,11 +154,24 @@ export class HandleTable {
     }))
   }
 
+  /** Distinct handles owner holds. */
+  ownedBy(owner: string): number {
+    return this.owned.get(owner) ?? 0
+  }
+
+  private addRef(entry: HandleEntry, owner: string): void {
+    const count = entry.refs.get(owner) ?? 0
+    if (count === 0) this.owned.set(owner, this.ownedBy(owner) + 1)
+    entry.refs.set(owner, count + 1)
+  }
+
+  private disown(owner: string): void {
+    const left = this.ownedBy(owner) - 1
+    if (left > 0) this.owned.set(owner, left)
+    else this.owned.delete(owner)
+  }
+
   get size(): number {
     return this.byHandle.size
   }
-}
-
-function addRef(entry: HandleEntry, owner: string): void {
-  entry.refs.set(owner, (entry.refs.get(owner) ?? 0) + 1)
 }

@@ -4,7 +4,7 @@
  */
 import { close, open } from 'node:fs'
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
 import { hasElfMagic, parseElfCore } from './elf-core.js'
 import { IMAGE_FORMATS, rawLayout } from './image-layout.js'
 import type { ImageFormat, ImageLayout } from './image-layout.js'
@@ -53,13 +53,13 @@ export async function openImageFd(path: string, wantWrite: boolean, log: Logger)
       return { fd: await openFd(path, 'r+'), writable: true }
     } catch (err) {
       const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-      if (!READ_ONLY_CODES.has(code)) throw toMemweaveError(err, 'connector', `cannot open ${path}`)
+      if (!READ_ONLY_CODES.has(code)) throw toMemweaveError(err, 'connector', `cannot open ${quote(path)}`)
       log.info({ path, code }, 'image is not writable; opening read-only')
     }
   }
   try {
     return { fd: await openFd(path, 'r'), writable: false }
   } catch (err) {
-    throw toMemweaveError(err, 'connector', `cannot open ${path}`)
+    throw toMemweaveError(err, 'connector', `cannot open ${quote(path)}`)
   }
 }

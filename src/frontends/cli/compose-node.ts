@@ -5,11 +5,14 @@
  * a TreeClient on it (embedded).
  */
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import { LocalTreeClient } from '../../net/index.js'
-import type { TreeClient } from '../../net/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, MemweaveNode, parseConnectOption, PeerManager } from '../../node/index.js'
+import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
+import { DEFAULT_SERVER_LIMITS, LocalTreeClient } from '../../net/index.js'
+import type { ServerLimits, TreeClient } from '../../net/index.js'
+import { usageError } from './cli-errors.js'
+import { parseBigNumber } from './numbers.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, DEFAULT_NODE_LIMITS, MEMWEAVE_VERSION, MemweaveNode, parseConnectOption, PeerManager } from '../../node/index.js'
 import { pluginHostFor } from '../../plugins/index.js'
+import type { NodeLimits } from '../../node/index.js'
 import { creationOrder, specLine } from './control-lines.js'
 import type { ObjectSpec } from './control-lines.js'
 
@@ -30,6 +33,8 @@ export interface ComposeOptions {
   readonly objects: readonly ObjectSpec[]
   /** Peers to connect to (serve --connect NAME=URL[,…]); they connect in the background, retrying. */
   readonly connect?: readonly string[]
+  /** Caps on objects, peers and plugins (serve --limit). */
+  readonly limits?: Partial<NodeLimits>
 }
 
 export async function composeNode(options: ComposeOptions): Promise<ComposedNode> {
@@ -39,9 +44,10 @@ export async function composeNode(options: ComposeOptions): Promise<ComposedNode
     connectorKinds: BUILTIN_CONNECTOR_KINDS,
     osKinds: BUILTIN_OS_KINDS,
     mappings: BUILTIN_MAPPINGS,
+    limits: options.limits,
   })
   // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
-  const plugins = pluginHostFor(node)
+  const plugins = pluginHostFor(node, { maxPlugins: node.limits.maxPlugins })
   // Peers first: an object may be created on a peer's connector ('-c b.dump'); then the first connections are waited for.
   const peers = new PeerManager({ node, log: options.log })
   const onPeers = options.objects.some((spec) => spec.on?.includes('.') === true)
@@ -81,4 +87,21 @@ async function createObject(node: MemweaveNode, spec: ObjectSpec): Promise<void>
 
 export function memweaveVersion(): string {
   return MEMWEAVE_VERSION
+}
+
+/** `--memory-budget SIZE` and `--limit NAME=VALUE`: each name is a server limit or a node limit. */
+export function parseLimitOptions(memoryBudget: string | undefined, given: readonly string[]): { server: Partial<ServerLimits>; node: Partial<NodeLimits> } {
+  const server: Partial<ServerLimits> = {}
+  const node: Partial<NodeLimits> = {}
+  if (memoryBudget !== undefined) server.budgetBytes = Number(parseBigNumber(memoryBudget, '--memory-budget'))
+  for (const text of given) {
+    const eq = text.indexOf('=')
+    const name = text.slice(0, eq)
+    if (eq <= 0) throw usageError(`--limit ${quote(text)}: expected NAME=VALUE`)
+    const value = Number(parseBigNumber(text.slice(eq + 1), `--limit ${name}`))
+    if (Object.hasOwn(DEFAULT_SERVER_LIMITS, name)) server[name as keyof ServerLimits] = value
+    else if (Object.hasOwn(DEFAULT_NODE_LIMITS, name)) node[name as keyof NodeLimits] = value
+    else throw usageError(`--limit: unknown limit ${quote(name)} (known: ${[...Object.keys(DEFAULT_SERVER_LIMITS), ...Object.keys(DEFAULT_NODE_LIMITS)].join(', ')})`)
+  }
+  return { server, node }
 }

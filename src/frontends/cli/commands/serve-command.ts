@@ -30,6 +30,8 @@ interface ServeOptions {
   connect?: string[]
   fuse?: string
   fuseReadOnly?: boolean
+  memoryBudget?: string
+  limit?: string[]
 }
 
 export function addServeCommand(program: Command): void {
@@ -40,6 +42,8 @@ export function addServeCommand(program: Command): void {
     .option('--tls-key <file>', 'private key for wss:// listeners')
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
+    .option('--memory-budget <size>', 'bytes of reads in flight and unsent replies, all clients together (e.g. 512m; default: an eighth of RAM)')
+    .option('--limit <name=value>', 'set one server or node limit, e.g. maxHandlesPerClient=256 or maxConnectors=100 (repeatable; see docs/limits.md)', collect)
     .action(async (options: ServeOptions, command: Command) => {
       await serve(globalsOf(command), options)
     })
@@ -57,13 +61,14 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     // A bug that escapes every handler still ends the daemon (state is unknown), but through the log, not a bare stack.
     process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
     const settings = await serveSettings(globals, options, config)
-    const { composeNode } = await import('../compose-node.js')
+    const { composeNode, parseLimitOptions } = await import('../compose-node.js')
     const connect = checkConnectOptions([...(config?.peers ?? []), ...(options.connect ?? [])])
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
-    const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [])
+    const node = await composeNode({ allowWrite: settings.allowWrite, log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
     try {
-      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls })
+      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, limits: limits.server })
     } catch (err) {
       await node.close()
       throw err
@@ -118,3 +123,4 @@ function announce(out: Output, addresses: readonly string[], allowWrite: boolean
   if (fingerprint !== undefined) out.line(`certificate SHA256 ${fingerprint}`)
   for (const address of addresses) out.line(`listening on ${address}`)
 }
+
