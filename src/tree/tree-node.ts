@@ -3,7 +3,7 @@
  * metadata and `open`, which yields an opened leaf with optional read, write
  * and rpc. A missing operation is a clear 'unsupported' error at the caller.
  */
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
 
 export type LeafContent = 'mem' | 'text' | 'binary' | 'control' | 'rpc'
@@ -18,14 +18,23 @@ export interface LeafMeta {
   readonly content: LeafContent
 }
 
+/** What an rpc may use besides its request: a signal that the caller cancelled, and a way to report progress. */
+export interface RpcContext {
+  readonly signal?: AbortSignal
+  /** How far the call has come (e.g. bytes scanned of the total); the server turns it into progress events. */
+  readonly progress?: (done: number, total: number, detail?: Readonly<Record<string, unknown>>) => void
+}
+
 export interface OpenedLeaf {
   /** Size of what this open sees (a text snapshot's length, a mem view's extent). */
   readonly sizeBytes: bigint | undefined
   /** For a leaf on another node: the handles it forwards to, nearest first ('b#17', 'c#4'); absent for local leaves. */
   readonly chain?: readonly string[]
   read?(pieces: readonly ReadPiece[]): Promise<PieceResult[]>
+  /** Optional bulk path into the caller's memory; without it the tree reads and copies. */
+  readInto?(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
-  rpc?(request: unknown): Promise<unknown>
+  rpc?(request: unknown, context?: RpcContext): Promise<unknown>
   close?(): Promise<void>
 }
 

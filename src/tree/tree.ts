@@ -4,13 +4,14 @@
  * the protocol server (and through it every frontend) uses.
  */
 import { MemweaveError, quote, quoteHex, toMemweaveError } from '../errors/index.js'
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import { checkTarget, readIntoByCopy } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import { ChangeBus } from './change-bus.js'
 import { HandleTable } from './handles.js'
 import type { HandleEntry } from './handles.js'
 import { MappingRegistry } from './mappings.js'
 import { joinPath, splitPath } from './path.js'
-import type { Branch, Entry, LeafMeta, TreeNode } from './tree-node.js'
+import type { Branch, Entry, LeafMeta, RpcContext, TreeNode } from './tree-node.js'
 
 export interface Stat {
   readonly path: string
@@ -109,6 +110,18 @@ export class Tree {
     return guardResults(entry, await entry.opened.read(pieces), pieces.length)
   }
 
+  /** read() into the caller's memory: each piece at target[at, at+length), one result per piece. */
+  async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, owner: string): Promise<ReadIntoResult[]> {
+    this.checkRead(pieces)
+    checkTarget(pieces, target)
+    const entry = await this.handles.get(handle, owner)
+    const opened = entry.opened
+    if (opened.readInto !== undefined) return guardResults(entry, await opened.readInto(pieces, target), pieces.length)
+    if (opened.read === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' cannot be read`)
+    const read = opened.read.bind(opened)
+    return guardResults(entry, await readIntoByCopy({ read: async (p) => guardResults(entry, await read(p), p.length) }, pieces, target), pieces.length)
+  }
+
   async write(handle: number, pieces: readonly WritePiece[], owner: string): Promise<WriteResult[]> {
     this.checkBatch(pieces.length, pieces.reduce((sum, p) => sum + p.data.length, 0), 'write')
     for (const piece of pieces) this.checkPiece(piece.addr, piece.data.length)
@@ -120,10 +133,10 @@ export class Tree {
     return guardResults(entry, await entry.opened.write(pieces), pieces.length)
   }
 
-  async rpc(handle: number, request: unknown, owner: string): Promise<unknown> {
+  async rpc(handle: number, request: unknown, owner: string, context?: RpcContext): Promise<unknown> {
     const entry = await this.handles.get(handle, owner)
     if (entry.opened.rpc === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' takes no rpc`)
-    return entry.opened.rpc(request)
+    return entry.opened.rpc(request, context)
   }
 
   close(handle: number, owner: string): Promise<void> {

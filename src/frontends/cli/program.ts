@@ -4,6 +4,7 @@
  * (2 usage, 1 operation failed, 3 no daemon).
  */
 import { Command, CommanderError, Option } from 'commander'
+import { addGdbserverCommand } from './commands/gdbserver-command.js'
 import { addMountCommand } from './commands/mount-command.js'
 import { addObjectCommands } from './commands/object-commands.js'
 import { addOsCommands } from './commands/os-commands.js'
@@ -11,7 +12,9 @@ import { addPeerCommands } from './commands/peer-commands.js'
 import { addPluginCommands } from './commands/plugin-commands.js'
 import { addServeCommand } from './commands/serve-command.js'
 import { addSysCommand } from './commands/sys-command.js'
+import { addThreadCommands } from './commands/thread-commands.js'
 import { addTreeCommands } from './commands/tree-commands.js'
+import { addWebCommand } from './commands/web-command.js'
 import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor, usageError } from './cli-errors.js'
 import { LOG_LEVELS } from './logger.js'
 import { collect } from './session.js'
@@ -44,9 +47,12 @@ export function buildProgram(): Command {
   addObjectCommands(program)
   addSysCommand(program)
   addOsCommands(program)
+  addThreadCommands(program)
+  addGdbserverCommand(program)
   addPeerCommands(program)
   addPluginCommands(program)
   addMountCommand(program)
+  addWebCommand(program)
   // Only the program itself takes extra words (to name an unknown command); subcommands stay strict.
   // An action on the program would drop the implicit `help` command, so ask for it.
   program.allowExcessArguments(true).helpCommand(true)
