@@ -46,7 +46,7 @@ async function fdCount(pid: number): Promise<number> {
 
 async function daemon(name: string, args: readonly string[]): Promise<{ daemon: RunningDaemon; url: string; pid: number }> {
   const socket = join(dir, `${name}.sock`)
-  const started = await startDaemon(['--listen', `unix:${socket}`, '--json', ...args])
+  const started = await startDaemon(['--listen', `unix:${socket}`, '--json', '--file-root', dir, ...args])
   const pid = started.child.pid
   assert.ok(pid !== undefined)
   return { daemon: started, url: `unix:${socket}`, pid }

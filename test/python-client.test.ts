@@ -11,7 +11,7 @@ import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { REPO_ROOT, startDaemon } from './cli-harness.js'
@@ -62,6 +62,8 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
     daemon = await startDaemon([
       '--json', '--listen', `unix:${join(dir, 'mw.sock')}`, '--listen', 'ws://127.0.0.1:0', '--token-file', tokenFile,
       '--with', `connector dump file:${fixture.dump}`, '--with', 'os g -c dump linux',
+      // The Python tests (and the example) create connectors on the fixture through the protocol.
+      '--file-root', dirname(fixture.dump),
     ], { env: { MEMWEAVE_STATE_DIR: join(dir, 'state') } })
     // A copy, so pip's in-tree build leaves nothing in the repository.
     await cp(join(REPO_ROOT, 'python'), join(dir, 'python-src'), { recursive: true })

@@ -30,6 +30,11 @@ export interface LocalNodeOptions {
   readonly waitForPeers?: boolean
   /** Caps on objects, peers and plugins (node-limits.ts). */
   readonly limits?: Partial<NodeLimits>
+  /**
+   * Folders that file paths written by clients (connector/new file:, peer token-file and ca) must lie in;
+   * a daemon sets them (docs/access.md). Default: any path (this process's own caller).
+   */
+  readonly fileRoots?: readonly string[]
 }
 
 export class LocalNode {
@@ -72,6 +77,7 @@ export async function createLocalNode(options: LocalNodeOptions = {}): Promise<L
   const log = options.log ?? pino({ level: 'silent' })
   const node = new MemweaveNode({
     allowWrite: options.allowWrite === true,
+    fileRoots: options.fileRoots,
     log,
     connectorKinds: BUILTIN_CONNECTOR_KINDS,
     osKinds: BUILTIN_OS_KINDS,

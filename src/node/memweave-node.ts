@@ -29,6 +29,11 @@ export interface NodeOptions {
   readonly mappings: readonly Mapping<never>[]
   /** Caps on objects, peers and plugins (node-limits.ts); defaults where unset. */
   readonly limits?: Partial<NodeLimits>
+  /**
+   * Folders that `file:` paths written to connector/new must lie in (a daemon sets them: docs/access.md);
+   * undefined: any path (an in-process node, whose caller has its own privileges).
+   */
+  readonly fileRoots?: readonly string[]
 }
 
 export class MemweaveNode {
@@ -61,14 +66,17 @@ export class MemweaveNode {
     for (const mapping of options.mappings) this.tree.registry.add(mapping)
     this.store = new ObjectStore({
       tree: this.tree, log: this.log, connectorKinds: this.connectorKinds, osKinds: this.osKinds,
-      allowWrite: options.allowWrite, rootLifetime: this.lifetime, limits: this.limits,
+      allowWrite: options.allowWrite, rootLifetime: this.lifetime, limits: this.limits, fileRoots: options.fileRoots,
     })
     this.tree.setRoot(this.buildRoot())
   }
 
-  /** Runs one `connector/new` line, e.g. "dump file:/data/vm.elf". */
-  async newConnector(line: string): Promise<string> {
-    const record = await this.store.createConnector(parseCreateLine(line))
+  /**
+   * Runs one `connector/new` line, e.g. "dump file:/data/vm.elf". `trusted`: the line comes from the daemon's
+   * own command line or config, so its paths need not lie under the allowed roots (they are still checked files).
+   */
+  async newConnector(line: string, trusted = false): Promise<string> {
+    const record = await this.store.createConnector(parseCreateLine(line), trusted)
     return `connector '${record.name}' created (${record.kind})`
   }
 

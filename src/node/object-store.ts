@@ -42,6 +42,8 @@ export interface StoreOptions {
   readonly allowWrite: boolean
   readonly rootLifetime: Lifetime
   readonly limits: NodeLimits
+  /** Allowed roots for client-named connector files (ConnectorContext.fileRoots). */
+  readonly fileRoots?: readonly string[]
 }
 
 export class ObjectStore {
@@ -56,7 +58,7 @@ export class ObjectStore {
 
   constructor(private readonly options: StoreOptions) {}
 
-  async createConnector(line: CreateLine): Promise<ConnectorRecord> {
+  async createConnector(line: CreateLine, trusted = false): Promise<ConnectorRecord> {
     const { name } = line
     checkCap(this.connectors.size + this.pendingOf('connector'), this.options.limits.maxConnectors, 'maxConnectors', 'the daemon holds the most connectors it may')
     const client = this.chargeClient()
@@ -74,6 +76,7 @@ export class ObjectStore {
       const started = performance.now()
       const connector = await kind.create(line.args, {
         allowWrite: this.options.allowWrite,
+        fileRoots: trusted ? undefined : this.options.fileRoots,
         log: this.options.log.child({ connector: name }),
         parentLifetime,
         description,

@@ -27,6 +27,8 @@ export interface ComposedNode {
 
 export interface ComposeOptions {
   readonly allowWrite: boolean
+  /** Allowed roots for file: paths clients name (serve sets them); undefined: any. */
+  readonly fileRoots?: readonly string[]
   readonly log: Logger
   /** Connectors and OSs to create, in any order; each comes after what it is created on. */
   readonly objects: readonly ObjectSpec[]
@@ -39,7 +41,7 @@ export interface ComposeOptions {
 export async function composeNode(options: ComposeOptions): Promise<ComposedNode> {
   // Peers first: an object may be created on a peer's connector ('-c b.dump'); then the first connections are waited for.
   const onPeers = options.objects.some((spec) => spec.on?.includes('.') === true)
-  const local = await createLocalNode({ allowWrite: options.allowWrite, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers, limits: options.limits })
+  const local = await createLocalNode({ allowWrite: options.allowWrite, fileRoots: options.fileRoots, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers, limits: options.limits })
   try {
     for (const spec of creationOrder(options.objects)) await createObject(local.node, spec)
   } catch (err) {
@@ -63,7 +65,8 @@ export function builtinKinds(): { connector: string[]; os: string[] } {
 async function createObject(node: MemweaveNode, spec: ObjectSpec): Promise<void> {
   const line = specLine(spec)
   try {
-    if (spec.what === 'connector') await node.newConnector(line)
+    // The daemon's own command line and config: trusted paths (still regular files only).
+    if (spec.what === 'connector') await node.newConnector(line, true)
     else await node.newOs(line)
   } catch (err) {
     const error = toMemweaveError(err, 'node', spec.source)

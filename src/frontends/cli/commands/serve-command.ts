@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
-import { defaultSocketPath, LocalTreeClient, startServer } from '../../../net/index.js'
+import { join, resolve } from 'node:path'
+import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory } from '../../../net/index.js'
 import { mountTree } from '../../fuse/index.js'
 import type { MountedTree } from '../../fuse/index.js'
 import type { PageServer, RunningServer } from '../../../net/index.js'
@@ -33,6 +34,7 @@ interface ServeOptions {
   memoryBudget?: string
   limit?: string[]
   allowOrigin?: string[]
+  fileRoot?: string[]
   web?: boolean
 }
 
@@ -42,6 +44,7 @@ export function addServeCommand(program: Command): void {
       collect)
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
+    .option('--file-root <dir>', 'a folder whose files clients may open with file: (repeatable; default: <state dir>/dumps)', collect)
     .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
@@ -70,7 +73,8 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
     const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [])
     const pages = options.web === true ? await webPages(settings.listen) : undefined
-    const node = await composeNode({ allowWrite: settings.allowWrite, log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const fileRoots = [...(config?.fileRoots ?? []), ...(options.fileRoot ?? [])].map((dir) => resolve(dir))
+    const node = await composeNode({ allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')], log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
     try {
       server = await startServer({

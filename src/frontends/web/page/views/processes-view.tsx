@@ -47,8 +47,20 @@ function toRow(info: Record<string, unknown>): ProcessRow {
   }
 }
 
+/** Drops the OS's cached listings (os/NAME/refresh), so a live guest's new and exited processes show. */
+async function refreshOs(osPath: string): Promise<void> {
+  const client = clientOf()
+  const opened = await client.open(`${osPath}/refresh`)
+  try {
+    await client.rpc(opened.handle, 'refresh')
+  } finally {
+    await client.close(opened.handle).catch(() => null)
+  }
+}
+
 export function ProcessesView(props: { osPath: string }) {
-  const loaded = useAsync(() => loadProcesses(props.osPath), [props.osPath])
+  const [generation, setGeneration] = useState(0)
+  const loaded = useAsync(() => loadProcesses(props.osPath), [props.osPath, generation])
   const [sort, setSort] = useState<{ column: Column; down: boolean }>({ column: 'pid', down: false })
   const [filter, setFilter] = useState('')
   const [tree, setTree] = useState(false)
@@ -77,6 +89,7 @@ export function ProcessesView(props: { osPath: string }) {
         <input ref={filterBox} class="filter" placeholder="filter (/)" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} spellcheck={false} />
         <label><input type="checkbox" checked={tree} onChange={(e) => setTree(e.currentTarget.checked)} /> tree</label>
         <label><input type="checkbox" checked={kernel} onChange={(e) => setKernel(e.currentTarget.checked)} /> kernel threads</label>
+        <button onClick={() => { void refreshOs(props.osPath).catch(() => undefined).then(() => setGeneration((g) => g + 1)) }} title="re-read the process list (os refresh)">Refresh</button>
         <span class="dim">{shown.length} of {rows.length} processes</span>
       </div>
       {/* data-rendered-ms: milliseconds from navigation start to this render (the bench reads it). */}
