@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
 import { join, resolve } from 'node:path'
-import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory } from '../../../net/index.js'
+import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory, TokenStore } from '../../../net/index.js'
 import { mountTree } from '../../fuse/index.js'
 import type { MountedTree } from '../../fuse/index.js'
 import type { PageServer, RunningServer } from '../../../net/index.js'
@@ -70,11 +70,14 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const pages = options.web === true ? await webPages(settings.listen) : undefined
     const fileRoots = [...(config?.fileRoots ?? []), ...(options.fileRoot ?? [])].map((dir) => resolve(dir))
     const node = await composeNode({ allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')], log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const tokens = TokenStore.inDirectory(stateDirectory())
     let server: RunningServer
     try {
       server = await startServer({
         tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, pages,
         allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])],
+        // Named tokens (memweave token add): read on each hello, so added and removed ones count at once.
+        tokenStore: () => tokens.credentials(),
       })
     } catch (err) {
       await node.close()
