@@ -175,7 +175,7 @@ export class ServerConnection {
         case 'list': this.reply(request.id, guard.filterList(request.path, await this.hop(request.via, () => tree.list(request.path)))); return
         case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
         case 'open': {
-          const opened = await guard.checkOpened(request.path, await this.hop(request.via, () => tree.open(request.path, this.owner)), (handle) => tree.close(handle, this.owner))
+          const opened = await guard.checkOpened(request.path, await this.hop(request.via, () => tree.open(request.path, this.owner, { exclusive: request.exclusive === true })), (handle) => tree.close(handle, this.owner))
           this.reply(request.id, opened)
           await this.watchStale(opened.handle)
           return
@@ -250,6 +250,9 @@ export class ServerConnection {
     this.state = 'open'
     this.clientChain = request.client?.chain ?? []
     this.clientMinor = request.version.minor
+    // How refusals of exclusive opens name this connection to others.
+    const client = request.client?.name === undefined ? '' : `${request.client.name.slice(0, 64)}, `
+    this.ctx.tree.handles.holds.label(this.owner, `${this.owner} (${client}${this.local ? 'unix socket' : `from ${this.peer}`})`)
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
     this.reply(request.id, hello)
   }
@@ -415,6 +418,7 @@ export class ServerConnection {
   private async dropHandles(): Promise<void> {
     try {
       const dropped = await this.ctx.tree.handles.dropOwner(this.owner)
+      this.ctx.tree.handles.holds.label(this.owner, undefined)
       if (dropped > 0) this.log.debug({ dropped }, 'released the handles of a closed connection')
     } catch (err) {
       this.log.warn({ err }, 'releasing handles of a closed connection failed')

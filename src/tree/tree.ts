@@ -95,10 +95,11 @@ export class Tree {
     return { path: normalized, type: 'leaf', meta: await node.meta() }
   }
 
-  async open(path: string, owner: string): Promise<OpenResult> {
+  /** exclusive: see exclusive-holds.ts (refused while another owner holds the leaf). */
+  async open(path: string, owner: string, options: { readonly exclusive?: boolean } = {}): Promise<OpenResult> {
     const node = await this.resolve(path)
     if (node.type !== 'leaf') throw new MemweaveError('tree', 'not_a_leaf', `'${path}' is a branch; only leaves can be opened`)
-    const entry = await this.handles.open(joinPath(splitPath(path)), node, owner)
+    const entry = await this.handles.open(joinPath(splitPath(path)), node, owner, options)
     const chain = entry.opened.chain
     return { handle: entry.handle, meta: entry.meta, sizeBytes: entry.opened.sizeBytes, ...(chain === undefined || chain.length === 0 ? {} : { chain }) }
   }
