@@ -28,6 +28,8 @@ export interface VirtualAddressSpaceOptions {
   tableCache?: PageTableCache | false
   /** This space's TLB; false for none. Default: a new one, same validity. */
   translationCache?: TranslationCache | false
+  /** Split-root modes (AArch64): the TTBR1 root the upper half is translated from. Default: dtb. */
+  upperDtb?: PhysAddr
 }
 
 /** One physically contiguous part of a piece. */
@@ -46,6 +48,7 @@ export class VirtualAddressSpace implements VirtualMemory {
   readonly translator: PageTranslator
   readonly tableCache: PageTableCache | undefined
   readonly translationCache: TranslationCache | undefined
+  readonly upperDtb: PhysAddr | undefined
   private readonly pageBytes: number
   private readonly shift: bigint
   private readonly half: bigint
@@ -54,7 +57,8 @@ export class VirtualAddressSpace implements VirtualMemory {
     const validity = validityFor(mem.metadata())
     this.tableCache = options.tableCache === false ? undefined : options.tableCache ?? new PageTableCache({ validity })
     this.translationCache = options.translationCache === false ? undefined : options.translationCache ?? new TranslationCache({ validity })
-    this.translator = new PageTranslator(mem, dtb, mode, { tableCache: this.tableCache, translationCache: this.translationCache })
+    this.upperDtb = options.upperDtb
+    this.translator = new PageTranslator(mem, dtb, mode, { tableCache: this.tableCache, translationCache: this.translationCache, upperDtb: options.upperDtb })
     this.pageBytes = this.translator.compiled.pageBytes
     this.shift = BigInt(this.translator.compiled.pageShift)
     this.half = 1n << BigInt(mode.virtualBits - 1)
@@ -66,7 +70,7 @@ export class VirtualAddressSpace implements VirtualMemory {
 
   /** Enumerates this space's mappings (see walkMappings); uses the shared table cache unless one is given. */
   mappings(range?: VirtualRange, options: WalkMappingsOptions = {}): Promise<MappingWalk> {
-    return walkMappings(this.mem, this.dtb, this.mode, range, { tableCache: this.tableCache, ...options })
+    return walkMappings(this.mem, this.dtb, this.mode, range, { tableCache: this.tableCache, upperDtb: this.upperDtb, ...options })
   }
 
   /** Forgets cached tables and translations (call when a live target changed its mappings). */

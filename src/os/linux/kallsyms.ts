@@ -20,13 +20,26 @@ import { alignUp, findTokenTable } from './kallsyms-tokens.js'
 import type { TokenTable } from './kallsyms-tokens.js'
 import { KERNEL_IMAGE_END, KERNEL_IMAGE_START, SymbolTable } from './symbol-table.js'
 
+/**
+ * How symbol addresses are stored: `base-relative` is relative_base + (u32)offset;
+ * `absolute-percpu` keeps offsets >= 0 as absolute values (per-CPU symbols) and
+ * stores relative_base - 1 - offset otherwise; `pc-relative` has no relative_base
+ * at all, each entry being an i32 relative to its own address (offset_to_ptr).
+ */
+export type KallsymsAddressing = 'base-relative' | 'absolute-percpu' | 'pc-relative'
+
 export interface KallsymsLayout {
   readonly order: 'offsets-first' | 'names-first'
+  readonly addressing: KallsymsAddressing
   readonly tokenTable: bigint
   readonly tokenIndex: bigint
   readonly names: bigint
+  readonly markers: bigint
   readonly offsets: bigint
-  readonly relativeBase: bigint
+  /** undefined for pc-relative offsets (no kallsyms_relative_base). */
+  readonly relativeBase: bigint | undefined
+  /** kallsyms_seqs_of_names, when found (sorted-name index, 3 bytes per symbol). */
+  readonly seqsOfNames: bigint | undefined
   readonly numSyms: number
   readonly absolutePercpu: boolean
 }
@@ -39,6 +52,12 @@ export interface Kallsyms {
 const MIN_SYMS = 64
 const MAX_SYMS = 1 << 23
 const PRECHECK_NAMES = 64
+/** How far before the token table the names may start (real tables are a few MiB). */
+const MAX_NAMES_TABLE_BYTES = 24 * 1024 * 1024
+/** Candidate positions tried per search before giving up. */
+const MAX_CANDIDATES = 200_000
+/** seqs_of_names entries checked for sortedness. */
+const SEQS_CHECKED = 2048
 const NAME_ALIGN = 8
 /** Longest expanded name accepted (KSYM_NAME_LEN is 512 since 6.1). */
 const MAX_NAME_BYTES = 1024
@@ -48,6 +67,8 @@ export const REQUIRED_SYMBOLS = ['_stext', 'init_task', 'linux_banner'] as const
 interface DecodedNames {
   readonly names: string[]
   readonly endOffset: number
+  /** Where kallsyms_markers was found (undefined when not checked). */
+  readonly markersOffset: number | undefined
 }
 
 /** Decodes `count` names from `offset`; undefined when the bytes are not a names table. */
@@ -75,8 +96,9 @@ function decodeNames(image: KernelImage, tokens: readonly Uint8Array[], offset: 
     if (used < 2) return undefined
     names[i] = scratch.toString('latin1', 0, used)
   }
-  if (markersMustFollow && !markersMatch(image, alignUp(pos, 4), markers) && !markersMatch(image, alignUp(pos, NAME_ALIGN), markers)) return undefined
-  return { names, endOffset: pos }
+  if (!markersMustFollow) return { names, endOffset: pos, markersOffset: undefined }
+  const markersOffset = [alignUp(pos, 4), alignUp(pos, NAME_ALIGN)].find((at) => markersMatch(image, at, markers))
+  return markersOffset === undefined ? undefined : { names, endOffset: pos, markersOffset }
 }
 
 function markersMatch(image: KernelImage, at: number, markers: readonly number[]): boolean {
@@ -92,6 +114,7 @@ function namesLookValid(image: KernelImage, tokens: readonly Uint8Array[], offse
 
 /** Upper and lower u32 of an 8-byte value that is a kernel image address. */
 function imagePointerAt(image: KernelImage, at: number): bigint | undefined {
+  if (at < 0 || at + 8 > image.bytes.length) return undefined
   const high = image.view.getUint32(at + 4, true)
   if (high !== 0xffffffff) return undefined
   const value = image.view.getBigUint64(at, true)
@@ -102,8 +125,9 @@ interface Candidate {
   readonly order: KallsymsLayout['order']
   readonly namesOffset: number
   readonly numSyms: number
-  readonly offsetsOffset: number
-  readonly relativeBase: bigint
+  /** Where kallsyms_offsets is, or undefined when it follows the token index (found after the names decode). */
+  readonly offsetsOffset: number | undefined
+  readonly relativeBase: bigint | undefined
 }
 
 /** 6.1 order: relative_base then num_syms just before names, offsets before them. */
@@ -120,23 +144,31 @@ function* offsetsFirst(image: KernelImage, tokens: TokenTable): Generator<Candid
   }
 }
 
-/** Newer order: num_syms, names, markers, tokens, then offsets and relative_base after the token index. */
+/**
+ * Newer order: num_syms, names, markers, [seqs_of_names], tokens, then offsets
+ * (and relative_base, where the kernel still has one) after the token index.
+ * num_syms is the u32 just before the 8-aligned names; the names decode and the
+ * markers that must follow them are what confirms a candidate.
+ */
 function* namesFirst(image: KernelImage, tokens: TokenTable): Generator<Candidate> {
-  const offsetsOffset = alignUp(tokens.endOffset, 8)
-  const end = Math.min(image.bytes.length - 8, offsetsOffset + MAX_SYMS * 4)
-  for (let at = offsetsOffset + 8; at <= end; at += 8) {
-    const relativeBase = imagePointerAt(image, at)
-    if (relativeBase === undefined) continue
-    for (const numSyms of [(at - offsetsOffset) / 4, (at - offsetsOffset) / 4 - 1]) {
-      for (let q = alignUp(tokens.tableOffset, 8) - 8; q >= 0; q -= 8) {
-        if (image.view.getUint32(q, true) !== numSyms) continue
-        yield { order: 'names-first', namesOffset: q + 8, numSyms, offsetsOffset, relativeBase }
-        break
-      }
+  const lowest = Math.max(0, tokens.tableOffset - MAX_NAMES_TABLE_BYTES)
+  for (let q = alignUp(tokens.tableOffset, 8) - 8; q >= lowest; q -= 4) {
+    const numSyms = image.view.getUint32(q, true)
+    if (numSyms < MIN_SYMS || numSyms > MAX_SYMS) continue
+    // 8-aligned names up to 6.x; newer kernels put them right after num_syms
+    for (const namesOffset of new Set([alignUp(q + 4, NAME_ALIGN), q + 4])) {
+      // the names take at least two bytes each, and the markers sit between them and the tokens
+      if (namesOffset + numSyms * 2 + Math.ceil(numSyms / 256) * 4 > tokens.tableOffset) continue
+      yield { order: 'names-first', namesOffset, numSyms, offsetsOffset: undefined, relativeBase: undefined }
     }
-    // Offsets are i32 values that never pair up into an image address, so the first hit is relative_base.
-    return
   }
+}
+
+/** Offsets after the token index: with a relative_base right after them, or pc-relative without one. */
+function offsetsAfterTokens(image: KernelImage, tokens: TokenTable, numSyms: number): { offsetsOffset: number; relativeBase: bigint | undefined } | undefined {
+  const offsetsOffset = alignUp(tokens.endOffset, 8)
+  if (offsetsOffset + numSyms * 4 > image.bytes.length) return undefined
+  return { offsetsOffset, relativeBase: imagePointerAt(image, alignUp(offsetsOffset + numSyms * 4, 8)) }
 }
 
 export function loadKallsyms(image: KernelImage): Kallsyms {
@@ -145,49 +177,120 @@ export function loadKallsyms(image: KernelImage): Kallsyms {
     throw new MemweaveError('os', 'not_found', `kallsyms: no token table found in the kernel image at ${hex(image.base)} (searched ${(image.bytes.length / 2 ** 20).toFixed(1)} MiB, ${(image.mappedBytes / 2 ** 20).toFixed(1)} MiB mapped)`)
   }
   const tokenBytes = tokens.tokens.map((t) => Buffer.from(t, 'latin1'))
+  const tried: string[] = []
   for (const search of [offsetsFirst, namesFirst]) {
+    let candidates = 0
     for (const candidate of search(image, tokens)) {
       const limit = tokens.tableOffset
+      if (candidates++ > MAX_CANDIDATES) break
       if (!namesLookValid(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit)) continue
       const decoded = decodeNames(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit, true)
       if (decoded === undefined) continue
-      const absolutePercpu = isAbsolutePercpu(image, candidate)
-      return { table: buildTable(image, candidate, decoded.names, absolutePercpu), layout: layoutOf(image, tokens, candidate, absolutePercpu) }
+      const placed = candidate.offsetsOffset !== undefined ? { offsetsOffset: candidate.offsetsOffset, relativeBase: candidate.relativeBase } : offsetsAfterTokens(image, tokens, candidate.numSyms)
+      if (placed === undefined) { tried.push(`${candidate.numSyms} names at ${hex(image.base + BigInt(candidate.namesOffset))} but no room for their offsets`); continue }
+      const resolved = { ...candidate, ...placed }
+      const addressing = addressingOf(image, resolved)
+      const table = buildTable(image, resolved, decoded.names, addressing)
+      const outside = symbolsOutsideImage(image, table)
+      if (outside * 4 > table.size) {
+        tried.push(`${candidate.numSyms} names at ${hex(image.base + BigInt(candidate.namesOffset))} (${candidate.order}, ${addressing}): ${outside} addresses outside the kernel window`)
+        continue
+      }
+      const markersOffset = decoded.markersOffset ?? decoded.endOffset
+      const seqs = findSeqsOfNames(image, tokens, resolved, markersOffset, decoded.names)
+      return { table, layout: layoutOf(image, tokens, resolved, addressing, markersOffset, seqs) }
     }
   }
-  throw new MemweaveError('os', 'not_found', `kallsyms: token table at ${hex(image.base + BigInt(tokens.tableOffset))} found, but no kallsyms_names/num_syms/relative_base that decode with it`)
+  const detail = tried.length > 0 ? ` (${tried.slice(0, 3).join('; ')})` : ''
+  throw new MemweaveError('os', 'not_found', `kallsyms: token table at ${hex(image.base + BigInt(tokens.tableOffset))} found, but no kallsyms_names/num_syms/offsets that decode with it${detail}; layouts tried: offsets-first and names-first, base-relative, absolute-percpu and pc-relative`)
 }
 
-function isAbsolutePercpu(image: KernelImage, candidate: Candidate): boolean {
+interface Resolved extends Candidate {
+  readonly offsetsOffset: number
+}
+
+/** Detected from the offsets themselves: no relative_base means pc-relative; mostly negative offsets mean absolute per-CPU. */
+function addressingOf(image: KernelImage, candidate: Resolved): KallsymsAddressing {
+  if (candidate.relativeBase === undefined) return 'pc-relative'
   let negative = 0
   for (let i = 0; i < candidate.numSyms; i++) if (image.view.getInt32(candidate.offsetsOffset + i * 4, true) < 0) negative++
-  return negative * 2 > candidate.numSyms
+  return negative * 2 > candidate.numSyms ? 'absolute-percpu' : 'base-relative'
 }
 
-function buildTable(image: KernelImage, candidate: Candidate, names: readonly string[], absolutePercpu: boolean): SymbolTable {
+function symbolsOutsideImage(image: KernelImage, table: SymbolTable): number {
+  let outside = 0
+  for (let i = 0; i < table.size; i++) {
+    const symbol = table.at(i)
+    if (symbol === undefined) continue
+    // absolute symbols (per-CPU offsets, 'A') are small numbers by design
+    if (symbol.type === 'A' || symbol.type === 'a') continue
+    if (symbol.addr < KERNEL_IMAGE_START || symbol.addr >= KERNEL_IMAGE_END) outside++
+  }
+  return outside
+}
+
+function buildTable(image: KernelImage, candidate: Resolved, names: readonly string[], addressing: KallsymsAddressing): SymbolTable {
   const table = new SymbolTable(`kallsyms in memory at ${hex(image.base + BigInt(candidate.namesOffset))}`)
+  const base = candidate.relativeBase ?? 0n
+  const offsetsAddr = image.base + BigInt(candidate.offsetsOffset)
   names.forEach((name, i) => {
     const raw = image.view.getInt32(candidate.offsetsOffset + i * 4, true)
     let addr: bigint
-    if (!absolutePercpu) addr = candidate.relativeBase + BigInt(raw >>> 0)
-    else addr = raw >= 0 ? BigInt(raw) : candidate.relativeBase - 1n - BigInt(raw)
+    if (addressing === 'pc-relative') addr = offsetsAddr + BigInt(i * 4 + raw)
+    else if (addressing === 'base-relative') addr = base + BigInt(raw >>> 0)
+    else addr = raw >= 0 ? BigInt(raw) : base - 1n - BigInt(raw)
     table.add({ name: name.slice(1), type: name.charAt(0), addr })
   })
   return table
 }
 
-function layoutOf(image: KernelImage, tokens: TokenTable, candidate: Candidate, absolutePercpu: boolean): KallsymsLayout {
+/**
+ * kallsyms_seqs_of_names (6.2+, and later 6.1 stable): one 3-byte big-endian
+ * index per symbol, listing the symbols by name. Looked for after the markers,
+ * after the offsets, and after relative_base; accepted when the first entries
+ * are valid indexes whose names come out sorted.
+ */
+function findSeqsOfNames(image: KernelImage, tokens: TokenTable, candidate: Resolved, markersOffset: number, names: readonly string[]): number | undefined {
+  const n = candidate.numSyms
+  const markersEnd = markersOffset + Math.ceil(n / 256) * 4
+  const offsetsEnd = candidate.offsetsOffset + n * 4
+  const places = [alignUp(markersEnd, 8), alignUp(markersEnd, 4), alignUp(offsetsEnd, 8), alignUp(offsetsEnd, 8) + 8, alignUp(tokens.endOffset, 8)]
+  const bytes = image.bytes
+  const checked = Math.min(n, SEQS_CHECKED)
+  return places.find((at) => {
+    if (at + n * 3 > bytes.length) return false
+    let previous: string | undefined
+    for (let i = 0; i < checked; i++) {
+      const seq = ((bytes[at + i * 3] ?? 0) << 16) | ((bytes[at + i * 3 + 1] ?? 0) << 8) | (bytes[at + i * 3 + 2] ?? 0)
+      const name = names[seq]?.slice(1)
+      if (seq >= n || name === undefined) return false
+      if (previous !== undefined && name < previous) return false
+      previous = name
+    }
+    return true
+  })
+}
+
+function layoutOf(image: KernelImage, tokens: TokenTable, candidate: Resolved, addressing: KallsymsAddressing, markersOffset: number, seqs: number | undefined): KallsymsLayout {
   const at = (offset: number): bigint => image.base + BigInt(offset)
   return {
     order: candidate.order,
+    addressing,
     tokenTable: at(tokens.tableOffset),
     tokenIndex: at(tokens.indexOffset),
     names: at(candidate.namesOffset),
+    markers: at(markersOffset),
     offsets: at(candidate.offsetsOffset),
     relativeBase: candidate.relativeBase,
+    seqsOfNames: seqs === undefined ? undefined : at(seqs),
     numSyms: candidate.numSyms,
-    absolutePercpu,
+    absolutePercpu: addressing === 'absolute-percpu',
   }
+}
+
+/** Short text for info: "names-first, pc-relative, seqs_of_names". */
+export function describeLayout(layout: KallsymsLayout): string {
+  return [layout.order, layout.addressing, ...(layout.relativeBase === undefined ? ['no relative_base'] : []), ...(layout.seqsOfNames !== undefined ? ['seqs_of_names'] : [])].join(', ')
 }
 
 /** Checks the decoded table against the image it came from; throws naming what is wrong. */
@@ -197,7 +300,7 @@ export function validateKallsyms(kallsyms: Kallsyms, image: KernelImage): void {
     if (!table.has(name)) throw new MemweaveError('os', 'malformed', `kallsyms at ${hex(layout.names)}: required symbol '${name}' missing (${table.size} symbols decoded)`)
   }
   const imageEnd = image.base + BigInt(image.bytes.length)
-  if (layout.relativeBase < image.base || layout.relativeBase >= imageEnd) {
+  if (layout.relativeBase !== undefined && (layout.relativeBase < image.base || layout.relativeBase >= imageEnd)) {
     throw new MemweaveError('os', 'malformed', `kallsyms relative_base ${hex(layout.relativeBase)} lies outside the kernel image ${hex(image.base)}..${hex(imageEnd)}`)
   }
   const banner = table.addr('linux_banner')

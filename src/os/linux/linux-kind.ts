@@ -11,6 +11,7 @@ import type { Connector } from '../../connectors/index.js'
 import type { OsContext, OsInstance, OsKind } from '../os-model.js'
 import { openLinuxKernel } from './linux-open.js'
 import { LinuxOs } from './linux-os.js'
+import { stepFailure } from './open-report.js'
 
 export const LINUX_USAGE = 'linux[:symbols=PATH][,dtb=0x..][,kaslr=auto]'
 
@@ -25,7 +26,7 @@ async function createLinux(args: KindArgs, connector: Connector | undefined, con
   const opened = await openLinuxKernel(connector, { symbolsPath, dtb: reader.bigint('dtb'), progress: context.progress })
   context.progress?.('tasks', 0)
   const started = performance.now()
-  const tasks = await LinuxOs.taskListAtOpen(opened.kernel)
+  const tasks = await LinuxOs.taskListAtOpen(opened.kernel).catch((err: unknown) => { throw stepFailure('tasks', err, performance.now() - started) })
   const timingsMs = { ...opened.timingsMs, tasks: Math.round((performance.now() - started) * 10) / 10 }
   context.progress?.('tasks', 1)
   const os = new LinuxOs(opened.kernel, opened.facts, timingsMs, context.description, context.parentLifetime, tasks)

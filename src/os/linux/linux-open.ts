@@ -26,6 +26,7 @@ import { readKernelImage } from './kernel-image.js'
 import type { KernelImage } from './kernel-image.js'
 import { parseSymbolFile } from './symbol-table.js'
 import type { SymbolTable } from './symbol-table.js'
+import { detectedLayouts, stepFailure } from './open-report.js'
 import { parseVmcoreinfo } from './vmcoreinfo.js'
 import type { Vmcoreinfo } from './vmcoreinfo.js'
 
@@ -54,6 +55,8 @@ async function timed<T>(timings: Record<string, number>, phase: string, options:
   const started = performance.now()
   try {
     return await run()
+  } catch (err) {
+    throw stepFailure(phase, err, performance.now() - started)
   } finally {
     timings[phase] = Math.round((performance.now() - started) * 10) / 10
     options.progress?.(phase, 1)
@@ -157,7 +160,13 @@ export async function openLinuxKernel(connector: Connector, options: LinuxOpenOp
     dtbSource: root !== undefined ? `init_top_pgt (found through ${location.dtbSource})` : location.dtbSource,
     symbolSource: options.symbolsPath === undefined ? 'kallsyms (memory)' : symbols.table.source,
     symbolCount: symbols.table.size,
-    kallsyms: symbols.layout === undefined ? undefined : { names: hex(symbols.layout.names), tokenTable: hex(symbols.layout.tokenTable), order: symbols.layout.order },
+    kallsyms: symbols.layout === undefined ? undefined : {
+      names: hex(symbols.layout.names), tokenTable: hex(symbols.layout.tokenTable), offsets: hex(symbols.layout.offsets),
+      order: symbols.layout.order, addressing: symbols.layout.addressing,
+      relativeBase: symbols.layout.relativeBase === undefined ? undefined : hex(symbols.layout.relativeBase),
+      seqsOfNames: symbols.layout.seqsOfNames === undefined ? undefined : hex(symbols.layout.seqsOfNames),
+    },
+    layouts: detectedLayouts(kernel, symbols.layout, location.mode.name),
     typeSource: 'BTF (memory)',
     types: btf.typeCount,
     btf: { start: hex(btfStart), sizeBytes: btfBytes },
