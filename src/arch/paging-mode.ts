@@ -63,6 +63,8 @@ export interface PagingMode {
   readonly extraAddress?: ExtraAddressBits
   /** Lowest address bit of a root value (TTBR: root tables smaller than a page are aligned to their size); default addressLowBit. */
   readonly rootLowBit?: number
+  /** Highest address bit of a root value (TTBR BADDR ends at bit 47; ASID above); default addressHighBit. */
+  readonly rootHighBit?: number
   /** TTBR0/TTBR1 split: the upper half is translated from its own root (AArch64). */
   readonly splitRoots?: boolean
 }

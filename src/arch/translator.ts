@@ -45,7 +45,7 @@ const TABLE_PAGES_TRACKED = 1 << 16
 
 /** The root table's physical address from a CR3- or TTBR-style value (PCID/ASID and flag bits dropped). */
 export function rootFromDtb(mode: PagingMode, dtb: bigint): number {
-  const mask = ((1n << BigInt(mode.addressHighBit + 1)) - 1n) & ~((1n << BigInt(mode.rootLowBit ?? mode.addressLowBit)) - 1n)
+  const mask = ((1n << BigInt((mode.rootHighBit ?? mode.addressHighBit) + 1)) - 1n) & ~((1n << BigInt(mode.rootLowBit ?? mode.addressLowBit)) - 1n)
   return Number(dtb & mask)
 }
 
@@ -162,7 +162,7 @@ export class PageTranslator {
     const vpnOf = new Float64Array(n)
     for (let i = 0; i < n; i++) vpnOf[i] = this.pageOf(virts[i]!)
     // Distinct pages in ascending order: the walker groups shared entries by neighbours.
-    const { distinct, slotOf } = groupPages(vpnOf, this.halfVpn)
+    const { distinct, slotOf } = groupPages(vpnOf, this.halfVpn, 2 ** (64 - this.compiled.pageShift))
     const outcomes = await this.translatePages(distinct)
     const out = new Array<Translation>(n)
     const pageBytes = this.compiled.pageBytes

@@ -183,7 +183,7 @@ export class VirtualAddressSpace implements VirtualMemory {
     const pageVpns = new Float64Array(totalPages)
     let at = 0
     pieces.forEach((_, i) => { if (plans[i] === undefined) for (let p = 0; p < pageCount[i]!; p++) pageVpns[at++] = firstVpn[i]! + p })
-    const { distinct, slotOf } = groupPages(pageVpns, this.translator.halfVpn)
+    const { distinct, slotOf } = groupPages(pageVpns, this.translator.halfVpn, 2 ** (64 - this.translator.compiled.pageShift))
     const outcomes = distinct.length > 0 ? await this.translator.translatePages(distinct) : []
     at = 0
     return pieces.map((piece, i): PiecePlan => {
