@@ -74,7 +74,7 @@ function guestSuite(fixture: LinuxFixture): void {
     await node.close()
   })
 
-  it('info names the release, the KASLR base and slide, the direct map and memory as the sources', async () => {
+  it('info names the release, the KASLR base and slide, the direct map, memory as the sources and the detected layouts', async (t) => {
     const info = JSON.parse((await readLeaf('os/guest/info')).toString()) as Record<string, unknown>
     assert.equal(info['release'], truth.release)
     assert.equal(info['kernelBase'], truth.kaslr.text)
@@ -86,7 +86,13 @@ function guestSuite(fixture: LinuxFixture): void {
     assert.equal(info['typeSource'], 'BTF (memory)')
     assert.deepEqual(info['warnings'], [])
     assert.ok(Number(info['types']) > 10_000)
-    assert.match(String(info['banner']), /^Linux version 6\.1\./)
+    assert.ok(String(info['banner']).startsWith(`Linux version ${truth.release} `), String(info['banner']))
+    // every detected layout is named (kallsyms order/addressing, module and VMA layouts, paging)
+    const layouts = info['layouts'] as Record<string, string>
+    for (const key of ['paging', 'kallsyms', 'modules', 'vmas', 'taskState']) assert.equal(typeof layouts[key], 'string', key)
+    assert.match(layouts['kallsyms'] ?? '', /^(offsets-first|names-first), (base-relative|absolute-percpu|pc-relative)/)
+    assert.match(layouts['vmas'] ?? '', /^maple tree/)
+    t.diagnostic(`layouts: ${JSON.stringify(layouts)}`)
     const timings = (await os.info())['timingsMs'] as Record<string, number>
     for (const phase of ['dtb', 'kernel', 'kallsyms', 'btf', 'tasks']) assert.equal(typeof timings[phase], 'number', phase)
   })

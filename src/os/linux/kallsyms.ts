@@ -112,13 +112,25 @@ function namesLookValid(image: KernelImage, tokens: readonly Uint8Array[], offse
   return first !== undefined && first.names.every((name) => /^[A-Za-z?][!-~]+$/.test(name))
 }
 
-/** Upper and lower u32 of an 8-byte value that is a kernel image address. */
+/**
+ * Where kernel image addresses may lie: x86-64's fixed text window, or
+ * (arm64, whose image sits anywhere in the vmalloc area under KASLR) 2 GiB
+ * either side of the image found in memory.
+ */
+function imageWindow(image: KernelImage): { start: bigint; end: bigint } {
+  if (image.base >= KERNEL_IMAGE_START && image.base < KERNEL_IMAGE_END) return { start: KERNEL_IMAGE_START, end: KERNEL_IMAGE_END }
+  const span = 1n << 31n
+  return { start: image.base - span, end: image.base + BigInt(image.bytes.length) + span }
+}
+
+/** An 8-byte value that is a kernel image address (kallsyms_relative_base). */
 function imagePointerAt(image: KernelImage, at: number): bigint | undefined {
   if (at < 0 || at + 8 > image.bytes.length) return undefined
-  const high = image.view.getUint32(at + 4, true)
-  if (high !== 0xffffffff) return undefined
+  // cheap filter first: kernel addresses have their top 16 bits set
+  if (image.view.getUint16(at + 6, true) !== 0xffff) return undefined
   const value = image.view.getBigUint64(at, true)
-  return value >= KERNEL_IMAGE_START && value < KERNEL_IMAGE_END ? value : undefined
+  const window = imageWindow(image)
+  return value >= window.start && value < window.end ? value : undefined
 }
 
 interface Candidate {
@@ -218,13 +230,14 @@ function addressingOf(image: KernelImage, candidate: Resolved): KallsymsAddressi
 }
 
 function symbolsOutsideImage(image: KernelImage, table: SymbolTable): number {
+  const window = imageWindow(image)
   let outside = 0
   for (let i = 0; i < table.size; i++) {
     const symbol = table.at(i)
     if (symbol === undefined) continue
     // absolute symbols (per-CPU offsets, 'A') are small numbers by design
     if (symbol.type === 'A' || symbol.type === 'a') continue
-    if (symbol.addr < KERNEL_IMAGE_START || symbol.addr >= KERNEL_IMAGE_END) outside++
+    if (symbol.addr < window.start || symbol.addr >= window.end) outside++
   }
   return outside
 }
