@@ -16,7 +16,7 @@
 import { AARCH64_MODES, walkMappings } from '../../arch/index.js'
 import type { MappingRun, PageTableCache, PagingMode } from '../../arch/index.js'
 import { MemweaveError } from '../../errors/index.js'
-import { hex, physAddr } from '../../mem/index.js'
+import { hex, physAddr, virtAddr } from '../../mem/index.js'
 import type { PhysicalMemory } from '../../mem/index.js'
 import type { KernelLocation } from './find-kernel.js'
 import type { Vmcoreinfo } from './vmcoreinfo.js'
@@ -107,7 +107,7 @@ async function imageThrough(mem: PhysicalMemory, root: bigint, mode: PagingMode,
   const end = base + image.sizeBytes
   const runs = walk.runs.filter((r) => r.virt + r.sizeBytes > base && r.virt < end).map((r) => {
     const cut = r.virt < base ? base - r.virt : 0n
-    return { ...r, virt: r.virt + cut, phys: r.phys + cut, sizeBytes: (r.virt + r.sizeBytes > end ? end : r.virt + r.sizeBytes) - (r.virt + cut) }
+    return { ...r, virt: virtAddr(r.virt + cut), phys: physAddr(r.phys + cut), sizeBytes: (r.virt + r.sizeBytes > end ? end : r.virt + r.sizeBytes) - (r.virt + cut) }
   })
   if (!runs.some((r) => r.executable)) return `the mapping at ${hex(base)} has no executable page`
   return { base, runs }
