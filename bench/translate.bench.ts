@@ -12,7 +12,8 @@
  *   node --import tsx bench/translate.bench.ts [--pages N] [--ms N]
  */
 import { loadavg } from 'node:os'
-import { FakePageTables, PageTableCache, PageTranslator, TranslationCache, VirtualAddressSpace, X64_4LEVEL } from '../src/arch/index.js'
+import { PageTableCache, PageTranslator, TranslationCache, VirtualAddressSpace, X64_4LEVEL } from '../src/arch/index.js'
+import { FakePageTables } from '../src/arch/testing.js'
 import { physAddr, virtAddr } from '../src/mem/index.js'
 import type { VirtAddr } from '../src/mem/index.js'
 import { emit, row } from './bench-report.js'

@@ -62,8 +62,8 @@ describe('OS shortcuts on the host (native)', { concurrency: 3 }, () => {
     if (skipReason !== false) { t.skip(skipReason); return }
     const table = await runCli([...HOST, 'ps', 'host'])
     assert.equal(table.code, 0, table.stderr)
-    assert.match(lines(table.stdout)[0] ?? '', /^PID\s+PPID\s+NAME\s+STATE\s+UID\s+CMDLINE$/)
-    assert.ok(lines(table.stdout).some((l) => new RegExp(`^${pid}\\s+${process.pid}\\s+sleep\\s+S\\s+\\d+\\s+sleep 300$`).test(l)), table.stdout)
+    assert.match(lines(table.stdout)[0] ?? '', /^PID\s+PPID\s+NAME\s+STATE\s+UID\s+THR\s+CMDLINE$/)
+    assert.ok(lines(table.stdout).some((l) => new RegExp(`^${pid}\\s+${process.pid}\\s+sleep\\s+S\\s+\\d+\\s+1\\s+sleep 300$`).test(l)), table.stdout)
     const tree = lines((await runCli([...HOST, 'ps', 'host', '--tree'])).stdout)
     const parentRow = tree.findIndex((l) => l.startsWith(`${process.pid} `))
     const childRow = tree.findIndex((l) => l.startsWith(`${pid} `))

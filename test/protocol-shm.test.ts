@@ -17,6 +17,7 @@ import { MemweaveError } from '../src/errors/index.js'
 import type { PieceResult, ReadPiece } from '../src/mem/index.js'
 import { connectClient, DEFAULT_DATA_RING_POLICY, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
+import { READ_SCRATCH } from '../src/net/scratch-pool.js'
 import { gate, RawPeer, serve, testLog, waitFor } from './protocol-fixtures.js'
 import type { TestServer } from './protocol-fixtures.js'
 import { MIB, ringFds, shmDir, SMALL_RING_BYTES, twoLeafTree } from './protocol-shm-fixtures.js'
@@ -89,6 +90,39 @@ describe('with a shared ring', () => {
     }
   })
 
+  test('readInto puts ring and inline data into the caller\'s buffer, bulk batches with per-piece failures', async () => {
+    const viaRing = await ringClient(2 * MIB)
+    const inline = await connectClient(srv.unixUrl, { log: testLog(), dataRing: false })
+    try {
+      const clients = [viaRing, inline]
+      const handles = await Promise.all(clients.map(async (c) => (await c.open('data/b')).handle))
+      const piece = fc.record({ addr: fc.integer({ min: 0, max: LEAF_BYTES }).map(BigInt), length: fc.oneof(fc.constantFrom(0, 4096, 70_000, MIB), fc.integer({ min: 0, max: MIB })) })
+      await fc.assert(fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 6 }), fc.nat({ max: 64 }), async (pieces, gap) => {
+        let at = gap
+        const placed = pieces.map((p) => { const q = { ...p, at }; at += p.length + gap; return q })
+        await Promise.all(clients.map(async (client, c) => {
+          const target = Buffer.alloc(at + 7, 0xa5)
+          const results = await client.readInto(handles[c]!, placed, target)
+          const written = new Uint8Array(target.length)
+          placed.forEach((p, i) => {
+            const r = results[i]
+            const offset = Number(p.addr)
+            written.fill(1, p.at, p.at + p.length)
+            if (offset + p.length > LEAF_BYTES) { assert.ok(r !== undefined && !r.ok && r.error.kind === 'unmapped', `piece ${i} should be unmapped`); return }
+            assert.ok(r?.ok === true && r.length === p.length, `piece ${i} failed`)
+            assert.ok(target.subarray(p.at, p.at + p.length).equals(t.expected('b', offset, p.length)), `piece ${i} differs (client ${c})`)
+          })
+          written.forEach((w, i) => { if (w === 0) assert.equal(target[i], 0xa5, `byte ${i} outside the pieces was changed`) })
+        }))
+      }), { numRuns: 25 })
+      assert.ok(viaRing.dataRing.pieces > 0, 'some pieces went through the ring')
+      await assert.rejects(viaRing.readInto(handles[0]!, [{ addr: 0n, length: 16, at: 8 }], Buffer.alloc(16)), (err: unknown) => err instanceof MemweaveError && err.kind === 'invalid_argument')
+    } finally {
+      await viaRing.disconnect()
+      await inline.disconnect()
+    }
+  })
+
   test('a full ring sends the data inline and never waits; consumed space is used again', async () => {
     const client = await ringClient(SMALL_RING_BYTES) // 1 MiB - 4 KiB of ring
     try {
@@ -139,6 +173,41 @@ describe('with a shared ring', () => {
     } finally {
       t.a.gate = undefined
       await client.disconnect()
+    }
+  })
+
+  test('a client that disconnects mid-transfer leaves no scratch buffer, ring descriptor or handle behind', async () => {
+    const handlesBefore = t.tree.handles.size
+    const scratchBefore = READ_SCRATCH.stats.inUse
+    const client = await ringClient(4 * MIB)
+    const held = gate()
+    try {
+      const { handle } = await client.open('data/a')
+      t.a.gate = held.promise
+      const readsBefore = t.a.reads
+      const reads = [0, 1, 2, 3].map((i) => client.readInto(handle, [{ addr: BigInt(i * MIB), length: MIB, at: 0 }], Buffer.alloc(MIB)))
+      for (const r of reads) r.catch(() => undefined)
+      await waitFor(() => t.a.reads === readsBefore + 4, 'four big reads held inside the source')
+      assert.equal(READ_SCRATCH.stats.inUse, scratchBefore + 4, 'each held read has its scratch buffer')
+      client.terminate() // gone mid-transfer, without a close handshake
+      for (const r of reads) await assert.rejects(r, (err: unknown) => err instanceof MemweaveError && err.kind === 'disconnected')
+      await waitFor(() => ringFds(dir.path) === 0, 'both ends of the ring closed')
+    } finally {
+      t.a.gate = undefined
+      held.open()
+    }
+    await waitFor(() => READ_SCRATCH.stats.inUse === scratchBefore, 'the scratch buffers back in the pool once the source answered')
+    await waitFor(() => t.tree.handles.size === handlesBefore, 'the handle released')
+    // The daemon goes on serving rings: a new client reads through its own.
+    const again = await ringClient(2 * MIB)
+    try {
+      const { handle } = await again.open('data/a')
+      const target = Buffer.alloc(MIB)
+      const [r] = await again.readInto(handle, [{ addr: 0n, length: MIB, at: 0 }], target)
+      assert.ok(r?.ok === true && target.equals(t.expected('a', 0, MIB)))
+      assert.equal(again.dataRing.pieces, 1)
+    } finally {
+      await again.disconnect()
     }
   })
 

@@ -5,8 +5,8 @@
  * branch with one JSON leaf per mapping. It also logs objects appearing and
  * going away. Load it with: memweave plugin load /path/to/heap-grep.ts
  */
-import { definePlugin } from '../../src/plugins/plugin-api.js'
-import type { PluginContext } from '../../src/plugins/plugin-api.js'
+import { definePlugin } from 'memweave/plugins'
+import type { PluginContext } from 'memweave/plugins'
 
 async function heapRange(ctx: PluginContext): Promise<{ start: bigint; end: bigint } | undefined> {
   return (await ctx.maps()).find((m) => m.path === '[heap]')

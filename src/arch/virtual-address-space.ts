@@ -3,11 +3,13 @@
  * boundaries, every page of the whole batch is translated in one batch, and
  * the physical fragments (contiguous ones coalesced) go to the physical
  * memory in one read or write. A piece touching a page that does not
- * translate fails alone, naming its first unmapped address.
+ * translate fails alone, naming its first unmapped address. readInto sends
+ * the fragments to the physical memory's readInto at their places in the
+ * caller's target, so a virtual bulk read is copied once too.
  */
 import { MemweaveError } from '../errors/index.js'
-import { hex, MAX_PIECE_BYTES, physAddr } from '../mem/index.js'
-import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
+import { hex, MAX_PIECE_BYTES, physAddr, readInto } from '../mem/index.js'
+import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
 import { groupPages } from './page-grouping.js'
 import { WalkFailure } from './page-walk.js'
 import { addressSpaceBytes, isCanonical, nonCanonicalError } from './paging-mode.js'
@@ -109,6 +111,27 @@ export class VirtualAddressSpace implements VirtualMemory {
         else failure = this.fragmentError('read', piece.addr, f, r)
       }
       return failure === undefined ? { ok: true, data: out } : { ok: false, error: failure }
+    })
+  }
+
+  async readInto(pieces: readonly ReadIntoPiece<VirtAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    const plans = await this.plan(pieces)
+    const phys: ReadIntoPiece<PhysAddr>[] = []
+    plans.forEach((plan, i) => {
+      if (plan.ok) for (const f of plan.fragments) phys.push({ addr: physAddr(f.phys), length: f.length, at: pieces[i]!.at + f.pieceOffset })
+    })
+    const results = phys.length > 0 ? await readInto(this.mem, phys, target) : []
+    let k = 0
+    return plans.map((plan, i): ReadIntoResult => {
+      if (!plan.ok) return plan
+      let failure: MemweaveError | undefined
+      for (const f of plan.fragments) {
+        const r = results[k++]
+        if (failure === undefined && (r === undefined || !r.ok || r.length < f.length)) {
+          failure = this.fragmentError('read', pieces[i]!.addr, f, r === undefined || !r.ok ? r : { ok: true, data: new Uint8Array(0) })
+        }
+      }
+      return failure === undefined ? { ok: true, length: pieces[i]!.length } : { ok: false, error: failure }
     })
   }
 

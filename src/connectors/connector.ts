@@ -22,7 +22,43 @@ export interface CpuRegisterSnapshot {
   readonly cr4: bigint | undefined
 }
 
+/** One loaded driver as a triage dump lists it (its own list, beside the memory blocks). */
+export interface TriageDriver {
+  /** As the kernel recorded it: \\SystemRoot\\system32\\ntoskrnl.exe. */
+  readonly path: string
+  readonly base: bigint
+  readonly sizeBytes: number
+}
+
+/**
+ * What a Windows crash dump's header says about the system, for the
+ * `windows` OS kind. Addresses are kernel virtual addresses except dtb.
+ */
+export interface WindowsDumpHints {
+  readonly bits: 32 | 64
+  /** 'full', 'bitmap-kernel', 'triage', ... (see dump-header.ts). */
+  readonly dumpType: string
+  readonly build: number
+  readonly machine: string
+  readonly dtb: bigint
+  readonly kdDebuggerDataBlock: bigint
+  readonly psActiveProcessHead: bigint
+  readonly psLoadedModuleList: bigint
+  readonly bugcheckCode: number
+  /** x86 dumps: PAE paging. */
+  readonly paeEnabled: boolean | undefined
+  /** Triage dumps only: the structure copies the format keeps beside its memory blocks. */
+  readonly triage?: {
+    readonly debuggerData: Uint8Array | undefined
+    readonly process: Uint8Array | undefined
+    readonly thread: Uint8Array | undefined
+    readonly drivers: readonly TriageDriver[]
+  }
+}
+
 export interface ConnectorHints {
+  /** Header facts of a Windows crash dump (PAGEDU64 / PAGEDUMP). */
+  readonly windowsDump?: WindowsDumpHints
   /** Notes of an ELF core dump (QEMU dump-guest-memory, kdump), in file order. */
   readonly elfNotes?: readonly ElfNote[]
   /** Text of a VMCOREINFO note or device, when the source has one. */

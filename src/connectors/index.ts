@@ -3,7 +3,7 @@
  * Memory sources. Each kind turns arguments into a Connector: a batched
  * physical memory view plus metadata and hints for OS layers.
  */
-export type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, CpuRegisterSnapshot, ElfNote, PhysRangeInfo } from './connector.js'
+export type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, CpuRegisterSnapshot, ElfNote, PhysRangeInfo, TriageDriver, WindowsDumpHints } from './connector.js'
 export { CONNECTOR_OBJECT, CONNECTOR_MAPPINGS } from './connector-tree.js'
 export type { NamedConnector } from './connector-tree.js'
 export { fileConnectorKind } from './file/index.js'

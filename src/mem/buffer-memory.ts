@@ -3,7 +3,7 @@
  * oracle and by seeded fakes (synthetic page tables, fake guest kernels).
  */
 import { MemweaveError } from '../errors/index.js'
-import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+import type { MemMetadata, MemoryView, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
 
 export class BufferMemory<A extends bigint = bigint> implements MemoryView<A> {
   constructor(readonly bytes: Uint8Array, private readonly options: { readonly?: boolean; volatile?: boolean } = {}) {}
@@ -14,6 +14,16 @@ export class BufferMemory<A extends bigint = bigint> implements MemoryView<A> {
       if (error !== undefined) return { ok: false, error }
       const start = Number(piece.addr)
       return { ok: true, data: this.bytes.slice(start, start + piece.length) }
+    })
+  }
+
+  async readInto(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    return pieces.map((piece): ReadIntoResult => {
+      const error = this.check(piece.addr, piece.length)
+      if (error !== undefined) return { ok: false, error }
+      const start = Number(piece.addr)
+      target.set(this.bytes.subarray(start, start + piece.length), piece.at)
+      return { ok: true, length: piece.length }
     })
   }
 

@@ -3,7 +3,9 @@
  * batch shape, reads against an oracle (seeded random batches crossing
  * pages and range edges, zero-length pieces, duplicates, any order),
  * per-piece failures, metadata, and writes (refused when read-only, else
- * read back with neighbours untouched). Each implementation's test file
+ * read back with neighbours untouched), and readInto (the same reads
+ * written into a caller's buffer at given offsets, nothing else touched,
+ * through the view's own readInto or the read() fallback). Each implementation's test file
  * calls runMemoryViewCases with a setup that builds a fresh view and the
  * oracle that says what every read must return.
  */
@@ -13,7 +15,8 @@ import fc from 'fast-check'
 import { MemweaveError } from '../errors/index.js'
 import type { ErrorKind } from '../errors/index.js'
 import { hex } from './address.js'
-import type { MemoryView, PieceResult, ReadPiece, WriteResult } from './memory-view.js'
+import type { MemoryView, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WriteResult } from './memory-view.js'
+import { readInto } from './read-into.js'
 
 /** What a read must return: its bytes (possibly shorter than asked, for views that read short at their end), or its error's kind. */
 export type ExpectedRead = Uint8Array | ErrorKind
@@ -49,6 +52,7 @@ export const MEMORY_VIEW_CASES = {
   zeroLength: 'zero-length pieces follow the oracle',
   isolation: 'a failing piece fails alone, with its own kind',
   writes: 'writes are refused when read-only, else read back with neighbours untouched',
+  readInto: 'readInto writes each piece into the caller\'s buffer, per-piece results, nothing else touched',
 } as const
 
 type CaseKey = keyof typeof MEMORY_VIEW_CASES
@@ -85,6 +89,7 @@ export function runMemoryViewCases(name: string, setup: () => Promise<MemoryView
     zeroLength: checkZeroLength,
     isolation: checkIsolation,
     writes: (s) => checkWrites(s, seed),
+    readInto: (s) => checkReadInto(s, seed, numRuns),
   }
   describe(`${name}: MemoryView cases`, () => {
     for (const [key, title] of Object.entries(MEMORY_VIEW_CASES) as [CaseKey, string][]) {
@@ -286,4 +291,57 @@ async function checkWrites(s: MemoryViewCaseSetup, seed: number): Promise<void> 
   targets.forEach((addr, i) => checkResult({ addr, length: WRITE_BYTES }, readBack[i], data[i]!, 'read back'))
   const after = await s.mem.read(neighbours)
   neighbours.forEach((p, i) => checkResult(p, after[i], before[i]!, 'neighbour after the write'))
+}
+
+const CANARY = 0xa5
+
+/** Places pieces in a target with a few canary bytes between them (and some pieces overlapping none). */
+function placeWithGaps(pieces: readonly ReadPiece[], gaps: readonly number[]): { placed: ReadIntoPiece[]; target: Uint8Array } {
+  let at = 0
+  const placed = pieces.map((p, i) => {
+    at += gaps[i % Math.max(1, gaps.length)] ?? 0
+    const piece = { addr: p.addr, length: p.length, at }
+    at += p.length
+    return piece
+  })
+  return { placed, target: new Uint8Array(at + 13).fill(CANARY) }
+}
+
+async function readIntoAndCheck(s: MemoryViewCaseSetup, pieces: readonly ReadPiece[], gaps: readonly number[], where: string): Promise<void> {
+  const expected = pieces.map((p) => s.expected(p.addr, p.length))
+  const { placed, target } = placeWithGaps(pieces, gaps)
+  const results: ReadIntoResult[] = await readInto(s.mem, placed, target)
+  assert.equal(results.length, pieces.length, `${where}: one result per piece`)
+  const written = new Uint8Array(target.length)
+  placed.forEach((piece, i) => {
+    const r = results[i]
+    const want = expected[i]!
+    assert.ok(r !== undefined, `${where}: no result for ${label(piece)}`)
+    if (typeof want === 'string') {
+      assert.ok(!r.ok, `${where} piece ${i}: ${label(piece)} should fail with '${want}'`)
+      assert.ok(r.error instanceof MemweaveError && r.error.kind === want, `${where} piece ${i}: ${label(piece)} failed with '${r.ok ? '' : r.error.kind}', expected '${want}'`)
+      written.fill(1, piece.at, piece.at + piece.length) // unspecified after a failure
+      return
+    }
+    assert.ok(r.ok, `${where} piece ${i}: ${label(piece)} should read ${want.length} bytes but failed: ${r.ok ? '' : `${r.error.kind}: ${r.error.message}`}`)
+    assert.equal(r.length, want.length, `${where} piece ${i}: ${label(piece)} length`)
+    const diff = firstDifference(target.subarray(piece.at, piece.at + r.length), want)
+    assert.equal(diff, -1, `${where} piece ${i}: ${label(piece)} differs from the oracle at offset ${diff}`)
+    written.fill(1, piece.at, piece.at + piece.length) // a short read leaves its tail unspecified
+  })
+  for (let i = 0; i < target.length; i++) {
+    if (written[i] === 0) assert.equal(target[i], CANARY, `${where}: target byte ${i} outside every piece was changed`)
+  }
+}
+
+async function checkReadInto(s: MemoryViewCaseSetup, seed: number, numRuns: number): Promise<void> {
+  await readIntoAndCheck(s, [], [], 'empty readInto')
+  // Failing pieces between readable ones, in one batch.
+  const bad = failingPieces(s).map((b) => b.piece)
+  const good = goodPieces(s)
+  await readIntoAndCheck(s, good.flatMap((g, i) => [g, bad[i % Math.max(1, bad.length)] ?? g]), [0, 3], 'mixed readInto')
+  const batch = fc.tuple(fc.array(pieceArbitrary(s), { minLength: 1, maxLength: 16 }), fc.array(fc.integer({ min: 0, max: 17 }), { maxLength: 5 }))
+  await fc.assert(fc.asyncProperty(batch, async ([pieces, gaps]) => { await readIntoAndCheck(s, pieces, gaps, 'random readInto') }), { seed, numRuns: Math.max(1, Math.floor(numRuns / 2)) })
+  // A target too small is the caller's bug: refused before anything is read.
+  await assert.rejects(readInto(s.mem, [{ addr: 0n, length: 8, at: 4 }], new Uint8Array(8)), (err: unknown) => err instanceof MemweaveError && err.kind === 'invalid_argument')
 }

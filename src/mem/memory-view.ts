@@ -1,8 +1,14 @@
 /**
  * The one memory interface. Physical sources, virtual address spaces and
- * middleware (caches, metrics) all implement exactly these three members;
- * everything else (single reads, whole-buffer reads) is a helper that builds
- * a batch. A failed piece never fails its neighbours.
+ * middleware (caches, metrics) all implement these three members; everything
+ * else (single reads, whole-buffer reads) is a helper that builds a batch.
+ * A failed piece never fails its neighbours.
+ *
+ * `readInto` is the one optional member: a bulk path that writes each
+ * piece straight into memory the caller owns (`target[at, at+length)`), so a
+ * read is copied once from the source to its consumer. Callers use the
+ * readInto() helper (read-into.ts), which falls back to read() and a copy
+ * for views that do not have it; every view passes the same shared case.
  */
 import type { MemweaveError } from '../errors/index.js'
 
@@ -23,6 +29,19 @@ export type PieceResult =
 
 export type WriteResult = { readonly ok: true } | { readonly ok: false; readonly error: MemweaveError }
 
+/** A piece read into the caller's buffer: its bytes land at target[at, at+length). */
+export interface ReadIntoPiece<A extends bigint = bigint> extends ReadPiece<A> {
+  readonly at: number
+}
+
+/**
+ * One result per readInto piece: how many bytes were written at its `at`
+ * (its length, or fewer only where read() would return fewer: a view that
+ * reads short at its end), or that piece's own error (its target bytes are
+ * then unspecified).
+ */
+export type ReadIntoResult = { readonly ok: true; readonly length: number } | { readonly ok: false; readonly error: MemweaveError }
+
 export interface MemMetadata {
   /** One past the highest address that can be read. */
   readonly maxAddress: bigint
@@ -37,6 +56,8 @@ export interface MemoryView<A extends bigint = bigint> {
   read(pieces: readonly ReadPiece<A>[]): Promise<PieceResult[]>
   write(pieces: readonly WritePiece<A>[]): Promise<WriteResult[]>
   metadata(): MemMetadata
+  /** Optional bulk path; call it through the readInto() helper, which checks the target and falls back to read(). */
+  readInto?(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]>
 }
 
 export type PhysicalMemory = MemoryView<import('./address.js').PhysAddr>

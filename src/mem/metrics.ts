@@ -2,7 +2,8 @@
  * Metrics middleware: counts batches, pieces, bytes and failures passing
  * through any memory view, and gives the view back as `inner`.
  */
-import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+import type { MemMetadata, MemoryView, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+import { readInto } from './read-into.js'
 
 export interface MemStats {
   readBatches: number
@@ -29,6 +30,17 @@ export class MeteredMemory<A extends bigint> implements MemoryView<A> {
     this.stats.readPieces += pieces.length
     for (const r of results) {
       if (r.ok) this.stats.readBytes += r.data.length
+      else this.stats.readFailures++
+    }
+    return results
+  }
+
+  async readInto(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    const results = await readInto(this.inner, pieces, target)
+    this.stats.readBatches++
+    this.stats.readPieces += pieces.length
+    for (const r of results) {
+      if (r.ok) this.stats.readBytes += r.length
       else this.stats.readFailures++
     }
     return results

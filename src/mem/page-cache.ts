@@ -5,7 +5,8 @@
  * through and drop the pages they touch.
  */
 import { LruMap } from './lru-map.js'
-import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+import type { MemMetadata, MemoryView, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+import { copyResults, readInto } from './read-into.js'
 
 export interface CacheValidity {
   /** A stamp stored with a page when it is filled. */
@@ -93,6 +94,25 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
       if (results[index] === undefined) results[index] = { ok: true, data: this.assemble(piece, batchPages) }
     })
     return results as PieceResult[]
+  }
+
+  /** Big pieces go straight from the source into the target; small ones through the cache and one copy. */
+  async readInto(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    const big: ReadIntoPiece<A>[] = []
+    const small: ReadIntoPiece<A>[] = []
+    const bigIndexes: number[] = []
+    const smallIndexes: number[] = []
+    pieces.forEach((piece, i) => {
+      if (piece.length > this.maxCachedPieceBytes || piece.length === 0) { big.push(piece); bigIndexes.push(i) } else { small.push(piece); smallIndexes.push(i) }
+    })
+    const [bigResults, smallResults] = await Promise.all([
+      big.length > 0 ? readInto(this.inner, big, target) : Promise.resolve([]),
+      small.length > 0 ? this.read(small).then((r) => copyResults(r, small, target)) : Promise.resolve([]),
+    ])
+    const results = new Array<ReadIntoResult>(pieces.length)
+    bigIndexes.forEach((index, i) => { results[index] = bigResults[i]! })
+    smallIndexes.forEach((index, i) => { results[index] = smallResults[i]! })
+    return results
   }
 
   private lookup(page: bigint): Uint8Array | undefined {

@@ -3,7 +3,8 @@
  * 0600, on tmpfs) before hello, unlinks it as soon as the daemon has
  * answered (so a crash leaves nothing behind), and copies each ring piece
  * out into a fresh buffer the moment its reply arrives, before anyone sees
- * the reply, so the daemon may reuse the space once told.
+ * the reply, so the daemon may reuse the space once told. A readInto reply
+ * is copied straight into the caller's target instead (one copy out).
  */
 import { randomBytes } from 'node:crypto'
 import { closeSync, constants, fchmodSync, ftruncateSync, openSync, readvSync, unlinkSync, writeSync } from 'node:fs'
@@ -108,7 +109,7 @@ export class ClientDataRing {
    * past them. With `copy` false (a reply nobody waits for any more) only the
    * mark moves. Anything that does not fit the ring is a protocol error.
    */
-  take(result: unknown, copy: boolean): unknown {
+  take(result: unknown, copy: boolean, into?: (index: number) => Uint8Array | undefined): unknown {
     const fd = this.fd
     if (!Array.isArray(result) || !this.active || fd === undefined) return result
     const pieces: RingPiece[] = []
@@ -125,21 +126,23 @@ export class ClientDataRing {
     })
     if (end === undefined) return result
     const copied = [...result]
-    if (copy) this.copyOut(fd, pieces, copied)
+    if (copy) this.copyOut(fd, pieces, copied, into)
     this.consumedMark = end
     return copied
   }
 
-  private copyOut(fd: number, pieces: readonly RingPiece[], into: unknown[]): void {
+  /** `dest(index)`: where the caller wants piece `index` (readInto); a fresh buffer otherwise. */
+  private copyOut(fd: number, pieces: readonly RingPiece[], into: unknown[], dest?: (index: number) => Uint8Array | undefined): void {
     let i = 0
     while (i < pieces.length) {
       const first = pieces[i]
       if (first === undefined) break
       // Each piece owns its whole ArrayBuffer, so keeping one piece keeps nothing else alive.
-      const buffers: Buffer[] = []
+      const buffers: Uint8Array[] = []
       let bytes = 0
       for (let piece: RingPiece | undefined = first; piece !== undefined && piece.offset === first.offset + bytes; piece = pieces[++i]) {
-        const buffer = Buffer.allocUnsafeSlow(piece.length)
+        const wanted = dest?.(piece.index)
+        const buffer = wanted !== undefined && wanted.length >= piece.length ? wanted.subarray(0, piece.length) : Buffer.allocUnsafeSlow(piece.length)
         buffers.push(buffer)
         into[piece.index] = { data: buffer }
         bytes += piece.length

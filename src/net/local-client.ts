@@ -3,7 +3,7 @@
  * with its own owner id so its handles are counted and dropped like a
  * connection's.
  */
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat, Tree } from '../tree/index.js'
 import type { TreeClient } from './tree-client.js'
 
@@ -20,6 +20,7 @@ export class LocalTreeClient implements TreeClient {
   stat(path: string): Promise<Stat> { return this.tree.stat(path) }
   open(path: string): Promise<OpenResult> { return this.tree.open(path, this.owner) }
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> { return this.tree.read(handle, pieces, this.owner) }
+  readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> { return this.tree.readInto(handle, pieces, target, this.owner) }
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> { return this.tree.write(handle, pieces, this.owner) }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.tree.rpc(handle, request, this.owner) }
   close(handle: number): Promise<void> { return this.tree.close(handle, this.owner) }

@@ -9,7 +9,8 @@ import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import { checkTarget } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
 import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
@@ -50,6 +51,8 @@ interface Pending {
   readonly resolve: (value: unknown) => void
   readonly reject: (error: MemweaveError) => void
   readonly onResult: ((value: unknown) => void) | undefined
+  /** readInto: where each piece of the reply goes (ring pieces are copied there directly). */
+  readonly into: ((index: number) => Uint8Array | undefined) | undefined
   timer: NodeJS.Timeout | undefined
   /** Set while waiting for an in-flight slot; cleared once sent. */
   start: (() => void) | undefined
@@ -85,6 +88,7 @@ export class ProtocolClient implements TreeClient {
   private readonly abandoned = new Map<number, Op>()
   private readonly closedPromise: Promise<void>
 
+  /** @internal Made by connectClient (connect.ts); not part of the published types. */
   constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing) {
     this.log = options.log ?? pino({ level: 'silent' })
     // Big read replies arrive as separate fragments; keeping them apart saves gluing (copying) them.
@@ -155,6 +159,23 @@ export class ProtocolClient implements TreeClient {
     return results
   }
 
+  async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    checkTarget(pieces, target)
+    const results = new Array<ReadIntoResult>(pieces.length)
+    const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
+    for (const { index, error } of oversized) results[index] = { ok: false, error }
+    await Promise.all(batches.map(async (batch) => {
+      const into = (j: number): Uint8Array | undefined => {
+        const p = batch.pieces[j]
+        return p === undefined ? undefined : target.subarray(p.at, p.at + p.length)
+      }
+      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })) }, this.options.timeoutMs, undefined, into)
+      if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
+      wire.forEach((result, j) => { results[batch.indexes[j] ?? 0] = placeResult(result, batch.pieces[j]!, target) })
+    }))
+    return results
+  }
+
   async write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> {
     const results = new Array<WriteResult>(pieces.length)
     const { batches, oversized } = splitBatch(pieces, (p) => p.data.length, this.limits, true)
@@ -190,12 +211,13 @@ export class ProtocolClient implements TreeClient {
     return this.serverInfo.limits
   }
 
-  private call<K extends Op>(op: K, body: RequestBodies[K], timeoutMs = this.options.timeoutMs, onResult?: (result: ResultBodies[K]) => void): Promise<ResultBodies[K]> {
+  private call<K extends Op>(op: K, body: RequestBodies[K], timeoutMs = this.options.timeoutMs, onResult?: (result: ResultBodies[K]) => void,
+    into?: (index: number) => Uint8Array | undefined): Promise<ResultBodies[K]> {
     if (this.closeReason !== undefined) return Promise.reject(this.closeReason)
     const parse = RESULT_PARSERS[op]
     return new Promise<ResultBodies[K]>((resolve, reject) => {
       const pending: Pending = {
-        op, reject, timer: undefined, start: undefined,
+        op, reject, timer: undefined, start: undefined, into,
         resolve: (value) => resolve(parse(value)),
         onResult: onResult === undefined ? undefined : (value) => onResult(parse(value)),
       }
@@ -287,7 +309,7 @@ export class ProtocolClient implements TreeClient {
     const pending = this.pending.get(message.id)
     if (message.kind === 'result' && this.ring !== undefined && (pending?.op ?? this.abandoned.get(message.id)) === 'read') {
       try {
-        message = { ...message, result: this.ring.take(message.result, pending !== undefined) }
+        message = { ...message, result: this.ring.take(message.result, pending !== undefined, pending?.into) }
       } catch (err) {
         // The ring is out of step with the daemon: nothing read through it can be trusted any more.
         this.log.warn({ err, url: this.url }, 'bad data ring reply from the daemon; disconnecting')
@@ -346,6 +368,16 @@ export class ProtocolClient implements TreeClient {
 
 function viaField(via: readonly string[] | undefined): { via?: readonly string[] } {
   return via === undefined || via.length === 0 ? {} : { via }
+}
+
+/** A wire result written into the caller's target (ring pieces are already there); the bytes written. */
+function placeResult(result: WireReadResult, piece: ReadIntoPiece, target: Uint8Array): ReadIntoResult {
+  if ('error' in result) return { ok: false, error: fromWireError(result.error) }
+  if (!('data' in result)) throw protocolError('a read result still points into the data ring')
+  const data = result.data
+  if (data.length > piece.length) throw protocolError(`a read piece of ${piece.length} bytes came back with ${data.length}`)
+  if (data.length > 0 && (data.buffer !== target.buffer || data.byteOffset !== target.byteOffset + piece.at)) target.set(data, piece.at)
+  return { ok: true, length: data.length }
 }
 
 function toPieceResult(result: WireReadResult): PieceResult {

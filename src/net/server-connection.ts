@@ -11,10 +11,9 @@ import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import type { PieceResult } from '../mem/index.js'
 import { currentEventVia, runWithVia } from '../tree/index.js'
 import type { Tree } from '../tree/index.js'
-import { encodeMessage, encodeReadReply, decodeMessage, toWireError } from './codec.js'
+import { encodeMessage, decodeMessage, toWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
@@ -22,6 +21,7 @@ import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
+import { serveRead } from './server-read.js'
 import { checkHello } from './server-hello.js'
 import type { ServerLimits } from './server-limits.js'
 
@@ -145,7 +145,7 @@ export class ServerConnection {
         case 'list': this.reply(request.id, await this.hop(request.via, () => tree.list(request.path))); return
         case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
         case 'open': this.reply(request.id, await this.hop(request.via, () => tree.open(request.path, this.owner))); return
-        case 'read': this.sendReadReply(request.id, await tree.read(request.handle, request.pieces, this.owner)); return
+        case 'read': await serveRead({ tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces, ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts) }); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
           this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
@@ -206,12 +206,6 @@ export class ServerConnection {
     this.clientChain = request.client?.chain ?? []
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
     this.reply(request.id, hello)
-  }
-
-  /** Big pieces go to the data ring when there is one and it has room; placing and sending happen together, in order. */
-  private sendReadReply(id: number, results: readonly PieceResult[]): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return
-    this.send(encodeReadReply(id, results, this.ring?.place(results)))
   }
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.

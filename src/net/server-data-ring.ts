@@ -144,6 +144,14 @@ export class ServerDataRing {
     if (!this.space.release(position)) this.log.debug({ position }, 'ignoring a consumed mark outside the ring span')
   }
 
+  /** Whether a read of these piece lengths would go through the ring (if it all succeeds and fits). */
+  wants(lengths: readonly { readonly length: number }[]): boolean {
+    if (this.fd === undefined) return false
+    let eligible = 0
+    for (const p of lengths) if (p.length >= this.policy.minPieceBytes) eligible += p.length
+    return eligible > 0 && eligible >= this.policy.minReplyBytes
+  }
+
   /**
    * Writes the reply's big pieces into the ring; their positions (undefined:
    * inline), or undefined when nothing went to the ring. Called right before

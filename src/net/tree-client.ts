@@ -3,7 +3,7 @@
  * socket (ProtocolClient) or in this process (LocalTreeClient, for
  * --embedded and tests). Frontends depend on this, never on the tree itself.
  */
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 
 export interface TreeClient {
@@ -11,6 +11,8 @@ export interface TreeClient {
   stat(path: string): Promise<Stat>
   open(path: string): Promise<OpenResult>
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
+  /** Reads each piece into target[at, at+length) (memory the caller owns and may reuse); one result per piece. */
+  readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc(handle: number, request: unknown): Promise<unknown>
   close(handle: number): Promise<void>
@@ -20,4 +22,4 @@ export interface TreeClient {
 }
 
 export type { Entry, OpenResult, Stat } from '../tree/index.js'
-export type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+export type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'

@@ -4,6 +4,8 @@
  * mappings into one tree, and keeps the named objects created in it.
  */
 export { MemweaveNode } from './memweave-node.js'
+export { LocalNode, createLocalNode } from './local-node.js'
+export type { LocalNodeOptions } from './local-node.js'
 export type { NodeOptions } from './memweave-node.js'
 export { ObjectStore } from './object-store.js'
 export type { ConnectorRecord, OsRecord } from './object-store.js'

@@ -6,7 +6,7 @@
  *   [data of each readable mapping, in map order]
  *
  * A mapping gets file data (p_filesz = size) only when it is readable and a
- * one-byte probe at its start succeeds; guard regions (---p), [vvar] and
+ * one-byte probe at its first or last byte succeeds; guard regions (---p), [vvar] and
  * the like get p_filesz 0, so gdb knows the range exists but has no bytes.
  */
 import { MemweaveError } from '../errors/index.js'
@@ -55,26 +55,35 @@ function alignUp(value: bigint, to: bigint): bigint {
   return ((value + to - 1n) / to) * to
 }
 
-/** Which readable mappings answer a one-byte read at their start; one batch for all. */
-async function probeReadable(process: OsProcess, maps: readonly MapEntry[]): Promise<boolean[]> {
+/**
+ * Which readable mappings answer a one-byte read at their first or last
+ * byte; one batch for all. Both ends, because a stack grows down: a main or
+ * thread stack has pages only near its top, a heap only near its start.
+ */
+export async function probeReadable(process: OsProcess, maps: readonly MapEntry[]): Promise<boolean[]> {
   const readable = maps.map((m) => m.perms[0] === 'r' && m.end > m.start)
   const indexes = readable.flatMap((r, i) => (r ? [i] : []))
-  const results = indexes.length === 0 ? [] : await process.mem.read(indexes.map((i) => ({ addr: maps[i]?.start ?? virtAddr(0), length: 1 })))
+  const pieces = indexes.flatMap((i) => {
+    const m = maps[i]
+    return m === undefined ? [] : [{ addr: m.start, length: 1 }, { addr: virtAddr(m.end - 1n), length: 1 }]
+  })
+  const results = pieces.length === 0 ? [] : await process.mem.read(pieces)
   const ok = maps.map(() => false)
   results.forEach((r, k) => {
     if (!r.ok && r.error.kind === 'stale') throw r.error
-    ok[indexes[k] ?? 0] = r.ok && r.data.length === 1
+    const index = indexes[Math.floor(k / 2)] ?? 0
+    ok[index] = ok[index] === true || (r.ok && r.data.length === 1)
   })
   return ok
 }
 
 export async function planCoreFile(process: OsProcess): Promise<CoreLayout> {
-  const [info, maps, auxv] = await Promise.all([process.info(), process.maps(), process.auxv?.()])
+  const [info, maps, auxv, threads] = await Promise.all([process.info(), process.maps(), process.auxv?.(), process.threads?.()])
   if (maps.length + 1 > MAX_PROGRAM_HEADERS) {
     throw new MemweaveError('os', 'too_large', `process ${info.pid} has ${maps.length} mappings; a core file holds at most ${MAX_PROGRAM_HEADERS - 1}`)
   }
   const probed = await probeReadable(process, maps)
-  const notes = encodeNotes(coreNotes(info, maps, auxv, CORE_PAGE_BYTES))
+  const notes = encodeNotes(coreNotes(info, maps, auxv, CORE_PAGE_BYTES, threads))
   const phnum = maps.length + 1
   const notesOffset = ELF_HEADER_BYTES + PROGRAM_HEADER_BYTES * phnum
   const dataStart = alignUp(BigInt(notesOffset + notes.length), CORE_PAGE_BYTES)

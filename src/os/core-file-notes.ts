@@ -1,14 +1,19 @@
 /**
- * The PT_NOTE contents of an x86-64 Linux core file: NT_PRSTATUS (pid and
- * registers; registers are zero because the OS model does not give them),
+ * The PT_NOTE contents of an x86-64 Linux core file, in the order the
+ * kernel writes them: per thread NT_PRSTATUS (tid and registers) followed by
+ * NT_PRFPREG (its FXSAVE area, when read), the main thread first; then
  * NT_PRPSINFO (name, arguments, state), NT_AUXV (when the process gives its
  * auxiliary vector) and NT_FILE (which file backs which mapping, so gdb can
- * find shared libraries). Struct layouts follow the kernel's
- * include/uapi/linux/elfcore.h for 64-bit x86.
+ * find shared libraries). Without thread records (an OS that cannot read
+ * them) one NT_PRSTATUS with zero registers stands for the process.
+ * Struct layouts follow the kernel's include/uapi/linux/elfcore.h for 64-bit x86.
  */
 import type { MapEntry, ProcessInfo } from './os-model.js'
+import type { ThreadState } from './x86-64-registers.js'
+import { encodeUserRegs, zeroRegs } from './x86-64-registers.js'
 
 export const NT_PRSTATUS = 1
+export const NT_PRFPREG = 2
 export const NT_PRPSINFO = 3
 export const NT_AUXV = 6
 export const NT_FILE = 0x46494c45
@@ -48,12 +53,17 @@ export function encodeNotes(notes: readonly CoreNote[]): Uint8Array {
   return out
 }
 
-export function prstatusDesc(info: ProcessInfo): Uint8Array {
+const PR_REG_OFFSET = 112
+const PR_FPVALID_OFFSET = 328
+
+/** One thread's NT_PRSTATUS; without a thread record, the process's pid and zero registers. */
+export function prstatusDesc(info: ProcessInfo, thread?: ThreadState): Uint8Array {
   const desc = new Uint8Array(PRSTATUS_BYTES)
   const view = new DataView(desc.buffer)
-  view.setInt32(32, info.pid, true) // pr_pid
+  view.setInt32(32, thread?.tid ?? info.pid, true) // pr_pid
   view.setInt32(36, info.ppid, true) // pr_ppid
-  // pr_reg (offset 112, 27 × u64) stays zero: registers are unknown.
+  desc.set(encodeUserRegs(thread?.registers.regs ?? zeroRegs()), PR_REG_OFFSET)
+  view.setInt32(PR_FPVALID_OFFSET, thread?.registers.fxsave === undefined ? 0 : 1, true)
   return desc
 }
 
@@ -95,9 +105,19 @@ export function fileNoteDesc(maps: readonly MapEntry[], pageSize: bigint): Uint8
   return desc
 }
 
-export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint): CoreNote[] {
+function threadNotes(info: ProcessInfo, threads: readonly ThreadState[] | undefined): CoreNote[] {
+  if (threads === undefined || threads.length === 0) return [{ name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) }]
+  // gdb takes the first NT_PRSTATUS as the thread that was current: the main thread, as the kernel orders them.
+  const ordered = [...threads.filter((t) => t.tid === info.pid), ...threads.filter((t) => t.tid !== info.pid)]
+  return ordered.flatMap((thread): CoreNote[] => [
+    { name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info, thread) },
+    ...(thread.registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: thread.registers.fxsave }]),
+  ])
+}
+
+export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint, threads?: readonly ThreadState[]): CoreNote[] {
   return [
-    { name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) },
+    ...threadNotes(info, threads),
     { name: 'CORE', type: NT_PRPSINFO, desc: prpsinfoDesc(info) },
     ...(auxv === undefined || auxv.length === 0 ? [] : [{ name: 'CORE', type: NT_AUXV, desc: auxv }]),
     { name: 'CORE', type: NT_FILE, desc: fileNoteDesc(maps, pageSize) },

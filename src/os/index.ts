@@ -5,7 +5,8 @@
  * by the mappings in OS_MAPPINGS, so every kind looks the same:
  *
  *   OS_OBJECT      info, kmem, modules/ ─▶ MODULE_OBJECT, processes/{by-pid,by-name,by-pid-name}/
- *   PROCESS_OBJECT info, mem, maps, phys_maps, modules/ ─▶ MODULE_OBJECT, core, environ
+ *   PROCESS_OBJECT info, mem, maps, phys_maps, modules/ ─▶ MODULE_OBJECT, core, environ,
+ *                  threads/TID/{info,registers,registers.json}
  *   MODULE_OBJECT  info, mem
  *
  * Plugins attach to the same object kinds. The core writer (core-file*)
@@ -29,3 +30,5 @@ export { findElfImages } from './elf-images.js'
 export { WindowMemory } from './window-memory.js'
 export { processIdentity } from './process-branch.js'
 export { PROCESSES_README } from './processes-readme.js'
+export { USER_REGS, GDB_REGS, FXSAVE_BYTES, encodeUserRegs, formatRegisters, registersJson, zeroRegs } from './x86-64-registers.js'
+export type { RegisterSource, ThreadRegisters, ThreadState, UserRegName, UserRegs } from './x86-64-registers.js'

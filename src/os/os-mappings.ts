@@ -16,12 +16,13 @@ import { processMapsLeaf } from './process-maps-leaf.js'
 import { processMemLeaf } from './process-mem-leaf.js'
 import { processModulesBranch } from './process-modules-branch.js'
 import { processPhysMapsLeaf } from './process-phys-maps-leaf.js'
+import { processThreadsBranch } from './process-threads-branch.js'
 
 export const OS_MAPPINGS = [
   // os/NAME/
   osInfoLeaf, osKmemLeaf, osModulesBranch, osProcessesBranch, osRefreshLeaf,
   // os/NAME/processes/…/PID/
-  processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf,
+  processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf, processThreadsBranch,
   // …/modules/NAME/
   moduleInfoLeaf, moduleMemLeaf,
 ] as const

@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import type { Connector } from '../connectors/index.js'
 import type { PhysAddr, VirtAddr, VirtualMemory } from '../mem/index.js'
 import type { KindArgs, Lifetime } from '../tree/index.js'
+import type { ThreadState } from './x86-64-registers.js'
 
 export interface ProcessRef {
   readonly pid: number
@@ -77,6 +78,8 @@ export interface OsProcess {
   environ?(): Promise<Record<string, string>>
   /** The raw auxiliary vector (pairs of u64 type, value), when known; core files carry it as NT_AUXV so gdb can relocate a PIE executable. */
   auxv?(): Promise<Uint8Array>
+  /** Every thread with its user registers, the thread-group leader first, when the OS can read them. */
+  threads?(): Promise<ThreadState[]>
 }
 
 export interface OsInstance {

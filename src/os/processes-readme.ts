@@ -35,10 +35,21 @@ Each process has:
              without CAP_SYS_ADMIN Linux hides frame numbers and the leaf
              fails with a permission error
   modules/   mapped ELF images: NAME/info, NAME/mem (offset 0 = image base)
-  core       ELF core file (gdb PROGRAM core); general registers are zero
-             because they are not known; mappings that cannot be read
-             (guard pages, [vvar]) have no data, and unreadable pages inside
-             readable mappings read as zeros
+  core       ELF core file (gdb PROGRAM core): one NT_PRSTATUS (and FXSAVE
+             area, NT_PRFPREG) per thread, main thread first, NT_PRPSINFO,
+             NT_AUXV, NT_FILE; where an OS cannot read registers they are
+             zero; mappings that cannot be read (guard pages, [vvar]) have
+             no data, and unreadable pages inside readable mappings read as
+             zeros
+  minidump   Windows processes only: a MINIDUMP (WinDbg, Visual Studio)
+             with system info, the module list (PEB loader list) and a
+             Memory64 list of the readable maps; no thread list; pages that
+             cannot be read are zeros
+  threads/   TID/info (JSON), TID/registers (text), TID/registers.json, for
+             OS kinds that read threads. Linux guests: registers saved at the
+             thread's last kernel entry (pt_regs at the top of its kernel
+             stack), or the vCPU's own registers for a thread a dump caught
+             running in user mode; damaged records give zeros and a warning
   environ    KEY=VALUE lines (where the OS can read the environment);
              '\\' and newlines in values are written as '\\\\' and '\\n'
 `

@@ -5,8 +5,8 @@
  * read at its end does.
  */
 import { MemweaveError } from '../errors/index.js'
-import { hex, virtAddr } from '../mem/index.js'
-import type { MemMetadata, MemoryView, PieceResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
+import { hex, readInto, virtAddr } from '../mem/index.js'
+import type { MemMetadata, MemoryView, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
 
 export class WindowMemory implements MemoryView {
   constructor(readonly inner: VirtualMemory, readonly base: VirtAddr, readonly sizeBytes: bigint) {}
@@ -23,6 +23,22 @@ export class WindowMemory implements MemoryView {
       owners.push(index)
     })
     const inner = forwarded.length > 0 ? await this.inner.read(forwarded) : []
+    inner.forEach((result, i) => { results[owners[i] ?? 0] = result })
+    return results.map((r) => r ?? { ok: false, error: new MemweaveError('os', 'internal', 'window read returned no result') })
+  }
+
+  async readInto(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    const results: (ReadIntoResult | undefined)[] = new Array(pieces.length)
+    const forwarded: ReadIntoPiece<VirtAddr>[] = []
+    const owners: number[] = []
+    pieces.forEach((piece, index) => {
+      const refused = this.refuse(piece.addr)
+      if (refused !== undefined) { results[index] = { ok: false, error: refused }; return }
+      const length = Number(minBig(BigInt(piece.length), this.sizeBytes - piece.addr))
+      forwarded.push({ addr: virtAddr(this.base + piece.addr), length, at: piece.at })
+      owners.push(index)
+    })
+    const inner = forwarded.length > 0 ? await readInto(this.inner, forwarded, target) : []
     inner.forEach((result, i) => { results[owners[i] ?? 0] = result })
     return results.map((r) => r ?? { ok: false, error: new MemweaveError('os', 'internal', 'window read returned no result') })
   }

@@ -39,24 +39,36 @@ export class HandleTable {
   private readonly opening = new Map<string, Promise<HandleEntry>>()
   private nextHandle = 1
 
-  /** Opens (or shares) the handle for a leaf on behalf of owner. */
+  /**
+   * Opens (or shares) the handle for a leaf on behalf of owner. The reference
+   * is taken in the same turn as the lookup: a staleness check is awaited with
+   * it held, so another owner's close cannot release the entry in between
+   * (it used to, and the next read failed with "handle N is not open").
+   */
   async open(path: string, leaf: Leaf, owner: string): Promise<HandleEntry> {
-    const existing = this.byIdentity.get(leaf.identity)
-    if (existing !== undefined && (await existing.leaf.lifetime.staleReason()) === undefined) {
-      existing.refs.set(owner, (existing.refs.get(owner) ?? 0) + 1)
-      return existing
+    for (;;) {
+      const existing = this.byIdentity.get(leaf.identity)
+      if (existing !== undefined) {
+        addRef(existing, owner)
+        if ((await existing.leaf.lifetime.staleReason()) === undefined) return existing
+        // Stale: give the reference back; a new open gets a new handle.
+        if (this.byIdentity.get(leaf.identity) === existing) this.byIdentity.delete(leaf.identity)
+        await this.unref(existing, owner)
+        continue
+      }
+      if (this.byHandle.size >= MAX_HANDLES) throw new MemweaveError('tree', 'limit', `too many open handles (${MAX_HANDLES})`)
+      // Two concurrent opens of the same leaf must share one handle, not race to make two.
+      let pending = this.opening.get(leaf.identity)
+      if (pending === undefined) {
+        pending = this.create(path, leaf).finally(() => this.opening.delete(leaf.identity))
+        this.opening.set(leaf.identity, pending)
+      }
+      const entry = await pending
+      // Between creation and this turn another owner may have shared and closed it: then open afresh.
+      if (this.byHandle.get(entry.handle) !== entry) continue
+      addRef(entry, owner)
+      return entry
     }
-    if (existing !== undefined) this.byIdentity.delete(leaf.identity) // stale: a new open gets a new handle
-    if (this.byHandle.size >= MAX_HANDLES) throw new MemweaveError('tree', 'limit', `too many open handles (${MAX_HANDLES})`)
-    // Two concurrent opens of the same leaf must share one handle, not race to make two.
-    let pending = this.opening.get(leaf.identity)
-    if (pending === undefined) {
-      pending = this.create(path, leaf).finally(() => this.opening.delete(leaf.identity))
-      this.opening.set(leaf.identity, pending)
-    }
-    const entry = await pending
-    entry.refs.set(owner, (entry.refs.get(owner) ?? 0) + 1)
-    return entry
   }
 
   private async create(path: string, leaf: Leaf): Promise<HandleEntry> {
@@ -93,8 +105,12 @@ export class HandleTable {
   /** Lowers owner's count on handle; at zero for everyone, the leaf is closed. */
   async close(handle: number, owner: string): Promise<void> {
     const entry = this.byHandle.get(handle)
-    const count = entry?.refs.get(owner)
-    if (entry === undefined || count === undefined) throw new MemweaveError('tree', 'not_found', `handle ${handle} is not open`)
+    if (entry === undefined || !entry.refs.has(owner)) throw new MemweaveError('tree', 'not_found', `handle ${handle} is not open`)
+    await this.unref(entry, owner)
+  }
+
+  private async unref(entry: HandleEntry, owner: string): Promise<void> {
+    const count = entry.refs.get(owner) ?? 0
     if (count > 1) entry.refs.set(owner, count - 1)
     else entry.refs.delete(owner)
     if (entry.refs.size === 0) await this.release(entry)
@@ -112,6 +128,7 @@ export class HandleTable {
   }
 
   private async release(entry: HandleEntry): Promise<void> {
+    if (this.byHandle.get(entry.handle) !== entry) return // already released by a concurrent close
     this.byHandle.delete(entry.handle)
     if (this.byIdentity.get(entry.identity) === entry) this.byIdentity.delete(entry.identity)
     await entry.opened.close?.()
@@ -137,4 +154,8 @@ export class HandleTable {
   get size(): number {
     return this.byHandle.size
   }
+}
+
+function addRef(entry: HandleEntry, owner: string): void {
+  entry.refs.set(owner, (entry.refs.get(owner) ?? 0) + 1)
 }

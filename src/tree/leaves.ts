@@ -4,6 +4,7 @@
  * take one command per written line.
  */
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { readInto } from '../mem/index.js'
 import type { MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
 import type { Leaf, LeafMeta, OpenedLeaf } from './tree-node.js'
@@ -37,6 +38,7 @@ export function memLeaf(options: MemLeafOptions): Leaf {
     open: async (): Promise<OpenedLeaf> => ({
       sizeBytes: sizeBytes(),
       read: (pieces) => options.mem.read(pieces),
+      readInto: (pieces, target) => readInto(options.mem, pieces, target),
       write: (pieces) => options.mem.write(pieces),
     }),
   }

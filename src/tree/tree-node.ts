@@ -3,7 +3,7 @@
  * metadata and `open`, which yields an opened leaf with optional read, write
  * and rpc. A missing operation is a clear 'unsupported' error at the caller.
  */
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
 
 export type LeafContent = 'mem' | 'text' | 'binary' | 'control' | 'rpc'
@@ -24,6 +24,8 @@ export interface OpenedLeaf {
   /** For a leaf on another node: the handles it forwards to, nearest first ('b#17', 'c#4'); absent for local leaves. */
   readonly chain?: readonly string[]
   read?(pieces: readonly ReadPiece[]): Promise<PieceResult[]>
+  /** Optional bulk path into the caller's memory; without it the tree reads and copies. */
+  readInto?(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc?(request: unknown): Promise<unknown>
   close?(): Promise<void>

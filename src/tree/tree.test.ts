@@ -173,3 +173,27 @@ test('an owner that goes away drops exactly its references', async () => {
   assert.equal(tree.handles.size, 1)
   assert.ok((await tree.read(a.handle, [{ addr: 0n, length: 1 }], 'conn-2'))[0]?.ok)
 })
+
+test('readInto writes each piece into the caller\'s buffer, for memory and generated leaves, failures per piece', async () => {
+  const { tree, lifetime } = sampleTree()
+  const mem = await tree.open('data/mem', 'alice')
+  const target = new Uint8Array(64).fill(0xee)
+  const results = await tree.readInto(mem.handle, [
+    { addr: 10n, length: 8, at: 0 },
+    { addr: 4090n, length: 16, at: 8 }, // past the end: fails alone
+    { addr: 100n, length: 4, at: 30 },
+  ], target, 'alice')
+  assert.deepEqual(results.map((r) => (r.ok ? r.length : r.error.kind)), [8, 'out_of_bounds', 4])
+  assert.deepEqual([...target.subarray(0, 8)], [10, 11, 12, 13, 14, 15, 16, 17])
+  assert.deepEqual([...target.subarray(30, 34)], [100, 101, 102, 103])
+  assert.equal(target[34], 0xee)
+  // A generated leaf has no readInto of its own: the tree reads and copies; past its end a piece comes back short.
+  const info = await tree.open('data/info', 'alice')
+  const text = new Uint8Array(200)
+  const [whole] = await tree.readInto(info.handle, [{ addr: 0n, length: 200, at: 0 }], text, 'alice')
+  assert.ok(whole?.ok === true && whole.length < 200)
+  assert.match(Buffer.from(text.subarray(0, whole.length)).toString(), /"answer":\s*42/)
+  await assert.rejects(tree.readInto(mem.handle, [{ addr: 0n, length: 8, at: 60 }], target, 'alice'), isKind('invalid_argument'))
+  lifetime.end('gone')
+  await assert.rejects(tree.readInto(mem.handle, [{ addr: 0n, length: 8, at: 0 }], target, 'alice'), isKind('stale'))
+})

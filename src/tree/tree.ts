@@ -4,7 +4,8 @@
  * the protocol server (and through it every frontend) uses.
  */
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import { checkTarget, readIntoByCopy } from '../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import { ChangeBus } from './change-bus.js'
 import { HandleTable } from './handles.js'
 import type { HandleEntry } from './handles.js'
@@ -108,6 +109,19 @@ export class Tree {
     const entry = await this.handles.get(handle, owner)
     if (entry.opened.read === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' cannot be read`)
     return guardResults(entry, await entry.opened.read(pieces), pieces.length)
+  }
+
+  /** read() into the caller's memory: each piece at target[at, at+length), one result per piece. */
+  async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, owner: string): Promise<ReadIntoResult[]> {
+    this.checkBatch(pieces.length, pieces.reduce((sum, p) => sum + p.length, 0), 'read')
+    for (const piece of pieces) this.checkPiece(piece.addr, piece.length)
+    checkTarget(pieces, target)
+    const entry = await this.handles.get(handle, owner)
+    const opened = entry.opened
+    if (opened.readInto !== undefined) return guardResults(entry, await opened.readInto(pieces, target), pieces.length)
+    if (opened.read === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' cannot be read`)
+    const read = opened.read.bind(opened)
+    return guardResults(entry, await readIntoByCopy({ read: async (p) => guardResults(entry, await read(p), p.length) }, pieces, target), pieces.length)
   }
 
   async write(handle: number, pieces: readonly WritePiece[], owner: string): Promise<WriteResult[]> {

@@ -1,6 +1,7 @@
 /**
- * The `file` connector kind: a memory image on disk (raw, ELF core, LiME)
- * as physical memory. Its lifetime ends when the file is replaced or
+ * The `file` connector kind: a memory image on disk (raw, ELF core, LiME,
+ * Windows crash dump) as physical memory (a Windows triage dump: as kernel
+ * virtual memory, info.addressing 'virtual'). Its lifetime ends when the file is replaced or
  * changed under it (file-watch.ts), and every read then fails as stale.
  */
 import { resolve } from 'node:path'
@@ -18,7 +19,7 @@ import type { ImageLayout } from './image-layout.js'
 import { fdSource } from './image-source.js'
 import { closeFd, openImageFd, parseFormat, parseImage } from './open-image.js'
 
-export const FILE_USAGE = 'file:PATH[,format=auto|raw|elf|lime][,strict=true][,volatile=true][,readonly=true]'
+export const FILE_USAGE = 'file:PATH[,format=auto|raw|elf|lime|windows-dump][,strict=true][,volatile=true][,readonly=true]'
 /** info() lists at most this many ranges. */
 export const MAX_LISTED_RANGES = 1024
 
@@ -34,6 +35,8 @@ async function createFileConnector(args: KindArgs, context: ConnectorContext): P
     throw new MemweaveError('connector', 'invalid_argument', `file: a PATH is required (usage: ${FILE_USAGE})`)
   }
   const format = parseFormat(reader.string('format'))
+  // A triage dump's gaps are unknown kernel memory, not zeros: strict unless asked otherwise.
+  const strictGiven = reader.string('strict') !== undefined
   const options = { strict: reader.bool('strict', false), volatile: reader.bool('volatile', false) }
   const path = resolve(reader.target)
   const { fd, writable } = await openImageFd(path, context.allowWrite && !reader.bool('readonly', false), context.log)
@@ -41,6 +44,7 @@ async function createFileConnector(args: KindArgs, context: ConnectorContext): P
     const stats = await fstatFd(fd)
     if (!stats.isFile()) throw new MemweaveError('connector', 'invalid_argument', `${path} is not a regular file`)
     const layout = await parseImage(fdSource(path, fd, Number(stats.size)), format)
+    if (!strictGiven && layout.windowsDump !== undefined && layout.addressing === 'virtual') options.strict = true
     const connector = new FileConnector({ path, fd, layout, sizeBytes: Number(stats.size), readonly: !writable, ...options, args, context })
     connector.startWatching(identityOf(stats))
     context.log.info({ path, format: layout.format, ranges: layout.ranges.length, readonly: !writable, volatile: options.volatile }, 'opened memory image')
@@ -87,6 +91,7 @@ class FileConnector implements Connector {
     const notes = setup.layout.notes
     const vmcoreinfo = vmcoreinfoText(notes)
     this.hints = {
+      ...(setup.layout.windowsDump !== undefined ? { windowsDump: setup.layout.windowsDump.hints } : {}),
       ...(notes.length > 0 ? { elfNotes: notes } : {}),
       ...(vmcoreinfo !== undefined ? { vmcoreinfo } : {}),
     }
@@ -132,6 +137,7 @@ class FileConnector implements Connector {
       strict: this.setup.strict,
       volatile: this.setup.volatile,
       notes: layout.notes.map((n) => ({ name: n.name, type: n.type, size: n.desc.length })),
+      ...(layout.windowsDump !== undefined ? { windowsDump: layout.windowsDump.info } : {}),
       stale: this.lifetime.ended,
       stats: { ...this.mem.stats },
     }

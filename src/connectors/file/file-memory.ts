@@ -7,12 +7,13 @@
 import { write as fsWrite } from 'node:fs'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { MAX_PIECE_BYTES, hex } from '../../mem/index.js'
-import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import { isZeroFill } from './image-layout.js'
 import { readInto } from './image-source.js'
 import { planReads } from './read-plan.js'
 import type { FileExtent, ReadRun } from './read-plan.js'
 import { InFlight } from '../in-flight.js'
+import { directTarget } from '../run-target.js'
 
 /** What the memory asks its owner about the file: still the same one? */
 export interface FileGuard {
@@ -67,6 +68,10 @@ export class FileMemory implements PhysicalMemory {
     return this.inFlight.run(() => this.readBatch(pieces))
   }
 
+  readInto(pieces: readonly ReadIntoPiece<PhysAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    return this.inFlight.run(() => this.readIntoBatch(pieces, target))
+  }
+
   write(pieces: readonly WritePiece<PhysAddr>[]): Promise<WriteResult[]> {
     return this.inFlight.run(() => this.writeBatch(pieces))
   }
@@ -95,6 +100,79 @@ export class FileMemory implements PhysicalMemory {
       else this.stats.failedPieces++
     }
     return results
+  }
+
+  private async readIntoBatch(pieces: readonly ReadIntoPiece<PhysAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    this.stats.reads++
+    this.stats.pieces += pieces.length
+    const results = new Array<ReadIntoResult>(pieces.length)
+    const blocked = await this.options.guard.blocked()
+    if (blocked !== undefined) { this.stats.failedPieces += pieces.length; return results.fill({ ok: false, error: blocked }) }
+    const extents: FileExtent[] = []
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!
+      const bad = this.checkPiece(piece.addr, piece.length, 'read')
+      results[i] = bad !== undefined ? { ok: false, error: bad } : this.planPieceInto(piece, i, extents, target)
+    }
+    if (extents.length > 0) {
+      const runs = planReads(extents)
+      let next = 0
+      const worker = async (): Promise<void> => {
+        while (next < runs.length) await this.readRunInto(runs[next++]!, target, results)
+      }
+      await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_READS, runs.length) }, worker))
+    }
+    for (const result of results) {
+      if (result.ok) this.stats.bytesRead += result.length
+      else this.stats.failedPieces++
+    }
+    return results
+  }
+
+  /** Queues a piece's extents with their absolute target offsets, zero-filling its gaps in place. */
+  private planPieceInto(piece: ReadIntoPiece<PhysAddr>, index: number, extents: FileExtent[], target: Uint8Array): ReadIntoResult {
+    if (piece.length === 0) return { ok: true, length: 0 }
+    const segments = this.options.map.segments(piece.addr, piece.length)
+    if (this.options.strict) {
+      const gap = segments.find((s) => s.backing === undefined)
+      if (gap !== undefined) {
+        return { ok: false, error: new MemweaveError('connector', 'unmapped', `${this.options.path}: address ${hex(gap.addr)} is not in the image (strict mode; read of ${piece.length} bytes at ${hex(piece.addr)})`) }
+      }
+    }
+    let dest = piece.at
+    for (const s of segments) {
+      if (s.backing !== undefined && !isZeroFill(s.backing)) extents.push({ offset: Number(s.backing), length: s.length, piece: index, dest })
+      else { target.fill(0, dest, dest + s.length); this.stats.zeroFilledBytes += s.length }
+      dest += s.length
+    }
+    return { ok: true, length: piece.length }
+  }
+
+  private async readRunInto(run: ReadRun, target: Uint8Array, results: ReadIntoResult[]): Promise<void> {
+    const direct = directTarget(run.offset, run.length, run.extents.map((e) => ({ pos: e.offset, length: e.length, dest: e.dest })))
+    const buffer = direct !== undefined ? target.subarray(direct, direct + run.length) : new Uint8Array(run.length)
+    let done = 0
+    let failure: MemweaveError | undefined
+    try {
+      while (done < run.length) {
+        const n = await readInto(this.options.fd, buffer, done, run.length - done, run.offset + done)
+        if (n === 0) break
+        done += n
+      }
+    } catch (err) {
+      failure = toMemweaveError(err, 'connector', `${this.options.path}: read of ${run.length} bytes at file offset ${run.offset} failed`)
+    }
+    this.stats.fileReads++
+    this.stats.fileBytesRead += done
+    if (failure === undefined && done < run.length) {
+      this.options.guard.suspect()
+      failure = new MemweaveError('connector', 'io', `${this.options.path}: file ended at offset ${run.offset + done} while reading up to ${run.offset + run.length} (changed on disk?)`)
+    }
+    for (const extent of run.extents) {
+      const at = extent.offset - run.offset
+      if (failure !== undefined && at + extent.length > done) { results[extent.piece] = { ok: false, error: failure }; continue }
+      if (direct === undefined) target.set(buffer.subarray(at, at + extent.length), extent.dest)
+    }
   }
 
   /** Queues a piece's file extents; returns its result (zeros to be filled in, or a failure). */

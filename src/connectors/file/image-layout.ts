@@ -4,11 +4,11 @@
  * a parser's segment list into ranges a RangeMap accepts.
  */
 import type { MappedRange } from '../../mem/index.js'
-import type { ElfNote } from '../connector.js'
+import type { ElfNote, WindowsDumpHints } from '../connector.js'
 import { malformed } from './image-source.js'
 import type { ImageSource } from './image-source.js'
 
-export const IMAGE_FORMATS = ['raw', 'elf', 'lime'] as const
+export const IMAGE_FORMATS = ['raw', 'elf', 'lime', 'windows-dump'] as const
 export type ImageFormat = (typeof IMAGE_FORMATS)[number]
 
 /**
@@ -27,10 +27,12 @@ export interface ImageLayout {
   /** Sorted, non-overlapping; backing is a file offset or ZERO_FILL_BACKING-based. */
   readonly ranges: readonly MappedRange[]
   readonly notes: readonly ElfNote[]
-  /** 'virtual' for process cores (gcore) whose p_paddr are all 0: addresses are p_vaddr. */
+  /** 'virtual' for process cores (gcore) whose p_paddr are all 0 (addresses are p_vaddr) and Windows triage dumps (kernel virtual blocks). */
   readonly addressing: 'physical' | 'virtual'
   /** Segments dropped because another segment wholly covers them (kdump's kernel-text view). */
   readonly duplicateSegments: number
+  /** Windows crash dumps: header facts for the OS layer (hints) and for info. */
+  readonly windowsDump?: { readonly hints: WindowsDumpHints; readonly info: Record<string, unknown> }
 }
 
 /** One stretch of memory as a format describes it, before overlap checks. */

@@ -10,6 +10,7 @@ import { IMAGE_FORMATS, rawLayout } from './image-layout.js'
 import type { ImageFormat, ImageLayout } from './image-layout.js'
 import type { ImageSource } from './image-source.js'
 import { hasLimeMagic, parseLime } from './lime.js'
+import { hasWindowsDumpMagic, parseWindowsDump } from './windows-dump/windows-dump.js'
 
 export type RequestedFormat = ImageFormat | 'auto'
 
@@ -24,6 +25,7 @@ export async function detectFormat(source: ImageSource): Promise<ImageFormat> {
   const head = await source.read(0, 16)
   if (hasElfMagic(head)) return 'elf'
   if (hasLimeMagic(head)) return 'lime'
+  if (hasWindowsDumpMagic(head)) return 'windows-dump'
   return 'raw'
 }
 
@@ -33,6 +35,7 @@ export async function parseImage(source: ImageSource, requested: RequestedFormat
     case 'elf': return parseElfCore(source)
     case 'lime': return parseLime(source)
     case 'raw': return rawLayout(source)
+    case 'windows-dump': return parseWindowsDump(source)
   }
 }
 

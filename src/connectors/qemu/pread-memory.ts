@@ -7,13 +7,16 @@
  * between two spans may be unmapped, so a read never crosses it). A piece
  * that is one extent comes back as a view of its read's buffer. A failed
  * read is retried piece by piece, so one bad piece never fails the rest.
+ * readInto follows the same plan straight into the caller's target wherever
+ * a merged read lands there in one stretch (one copy, source → target).
  */
 import { write as fsWrite } from 'node:fs'
 import { preadInto } from '../positional-read.js'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { MAX_PIECE_BYTES, hex } from '../../mem/index.js'
-import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import { InFlight } from '../in-flight.js'
+import { directTarget } from '../run-target.js'
 
 export interface PreadGuard {
   /** An error when the source must not be used any more (stale, closed), else undefined. */
@@ -87,6 +90,10 @@ export class PreadMemory implements PhysicalMemory {
     return this.inFlight.run(() => this.readBatch(pieces))
   }
 
+  readInto(pieces: readonly ReadIntoPiece<PhysAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    return this.inFlight.run(() => this.readIntoBatch(pieces, target))
+  }
+
   write(pieces: readonly WritePiece<PhysAddr>[]): Promise<WriteResult[]> {
     return this.inFlight.run(() => this.writeBatch(pieces))
   }
@@ -113,6 +120,78 @@ export class PreadMemory implements PhysicalMemory {
       else this.stats.failedPieces++
     }
     return results
+  }
+
+  private async readIntoBatch(pieces: readonly ReadIntoPiece<PhysAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    this.stats.reads++
+    this.stats.pieces += pieces.length
+    const results = new Array<ReadIntoResult>(pieces.length)
+    const blocked = await this.options.guard.blocked()
+    if (blocked !== undefined) {
+      this.stats.failedPieces += pieces.length
+      return results.fill({ ok: false, error: blocked })
+    }
+    const extents: Extent[] = []
+    for (let i = 0; i < pieces.length; i++) results[i] = this.planPieceInto(pieces[i]!, i, extents, target)
+    if (extents.length > 0) {
+      const runs = this.planRuns(extents)
+      let failureCheck: Promise<MemweaveError | undefined> | undefined
+      const onFailure = (): Promise<MemweaveError | undefined> => (failureCheck ??= this.options.guard.readFailed())
+      let next = 0
+      const worker = async (): Promise<void> => {
+        while (next < runs.length) await this.readRunInto(runs[next++]!, target, results, onFailure)
+      }
+      await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_READS, runs.length) }, worker))
+    }
+    for (const result of results) {
+      if (result.ok) this.stats.bytesRead += result.length
+      else this.stats.failedPieces++
+    }
+    return results
+  }
+
+  /** Queues a piece's extents with absolute target offsets, zero-filling its gaps in place. */
+  private planPieceInto(piece: ReadIntoPiece<PhysAddr>, index: number, extents: Extent[], target: Uint8Array): ReadIntoResult {
+    const bad = this.checkPiece(piece.addr, piece.length, 'read')
+    if (bad !== undefined) return { ok: false, error: bad }
+    if (piece.length === 0) return { ok: true, length: 0 }
+    const segments = this.options.map.segments(piece.addr, piece.length)
+    const gap = segments.find((s) => s.backing === undefined)
+    if (this.options.strict && gap !== undefined) {
+      return { ok: false, error: new MemweaveError('connector', 'unmapped', `${this.options.name}: guest address ${hex(gap.addr)} is not RAM (strict mode; read of ${piece.length} bytes at ${hex(piece.addr)})`) }
+    }
+    let dest = piece.at
+    for (const s of segments) {
+      if (s.backing === undefined) { target.fill(0, dest, dest + s.length); this.stats.zeroFilledBytes += s.length }
+      else extents.push({ pos: Number(s.backing), length: s.length, piece: index, dest, span: this.spanOf(Number(s.backing)) })
+      dest += s.length
+    }
+    return { ok: true, length: piece.length }
+  }
+
+  private async readRunInto(run: Run, target: Uint8Array, results: ReadIntoResult[], onFailure: () => Promise<MemweaveError | undefined>): Promise<void> {
+    const direct = directTarget(run.pos, run.length, run.extents)
+    const buffer = direct !== undefined ? target.subarray(direct, direct + run.length) : new Uint8Array(run.length)
+    let failure: MemweaveError | undefined
+    let done = 0
+    try {
+      done = await this.fill(buffer, run.pos)
+    } catch (err) {
+      failure = toMemweaveError(err, 'connector', `${this.options.name}: read of ${run.length} bytes at ${hex(run.pos)} failed`)
+    }
+    if (failure === undefined && done < run.length) {
+      failure = new MemweaveError('connector', 'io', `${this.options.name}: read at ${hex(run.pos + done)} came back empty`)
+    }
+    if (failure !== undefined && run.extents.length > 1) {
+      // Isolate the bad piece: each extent on its own.
+      for (const extent of run.extents) await this.readRunInto({ pos: extent.pos, length: extent.length, extents: [extent] }, target, results, onFailure)
+      return
+    }
+    if (failure !== undefined) failure = (await onFailure()) ?? failure
+    for (const extent of run.extents) {
+      if (failure !== undefined) { results[extent.piece] = { ok: false, error: failure }; continue }
+      if (direct === undefined) target.set(buffer.subarray(extent.pos - run.pos, extent.pos - run.pos + extent.length), extent.dest)
+    }
   }
 
   /** Queues a piece's extents; returns its result (a buffer to fill, a placeholder for a view, or a failure). */

@@ -6,10 +6,9 @@
  */
 import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import { LocalTreeClient } from '../../net/index.js'
 import type { TreeClient } from '../../net/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, MemweaveNode, parseConnectOption, PeerManager } from '../../node/index.js'
-import { pluginHostFor } from '../../plugins/index.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, createLocalNode } from '../../node/index.js'
+import type { MemweaveNode } from '../../node/index.js'
 import { creationOrder, specLine } from './control-lines.js'
 import type { ObjectSpec } from './control-lines.js'
 
@@ -33,33 +32,21 @@ export interface ComposeOptions {
 }
 
 export async function composeNode(options: ComposeOptions): Promise<ComposedNode> {
-  const node = new MemweaveNode({
-    allowWrite: options.allowWrite,
-    log: options.log,
-    connectorKinds: BUILTIN_CONNECTOR_KINDS,
-    osKinds: BUILTIN_OS_KINDS,
-    mappings: BUILTIN_MAPPINGS,
-  })
-  // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
-  const plugins = pluginHostFor(node)
   // Peers first: an object may be created on a peer's connector ('-c b.dump'); then the first connections are waited for.
-  const peers = new PeerManager({ node, log: options.log })
   const onPeers = options.objects.some((spec) => spec.on?.includes('.') === true)
+  const local = await createLocalNode({ allowWrite: options.allowWrite, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers })
   try {
-    for (const text of options.connect ?? []) await peers.add(parseConnectOption(text), onPeers)
-    for (const spec of creationOrder(options.objects)) await createObject(node, spec)
+    for (const spec of creationOrder(options.objects)) await createObject(local.node, spec)
   } catch (err) {
-    await peers.close()
-    await plugins.close()
-    await node.close().catch((closeErr: unknown) => { options.log.warn({ err: closeErr }, 'closing the node after a failed start failed') })
+    await local.close().catch((closeErr: unknown) => { options.log.warn({ err: closeErr }, 'closing the node after a failed start failed') })
     throw err
   }
   return {
-    tree: node.tree,
+    tree: local.tree,
     // The server announces this node id; peers put it in the hop chains they forward.
-    sysInfo: () => ({ ...node.sysInfo(), nodeId: peers.nodeId }),
-    client: () => new LocalTreeClient(node.tree, 'cli'),
-    close: async () => { await peers.close(); await plugins.close(); await node.close() },
+    sysInfo: () => local.sysInfo(),
+    client: () => local.client('cli'),
+    close: () => local.close(),
   }
 }
 

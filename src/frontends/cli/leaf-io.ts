@@ -1,15 +1,15 @@
 /**
  * Leaf I/O on a TreeClient for the commands: open a leaf for one job and
- * close it in `finally`, stream a leaf in 1 MiB pieces until its size or a
- * short read, read a range piece by piece, write, and call an RPC.
+ * close it in `finally`, stream a leaf in 1 MiB pieces (pipelined, into
+ * reused buffers) until its size or a short read, read a range piece by piece, write, and call an RPC.
  */
 import { MemweaveError } from '../../errors/index.js'
-import type { OpenResult, PieceResult, TreeClient } from '../../net/index.js'
+import type { OpenResult, PieceResult, ReadIntoResult, TreeClient } from '../../net/index.js'
 import { hex } from './numbers.js'
 
 export const CHUNK_BYTES = 1024 * 1024
-/** Pieces per read call while streaming: enough to keep a socket busy, small enough to stop soon after an error. */
-const PIECES_PER_CALL = 4
+/** Chunk reads in flight while streaming: enough to keep the daemon and the socket busy, few enough to stop soon after an error. */
+export const STREAM_DEPTH = 4
 /** Text and JSON leaves are small; anything larger than this is not something to parse. */
 export const MAX_TEXT_BYTES = 64 * 1024 * 1024
 
@@ -33,8 +33,12 @@ export interface StreamOptions {
 
 /**
  * Streams a leaf from offset 0 to `sink`: up to its size, or, when the size
- * is unknown, until a piece comes back short. A failed piece stops the copy
- * with an error naming the offset. Returns the bytes copied.
+ * is unknown, until a piece comes back short. Reads are pipelined: up to
+ * STREAM_DEPTH chunks are in flight, each read straight into one of a few
+ * reused buffers (readInto), so the daemon, the transport and the sink all
+ * work at once and nothing is allocated per chunk. A chunk handed to `sink`
+ * is valid only until the sink's promise resolves. A failed piece stops the
+ * copy with an error naming the offset. Returns the bytes copied.
  */
 export async function streamLeaf(
   client: TreeClient, path: string, sink: (chunk: Uint8Array) => Promise<void>, options: StreamOptions = {},
@@ -42,33 +46,60 @@ export async function streamLeaf(
   return withLeaf(client, path, async (opened) => {
     const size = opened.sizeBytes
     options.onOpen?.(size)
+    const chunk = BigInt(CHUNK_BYTES)
+    // Unknown size (generated text): one at a time, it usually ends within the first chunk.
+    const depth = size === undefined ? 1 : Math.max(1, Math.min(STREAM_DEPTH, Number((size + chunk - 1n) / chunk)))
+    let next = 0n
+    const request = (buffer: Uint8Array): InFlightChunk | undefined => {
+      if (size !== undefined && next >= size) return undefined
+      const left = size === undefined ? chunk : size - next
+      const length = Number(left < chunk ? left : chunk)
+      const addr = next
+      next += BigInt(length)
+      const reading = client.readInto(opened.handle, [{ addr, length, at: 0 }], buffer)
+      reading.catch(() => undefined) // awaited below; after an early stop it is only drained
+      return { buffer, addr, length, reading }
+    }
+    const queue: InFlightChunk[] = []
+    for (let i = 0; i < depth; i++) {
+      const first = request(new Uint8Array(Buffer.allocUnsafeSlow(size === undefined ? CHUNK_BYTES : Math.min(CHUNK_BYTES, Number(size))).buffer))
+      if (first === undefined) break
+      queue.push(first)
+    }
     let offset = 0n
-    for (;;) {
-      const pieces: { addr: bigint; length: number }[] = []
-      for (let i = 0, at = offset; i < PIECES_PER_CALL && (size === undefined || at < size); i++, at += BigInt(CHUNK_BYTES)) {
-        const left = size === undefined ? BigInt(CHUNK_BYTES) : size - at
-        pieces.push({ addr: at, length: Number(left < BigInt(CHUNK_BYTES) ? left : BigInt(CHUNK_BYTES)) })
-      }
-      if (pieces.length === 0) return offset
-      const results = await client.read(opened.handle, pieces)
-      for (const [i, piece] of pieces.entries()) {
-        const data = pieceData(results[i], path, piece.addr, piece.length)
-        await sink(data)
-        offset += BigInt(data.length)
+    try {
+      for (let slot = queue.shift(); slot !== undefined; slot = queue.shift()) {
+        const [result] = await slot.reading
+        const length = pieceLength(result, path, slot.addr, slot.length)
+        await sink(slot.buffer.subarray(0, length))
+        offset += BigInt(length)
         options.onProgress?.(offset)
         if (options.maxBytes !== undefined && offset > BigInt(options.maxBytes)) {
           throw new MemweaveError('cli', 'too_large', `'${path}' is larger than ${options.maxBytes} bytes`)
         }
-        if (data.length < piece.length) return offset
+        if (length < slot.length) return offset
+        const again = request(slot.buffer)
+        if (again !== undefined) queue.push(again)
       }
+      return offset
+    } finally {
+      // Reads still in flight after a stop write into our buffers only; let them finish before the handle closes.
+      await Promise.allSettled(queue.map((q) => q.reading))
     }
   })
+}
+
+interface InFlightChunk {
+  readonly buffer: Uint8Array
+  readonly addr: bigint
+  readonly length: number
+  readonly reading: Promise<ReadIntoResult[]>
 }
 
 /** The whole content of a (small) leaf. */
 export async function readLeaf(client: TreeClient, path: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  await streamLeaf(client, path, async (chunk) => { chunks.push(chunk) }, { maxBytes: MAX_TEXT_BYTES })
+  await streamLeaf(client, path, async (chunk) => { chunks.push(Buffer.from(chunk)) }, { maxBytes: MAX_TEXT_BYTES })
   return Buffer.concat(chunks)
 }
 
@@ -138,13 +169,13 @@ export async function callRpc(client: TreeClient, path: string, request: unknown
   return withLeaf(client, path, (opened) => client.rpc(opened.handle, request))
 }
 
-function pieceData(result: PieceResult | undefined, path: string, addr: bigint, length: number): Uint8Array {
+function pieceLength(result: ReadIntoResult | undefined, path: string, addr: bigint, length: number): number {
   if (result === undefined) throw new MemweaveError('cli', 'protocol', `no result for the read of '${path}' at ${hex(addr)}`)
   if (!result.ok) {
     throw new MemweaveError(result.error.origin, result.error.kind,
       `cannot read ${length} bytes of '${path}' at ${hex(addr)}: ${result.error.message}`, { cause: result.error })
   }
-  return result.data
+  return result.length
 }
 
 /** A JSON object (not an array, not null), as info leaves hold. */

@@ -1,12 +1,13 @@
 /**
  * What commands print: plain lines and borderless tables for people, JSON
- * for --json, raw bytes for cat/read. Raw writes wait for the pipe to drain
- * so a slow reader does not make us buffer a whole dump.
+ * for --json, raw bytes for cat/read. A raw write resolves once the stream
+ * is done with the bytes, so a slow reader does not make us buffer a whole
+ * dump, and the caller can reuse its buffer.
  */
 import Table from 'cli-table3'
 
 export interface Sink {
-  write(chunk: string | Uint8Array): boolean
+  write(chunk: string | Uint8Array, done?: (err?: Error | null) => void): boolean
   once(event: 'drain', listener: () => void): unknown
 }
 
@@ -44,8 +45,12 @@ export class Output {
     this.line(table.toString().split('\n').map((l) => l.trimEnd()).join('\n'))
   }
 
+  /** Resolves once the stream is done with `bytes` (the caller may reuse them then). */
   async raw(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return
-    if (!this.sink.write(bytes)) await new Promise<void>((resolve) => { this.sink.once('drain', resolve) })
+    await new Promise<void>((resolve) => {
+      // A failed write (EPIPE: the reader went away) is the stream's 'error' event, which main.ts handles.
+      this.sink.write(bytes, () => resolve())
+    })
   }
 }

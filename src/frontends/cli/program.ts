@@ -11,6 +11,7 @@ import { addPeerCommands } from './commands/peer-commands.js'
 import { addPluginCommands } from './commands/plugin-commands.js'
 import { addServeCommand } from './commands/serve-command.js'
 import { addSysCommand } from './commands/sys-command.js'
+import { addThreadCommands } from './commands/thread-commands.js'
 import { addTreeCommands } from './commands/tree-commands.js'
 import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor, usageError } from './cli-errors.js'
 import { LOG_LEVELS } from './logger.js'
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   addObjectCommands(program)
   addSysCommand(program)
   addOsCommands(program)
+  addThreadCommands(program)
   addPeerCommands(program)
   addPluginCommands(program)
   addMountCommand(program)

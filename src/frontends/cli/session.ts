@@ -4,10 +4,8 @@
  * in this process that lives for the one command. Either way the command
  * gets a TreeClient and the session is closed after it, whatever happens.
  */
-import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import { connectClient, defaultSocketPath } from '../../net/index.js'
+import { MemweaveError } from '../../errors/index.js'
+import { connectClient, defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, resolveToken } from '../../net/index.js'
 import type { TreeClient } from '../../net/index.js'
 import { isAbsentDaemon, NoDaemonError, usageError } from './cli-errors.js'
 import { loadConfig } from './config.js'
@@ -38,37 +36,22 @@ export interface CommandContext {
 
 /** The daemon address as a listen/connect URL; a bare path means a unix socket. */
 export function daemonUrl(globals: GlobalOptions): string {
-  const given = globals.daemon ?? process.env.MEMWEAVE_DAEMON
-  if (given === undefined || given === '') return `unix:${defaultSocketPath()}`
-  return normalizeUrl(given, '--daemon')
+  try {
+    return globals.daemon === undefined || globals.daemon === '' ? defaultDaemonUrl() : normalizeDaemonUrl(globals.daemon, '--daemon')
+  } catch (err) {
+    throw err instanceof MemweaveError ? usageError(err.message) : err
+  }
 }
 
 export function normalizeUrl(given: string, what: string): string {
-  if (given.startsWith('/') || given.startsWith('./') || given.startsWith('../')) return `unix:${resolve(given)}`
-  if (/^unix:./.test(given)) return `unix:${resolve(given.slice('unix:'.length))}`
-  if (/^wss?:\/\/[^/]+/.test(given)) return given
-  throw usageError(`${what} '${given}' is not unix:/PATH, ws://HOST:PORT or wss://HOST:PORT`)
-}
-
-/** The token to present or require: --token, else --token-file, else MEMWEAVE_TOKEN. */
-export async function resolveToken(token: string | undefined, tokenFile: string | undefined): Promise<string | undefined> {
-  if (token !== undefined) return token
-  if (tokenFile !== undefined) return readTokenFile(tokenFile)
-  const fromEnv = process.env.MEMWEAVE_TOKEN
-  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
-}
-
-export async function readTokenFile(file: string): Promise<string> {
-  let text: string
   try {
-    text = await readFile(file, 'utf8')
+    return normalizeDaemonUrl(given, what)
   } catch (err) {
-    throw toMemweaveError(err, 'config', `cannot read token file ${file}`)
+    throw err instanceof MemweaveError ? usageError(err.message) : err
   }
-  const token = text.trim()
-  if (token.length === 0) throw new MemweaveError('config', 'invalid_argument', `token file ${file} is empty`)
-  return token
 }
+
+export { readTokenFile, resolveToken }
 
 export async function withClient(globals: GlobalOptions, job: (context: CommandContext) => Promise<void>): Promise<void> {
   const out = new Output(globals.json === true)

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { MemweaveError } from '../../errors/index.js'
-import { seededRandom } from '../../arch/index.js'
+import { seededRandom } from '../../arch/testing.js'
 import { loadKallsyms, validateKallsyms } from './kallsyms.js'
 import type { KernelImage } from './kernel-image.js'
 

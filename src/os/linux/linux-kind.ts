@@ -29,7 +29,7 @@ async function createLinux(args: KindArgs, connector: Connector | undefined, con
   const tasks = await LinuxOs.taskListAtOpen(opened.kernel).catch((err: unknown) => { throw stepFailure('tasks', err, performance.now() - started) })
   const timingsMs = { ...opened.timingsMs, tasks: Math.round((performance.now() - started) * 10) / 10 }
   context.progress?.('tasks', 1)
-  const os = new LinuxOs(opened.kernel, opened.facts, timingsMs, context.description, context.parentLifetime, tasks)
+  const os = new LinuxOs(opened.kernel, opened.facts, timingsMs, context.description, context.parentLifetime, tasks, connector.hints.elfNotes)
   context.log.info({ release: opened.facts.release, kernelBase: opened.facts.kernelBase, tasks: tasks.length, timingsMs }, 'linux guest opened')
   return os
 }

@@ -16,6 +16,7 @@
  * Page-table pages and translations otherwise expire after LIVE_CACHE_MS (arch).
  */
 import { LIVE_CACHE_MS } from '../../arch/index.js'
+import type { ElfNote } from '../../connectors/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import { virtAddr } from '../../mem/index.js'
 import type { VirtualMemory } from '../../mem/index.js'
@@ -33,6 +34,8 @@ import { readTaskDetails } from './task-details.js'
 import type { TaskDetails } from './task-details.js'
 import { TaskFields, walkTasks } from './task-list.js'
 import type { TaskRecord } from './task-list.js'
+import { readVcpuStates } from './vcpu-registers.js'
+import type { VcpuState } from './vcpu-registers.js'
 import { VmaLayouts } from './vmas.js'
 import { readGateEntry } from './vsyscall-gate.js'
 
@@ -59,11 +62,12 @@ export class LinuxOs implements OsInstance, ProcessServices {
   private tasks: Walk | undefined
   private modules: Cached<ModuleInfo[]> | undefined
   private gate: Promise<MapEntry | undefined> | undefined
+  private vcpus: Promise<VcpuState[]> | undefined
   /** One object per task (see taskKey), so each keeps one lifetime however often it is looked up. */
   private readonly processByKey = new Map<string, LinuxProcess>()
 
   constructor(readonly kernel: KernelContext, private readonly facts: Record<string, unknown>, private readonly timingsMs: Record<string, number>,
-    description: string, parent: Lifetime, initialTasks: TaskRecord[]) {
+    description: string, parent: Lifetime, initialTasks: TaskRecord[], private readonly cpuNotes: readonly ElfNote[] = []) {
     this.lifetime = new Lifetime(description, parent)
     this.kernelMemory = kernel.kmem
     // Kernel addresses live in the upper canonical half, so kmem spans all of 0..2^64.
@@ -182,6 +186,13 @@ export class LinuxOs implements OsInstance, ProcessServices {
   gateEntry(): Promise<MapEntry | undefined> {
     this.gate ??= readGateEntry(this.kernel)
     return this.gate
+  }
+
+  /** A dump's CPU notes never change; a live guest's CPUs are not in notes, so it has none. */
+  vcpuStates(): Promise<VcpuState[]> {
+    if (this.cpuNotes.length === 0) return Promise.resolve([])
+    this.vcpus ??= readVcpuStates(this.kernel, this.cpuNotes)
+    return this.vcpus
   }
 
   async kernelModules(): Promise<ModuleInfo[]> {

@@ -10,6 +10,7 @@ import type { PhysAddr, VirtualMemory } from '../../mem/index.js'
 import { Lifetime } from '../../tree/index.js'
 import { findElfImages } from '../elf-images.js'
 import type { MapEntry, ModuleInfo, OsProcess, PhysMapEntry, ProcessInfo, ProcessRef } from '../os-model.js'
+import type { ThreadState } from '../x86-64-registers.js'
 import type { PathResolver } from './dentry-path.js'
 import { directMapToPhys } from './kernel-context.js'
 import type { KernelContext } from './kernel-context.js'
@@ -19,6 +20,8 @@ import { environFromStrings, readStringArea } from './task-details.js'
 import type { TaskDetails } from './task-details.js'
 import type { TaskCheck } from './task-check.js'
 import { taskStateLetter } from './task-state.js'
+import { readProcessThreads, readSavedAuxv } from './linux-threads.js'
+import type { VcpuState } from './vcpu-registers.js'
 import { readMaps } from './vmas.js'
 import type { VmaLayouts } from './vmas.js'
 
@@ -38,6 +41,8 @@ export interface ProcessServices {
   /** Re-reads a task's details (live sources). */
   taskDetails(task: TaskRecord): Promise<TaskDetails | undefined>
   readonly volatile: boolean
+  /** The dump's vCPUs and the task each ran (empty for live sources). */
+  vcpuStates(): Promise<VcpuState[]>
 }
 
 export class LinuxProcess implements OsProcess {
@@ -157,5 +162,15 @@ export class LinuxProcess implements OsProcess {
     const mm = (await this.current()).details.mm
     if (mm === undefined) return {}
     return environFromStrings(await readStringArea(this.mem, mm.envStart, mm.envEnd))
+  }
+
+  async threads(): Promise<ThreadState[]> {
+    const { task } = await this.current()
+    return readProcessThreads(this.services.kernel, task, this.kernelThread, await this.services.vcpuStates())
+  }
+
+  async auxv(): Promise<Uint8Array> {
+    const mm = (await this.current()).details.mm
+    return mm === undefined ? new Uint8Array() : readSavedAuxv(this.services.kernel, mm)
   }
 }

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FakePageTables, PAGE_2M, PageTableCache, VirtualAddressSpace, X64_4LEVEL } from '../../arch/index.js'
+import { PageTableCache, VirtualAddressSpace, X64_4LEVEL } from '../../arch/index.js'
+import { FakePageTables, PAGE_2M } from '../../arch/testing.js'
 import { BtfBuilder, parseBtf } from './btf/index.js'
 import type { StructLayout } from './btf/index.js'
 import type { KernelContext } from './kernel-context.js'

@@ -6,6 +6,8 @@
  * the start time afterwards, so a reused pid never leaks the new process's
  * data into the old object.
  */
+import type { ThreadState } from '../x86-64-registers.js'
+import { readNativeThreads } from './native-threads.js'
 import { open, readlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import type { Logger } from 'pino'
@@ -165,6 +167,12 @@ export class NativeProcess implements OsProcess {
 
   async auxv(): Promise<Uint8Array> {
     return new Uint8Array(await this.read('auxv'))
+  }
+
+  async threads(): Promise<ThreadState[]> {
+    const threads = await readNativeThreads(this.ref.pid, this.context.arch)
+    await this.ensureSame()
+    return threads
   }
 
   /**

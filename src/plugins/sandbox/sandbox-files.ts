@@ -6,10 +6,12 @@
  * TypeScript plugins (and plugins importing the plugin API for
  * definePlugin) are bundled from that copy with every import refused
  * except node: built-ins and the plugin API, so bundling never reads any
- * other file on the plugin's behalf.
+ * other file on the plugin's behalf. Without esbuild (an installed
+ * package) a JavaScript plugin runs as written, and `memweave/plugins`
+ * resolves to a copy of the plugin API in the work directory.
  */
 import { existsSync, rmSync } from 'node:fs'
-import { chmod, copyFile, mkdtemp, rm, stat } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, extname, join } from 'node:path'
@@ -85,7 +87,8 @@ export async function prepareRuntime(workDir: string): Promise<RuntimeFiles> {
   const compiled = join(HERE, 'runtime', 'plugin-runtime.js')
   if (existsSync(compiled)) {
     const packageJson = nearestPackageJson(HERE)
-    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, msgpackr, ...(packageJson === undefined ? [] : [packageJson])] }
+    const shim = await installApiPackage(workDir)
+    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])] }
   }
   const source = join(HERE, 'runtime', 'plugin-runtime.ts')
   const builder = await esbuild()
@@ -111,6 +114,27 @@ function apiSource(): string {
     if (existsSync(candidate)) return candidate
   }
   throw new MemweaveError('plugin', 'not_found', 'plugin-api is missing next to the plugin host')
+}
+
+/**
+ * Without esbuild (an installed package), a plugin is loaded as written, so
+ * its `import … from 'memweave/plugins'` must resolve inside the sandbox:
+ * the work directory gets node_modules/memweave with only that subpath,
+ * a copy of the import-free plugin API. Returns the package directory.
+ */
+async function installApiPackage(workDir: string): Promise<string> {
+  const dir = join(workDir, 'node_modules', 'memweave')
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o755 })
+    await chmod(join(workDir, 'node_modules'), 0o755)
+    const packageJson = { name: 'memweave', type: 'module', exports: { './plugins': './plugins.js' } }
+    await writeFile(join(dir, 'package.json'), `${JSON.stringify(packageJson)}\n`, { mode: 0o644 })
+    await copyFile(apiSource(), join(dir, 'plugins.js'))
+    await chmod(join(dir, 'plugins.js'), 0o644)
+  } catch (err) {
+    throw toMemweaveError(err, 'plugin', 'cannot prepare memweave/plugins for the sandbox')
+  }
+  return dir
 }
 
 let prepared = 0

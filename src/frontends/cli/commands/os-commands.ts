@@ -25,10 +25,10 @@ export function addOsCommands(program: Command): void {
         const processes = await processInfos(client, os)
         if (out.json) { out.jsonValue(processes); return }
         const ordered = options.tree === true ? treeOrder(processes) : processes.map((p) => ({ info: p, depth: 0 }))
-        out.table(['PID', 'PPID', 'NAME', 'STATE', 'UID', 'CMDLINE'], ordered.map(({ info, depth }) => [
+        out.table(['PID', 'PPID', 'NAME', 'STATE', 'UID', 'THR', 'CMDLINE'], ordered.map(({ info, depth }) => [
           String(info.pid), String(info.ppid),
           `${depth > 0 ? `${'   '.repeat(depth - 1)} \\_ ` : ''}${String(info.name ?? '?')}`,
-          String(info.state ?? ''), String(info.uid ?? ''), cmdlineText(info),
+          String(info.state ?? ''), String(info.uid ?? ''), String(info.threads ?? ''), cmdlineText(info),
         ]))
       })
     })

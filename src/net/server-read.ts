@@ -1,0 +1,50 @@
+/**
+ * Serving one read request. With a data ring and a reply big enough for it,
+ * the source reads straight into pooled scratch memory (readInto), the
+ * bytes go to the ring at once, and the scratch returns to the pool: no
+ * allocation per read, nothing for the garbage collector. Otherwise the
+ * source hands fresh buffers that travel as their own WebSocket fragments
+ * beside a small msgpack envelope (codec.ts), never re-encoded.
+ *
+ * Placing in the ring and sending happen in one synchronous step (`send`),
+ * so replies reach the client in the order their ring regions were taken.
+ */
+import { layOut } from '../mem/index.js'
+import type { PieceResult, ReadPiece } from '../mem/index.js'
+import type { Tree } from '../tree/index.js'
+import { encodeReadReply, ZERO_COPY_MIN_BYTES } from './codec.js'
+import { READ_SCRATCH } from './scratch-pool.js'
+import type { ServerDataRing } from './server-data-ring.js'
+
+export interface ReadJob {
+  readonly tree: Tree
+  readonly owner: string
+  readonly id: number
+  readonly handle: number
+  readonly pieces: readonly ReadPiece[]
+  /** The connection's ring as it is when the reply goes out (it may be given up meanwhile). */
+  readonly ring: () => ServerDataRing | undefined
+  /** Sends the reply's parts (called at most once, synchronously after placing). */
+  readonly send: (parts: Buffer[]) => void
+}
+
+export async function serveRead(job: ReadJob): Promise<void> {
+  const { tree, owner, id, handle, pieces } = job
+  if (job.ring()?.wants(pieces) !== true) {
+    const results = await tree.read(handle, pieces, owner)
+    job.send(encodeReadReply(id, results, job.ring()?.place(results)))
+    return
+  }
+  const { pieces: placed, bytes } = layOut(pieces)
+  const scratch = READ_SCRATCH.take(bytes)
+  try {
+    const outcomes = await tree.readInto(handle, placed, scratch, owner)
+    const results = outcomes.map((r, i): PieceResult => (r.ok ? { ok: true, data: scratch.subarray(placed[i]!.at, placed[i]!.at + r.length) } : r))
+    const positions = job.ring()?.place(results)
+    // Whatever stayed inline (the ring was full) must not point into scratch memory once it is reused.
+    const inline = results.map((r, i): PieceResult => (r.ok && positions?.[i] === undefined && r.data.length >= ZERO_COPY_MIN_BYTES ? { ok: true, data: Buffer.from(r.data) } : r))
+    job.send(encodeReadReply(id, inline, positions))
+  } finally {
+    READ_SCRATCH.give(scratch)
+  }
+}

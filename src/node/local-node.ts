@@ -1,0 +1,88 @@
+/**
+ * A complete node in this process: the built-in connector and OS kinds and
+ * mappings, the sandboxed plugin host (sys/plugins/…), and peers. The CLI's
+ * `serve` and `--embedded`, and the library's `createNode()`, all start
+ * here, so a node made by a program is the node the daemon runs.
+ *
+ *   createLocalNode ─▶ MemweaveNode (kinds, mappings) ─▶ plugin host ─▶ peers ─▶ tree
+ */
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import { LocalTreeClient } from '../net/index.js'
+import type { TreeClient } from '../net/index.js'
+import { pluginHostFor } from '../plugins/index.js'
+import type { PluginHost } from '../plugins/index.js'
+import type { Tree } from '../tree/index.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS } from './builtins.js'
+import { MemweaveNode } from './memweave-node.js'
+import { PeerManager } from './peer-manager.js'
+import { parseConnectOption } from './peer-spec.js'
+
+export interface LocalNodeOptions {
+  /** Writes to memory (off unless asked). */
+  readonly allowWrite?: boolean
+  /** Default: silent. */
+  readonly log?: Logger
+  /** Peers to mount, in the form of serve --connect: NAME=URL[,token-file=F][,fingerprint=SHA256][,ca=F]. */
+  readonly connect?: readonly string[]
+  /** Wait for each peer's first connection (default true); false connects in the background, retrying. */
+  readonly waitForPeers?: boolean
+}
+
+export class LocalNode {
+  private closing: Promise<void> | undefined
+
+  constructor(readonly node: MemweaveNode, readonly plugins: PluginHost, readonly peers: PeerManager) {}
+
+  get tree(): Tree {
+    return this.node.tree
+  }
+
+  /** Facts for sys/info and the protocol handshake (with the node id peers use against loops). */
+  sysInfo(): Record<string, unknown> {
+    return { ...this.node.sysInfo(), nodeId: this.peers.nodeId }
+  }
+
+  /** A TreeClient on this node; its handles are counted under its own owner and dropped when it disconnects. */
+  client(owner?: string): TreeClient {
+    return new LocalTreeClient(this.node.tree, owner)
+  }
+
+  /** Creates a connector, as a `connector/new` line would: `openConnector('dump', 'file:/data/vm.elf')`. */
+  async openConnector(name: string, kindArgs: string): Promise<string> {
+    return this.node.newConnector(`${name} ${kindArgs}`)
+  }
+
+  /** Creates an OS on a connector, as an `os/new` line would: `openOs('g', 'linux', { connector: 'dump' })`. */
+  async openOs(name: string, kindArgs: string, options: { readonly connector?: string } = {}): Promise<string> {
+    return this.node.newOs(options.connector === undefined ? `${name} ${kindArgs}` : `${name} -c ${options.connector} ${kindArgs}`)
+  }
+
+  /** Stops peers and plugins, then the node (handles go stale); idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => { await this.peers.close(); await this.plugins.close(); await this.node.close() })()
+    return this.closing
+  }
+}
+
+export async function createLocalNode(options: LocalNodeOptions = {}): Promise<LocalNode> {
+  const log = options.log ?? pino({ level: 'silent' })
+  const node = new MemweaveNode({
+    allowWrite: options.allowWrite === true,
+    log,
+    connectorKinds: BUILTIN_CONNECTOR_KINDS,
+    osKinds: BUILTIN_OS_KINDS,
+    mappings: BUILTIN_MAPPINGS,
+  })
+  // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
+  const plugins = pluginHostFor(node)
+  const peers = new PeerManager({ node, log })
+  const local = new LocalNode(node, plugins, peers)
+  try {
+    for (const text of options.connect ?? []) await peers.add(parseConnectOption(text), options.waitForPeers !== false)
+  } catch (err) {
+    await local.close().catch((closeErr: unknown) => { log.warn({ err: closeErr }, 'closing the node after a failed start failed') })
+    throw err
+  }
+  return local
+}

@@ -1,0 +1,154 @@
+/**
+ * User-mode registers of Linux threads from the kernel's own records:
+ *
+ *   task->stack ─▶ top of the kernel stack (THREAD_SIZE from BTF union thread_union)
+ *                  − padding − sizeof(struct pt_regs) ─▶ the registers saved at kernel entry
+ *   task->thread.fsbase / gsbase / es, ds, fsindex, gsindex
+ *   task->thread.fpu.fpstate->regs (or the inline thread.fpu.state) ─▶ FXSAVE area
+ *   a thread a vCPU was running in user mode ─▶ that CPU's note instead
+ *
+ * The padding above pt_regs (TOP_OF_KERNEL_STACK_PADDING: 0, or 16 with
+ * FRED) is not in BTF: both candidates are read and the one holding user
+ * segment selectors wins. Anything implausible (a stack pointer out of the
+ * kernel half, a zeroed or kernel-mode pt_regs) gives zero registers and a
+ * warning, never an error: one damaged thread must not hide the others.
+ */
+import { MemweaveError } from '../../errors/index.js'
+import { hex, virtAddr } from '../../mem/index.js'
+import type { ThreadRegisters, ThreadState, UserRegName, UserRegs } from '../x86-64-registers.js'
+import { FXSAVE_BYTES, zeroRegs } from '../x86-64-registers.js'
+import type { StructLayout, StructView } from './btf/index.js'
+import { isKernelPointer } from './kernel-context.js'
+import type { KernelContext } from './kernel-context.js'
+import { taskStateLetter } from './task-state.js'
+import type { ThreadTask } from './thread-list.js'
+import type { VcpuState } from './vcpu-registers.js'
+
+/** pt_regs field → user_regs_struct name (arch/x86/include/asm/ptrace.h). */
+const PT_REGS_FIELDS: readonly (readonly [string, UserRegName])[] = [
+  ['r15', 'r15'], ['r14', 'r14'], ['r13', 'r13'], ['r12', 'r12'], ['bp', 'rbp'], ['bx', 'rbx'], ['r11', 'r11'], ['r10', 'r10'],
+  ['r9', 'r9'], ['r8', 'r8'], ['ax', 'rax'], ['cx', 'rcx'], ['dx', 'rdx'], ['si', 'rsi'], ['di', 'rdi'], ['orig_ax', 'orig_rax'],
+  ['ip', 'rip'], ['cs', 'cs'], ['flags', 'eflags'], ['sp', 'rsp'], ['ss', 'ss'],
+]
+/** thread_struct selector fields → user_regs_struct names. */
+const SELECTOR_FIELDS: readonly (readonly [string, UserRegName])[] = [['ds', 'ds'], ['es', 'es'], ['fsindex', 'fs'], ['gsindex', 'gs']]
+/** Candidate TOP_OF_KERNEL_STACK_PADDING values on x86-64 (0; 16 with CONFIG_X86_FRED). */
+const PADDINGS = [0, 16] as const
+/** Used only when neither BTF nor the init_task symbols give the stack size (and then with a warning). */
+const FALLBACK_THREAD_SIZE = 16384n
+const USER_HALF_END = 1n << 47n
+
+export interface StackGeometry {
+  readonly threadSize: bigint
+  readonly source: string
+  readonly ptRegs: StructLayout
+}
+
+/** THREAD_SIZE from BTF (union thread_union's stack array), else __end_init_task − __start_init_task. */
+export function stackGeometry(kernel: KernelContext): StackGeometry & { warning?: string } {
+  const ptRegs = kernel.btf.struct('pt_regs')
+  if (kernel.btf.hasStruct('union thread_union')) {
+    const size = BigInt(kernel.btf.struct('union thread_union').sizeBytes)
+    if (size >= 4096n && (size & (size - 1n)) === 0n) return { threadSize: size, source: 'BTF union thread_union', ptRegs }
+  }
+  const start = kernel.symbols.maybe('__start_init_task') ?? kernel.symbols.maybe('init_stack')
+  const end = kernel.symbols.maybe('__end_init_task')
+  if (start !== undefined && end !== undefined && end > start && ((end - start) & (end - start - 1n)) === 0n) {
+    return { threadSize: end - start, source: 'symbols __start_init_task..__end_init_task', ptRegs }
+  }
+  return { threadSize: FALLBACK_THREAD_SIZE, source: 'default', ptRegs, warning: `kernel stack size unknown (no BTF thread_union, no init_task stack symbols); assuming ${FALLBACK_THREAD_SIZE}` }
+}
+
+function decodePtRegs(bytes: Uint8Array, at: number, layout: StructLayout): Record<UserRegName, bigint> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, layout.sizeBytes)
+  const regs: Record<UserRegName, bigint> = { ...zeroRegs() }
+  for (const [field, name] of PT_REGS_FIELDS) {
+    const f = layout.field(field)
+    regs[name] = f.sizeBytes === 8 ? view.getBigUint64(f.offsetBytes, true)
+      : f.sizeBytes === 4 ? BigInt(view.getUint32(f.offsetBytes, true)) : BigInt(view.getUint16(f.offsetBytes, true))
+  }
+  return regs
+}
+
+function userSelectors(regs: UserRegs): boolean {
+  return (regs.cs & 3n) === 3n && (regs.ss & 3n) === 3n
+}
+
+/** Why a decoded pt_regs cannot be a user thread's registers, or undefined when it can. */
+function implausible(regs: UserRegs): string | undefined {
+  if (Object.values(regs).every((v) => v === 0n)) return 'pt_regs is all zero'
+  if (!userSelectors(regs)) return `pt_regs holds no user-mode selectors (cs ${hex(regs.cs)}, ss ${hex(regs.ss)})`
+  if (regs.rip >= USER_HALF_END || regs.rsp >= USER_HALF_END) return `pt_regs rip ${hex(regs.rip)} / rsp ${hex(regs.rsp)} is outside user space`
+  return undefined
+}
+
+/** Reads 16-bit selector fields and bases from the task's thread_struct, where the kernel has them. */
+function threadStructRegs(view: StructView): Partial<Record<UserRegName, bigint>> {
+  const out: Partial<Record<UserRegName, bigint>> = {}
+  const layout = view.layout
+  if (layout.has('thread.fsbase')) out.fs_base = view.uint('thread.fsbase')
+  if (layout.has('thread.gsbase')) out.gs_base = view.uint('thread.gsbase')
+  for (const [field, name] of SELECTOR_FIELDS) if (layout.has(`thread.${field}`)) out[name] = view.uint(`thread.${field}`)
+  return out
+}
+
+/** Address of each thread's FXSAVE area: fpstate->regs (5.16+) or the inline thread.fpu.state. */
+async function fxsaveAddrs(kernel: KernelContext, tasks: readonly ThreadTask[]): Promise<(bigint | undefined)[]> {
+  const task = kernel.btf.struct('task_struct')
+  if (task.has('thread.fpu.fpstate') && kernel.btf.hasStruct('fpstate')) {
+    const regsOffset = BigInt(kernel.btf.struct('fpstate').field('regs').offsetBytes)
+    return tasks.map((t) => {
+      const fpstate = t.view.ptr('thread.fpu.fpstate')
+      return isKernelPointer(kernel, fpstate) ? fpstate + regsOffset : undefined
+    })
+  }
+  if (task.has('thread.fpu.state')) {
+    const offset = BigInt(task.field('thread.fpu.state').offsetBytes)
+    return tasks.map((t) => t.addr + offset)
+  }
+  return tasks.map(() => undefined)
+}
+
+/** State, registers and FPU area of each thread; vcpus are the dump's CPUs (empty for live guests). */
+export async function readThreadStates(kernel: KernelContext, tasks: readonly ThreadTask[], vcpus: readonly VcpuState[]): Promise<ThreadState[]> {
+  const geometry = stackGeometry(kernel)
+  const ptRegsBytes = geometry.ptRegs.sizeBytes
+  const span = ptRegsBytes + Math.max(...PADDINGS)
+  const stacks = tasks.map((t) => t.view.ptr('stack'))
+  const readable = stacks.map((s) => isKernelPointer(kernel, s) && (s & (geometry.threadSize - 1n)) === 0n)
+  const [regReads, fpAddrs] = await Promise.all([
+    kernel.kmem.read(stacks.map((s, i) => ({ addr: virtAddr(readable[i] === true ? s + geometry.threadSize - BigInt(span) : 0n), length: readable[i] === true ? span : 1 }))),
+    fxsaveAddrs(kernel, tasks),
+  ])
+  const fpReads = await kernel.kmem.read(fpAddrs.map((a) => ({ addr: virtAddr(a ?? 0n), length: a === undefined ? 1 : FXSAVE_BYTES })))
+  const stateField = kernel.btf.struct('task_struct').firstField('__state', 'state').path
+  return tasks.map((task, i): ThreadState => {
+    const warnings: string[] = geometry.warning === undefined ? [] : [geometry.warning]
+    const tid = task.view.i32('pid')
+    const vcpu = vcpus.find((c) => c.currentTask === task.addr)
+    const fpRead = fpReads[i]
+    const fxsave = fpAddrs[i] !== undefined && fpRead?.ok === true ? fpRead.data : undefined
+    let registers: ThreadRegisters
+    if (vcpu !== undefined && vcpu.userMode) {
+      registers = { source: 'cpu-note', regs: vcpu.regs, fxsave, warnings: [...warnings, ...(fxsave === undefined ? [] : [`running on CPU ${vcpu.cpu}: the FPU area in memory is from its last switch, not live`])] }
+    } else {
+      registers = kernelStackRegisters(task, stacks[i] ?? 0n, readable[i] === true, regReads[i], geometry, warnings, fxsave)
+      if (vcpu !== undefined) warnings.push(`in the kernel on CPU ${vcpu.cpu} at dump time: user registers are those of its kernel entry`)
+    }
+    const state = vcpu !== undefined ? 'R' : taskStateLetter(Number(task.view.uint(stateField) & 0xffffffffn), task.view.i32('exit_state'))
+    return { tid, name: task.view.cstring('comm'), state, cpu: vcpu?.cpu, registers }
+  })
+}
+
+function kernelStackRegisters(task: ThreadTask, stack: bigint, readable: boolean, read: { ok: true; data: Uint8Array } | { ok: false; error: MemweaveError } | undefined,
+  geometry: StackGeometry, warnings: string[], fxsave: Uint8Array | undefined): ThreadRegisters {
+  const none = (why: string): ThreadRegisters => ({ source: 'none', regs: zeroRegs(), fxsave, warnings: [...warnings, why] })
+  if (!readable) return none(`task ${hex(task.addr)}: kernel stack pointer ${hex(stack)} is not a ${geometry.threadSize}-aligned kernel address`)
+  if (read === undefined || !read.ok) return none(`task ${hex(task.addr)}: cannot read pt_regs below the stack top ${hex(stack + geometry.threadSize)}${read?.ok === false ? ` (${read.error.message})` : ''}`)
+  const span = read.data.length
+  const candidates = PADDINGS.map((padding) => decodePtRegs(read.data, span - padding - geometry.ptRegs.sizeBytes, geometry.ptRegs))
+  const chosen = candidates.find((regs) => implausible(regs) === undefined)
+  if (chosen === undefined) return none(`task ${hex(task.addr)}: ${implausible(candidates[0] ?? zeroRegs()) ?? 'pt_regs unreadable'}`)
+  const regs: UserRegs = { ...chosen, ...threadStructRegs(task.view) }
+  return { source: 'kernel-stack', regs, fxsave, warnings }
+}

@@ -1,0 +1,96 @@
+/**
+ * The x86-64 user register set of one thread, as every consumer needs it:
+ *
+ *   USER_REGS      the 27 registers in user_regs_struct order (NT_PRSTATUS pr_reg)
+ *   GDB_REGS       the order of gdb's amd64 'g' packet (rax..r15, rip, eflags, 6 selectors, fs_base, gs_base)
+ *   formatRegisters  text like gdb's `info registers`
+ *
+ * Values are unsigned 64-bit bigints; unknown registers are zero.
+ */
+
+export const USER_REGS = [
+  'r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi',
+  'orig_rax', 'rip', 'cs', 'eflags', 'rsp', 'ss', 'fs_base', 'gs_base', 'ds', 'es', 'fs', 'gs',
+] as const
+
+export type UserRegName = typeof USER_REGS[number]
+export type UserRegs = Readonly<Record<UserRegName, bigint>>
+
+/** sizeof(user_regs_struct) on x86-64. */
+export const USER_REGS_BYTES = USER_REGS.length * 8
+/** sizeof(struct user_fxsr_struct): the legacy FXSAVE area (x87, MXCSR, XMM0..15). */
+export const FXSAVE_BYTES = 512
+
+/** gdb's amd64 register numbering as it reads a 'g' packet: 8-byte GPRs, rip, then 4-byte eflags and selectors. */
+export const GDB_REGS: readonly { readonly name: UserRegName; readonly bytes: 4 | 8 }[] = [
+  ...(['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip'] as const)
+    .map((name) => ({ name, bytes: 8 as const })),
+  ...(['eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs'] as const).map((name) => ({ name, bytes: 4 as const })),
+]
+
+export function zeroRegs(): UserRegs {
+  return Object.fromEntries(USER_REGS.map((name) => [name, 0n])) as Record<UserRegName, bigint>
+}
+
+/** The registers in user_regs_struct layout (little endian), as NT_PRSTATUS carries them. */
+export function encodeUserRegs(regs: UserRegs): Uint8Array {
+  const out = new Uint8Array(USER_REGS_BYTES)
+  const view = new DataView(out.buffer)
+  USER_REGS.forEach((name, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, regs[name]), true))
+  return out
+}
+
+/** Where a thread's registers came from. */
+export type RegisterSource =
+  | 'kernel-stack' // user pt_regs at the top of the thread's kernel stack (saved at its last kernel entry)
+  | 'cpu-note' // the vCPU it was running on at dump time, in user mode
+  | 'proc-syscall' // /proc/PID/task/TID/syscall: only rip and rsp of a thread blocked in a system call
+  | 'none' // unknown: all zero
+
+export interface ThreadRegisters {
+  readonly source: RegisterSource
+  readonly regs: UserRegs
+  /** The 512-byte FXSAVE area (x87, SSE), when it could be read. */
+  readonly fxsave: Uint8Array | undefined
+  /** Why registers are missing or doubtful (damaged stack, running in the kernel, …). */
+  readonly warnings: readonly string[]
+}
+
+/** One thread of a process. */
+export interface ThreadState {
+  readonly tid: number
+  /** The thread's own name (comm). */
+  readonly name: string
+  /** Single-letter state as in /proc/PID/task/TID/stat. */
+  readonly state: string
+  /** The CPU it was running on at dump time, if it was running. */
+  readonly cpu: number | undefined
+  readonly registers: ThreadRegisters
+}
+
+function hex(value: bigint): string {
+  return `0x${BigInt.asUintN(64, value).toString(16)}`
+}
+
+/** `info registers` style text: name, hex, and decimal for the general registers. */
+export function formatRegisters(registers: ThreadRegisters): string {
+  const order: readonly UserRegName[] = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+    'rip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'fs_base', 'gs_base', 'orig_rax']
+  const lines = order.map((name) => {
+    const value = registers.regs[name]
+    const decimal = name === 'rip' || name === 'eflags' || name.endsWith('_base') ? '' : String(BigInt.asIntN(64, value))
+    return `${name.padEnd(15)}${hex(value).padEnd(19)}${decimal}`.trimEnd()
+  })
+  const notes = [`source: ${registers.source}`, ...registers.warnings.map((w) => `warning: ${w}`)]
+  return `${[...lines, ...notes].join('\n')}\n`
+}
+
+/** JSON-ready registers: hex strings, so no value loses precision. */
+export function registersJson(registers: ThreadRegisters): Record<string, unknown> {
+  return {
+    source: registers.source,
+    registers: Object.fromEntries(USER_REGS.map((name) => [name, hex(registers.regs[name])])),
+    fxsave: registers.fxsave !== undefined,
+    warnings: registers.warnings,
+  }
+}

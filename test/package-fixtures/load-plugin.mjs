@@ -1,0 +1,17 @@
+// Loads a compiled plugin into a node made by the package, then reads its leaves on one process.
+import { callRpc, createNode, readText, writeLine } from 'memweave'
+
+const [dump, pluginFile, pid, address] = process.argv.slice(2)
+const node = await createNode()
+try {
+  await node.openConnector('dump', `file:${dump}`)
+  await node.openOs('g', 'linux', { connector: 'dump' })
+  const client = node.client()
+  await writeLine(client, 'sys/plugins/load', pluginFile)
+  const base = `os/g/processes/by-pid/${pid}`
+  const hello = await readText(client, `${base}/hello.txt`)
+  const bytes = await callRpc(client, `${base}/peek`, address)
+  console.log(JSON.stringify({ hello, bytes }))
+} finally {
+  await node.close()
+}
