@@ -9,7 +9,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # Debian packages the tests and demo use: QEMU and busybox for the guest
 # fixtures, gdb to check core files, FUSE for mounts, tools for initramfs.
-DEBIAN_PACKAGES=(qemu-system-x86 busybox-static gdb fuse libfuse2 cpio xz-utils zstd kmod python3 procps util-linux dwarves gcc libc6-dev binutils openssl)
+DEBIAN_PACKAGES=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb-multiarch busybox-static gdb fuse libfuse2 cpio xz-utils zstd kmod python3 procps util-linux dwarves gcc libc6-dev binutils openssl)
 if [ -n "${MEMWEAVE_EXTRA_DEBIAN_PACKAGES:-}" ]; then
   read -r -a extra <<<"$MEMWEAVE_EXTRA_DEBIAN_PACKAGES"
   DEBIAN_PACKAGES+=("${extra[@]}")

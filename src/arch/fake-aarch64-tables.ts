@@ -153,7 +153,7 @@ export class FakeAarch64Tables {
 
   /** A canonical address in one half, with few distinct upper indexes so tables are shared. */
   randomVirt(upper: boolean, alignBytes: number): bigint {
-    const half = 1n << BigInt(this.mode.virtualBits - 1)
+    const half = 1n << BigInt(this.mode.virtualBits)
     const slots = Number(half / BigInt(alignBytes))
     // a handful of regions, then a random slot inside 64 regions' worth
     const region = BigInt(this.int(4)) * (half / 4n)

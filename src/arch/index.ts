@@ -21,7 +21,7 @@
  * CacheValidity from src/mem: forever for dumps, timed for live memory.
  * FakePageTables/SparseMemory are the seeded oracle the tests check against.
  */
-export { X64_4LEVEL, X64_5LEVEL, PAGING_MODES, addressSpaceBytes, isCanonical, nonCanonicalError, canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
+export { X64_4LEVEL, X64_5LEVEL, PAGING_MODES, addressSpaceBytes, halfBits, isCanonical, nonCanonicalError, canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
 export type { PagingMode, PagingLevel, EntryBits } from './paging-mode.js'
 export { AARCH64_MODES, AARCH64_4K_48, AARCH64_4K_52, AARCH64_16K_48, AARCH64_64K_48, aarch64Mode } from './aarch64-modes.js'
 export type { Granule } from './aarch64-modes.js'

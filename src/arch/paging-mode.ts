@@ -106,12 +106,22 @@ export function addressSpaceBytes(mode: PagingMode): bigint {
   return 1n << BigInt(mode.virtualBits)
 }
 
+/**
+ * log2 of each half's size: x86-64 sign-extends from bit virtualBits-1, so each
+ * half is 2^(virtualBits-1); AArch64's TTBR0 and TTBR1 each cover a full
+ * 2^virtualBits, [0, 2^VA) and [2^64 - 2^VA, 2^64).
+ */
+export function halfBits(mode: PagingMode): number {
+  return mode.splitRoots === true ? mode.virtualBits : mode.virtualBits - 1
+}
+
 const halves = new Map<number, bigint>()
 
-/** 2^(virtualBits-1): the end of the lower canonical half (memoised: this is on hot paths). */
+/** The end of the lower canonical half (memoised: this is on hot paths). */
 function halfOf(mode: PagingMode): bigint {
-  let half = halves.get(mode.virtualBits)
-  if (half === undefined) { half = 1n << BigInt(mode.virtualBits - 1); halves.set(mode.virtualBits, half) }
+  const bits = halfBits(mode)
+  let half = halves.get(bits)
+  if (half === undefined) { half = 1n << BigInt(bits); halves.set(bits, half) }
   return half
 }
 
@@ -132,13 +142,13 @@ export function nonCanonicalError(mode: PagingMode, virt: bigint): MemweaveError
  * linear order agree.
  */
 export function canonicalFromLinear(mode: PagingMode, linear: bigint): bigint {
-  const half = 1n << BigInt(mode.virtualBits - 1)
+  const half = halfOf(mode)
   return linear < half ? linear : linear + TWO_64 - (half << 1n)
 }
 
 /** Inverse of canonicalFromLinear; an address inside the hole maps to the start of the upper half. */
 export function linearFromCanonical(mode: PagingMode, virt: bigint): bigint {
-  const half = 1n << BigInt(mode.virtualBits - 1)
+  const half = halfOf(mode)
   if (virt <= half) return virt < 0n ? 0n : virt
   if (virt < TWO_64 - half) return half
   return virt - TWO_64 + (half << 1n)

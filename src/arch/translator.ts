@@ -12,7 +12,7 @@ import type { CompiledMode } from './entry-format.js'
 import { groupPages } from './page-grouping.js'
 import { walkPages, WalkFailure } from './page-walk.js'
 import type { PageOutcome } from './page-walk.js'
-import { isCanonical, nonCanonicalError } from './paging-mode.js'
+import { halfBits, isCanonical, nonCanonicalError } from './paging-mode.js'
 import type { PagingMode } from './paging-mode.js'
 import type { PageTableCache, TranslationCache } from './table-cache.js'
 import { cachedReader, directReader, TABLE_PAGE_BYTES } from './table-reader.js'
@@ -69,9 +69,9 @@ export class PageTranslator {
     this.reader = { readEntries: (entryAddrs) => { this.noteTables(entryAddrs); return reader.readEntries(entryAddrs) } }
     this.shift = BigInt(this.compiled.pageShift)
     this.offsetMask = BigInt(this.compiled.pageBytes - 1)
-    const lowHalfEnd = 1n << BigInt(mode.virtualBits - 1)
+    const lowHalfEnd = 1n << BigInt(halfBits(mode))
     this.exactEnd = lowHalfEnd < 1n << 53n ? lowHalfEnd : 1n << 53n
-    this.halfVpn = 2 ** (mode.virtualBits - 1 - this.compiled.pageShift)
+    this.halfVpn = 2 ** (halfBits(mode) - this.compiled.pageShift)
     // Upper-half page numbers are Number(virt >> shift): at least 2^(64 - shift) - halfVpn.
     this.upper = mode.splitRoots === true && options.upperDtb !== undefined
       ? { root: rootFromDtb(mode, options.upperDtb), fromVpn: 2 ** (64 - this.compiled.pageShift) - this.halfVpn }

@@ -12,7 +12,7 @@ import { hex, MAX_PIECE_BYTES, physAddr, readInto } from '../mem/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
 import { groupPages } from './page-grouping.js'
 import { WalkFailure } from './page-walk.js'
-import { addressSpaceBytes, isCanonical, nonCanonicalError } from './paging-mode.js'
+import { addressSpaceBytes, halfBits, isCanonical, nonCanonicalError } from './paging-mode.js'
 import type { PagingMode } from './paging-mode.js'
 import { PageTableCache, TranslationCache, validityFor } from './table-cache.js'
 import type { CacheStats } from './table-cache.js'
@@ -63,7 +63,7 @@ export class VirtualAddressSpace implements VirtualMemory {
     this.translator = new PageTranslator(mem, dtb, mode, { tableCache: this.tableCache, translationCache: this.translationCache, upperDtb: options.upperDtb })
     this.pageBytes = this.translator.compiled.pageBytes
     this.shift = BigInt(this.translator.compiled.pageShift)
-    this.half = 1n << BigInt(mode.virtualBits - 1)
+    this.half = 1n << BigInt(halfBits(mode))
   }
 
   translate(virts: readonly VirtAddr[]): Promise<Translation[]> {

@@ -11,7 +11,7 @@ import { hex, physAddr, virtAddr } from '../mem/index.js'
 import type { PhysAddr, PhysicalMemory, VirtAddr } from '../mem/index.js'
 import { ALL_FLAGS, compileMode, entryAddress, entryFlags, FLAG_EXECUTABLE, FLAG_USER, FLAG_WRITABLE, hasBit, isLargeEntry, isValidLastEntry, largePageBase, tableFlags } from './entry-format.js'
 import type { CompiledMode } from './entry-format.js'
-import { canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
+import { canonicalFromLinear, halfBits, linearFromCanonical } from './paging-mode.js'
 import type { PagingMode } from './paging-mode.js'
 import { PageTableCache } from './table-cache.js'
 import type { TableWords } from './table-cache.js'
@@ -83,7 +83,7 @@ class MappingWalker {
     readonly maxPhys: number,
     readonly merge: boolean,
   ) {
-    this.halfVpn = 2 ** (c.mode.virtualBits - 1 - c.pageShift)
+    this.halfVpn = 2 ** (halfBits(c.mode) - c.pageShift)
   }
 
   bad(message: string): void {
@@ -201,24 +201,34 @@ async function readTables(mem: PhysicalMemory, cache: PageTableCache, tables: re
  * overlapping `range`, in ascending virtual order.
  */
 export async function walkMappings(mem: PhysicalMemory, dtb: PhysAddr, mode: PagingMode, range?: VirtualRange, options: WalkMappingsOptions = {}): Promise<MappingWalk> {
-  const c = compileMode(mode)
   const start = range?.start ?? 0n
   const end = range?.end ?? 1n << 64n
-  if (mode.splitRoots === true && options.upperDtb !== undefined) {
-    // TTBR0 below the hole, TTBR1 above it: two walks, each from its own root.
-    const upperStart = (1n << 64n) - (1n << BigInt(mode.virtualBits - 1))
-    const { upperDtb, ...rest } = options
-    if (start >= upperStart) return walkMappings(mem, upperDtb, mode, { start, end }, rest)
-    const lowerEnd = 1n << BigInt(mode.virtualBits - 1)
-    if (end <= lowerEnd) return walkMappings(mem, dtb, mode, { start, end }, rest)
-    const lower = await walkMappings(mem, dtb, mode, { start, end: lowerEnd }, rest)
+  if (mode.splitRoots === true) {
+    // TTBR0 below the hole, TTBR1 above it (the same root when no upperDtb): two walks, each from its own root.
+    const upperStart = (1n << 64n) - (1n << BigInt(halfBits(mode)))
+    const { upperDtb: upperRoot, ...rest } = options
+    const upperDtb = upperRoot ?? dtb
+    // the TTBR1 root's first entry maps the upper region's first linear page
+    const upperBase = 2 ** (halfBits(mode) - compileMode(mode).pageShift)
+    if (start >= upperStart) return walkFromRoot(mem, upperDtb, mode, { start, end }, rest, upperBase)
+    const lowerEnd = 1n << BigInt(halfBits(mode))
+    if (end <= lowerEnd) return walkFromRoot(mem, dtb, mode, { start, end }, rest, 0)
+    const lower = await walkFromRoot(mem, dtb, mode, { start, end: lowerEnd }, rest, 0)
     if (lower.truncated) return lower
-    const upper = await walkMappings(mem, upperDtb, mode, { start: upperStart, end }, { ...rest, maxEntries: (rest.maxEntries ?? DEFAULT_MAX_ENTRIES) - lower.entriesVisited })
+    const upper = await walkFromRoot(mem, upperDtb, mode, { start: upperStart, end }, { ...rest, maxEntries: (rest.maxEntries ?? DEFAULT_MAX_ENTRIES) - lower.entriesVisited }, upperBase)
     return {
       runs: [...lower.runs, ...upper.runs], truncated: upper.truncated, truncatedAt: upper.truncatedAt,
       entriesVisited: lower.entriesVisited + upper.entriesVisited, badEntries: lower.badEntries + upper.badEntries, problems: [...lower.problems, ...upper.problems],
     }
   }
+  return walkFromRoot(mem, dtb, mode, range, options, 0)
+}
+
+/** One root's walk; `rootBaseVpn` is the linear page its first entry maps (non-zero for a TTBR1 root). */
+async function walkFromRoot(mem: PhysicalMemory, dtb: PhysAddr, mode: PagingMode, range: VirtualRange | undefined, options: WalkMappingsOptions, rootBaseVpn: number): Promise<MappingWalk> {
+  const c = compileMode(mode)
+  const start = range?.start ?? 0n
+  const end = range?.end ?? 1n << 64n
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
   const empty: MappingWalk = { runs: [], truncated: false, truncatedAt: undefined, entriesVisited: 0, badEntries: 0, problems: [] }
   if (start >= end) return empty
@@ -239,7 +249,7 @@ export async function walkMappings(mem: PhysicalMemory, dtb: PhysAddr, mode: Pag
   if (rootWords === undefined || rootWords instanceof MemweaveError) {
     throw new MemweaveError('arch', rootWords?.kind ?? 'internal', `cannot read page-table root at physical ${hex(root)}`, { cause: rootWords })
   }
-  await walker.visit(0, root, rootWords, 0, ALL_FLAGS)
+  await walker.visit(0, root, rootWords, rootBaseVpn, ALL_FLAGS)
   const truncatedAt = walker.stoppedAtVpn === undefined ? undefined : virtAddr(canonicalFromLinear(mode, BigInt(walker.stoppedAtVpn) << shift))
   if (truncatedAt !== undefined && options.strict === true) {
     throw new MemweaveError('arch', 'limit', `page-table walk at ${hex(dtb)} stopped after ${maxEntries} entries at virtual ${hex(truncatedAt)}; raise maxEntries or narrow the range`)

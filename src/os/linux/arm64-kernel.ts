@@ -23,7 +23,9 @@ import type { Vmcoreinfo } from './vmcoreinfo.js'
 
 const HEADER_MAGIC = 0x644d5241 // "ARM\x64" at offset 0x38
 const HEADER_STEP = 64 * 1024
-const SCAN_CHUNK_BYTES = 8 * 1024 * 1024
+const PROBES_PER_BATCH = 4096
+/** Physical memory probed for the image header (RAM of arm64 machines starts low: virt at 1 GiB). */
+const MAX_SCAN_BYTES = 1n << 40n
 const MAX_IMAGE_BYTES = 256 * 1024 * 1024
 const WINDOW_MAX_ENTRIES = 400_000
 const MAX_ROOT_CANDIDATES = 48
@@ -36,20 +38,24 @@ export interface Arm64Image {
   readonly sizeBytes: bigint
 }
 
-/** The physical kernel image: the first page in RAM carrying the arm64 Image header. */
-export async function findArm64Image(mem: PhysicalMemory, ranges: readonly { start: bigint; end: bigint }[]): Promise<Arm64Image | undefined> {
-  for (const range of ranges) {
-    for (let chunk = range.start; chunk < range.end; chunk += BigInt(SCAN_CHUNK_BYTES)) {
-      const length = Number(range.end - chunk < BigInt(SCAN_CHUNK_BYTES) ? range.end - chunk : BigInt(SCAN_CHUNK_BYTES))
-      const [result] = await mem.read([{ addr: physAddr(chunk), length }])
-      if (result === undefined || !result.ok) continue
-      const view = new DataView(result.data.buffer, result.data.byteOffset, result.data.byteLength)
-      for (let at = 0; at + 0x40 <= result.data.length; at += HEADER_STEP) {
-        if (view.getUint32(at + 0x38, true) !== HEADER_MAGIC) continue
-        const sizeBytes = view.getBigUint64(at + 0x10, true)
-        if (sizeBytes < 1n << 20n || sizeBytes > BigInt(MAX_IMAGE_BYTES)) continue
-        return { phys: chunk + BigInt(at), sizeBytes }
-      }
+/** The physical kernel image: the first 64 KiB-aligned place in memory carrying the arm64 Image header (8-byte probes, batched). */
+export async function findArm64Image(mem: PhysicalMemory): Promise<Arm64Image | undefined> {
+  const maxAddress = mem.metadata().maxAddress
+  const limit = maxAddress > MAX_SCAN_BYTES ? MAX_SCAN_BYTES : maxAddress
+  for (let from = 0n; from < limit; from += BigInt(HEADER_STEP * PROBES_PER_BATCH)) {
+    const addrs: bigint[] = []
+    for (let at = from; at < limit && addrs.length < PROBES_PER_BATCH; at += BigInt(HEADER_STEP)) addrs.push(at)
+    const probes = await mem.read(addrs.map((a) => ({ addr: physAddr(a + 0x38n), length: 4 })))
+    for (let i = 0; i < addrs.length; i++) {
+      const probe = probes[i]
+      if (probe === undefined || !probe.ok || probe.data.length < 4) continue
+      if (new DataView(probe.data.buffer, probe.data.byteOffset, 4).getUint32(0, true) !== HEADER_MAGIC) continue
+      const at = addrs[i] ?? 0n
+      const [size] = await mem.read([{ addr: physAddr(at + 0x10n), length: 8 }])
+      if (size === undefined || !size.ok || size.data.length < 8) continue
+      const sizeBytes = new DataView(size.data.buffer, size.data.byteOffset, 8).getBigUint64(0, true)
+      if (sizeBytes < 1n << 20n || sizeBytes > BigInt(MAX_IMAGE_BYTES)) continue
+      return { phys: at, sizeBytes }
     }
   }
   return undefined
@@ -113,9 +119,9 @@ async function imageThrough(mem: PhysicalMemory, root: bigint, mode: PagingMode,
   return { base, runs }
 }
 
-export async function findArm64Kernel(mem: PhysicalMemory, ranges: readonly { start: bigint; end: bigint }[], vmcoreinfo: Vmcoreinfo | undefined, dtbArg: bigint | undefined, cache: PageTableCache): Promise<KernelLocation> {
-  const image = await findArm64Image(mem, ranges)
-  if (image === undefined) throw new MemweaveError('os', 'not_found', `linux/arm64: no arm64 Image header ("ARM\\x64" at +0x38) in ${ranges.length} RAM ranges`)
+export async function findArm64Kernel(mem: PhysicalMemory, vmcoreinfo: Vmcoreinfo | undefined, dtbArg: bigint | undefined, cache: PageTableCache, known?: Arm64Image): Promise<KernelLocation> {
+  const image = known ?? await findArm64Image(mem)
+  if (image === undefined) throw new MemweaveError('os', 'not_found', `linux/arm64: no arm64 Image header ("ARM\\x64" at +0x38) in physical memory`)
   const maxPhys = mem.metadata().maxAddress
   const candidates: { root: bigint; source: string }[] = []
   if (dtbArg !== undefined) candidates.push({ root: dtbArg & 0x0000fffffffffffen, source: 'argument dtb=' })

@@ -106,6 +106,28 @@ function markersMatch(image: KernelImage, at: number, markers: readonly number[]
   return markers.every((value, k) => image.view.getUint32(at + k * 4, true) === value)
 }
 
+/**
+ * The cheap full check before a full decode: walk only the length bytes of
+ * `count` names and see whether the markers (one u32 offset per 256 names)
+ * follow them. Positions inside the names table pass the 64-name precheck
+ * too; this refuses them without expanding a single token.
+ */
+function namesThenMarkers(image: KernelImage, offset: number, count: number, limit: number): boolean {
+  const bytes = image.bytes
+  const markers: number[] = []
+  let pos = offset
+  for (let i = 0; i < count; i++) {
+    if ((i & 0xff) === 0) markers.push(pos - offset)
+    if (pos >= limit) return false
+    let length = bytes[pos++] ?? 0
+    if ((length & 0x80) !== 0) length = (length & 0x7f) | ((bytes[pos++] ?? 0) << 7)
+    if (length === 0) return false
+    pos += length
+  }
+  if (pos > limit) return false
+  return markersMatch(image, alignUp(pos, 4), markers) || markersMatch(image, alignUp(pos, NAME_ALIGN), markers)
+}
+
 /** Cheap test before a full decode: do the first names expand to "<type letter><identifier>"? */
 function namesLookValid(image: KernelImage, tokens: readonly Uint8Array[], offset: number, count: number, limit: number): boolean {
   const first = decodeNames(image, tokens, offset, Math.min(count, PRECHECK_NAMES), limit, false)
@@ -136,33 +158,21 @@ function imagePointerAt(image: KernelImage, at: number): bigint | undefined {
 interface Candidate {
   readonly order: KallsymsLayout['order']
   readonly namesOffset: number
+  /** Where num_syms was read. */
+  readonly numSymsOffset: number
   readonly numSyms: number
   /** Where kallsyms_offsets is, or undefined when it follows the token index (found after the names decode). */
   readonly offsetsOffset: number | undefined
   readonly relativeBase: bigint | undefined
 }
 
-/** 6.1 order: relative_base then num_syms just before names, offsets before them. */
-function* offsetsFirst(image: KernelImage, tokens: TokenTable): Generator<Candidate> {
-  const view = image.view
-  for (let at = alignUp(tokens.tableOffset, 8) - 16; at >= 0; at -= 8) {
-    const relativeBase = imagePointerAt(image, at)
-    if (relativeBase === undefined) continue
-    const numSyms = view.getUint32(at + 8, true)
-    if (numSyms < MIN_SYMS || numSyms > MAX_SYMS) continue
-    const offsetsOffset = at - alignUp(numSyms * 4, 8)
-    if (offsetsOffset < 0) continue
-    yield { order: 'offsets-first', namesOffset: alignUp(at + 12, NAME_ALIGN), numSyms, offsetsOffset, relativeBase }
-  }
-}
-
 /**
- * Newer order: num_syms, names, markers, [seqs_of_names], tokens, then offsets
- * (and relative_base, where the kernel still has one) after the token index.
- * num_syms is the u32 just before the 8-aligned names; the names decode and the
- * markers that must follow them are what confirms a candidate.
+ * Both orders keep num_syms just before the names and the names just before
+ * the markers and the token table, so one backward scan from the token table
+ * finds num_syms; the names decode and the markers that must follow them
+ * confirm a candidate. Where the offsets are is decided afterwards (placements).
  */
-function* namesFirst(image: KernelImage, tokens: TokenTable): Generator<Candidate> {
+function* numSymsCandidates(image: KernelImage, tokens: TokenTable): Generator<Candidate> {
   const lowest = Math.max(0, tokens.tableOffset - MAX_NAMES_TABLE_BYTES)
   for (let q = alignUp(tokens.tableOffset, 8) - 8; q >= lowest; q -= 4) {
     const numSyms = image.view.getUint32(q, true)
@@ -171,16 +181,26 @@ function* namesFirst(image: KernelImage, tokens: TokenTable): Generator<Candidat
     for (const namesOffset of new Set([alignUp(q + 4, NAME_ALIGN), q + 4])) {
       // the names take at least two bytes each, and the markers sit between them and the tokens
       if (namesOffset + numSyms * 2 + Math.ceil(numSyms / 256) * 4 > tokens.tableOffset) continue
-      yield { order: 'names-first', namesOffset, numSyms, offsetsOffset: undefined, relativeBase: undefined }
+      yield { order: 'names-first', namesOffset, numSymsOffset: q, numSyms, offsetsOffset: undefined, relativeBase: undefined }
     }
   }
 }
 
-/** Offsets after the token index: with a relative_base right after them, or pc-relative without one. */
-function offsetsAfterTokens(image: KernelImage, tokens: TokenTable, numSyms: number): { offsetsOffset: number; relativeBase: bigint | undefined } | undefined {
-  const offsetsOffset = alignUp(tokens.endOffset, 8)
-  if (offsetsOffset + numSyms * 4 > image.bytes.length) return undefined
-  return { offsetsOffset, relativeBase: imagePointerAt(image, alignUp(offsetsOffset + numSyms * 4, 8)) }
+/**
+ * Where the offsets may be for decoded names: after the token index (names-first:
+ * with a relative_base right after them, or pc-relative without one), or before
+ * num_syms behind a relative_base (offsets-first, 6.1).
+ */
+function placements(image: KernelImage, tokens: TokenTable, candidate: Candidate): Resolved[] {
+  const out: Resolved[] = []
+  const n = candidate.numSyms
+  const after = alignUp(tokens.endOffset, 8)
+  if (after + n * 4 <= image.bytes.length) out.push({ ...candidate, order: 'names-first', offsetsOffset: after, relativeBase: imagePointerAt(image, alignUp(after + n * 4, 8)) })
+  const baseAt = candidate.numSymsOffset - 8
+  const relativeBase = imagePointerAt(image, baseAt)
+  const before = baseAt - alignUp(n * 4, 8)
+  if (relativeBase !== undefined && before >= 0) out.push({ ...candidate, order: 'offsets-first', offsetsOffset: before, relativeBase })
+  return out
 }
 
 export function loadKallsyms(image: KernelImage): Kallsyms {
@@ -190,28 +210,27 @@ export function loadKallsyms(image: KernelImage): Kallsyms {
   }
   const tokenBytes = tokens.tokens.map((t) => Buffer.from(t, 'latin1'))
   const tried: string[] = []
-  for (const search of [offsetsFirst, namesFirst]) {
-    let candidates = 0
-    for (const candidate of search(image, tokens)) {
-      const limit = tokens.tableOffset
-      if (candidates++ > MAX_CANDIDATES) break
-      if (!namesLookValid(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit)) continue
-      const decoded = decodeNames(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit, true)
-      if (decoded === undefined) continue
-      const placed = candidate.offsetsOffset !== undefined ? { offsetsOffset: candidate.offsetsOffset, relativeBase: candidate.relativeBase } : offsetsAfterTokens(image, tokens, candidate.numSyms)
-      if (placed === undefined) { tried.push(`${candidate.numSyms} names at ${hex(image.base + BigInt(candidate.namesOffset))} but no room for their offsets`); continue }
-      const resolved = { ...candidate, ...placed }
+  let candidates = 0
+  for (const candidate of numSymsCandidates(image, tokens)) {
+    const limit = tokens.tableOffset
+    if (candidates++ > MAX_CANDIDATES) break
+    if (!namesLookValid(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit)) continue
+    if (!namesThenMarkers(image, candidate.namesOffset, candidate.numSyms, limit)) continue
+    const decoded = decodeNames(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit, true)
+    if (decoded === undefined) continue
+    for (const resolved of placements(image, tokens, candidate)) {
       const addressing = addressingOf(image, resolved)
       const table = buildTable(image, resolved, decoded.names, addressing)
       const outside = symbolsOutsideImage(image, table)
       if (outside * 4 > table.size) {
-        tried.push(`${candidate.numSyms} names at ${hex(image.base + BigInt(candidate.namesOffset))} (${candidate.order}, ${addressing}): ${outside} addresses outside the kernel window`)
+        tried.push(`${candidate.numSyms} names at ${hex(image.base + BigInt(candidate.namesOffset))} (${resolved.order}, ${addressing}): ${outside} addresses outside the kernel window`)
         continue
       }
       const markersOffset = decoded.markersOffset ?? decoded.endOffset
       const seqs = findSeqsOfNames(image, tokens, resolved, markersOffset, decoded.names)
       return { table, layout: layoutOf(image, tokens, resolved, addressing, markersOffset, seqs) }
     }
+    if (tried.length === 0) tried.push(`${candidate.numSyms} names at ${hex(image.base + BigInt(candidate.namesOffset))} decode, but no offsets table fits them`)
   }
   const detail = tried.length > 0 ? ` (${tried.slice(0, 3).join('; ')})` : ''
   throw new MemweaveError('os', 'not_found', `kallsyms: token table at ${hex(image.base + BigInt(tokens.tableOffset))} found, but no kallsyms_names/num_syms/offsets that decode with it${detail}; layouts tried: offsets-first and names-first, base-relative, absolute-percpu and pc-relative`)

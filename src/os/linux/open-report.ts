@@ -4,6 +4,7 @@
  * step fails, which step it was, how long it ran and what to do next.
  *
  *   step        what it needs                       fallback named in the error
+ *   arch        x86-64 or arm64, from notes/VMCOREINFO   arch=x86_64|arm64
  *   dtb         a page-table root that maps a kernel  dtb=0x…
  *   kernel      the image's pages                     (a complete dump)
  *   kallsyms    a symbol-table layout we decode       symbols=PATH (System.map or /proc/kallsyms)
@@ -19,6 +20,7 @@ import { describeLayout } from './kallsyms.js'
 import type { KernelContext } from './kernel-context.js'
 
 const FALLBACKS: Readonly<Record<string, string>> = {
+  arch: 'pass arch=x86_64 or arch=arm64',
   dtb: 'pass dtb=0x… (the kernel page-table root) if you know it',
   kernel: 'the dump may be incomplete; symbols=PATH still needs the image pages for BTF',
   kallsyms: 'open it with symbols=PATH (the kernel\'s System.map or a copy of /proc/kallsyms) as the fallback',

@@ -44,17 +44,17 @@ export interface StackGeometry {
   readonly ptRegs: StructLayout
 }
 
-/** THREAD_SIZE from BTF (union thread_union's stack array), else __end_init_task − __start_init_task. */
+/** THREAD_SIZE from BTF (union thread_union's stack array), else __end_init_task − __start_init_task (__*_init_stack since 6.x). */
 export function stackGeometry(kernel: KernelContext): StackGeometry & { warning?: string } {
   const ptRegs = kernel.btf.struct('pt_regs')
   if (kernel.btf.hasStruct('union thread_union')) {
     const size = BigInt(kernel.btf.struct('union thread_union').sizeBytes)
     if (size >= 4096n && (size & (size - 1n)) === 0n) return { threadSize: size, source: 'BTF union thread_union', ptRegs }
   }
-  const start = kernel.symbols.maybe('__start_init_task') ?? kernel.symbols.maybe('init_stack')
-  const end = kernel.symbols.maybe('__end_init_task')
+  const start = kernel.symbols.maybe('__start_init_task') ?? kernel.symbols.maybe('__start_init_stack') ?? kernel.symbols.maybe('init_stack')
+  const end = kernel.symbols.maybe('__end_init_task') ?? kernel.symbols.maybe('__end_init_stack')
   if (start !== undefined && end !== undefined && end > start && ((end - start) & (end - start - 1n)) === 0n) {
-    return { threadSize: end - start, source: 'symbols __start_init_task..__end_init_task', ptRegs }
+    return { threadSize: end - start, source: 'symbols __start_init_task..__end_init_task (or __start_init_stack..__end_init_stack)', ptRegs }
   }
   return { threadSize: FALLBACK_THREAD_SIZE, source: 'default', ptRegs, warning: `kernel stack size unknown (no BTF thread_union, no init_task stack symbols); assuming ${FALLBACK_THREAD_SIZE}` }
 }
