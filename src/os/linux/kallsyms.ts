@@ -128,6 +128,27 @@ function namesThenMarkers(image: KernelImage, offset: number, count: number, lim
   return markersMatch(image, alignUp(pos, 4), markers) || markersMatch(image, alignUp(pos, NAME_ALIGN), markers)
 }
 
+/**
+ * O(1) filter: the markers (ceil(n/256) u32, first one 0) sit right before the
+ * token table, or before seqs_of_names (3n bytes) in front of it; their last
+ * value is the offset of name 256(m-1), so it must land just short of them.
+ */
+function markersPlausible(image: KernelImage, tokens: TokenTable, namesOffset: number, n: number): boolean {
+  const m = Math.ceil(n / 256)
+  const tail = (256 + 1) * 258 // the last (< 256) names: up to 2 length bytes and 255 tokens each (generous)
+  for (const gap of [0, alignUp(n * 3, 4), alignUp(n * 3, 8)]) {
+    const end = tokens.tableOffset - gap
+    for (const start of [end - m * 4, (end - m * 4) & ~7, ((end & ~7) - m * 4) & ~7, end - m * 4 - 4]) {
+      if (start <= namesOffset || start + m * 4 > image.bytes.length) continue
+      if (image.view.getUint32(start, true) !== 0) continue
+      const last = image.view.getUint32(start + (m - 1) * 4, true)
+      const lastName = namesOffset + last
+      if (lastName < start && start - lastName <= tail) return true
+    }
+  }
+  return false
+}
+
 /** Cheap test before a full decode: do the first names expand to "<type letter><identifier>"? */
 function namesLookValid(image: KernelImage, tokens: readonly Uint8Array[], offset: number, count: number, limit: number): boolean {
   const first = decodeNames(image, tokens, offset, Math.min(count, PRECHECK_NAMES), limit, false)
@@ -214,6 +235,7 @@ export function loadKallsyms(image: KernelImage): Kallsyms {
   for (const candidate of numSymsCandidates(image, tokens)) {
     const limit = tokens.tableOffset
     if (candidates++ > MAX_CANDIDATES) break
+    if (!markersPlausible(image, tokens, candidate.namesOffset, candidate.numSyms)) continue
     if (!namesLookValid(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit)) continue
     if (!namesThenMarkers(image, candidate.namesOffset, candidate.numSyms, limit)) continue
     const decoded = decodeNames(image, tokenBytes, candidate.namesOffset, candidate.numSyms, limit, true)
