@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
 
 bash scripts/setup.sh
-say "type-checking (tsc --noEmit)"
+say "type-checking (tsc --noEmit, the node side and the web page)"
 npx tsc -p tsconfig.json --noEmit
-say "building the compiled CLI (tsc)"
-npx tsc -p tsconfig.json
+npx tsc -p src/frontends/web/page/tsconfig.json
+say "building the compiled CLI (tsc) and the web page (esbuild)"
+npm run build --silent
 if [ -f scripts/fixtures/build-guests.sh ] && [ "${MEMWEAVE_SKIP_FIXTURES:-0}" != 1 ]; then
   say "building QEMU guest fixtures (cached in ${MEMWEAVE_CACHE:-.cache/fixtures})"
   bash scripts/fixtures/build-guests.sh

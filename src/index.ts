@@ -18,6 +18,7 @@ export type { ErrorKind, ErrorOrigin } from './errors/index.js'
 export { physAddr, virtAddr, hex } from './mem/index.js'
 export type { PhysAddr, VirtAddr, PieceResult, ReadPiece, WritePiece, WriteResult } from './mem/index.js'
 export type { Entry, LeafContent, LeafMeta, OpenResult, Stat } from './tree/index.js'
+export { parseMaps } from './os/index.js'
 export type { MapEntry } from './os/index.js'
 export {
   PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion, connectClient, LocalTreeClient, defaultSocketPath, defaultDaemonUrl, normalizeDaemonUrl,

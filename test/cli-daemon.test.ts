@@ -108,22 +108,27 @@ describe('serve options', { concurrency: 3 }, () => {
     assert.equal(await exists(socket), false)
   })
 
-  test('a token file makes the daemon ask for the token', async () => {
+  test('a token file makes the daemon ask TCP clients for that token; the owner-only unix socket needs none', async () => {
     const socket = join(dir, 'token.sock')
     const tokenFile = join(dir, 'token')
     await writeFile(tokenFile, 's3cret-token\n', { mode: 0o600 })
-    const daemon = await startDaemon(['--listen', `unix:${socket}`, '--token-file', tokenFile])
+    const daemon = await startDaemon(['--listen', `unix:${socket}`, '--listen', 'ws://127.0.0.1:0', '--token-file', tokenFile, '--json'])
     try {
-      const without = await runCli(['--daemon', `unix:${socket}`, 'ls'])
-      oneLine(without, 1, /token|unauthori/i)
+      const tcp = daemon.addresses.find((a) => a.startsWith('ws://')) ?? ''
+      const without = await runCli(['--daemon', tcp, 'ls'])
+      oneLine(without, 1, /requires a token/i)
       assert.doesNotMatch(without.stderr, /s3cret/)
-      const wrong = await runCli(['--daemon', `unix:${socket}`, '--token', 'guess', 'ls'])
-      oneLine(wrong, 1, /token|unauthori/i)
+      const wrong = await runCli(['--daemon', tcp, '--token', 'guess', 'ls'])
+      oneLine(wrong, 1, /token is not valid/i)
       assert.doesNotMatch(wrong.stderr, /guess|s3cret/)
-      const withFile = await runCli(['--daemon', `unix:${socket}`, '--token-file', tokenFile, 'ls'])
+      const withFile = await runCli(['--daemon', tcp, '--token-file', tokenFile, 'ls'])
       assert.equal(withFile.code, 0, withFile.stderr)
-      const withEnv = await runCli(['--daemon', `unix:${socket}`, 'ls'], { env: { MEMWEAVE_TOKEN: 's3cret-token' } })
+      const withEnv = await runCli(['--daemon', tcp, 'ls'], { env: { MEMWEAVE_TOKEN: 's3cret-token' } })
       assert.equal(withEnv.code, 0, withEnv.stderr)
+      const unix = await runCli(['--daemon', `unix:${socket}`, 'ls'])
+      assert.equal(unix.code, 0, unix.stderr)
+      // A token given on the unix socket must still be a valid one.
+      oneLine(await runCli(['--daemon', `unix:${socket}`, '--token', 'guess', 'ls']), 1, /not valid/)
     } finally {
       assert.equal((await daemon.stop()).code, 0)
     }

@@ -21,9 +21,10 @@ import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
 const run = promisify(execFile)
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const FIXTURES = join(REPO, 'test', 'package-fixtures')
+const EXAMPLES = join(REPO, 'examples', 'package')
 const fixture = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 /** What a published package is made of (package.json "files" decides what of it ships). */
-const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'docs']
+const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'docs', 'scripts/build-web.ts']
 
 async function npm(args: readonly string[], cwd: string): Promise<string> {
   const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, maxBuffer: 16 << 20, env: { ...process.env, npm_config_update_notifier: 'false' } })
@@ -49,6 +50,17 @@ async function appLock(tarball: string): Promise<{ manifest: object; lock: objec
     manifest: { name: 'app', private: true, type: 'module', dependencies: { memweave: spec } },
     lock: { name: 'app', lockfileVersion: 3, requires: true, packages },
   }
+}
+
+function heapPattern(): { pid: number; address: string; bytes: string } {
+  const pattern = fixture?.truth.patterns.find((p) => p.kind === 'heap')
+  assert.ok(pattern !== undefined, 'the fixture has a heap pattern')
+  return pattern
+}
+
+/** The pattern's first 32 bytes as text (the patterns are ASCII). */
+function patternText(pattern: { bytes: string }): string {
+  return Buffer.from(pattern.bytes.slice(0, 64), 'hex').toString('latin1')
 }
 
 describe('the npm package, packed and installed into an empty project', { skip: fixture === undefined ? NO_FIXTURES_REASON : false }, () => {
@@ -78,7 +90,9 @@ describe('the npm package, packed and installed into an empty project', { skip: 
       process.stderr.write(`npm ci --offline failed (${String(err).split('\n')[0] ?? ''}); retrying with --prefer-offline\n`)
       await npm(['ci', '--prefer-offline'], app)
     }
-    for (const name of ['list-processes.mjs', 'consumer.ts', 'plugin.ts', 'load-plugin.mjs', 'tsconfig.json']) await cp(join(FIXTURES, name), join(app, name))
+    for (const name of ['list-processes.mjs', 'consumer.ts', 'load-plugin.mjs', 'tsconfig.json']) await cp(join(FIXTURES, name), join(app, name))
+    // The examples a user copies, built and run here against the package.
+    for (const name of ['heap-grep.ts', 'plugin.ts']) await cp(join(EXAMPLES, name), join(app, name))
   })
 
   after(async () => {
@@ -113,13 +127,20 @@ describe('the npm package, packed and installed into an empty project', { skip: 
     assert.match(emitted, /from 'memweave\/plugins'/, 'the compiled plugin still imports the package')
   })
 
-  it("the compiled plugin importing 'memweave/plugins' loads into the sandbox and reads guest memory", async () => {
+  it('the example script lists the processes and finds the pattern on the heap', async () => {
     assert.ok(fixture !== undefined)
-    const pattern = fixture.truth.patterns.find((p) => p.kind === 'data')
-    assert.ok(pattern !== undefined)
-    const { stdout } = await run('node', ['load-plugin.mjs', fixture.dump, join(app, 'out', 'plugin.js'), String(pattern.pid), pattern.address], { cwd: app })
-    const answer = JSON.parse(stdout) as { hello: string; bytes: string }
-    assert.equal(answer.hello, `hello from pid ${pattern.pid}\n`)
-    assert.equal(answer.bytes, `${pattern.bytes.slice(0, 32)}\n`)
+    const pattern = heapPattern()
+    const { stdout } = await run('node', [join('out', 'heap-grep.js'), fixture.dump, String(pattern.pid), patternText(pattern)], { cwd: app, maxBuffer: 16 << 20 })
+    for (const p of fixture.truth.processes) assert.match(stdout, new RegExp(`^ *${p.pid}  `, 'm'), `pid ${p.pid} is listed`)
+    assert.ok(stdout.split('\n').includes(`${pattern.pid} heap ${pattern.address}`), `the heap copy at ${pattern.address} is found:\n${stdout.slice(-400)}`)
+  })
+
+  it("the example plugin, importing 'memweave/plugins', loads into the sandbox and greps the heap", async () => {
+    assert.ok(fixture !== undefined)
+    const pattern = heapPattern()
+    const { stdout } = await run('node', ['load-plugin.mjs', fixture.dump, join(app, 'out', 'plugin.js'), String(pattern.pid), patternText(pattern)], { cwd: app })
+    const answer = JSON.parse(stdout) as { heap: string; found: string[] }
+    assert.match(answer.heap, new RegExp(`\\(pid ${pattern.pid}\\): heap 0x[0-9a-f]+-0x[0-9a-f]+\n$`))
+    assert.ok(answer.found.includes(pattern.address), `heap-grep found ${answer.found.join(', ')}`)
   })
 })

@@ -4,6 +4,7 @@
  * server on a unix socket and loopback TCP in a temp dir, and a raw
  * WebSocket speaker for sending what no well-behaved client would.
  */
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -107,6 +108,8 @@ export interface TestServer {
   readonly server: RunningServer
   readonly unixUrl: string
   readonly tcpUrl: string
+  /** The token a TCP client presents: the one given, else the daemon's auto token (from its 0600 file). */
+  readonly tcpToken: string | undefined
   readonly dir: string
   stop(): Promise<void>
 }
@@ -120,6 +123,7 @@ export async function serve(tree: Tree, options: { token?: string; limits?: Part
     dir,
     unixUrl: server.addresses[0] ?? '',
     tcpUrl: server.addresses[1] ?? '',
+    tcpToken: options.token ?? (server.tokenFiles[0] === undefined ? undefined : readFileSync(server.tokenFiles[0], 'utf8').trim()),
     stop: async () => { await server.close(); await rm(dir, { recursive: true, force: true }) },
   }
 }

@@ -46,9 +46,9 @@ after(async () => {
 })
 
 /** Says hello offering a ring; returns the peer (open) and the daemon's answer. */
-async function offer(url: string, dataPath: string, dataKey: Uint8Array): Promise<{ peer: RawPeer; answer: DataRingAnswer | undefined }> {
+async function offer(url: string, dataPath: string, dataKey: Uint8Array, token?: string): Promise<{ peer: RawPeer; answer: DataRingAnswer | undefined }> {
   const peer = await RawPeer.connect(url)
-  peer.send({ id: 0, op: 'hello', version: PROTOCOL_VERSION, dataPath, dataKey })
+  peer.send({ id: 0, op: 'hello', version: PROTOCOL_VERSION, dataPath, dataKey, ...(token === undefined ? {} : { token }) })
   const { result } = await peer.reply(0)
   const answer = typeof result === 'object' && result !== null && 'dataRing' in result ? result.dataRing as DataRingAnswer : undefined
   return { peer, answer }
@@ -146,7 +146,7 @@ describe('offered ring files the daemon refuses', () => {
 
   test('over TCP a ring is never taken, even a good one', async () => {
     const path = ringPath(dir.path)
-    const { peer, answer } = await offer(srv.tcpUrl, path, writeRingFile(path, SMALL_RING_BYTES))
+    const { peer, answer } = await offer(srv.tcpUrl, path, writeRingFile(path, SMALL_RING_BYTES), srv.tcpToken)
     peer.ws.close()
     assert.ok(answer !== undefined && !answer.accepted)
     assert.match(answer.reason, /unix socket/)

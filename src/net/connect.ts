@@ -10,7 +10,8 @@ import { pino } from 'pino'
 import { WebSocket } from 'ws'
 import type { ClientOptions as WsOptions } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { formatEndpoint, parseEndpoint } from './listen-address.js'
+import { discoverToken } from './auth/token-file.js'
+import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.js'
 import type { Endpoint } from './listen-address.js'
 import { normalizeFingerprint, verifiedTlsSocket } from './peers-tls.js'
 import { ClientDataRing } from './client-data-ring.js'
@@ -46,12 +47,21 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
   })
   const client = new ProtocolClient(ws, formatEndpoint(endpoint), options, endpoint.kind === 'unix' ? makeRing(options) : undefined)
   try {
-    await client.handshake(options, connectTimeoutMs)
+    await client.handshake({ ...options, token: options.token ?? await localToken(endpoint, options) }, connectTimeoutMs)
   } catch (err) {
     await client.disconnect()
     throw err
   }
   return client
+}
+
+/**
+ * With no token given, a loopback TCP daemon's auto token, when its file (in our state directory) is ours:
+ * a local daemon of the same user needs nothing configured. Never for remote hosts or unix sockets.
+ */
+async function localToken(endpoint: Endpoint, options: ClientOptions): Promise<string | undefined> {
+  if (endpoint.kind !== 'tcp' || !isLoopbackHost(endpoint.host) || options.autoToken === false) return undefined
+  return discoverToken(endpoint.port)
 }
 
 /** The shared data ring a unix-socket client offers; without one (no /dev/shm, say) data simply stays inline. */

@@ -14,7 +14,10 @@
  * (data-ring.ts): big read replies then carry ring positions, not bytes.
  */
 export { startServer } from './server.js'
-export type { RunningServer, ServerOptions } from './server.js'
+export type { PageServer, RunningServer, ServerOptions } from './server.js'
+export { BrowserTickets, TICKET_LIFETIME_MS } from './browser-tickets.js'
+export { hostRefusal, originRefusal } from './browser-origin.js'
+export type { ListenerSite } from './browser-origin.js'
 export { DEFAULT_DATA_RING_POLICY } from './server-data-ring.js'
 export type { DataRingPolicy } from './server-data-ring.js'
 export type { DataRingOptions } from './client-data-ring.js'
@@ -30,7 +33,7 @@ export { defaultSocketPath, parseEndpoint, formatEndpoint, isLoopbackHost } from
 export type { Endpoint } from './listen-address.js'
 export { PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion } from './messages.js'
 export type {
-  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProtocolErrorEvent, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
+  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProgressEvent, ProtocolErrorEvent, StaleEvent, TicketGrant, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
   ResultBodies, ServerEvent, ServerHello, ServerMessage, WireError, WireLimits, WireReadPiece, WireReadResult, WireWritePiece, WireWriteResult,
 } from './messages.js'
 export { encodeMessage, decodeMessage, fromWireError, toWireError } from './codec.js'

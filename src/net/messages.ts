@@ -33,8 +33,11 @@ export interface ProtocolVersion {
  * A different major is refused at hello; minors only add optional fields and ops.
  * 1.1: the shared data ring for unix-socket clients (hello dataPath/dataKey, ServerHello.dataRing,
  * read `consumed`, read results `{ring, length}`); see data-ring.ts.
+ * 1.2: browser sessions: the `ticket` op (a one-time ticket a browser trades at hello, `hello.ticket`),
+ * `cancel` of a running request, `progress` events keyed by request id (an rpc that reports them,
+ * such as a scan), and a pushed `stale` event for a handle whose object went away.
  */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 1 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 2 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -98,6 +101,8 @@ export interface RequestBodies {
   hello: {
     readonly version: ProtocolVersion
     readonly token?: string
+    /** 1.2: a one-time ticket from the `ticket` op, instead of a token (how a browser page gets in). */
+    readonly ticket?: string
     readonly client?: ClientIdentity
     /** A unix-socket client's ring file on tmpfs (0600, its own), and the key written in its header. */
     readonly dataPath?: string
@@ -114,6 +119,10 @@ export interface RequestBodies {
   watch: { readonly path: string; readonly via?: readonly string[] }
   unwatch: { readonly watchId: number }
   ping: Record<never, never>
+  /** 1.2: a one-time ticket for a browser session with this connection's rights. */
+  ticket: Record<never, never>
+  /** 1.2: stop the request with this id (its reply is then a 'cancelled' error); unknown or finished ids are ignored. */
+  cancel: { readonly target: number }
 }
 
 /** Each op's result on success. */
@@ -129,11 +138,20 @@ export interface ResultBodies {
   watch: { readonly watchId: number }
   unwatch: null
   ping: { readonly timeMs: number }
+  ticket: TicketGrant
+  cancel: null
+}
+
+/** A ticket for one browser session: traded once at hello, within `expiresInMs`; `pages` are the daemon's web pages. */
+export interface TicketGrant {
+  readonly ticket: string
+  readonly expiresInMs: number
+  readonly pages: readonly string[]
 }
 
 export type Op = keyof RequestBodies
 
-export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping'] as const satisfies readonly Op[]
+export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel'] as const satisfies readonly Op[]
 
 export type RequestOf<K extends Op> = { readonly id: number; readonly op: K } & RequestBodies[K]
 export type Request = { [K in Op]: RequestOf<K> }[Op]
@@ -157,7 +175,24 @@ export interface ProtocolErrorEvent {
   readonly error: WireError
 }
 
-export type ServerEvent = ChangeEvent | ProtocolErrorEvent
+/** 1.2: how far a running request (by its id) has come; sent only for requests that report it (an rpc such as scan). */
+export interface ProgressEvent {
+  readonly event: 'progress'
+  readonly id: number
+  readonly done: number
+  readonly total: number
+  /** Whatever the request reports besides (a scan: hits so far). */
+  readonly detail?: Readonly<Record<string, unknown>>
+}
+
+/** 1.2: a handle this connection holds went stale (the process exited, the dump was replaced, the peer was lost). */
+export interface StaleEvent {
+  readonly event: 'stale'
+  readonly handle: number
+  readonly reason: string
+}
+
+export type ServerEvent = ChangeEvent | ProtocolErrorEvent | ProgressEvent | StaleEvent
 export type ServerMessage = Reply | ServerEvent
 export type ClientMessage = Request
 

@@ -17,13 +17,18 @@ import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
-import type { Op, RequestBodies, ResultBodies, ServerHello, WireLimits, WireReadResult } from './messages.js'
+import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireLimits, WireReadResult } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
 import type { TreeClient } from './tree-client.js'
 
 export interface ClientOptions {
   token?: string
+  /**
+   * With no token, a client of a loopback TCP daemon reads the daemon's auto token from
+   * `<stateDir>/tcp-<PORT>.token` when that file is ours (default); false never does.
+   */
+  autoToken?: boolean
   /** Per-request timeout in ms; none when unset. Also bounds connecting unless connectTimeoutMs is given. */
   timeoutMs?: number
   connectTimeoutMs?: number
@@ -146,6 +151,8 @@ export class ProtocolClient implements TreeClient {
   rpc(handle: number, request: unknown): Promise<unknown> { return this.call('rpc', { handle, request }) }
   async close(handle: number): Promise<void> { await this.call('close', { handle }) }
   async ping(): Promise<number> { return (await this.call('ping', {})).timeMs }
+  /** A one-time ticket for a browser session with this connection's rights (protocol 1.2). */
+  async ticket(): Promise<TicketGrant> { return this.call('ticket', {}) }
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
     const results = new Array<PieceResult>(pieces.length)
@@ -298,6 +305,7 @@ export class ProtocolClient implements TreeClient {
     }
     if (message.kind === 'event') {
       if (message.event.event === 'protocol-error') { this.log.warn({ error: message.event.error, url: this.url }, 'the daemon reports a protocol error'); return }
+      if (message.event.event === 'progress' || message.event.event === 'stale') return // not asked for by this client (see hello)
       const listener = this.watchers.get(message.event.watchId)
       try {
         listener?.(message.event.path, message.event.via)

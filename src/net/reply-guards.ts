@@ -31,6 +31,19 @@ export function parseServerMessage(value: unknown): ParsedServerMessage {
     }
   }
   if (event === 'protocol-error') return { kind: 'event', event: { event, error: parseWireError(field(message, 'error')) } }
+  if (event === 'progress') {
+    const detail = field(message, 'detail')
+    return {
+      kind: 'event',
+      event: {
+        event, id: uintField(message, 'id', 'progress event'), done: uintField(message, 'done', 'progress event'), total: uintField(message, 'total', 'progress event'),
+        ...(detail === undefined || detail === null ? {} : { detail: fieldsOf(detail, 'progress event.detail') }),
+      },
+    }
+  }
+  if (event === 'stale') {
+    return { kind: 'event', event: { event, handle: uintField(message, 'handle', 'stale event'), reason: stringField(message, 'reason', 'stale event', MAX_TEXT) } }
+  }
   if (event !== undefined) throw protocolError(`unknown event ${typeof event === 'string' ? `'${event.slice(0, 32)}'` : describe(event)}`)
   const id = uintField(message, 'id', 'reply')
   if (Object.hasOwn(message, 'error')) return { kind: 'error', id, error: parseWireError(field(message, 'error')) }
@@ -176,6 +189,13 @@ export const RESULT_PARSERS: { readonly [K in Op]: (value: unknown) => ResultBod
   close: nullResult,
   watch: (value) => ({ watchId: uintField(fieldsOf(value, 'watch result'), 'watchId', 'watch result') }),
   unwatch: nullResult,
+  ticket: (value) => {
+    const grant = fieldsOf(value, 'ticket result')
+    const pages = field(grant, 'pages')
+    if (!Array.isArray(pages) || !pages.every((p): p is string => typeof p === 'string')) throw protocolError('ticket result.pages must be a list of URLs')
+    return { ticket: stringField(grant, 'ticket', 'ticket result', 256), expiresInMs: uintField(grant, 'expiresInMs', 'ticket result'), pages }
+  },
+  cancel: nullResult,
   ping: (value) => {
     const ping = fieldsOf(value, 'ping result')
     const timeMs = field(ping, 'timeMs')

@@ -60,7 +60,8 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
     case 'rpc': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), request: field(fields, 'request') }
     case 'close': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE) }
     case 'unwatch': return { id, op, watchId: uintField(fields, 'watchId', where, MAX_HANDLE) }
-    case 'ping': return { id, op }
+    case 'ping': case 'ticket': return { id, op }
+    case 'cancel': return { id, op, target: uintField(fields, 'target', where, MAX_ID) }
   }
 }
 
@@ -84,6 +85,7 @@ function parseHello(fields: Fields): RequestBodies['hello'] {
   const parsed = {
     version: { major: uintField(version, 'major', 'hello.version', 0xffff), minor: uintField(version, 'minor', 'hello.version', 0xffff) },
     token: optionalStringField(fields, 'token', 'hello', MAX_TOKEN_LENGTH),
+    ...ticketOf(fields),
     ...dataRingOffer(fields),
   }
   const rawClient = field(fields, 'client')
@@ -93,6 +95,12 @@ function parseHello(fields: Fields): RequestBodies['hello'] {
   let chain: string[] | undefined
   if (rawChain !== undefined) chain = nodeIds(arrayField(client, 'chain', 'hello.client'), 'hello.client.chain')
   return { ...parsed, client: { name: optionalStringField(client, 'name', 'hello.client', 256), chain } }
+}
+
+/** The optional one-time ticket (1.2), absent rather than undefined when not given. */
+function ticketOf(fields: Fields): { ticket?: string } {
+  const ticket = optionalStringField(fields, 'ticket', 'hello', MAX_TOKEN_LENGTH)
+  return ticket === undefined ? {} : { ticket }
 }
 
 /** The optional ring offer (1.1); its contents are judged when the file is opened (server-data-ring.ts). */

@@ -19,6 +19,10 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import type { AuditLog } from './auth/audit.js'
+import { identityRights } from './auth/credentials.js'
+import type { Authenticator, Identity, Transport } from './auth/credentials.js'
+import type { BrowserTickets } from './browser-tickets.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { serveRead } from './server-read.js'
@@ -29,14 +33,25 @@ export interface ConnectionContext {
   readonly tree: Tree
   readonly log: Logger
   readonly limits: ServerLimits
-  readonly token: string | undefined
+  /** Who may connect (tokens, roles) and the audit trail of who did. */
+  readonly auth: Authenticator
+  readonly audit: AuditLog
+  /** The listener this connection came through (set per connection by the server). */
+  readonly transport?: Transport
+  readonly port?: number
   readonly nodeId: string
+  /** One-time tickets for browser sessions (issued by the `ticket` op, traded at hello). */
+  readonly tickets: BrowserTickets
+  /** The web page's URLs, when the daemon serves it. */
+  pages(): string[]
   /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
   readonly dataRing: DataRingPolicy | undefined
   hello(owner: string): ServerHello
 }
 
 let connectionSerial = 0
+/** Progress events for one request are at least this far apart (the last one always goes). */
+const PROGRESS_INTERVAL_MS = 100
 
 export class ServerConnection {
   readonly owner = `conn-${++connectionSerial}`
@@ -59,9 +74,18 @@ export class ServerConnection {
   private onIdle: (() => void) | undefined
   /** The client's shared data ring, when it offered one we accepted. */
   private ring: ServerDataRing | undefined
+  /** Who the client proved to be at hello. */
+  private identity: Identity | undefined
 
-  /** `local`: the client came through a unix socket (the only kind that may share a data ring). */
-  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, peer: string, private readonly local = false) {
+  /** The minor protocol version the client said it speaks (1.2 events go only to clients that know them). */
+  private clientMinor = 0
+  /** Requests that can be cancelled, by id. */
+  private readonly running = new Map<number, AbortController>()
+  /** Handles whose going stale this client is told of, and how to stop listening. */
+  private readonly staleWatches = new Map<number, () => void>()
+
+  /** `local`: the client came through a unix socket (the only kind that may share a data ring); `browser`: it sent an Origin. */
+  constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, private readonly peer: string, private readonly local = false, private readonly browser = false) {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
@@ -144,18 +168,25 @@ export class ServerConnection {
       switch (request.op) {
         case 'list': this.reply(request.id, await this.hop(request.via, () => tree.list(request.path))); return
         case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
-        case 'open': this.reply(request.id, await this.hop(request.via, () => tree.open(request.path, this.owner))); return
+        case 'open': {
+          const opened = await this.hop(request.via, () => tree.open(request.path, this.owner))
+          this.reply(request.id, opened)
+          await this.watchStale(opened.handle)
+          return
+        }
         case 'read': await serveRead({ tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces, ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts) }); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
           this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
           return
         }
-        case 'rpc': this.reply(request.id, await tree.rpc(request.handle, request.request, this.owner)); return
+        case 'rpc': this.reply(request.id, await this.rpc(request)); return
         case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); return
         case 'watch': this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
+        case 'ticket': this.ticket(request.id); return
+        case 'cancel': this.running.get(request.target)?.abort(); this.reply(request.id, null); return
         case 'hello': return // handled before admission
       }
     } catch (err) {
@@ -178,8 +209,15 @@ export class ServerConnection {
   }
 
   private hello(request: RequestOf<'hello'>): void {
-    const refusal = checkHello(request, this.ctx.token, this.ctx.nodeId)
-    if (refusal !== undefined) { this.refuse(request.id, refusal.error, refusal.closeCode); return }
+    const transport = this.ctx.transport ?? (this.local ? 'unix' : 'tcp')
+    const checked = checkHello(request, { auth: this.ctx.auth, transport, port: this.ctx.port, tickets: this.ctx.tickets }, this.ctx.nodeId)
+    if (!('identity' in checked)) {
+      this.ctx.audit.refused({ transport, address: this.peer }, checked.error.message)
+      this.refuse(request.id, checked.error, checked.closeCode)
+      return
+    }
+    this.identity = checked.identity
+    this.ctx.audit.accepted({ transport, address: this.peer }, checked.identity, this.owner)
     let hello: ServerHello
     try {
       hello = this.ctx.hello(this.owner)
@@ -204,8 +242,46 @@ export class ServerConnection {
     clearTimeout(this.helloTimer)
     this.state = 'open'
     this.clientChain = request.client?.chain ?? []
+    this.clientMinor = request.version.minor
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
     this.reply(request.id, hello)
+  }
+
+  /** An rpc that can be cancelled (the `cancel` op) and report progress (events for clients that speak 1.2). */
+  private async rpc(request: RequestOf<'rpc'>): Promise<unknown> {
+    const controller = new AbortController()
+    this.running.set(request.id, controller)
+    let lastProgressMs = 0
+    const progress = (done: number, total: number, detail?: Readonly<Record<string, unknown>>): void => {
+      const now = performance.now()
+      // At most one event per PROGRESS_INTERVAL_MS, and none for clients that do not know the event.
+      if (this.clientMinor < 2 || this.state !== 'open' || (now - lastProgressMs < PROGRESS_INTERVAL_MS && done < total)) return
+      lastProgressMs = now
+      this.sendMessage({ event: 'progress', id: request.id, done, total, ...(detail === undefined ? {} : { detail }) })
+    }
+    try {
+      return await this.ctx.tree.rpc(request.handle, request.request, this.owner, { signal: controller.signal, progress })
+    } finally {
+      this.running.delete(request.id)
+    }
+  }
+
+  /** Tells a 1.2 client when a handle it opened goes stale (a process exits, a peer is lost), once per handle. */
+  private async watchStale(handle: number): Promise<void> {
+    if (this.clientMinor < 2 || this.staleWatches.has(handle)) return
+    const entry = await this.ctx.tree.handles.get(handle, this.owner).catch(() => undefined)
+    if (entry === undefined) return
+    this.staleWatches.set(handle, entry.leaf.lifetime.onEnd((reason) => {
+      this.staleWatches.delete(handle)
+      if (this.state === 'open') this.sendMessage({ event: 'stale', handle, reason: `${entry.leaf.lifetime.description} ${reason}` })
+    }))
+  }
+
+  /** A ticket for a browser session with this connection's rights; a browser session cannot pass its own on. */
+  private ticket(id: number): void {
+    if (this.browser) throw new MemweaveError('net', 'permission', 'a browser session cannot issue tickets')
+    if (this.identity === undefined) throw new MemweaveError('net', 'internal', 'a ticket asked for before hello')
+    this.reply(id, { ...this.ctx.tickets.issue(identityRights(this.identity)), pages: this.ctx.pages() })
   }
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.
@@ -316,6 +392,9 @@ export class ServerConnection {
     clearTimeout(this.helloTimer)
     clearInterval(this.heartbeat)
     this.ring?.close()
+    for (const controller of this.running.values()) controller.abort()
+    for (const stop of this.staleWatches.values()) stop()
+    this.staleWatches.clear()
     this.waiting.length = 0
     this.watches.clear()
     await this.dropHandles()

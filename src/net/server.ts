@@ -3,11 +3,18 @@
  * TCP (optionally TLS). Each accepted WebSocket becomes a ServerConnection
  * with its own owner id (`conn-N`); closing the server closes them all and
  * removes the unix socket files it created.
+ *
+ * Access (docs/access.md): unix sockets are owner-only files and need no
+ * token; every TCP listener needs one, loopback included — the configured
+ * token, a named token from the store, or else one generated here and
+ * written to `<stateDir>/tcp-<PORT>.token` (0600) for local clients of the
+ * same user, removed on close. Every request on a TCP listener passes the
+ * browser checks (browser-origin.ts) first.
  */
 import { randomUUID } from 'node:crypto'
 import { chmod, readFile, stat, unlink } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
-import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -15,6 +22,14 @@ import { WebSocketServer } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { MEMWEAVE_VERSION } from '../version.js'
 import type { Tree } from '../tree/index.js'
+import { AuditLog } from './auth/audit.js'
+import { adminCredential, Authenticator } from './auth/credentials.js'
+import type { Credential } from './auth/credentials.js'
+import { runtimeStateDir } from './auth/state-dir.js'
+import { autoTokenPath, newToken, removeAutoToken, writeAutoToken } from './auth/token-file.js'
+import { browserRefusal, siteOrigins } from './browser-origin.js'
+import type { ListenerSite } from './browser-origin.js'
+import { BrowserTickets } from './browser-tickets.js'
 import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.js'
 import type { Endpoint } from './listen-address.js'
 import { CLOSE_CODES, PROTOCOL_VERSION } from './messages.js'
@@ -31,8 +46,15 @@ export interface ServerOptions {
   tree: Tree
   /** `unix:/path/to.sock`, `ws://HOST:PORT`, `wss://HOST:PORT` (port 0 picks a free one). */
   listen: readonly string[]
-  /** Required for TCP listeners not bound to loopback; when set, every hello must carry it. */
+  /**
+   * An admin token. Required for TCP listeners not bound to loopback; without one, a token is generated
+   * for the loopback TCP listeners and written to `<stateDir>/tcp-<PORT>.token`. Unix clients need none.
+   */
   token?: string
+  /** Where auto tokens go (default: $MEMWEAVE_STATE_DIR, /run/memweave for root, $XDG_RUNTIME_DIR/memweave, /tmp/memweave-UID). */
+  stateDir?: string
+  /** Named tokens (roles, path limits), read on each hello. */
+  tokenStore?: () => readonly Credential[]
   log: Logger
   /** What hello reports about this node (a `nodeId` string here names the node for peers). */
   nodeInfo?: () => Record<string, unknown>
@@ -44,11 +66,24 @@ export interface ServerOptions {
    * or false to ignore offers as a 1.0 daemon would. On by default.
    */
   dataRing?: Partial<DataRingPolicy> | false
+  /** A web page served by HTTP GET on the TCP listeners (the web frontend); without it GETs get 426. */
+  pages?: PageServer
+  /** Origins besides each listener's own that browsers may connect from. */
+  allowedOrigins?: readonly string[]
+}
+
+/** Serves the web page's files; called only for requests whose Host names the listener. */
+export interface PageServer {
+  serve(request: IncomingMessage, response: ServerResponse, origins: { readonly page: string; readonly socket: string }): void
 }
 
 export interface RunningServer {
   /** The URLs actually bound, with the real port where 0 was asked. */
   readonly addresses: string[]
+  /** The web page's URLs (one per TCP listener) when pages are served; without a ticket. */
+  readonly pages: string[]
+  /** Auto-generated token files (one per TCP listener), removed on close. */
+  readonly tokenFiles: string[]
   connections(): number
   close(): Promise<void>
 }
@@ -61,7 +96,12 @@ interface Listener {
   readonly address: string
   /** A unix socket file we created (removed on close if still ours). */
   readonly socketFile?: { path: string; ino: number }
+  /** A TCP listener's names, for the Host and Origin checks of browsers. */
+  readonly site?: ListenerSite
 }
+
+/** `site`: the TCP listener the request came to; undefined for a unix socket. */
+type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, site: ListenerSite | undefined) => void
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits = resolveLimits(options.limits)
@@ -71,8 +111,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const nodeInfo = options.nodeInfo ?? ((): Record<string, unknown> => ({ version: MEMWEAVE_VERSION, pid: process.pid }))
   const named = nodeInfo().nodeId
   const nodeId = typeof named === 'string' && named !== '' ? named : randomUUID()
+  const listeners: Listener[] = []
+  const pageUrls = (): string[] => options.pages === undefined ? [] : listeners.flatMap((l) => l.site === undefined ? [] : [pageUrl(l.site)])
+  const stateDir = options.stateDir ?? runtimeStateDir()
+  const autoToken = endpoints.some((e) => e.kind === 'tcp') && options.token === undefined ? newToken() : undefined
+  const fixed = [options.token, autoToken].flatMap((t, i) => (t === undefined ? [] : [adminCredential(i === 0 ? 'configured' : 'auto', t)]))
+  const auth = new Authenticator({
+    fixed,
+    store: options.tokenStore,
+    tokenHint: (port) => (autoToken !== undefined && port !== undefined ? autoTokenPath(port, stateDir) : undefined),
+  })
+  const audit = new AuditLog(log)
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, token: options.token, nodeId,
+    tree: options.tree, log, limits, auth, audit, nodeId, tickets: new BrowserTickets(), pages: pageUrls,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -83,7 +134,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const connections = new Set<ServerConnection>()
   let closing = false
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, local: boolean): void => {
+  const onUpgrade: UpgradeHandler = (request, socket, head, site) => {
+    const local = site === undefined
+    const peer = local ? 'unix' : `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
+    // A browser (it sends Origin) must come from one of this daemon's own origins; every TCP request must name it in Host.
+    const refusal = site === undefined ? undefined : browserRefusal(request, site)
+    if (refusal !== undefined) {
+      audit.refused({ transport: 'tcp', address: peer }, refusal.reason)
+      socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${refusal.reason}\n`)
+      return
+    }
     if (closing || connections.size >= limits.maxConnections) {
       log.warn({ connections: connections.size }, 'refusing a connection: server full or closing')
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
@@ -91,28 +151,37 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       if (closing) { ws.terminate(); return }
-      const connection = new ServerConnection(ws, context, request.socket.remoteAddress ?? 'unix', local)
+      const connection = new ServerConnection(ws, { ...context, transport: local ? 'unix' : 'tcp', port: site?.port }, peer, local, request.headers.origin !== undefined)
       connections.add(connection)
       void connection.finished.then(() => connections.delete(connection))
     })
   }
 
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
-  const listeners: Listener[] = []
+  const tokenFiles: string[] = []
+  const removeTokenFiles = async (): Promise<void> => {
+    if (autoToken !== undefined) await Promise.all(tokenFiles.map((file) => removeAutoToken(file, autoToken)))
+  }
   try {
     for (const endpoint of endpoints) {
-      const local = endpoint.kind === 'unix'
-      listeners.push(await listen(endpoint, tls, (request, socket, head) => onUpgrade(request, socket, head, local), log))
+      const listener = await listen(endpoint, tls, onUpgrade, options.pages, options.allowedOrigins, log)
+      listeners.push(listener)
+      if (autoToken !== undefined && listener.site !== undefined) tokenFiles.push(await writeAutoToken(listener.site.port, autoToken, stateDir))
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => closeListener(l, log)))
+    await removeTokenFiles()
     throw err
   }
   const addresses = listeners.map((l) => l.address)
-  log.info({ addresses, nodeId, auth: options.token !== undefined }, 'memweave daemon listening')
+  const token = options.token !== undefined ? 'configured' : autoToken !== undefined ? 'auto' : 'none (unix sockets only)'
+  log.info({ addresses, nodeId, token, tokenFiles, pages: pageUrls() }, 'memweave daemon listening')
+  for (const file of tokenFiles) log.info({ tokenFile: file }, 'TCP token written (mode 0600; local clients of this user read it by themselves)')
 
   return {
     addresses,
+    tokenFiles,
+    pages: pageUrls(),
     connections: () => connections.size,
     close: async () => {
       if (closing) return
@@ -123,6 +192,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await Promise.race([Promise.all(open.map((c) => c.finished)), grace])
       for (const connection of connections) connection.terminate()
       await Promise.all([...listeners.map((l) => closeListener(l, log)), ...open.map((c) => c.finished)])
+      await removeTokenFiles()
       log.info('memweave daemon stopped listening')
     },
   }
@@ -163,14 +233,30 @@ async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: 
 
 async function listen(
   endpoint: Endpoint, tls: { cert: Buffer; key: Buffer } | undefined,
-  onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void, log: Logger,
+  onUpgrade: UpgradeHandler, pages: PageServer | undefined, extraOrigins: readonly string[] | undefined, log: Logger,
 ): Promise<Listener> {
   if (endpoint.kind === 'unix') await prepareUnixSocket(endpoint.path)
   const server = endpoint.kind === 'tcp' && endpoint.tls ? createHttpsServer({ ...tls }) : createHttpServer()
-  server.on('upgrade', onUpgrade)
-  server.on('request', (_request, response) => {
-    response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
-    response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
+  // The port is known once bound; the handlers read the site then.
+  let site: ListenerSite | undefined
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (endpoint.kind === 'tcp' && site === undefined) { socket.destroy(); return }
+    onUpgrade(request, socket, head, site)
+  })
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const refusal = site === undefined ? undefined : browserRefusal(request, site)
+    if (refusal !== undefined) {
+      log.warn({ reason: refusal.reason }, 'refusing an HTTP request')
+      response.writeHead(refusal.status, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' })
+      response.end(refusal.status === 421 ? 'misdirected request: this daemon answers only to its own address\n' : `${refusal.reason}\n`)
+      return
+    }
+    if (pages === undefined || site === undefined) {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
+      response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')
+      return
+    }
+    pages.serve(request, response, siteOrigins(request.headers.host ?? '', site))
   })
   server.on('clientError', (_err, socket: Duplex) => socket.destroy())
   const what = formatEndpoint(endpoint)
@@ -186,11 +272,20 @@ async function listen(
   if (endpoint.kind === 'tcp') {
     const bound = server.address()
     const port = typeof bound === 'object' && bound !== null ? bound.port : endpoint.port
-    return { server, address: formatEndpoint({ ...endpoint, port }) }
+    site = { host: endpoint.host, port, tls: endpoint.tls, extraOrigins }
+    return { server, address: formatEndpoint({ ...endpoint, port }), site }
   }
   // The socket file is the access control for unix clients (no token there): owner only.
   await chmod(endpoint.path, 0o600)
   return { server, address: what, socketFile: { path: endpoint.path, ino: (await stat(endpoint.path)).ino } }
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 403: 'Forbidden', 421: 'Misdirected Request' }
+
+/** The page's address on a listener: its own name, loopback spelled as the address it is bound to. */
+function pageUrl(site: ListenerSite): string {
+  const host = site.host === '0.0.0.0' || site.host === '' ? '127.0.0.1' : site.host === '::' ? '[::1]' : site.host.includes(':') ? `[${site.host}]` : site.host
+  return `${site.tls ? 'https' : 'http'}://${host}:${site.port}/`
 }
 
 async function closeListener(listener: Listener, log: Logger): Promise<void> {

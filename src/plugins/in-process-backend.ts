@@ -56,8 +56,8 @@ export class InProcessBackend implements PluginBackend {
     return { stream: source }
   }
 
-  rpc(target: PluginTarget, request: unknown, progress: ProgressSink): Promise<unknown> {
-    const ctx = contextFor(this.manifest, target.access, new AbortController().signal, progress)
+  rpc(target: PluginTarget, request: unknown, progress: ProgressSink, signal?: AbortSignal): Promise<unknown> {
+    const ctx = contextFor(this.manifest, target.access, signal ?? new AbortController().signal, progress)
     return this.run(target, 'rpc', async () => {
       if (target.child === undefined) {
         const handler = this.definition.leaves?.[target.leaf]

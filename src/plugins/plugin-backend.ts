@@ -34,7 +34,8 @@ export interface PluginBackend {
    */
   generation(): Lifetime | undefined
   read(target: PluginTarget): Promise<LeafOutput>
-  rpc(target: PluginTarget, request: unknown, progress: ProgressSink): Promise<unknown>
+  /** `signal`: the caller cancelled (protocol `cancel`); a handler that watches ctx.signal stops early. */
+  rpc(target: PluginTarget, request: unknown, progress: ProgressSink, signal?: AbortSignal): Promise<unknown>
   write(target: PluginTarget, offset: bigint, data: Uint8Array): Promise<void>
   list(target: PluginTarget): Promise<string[]>
 }

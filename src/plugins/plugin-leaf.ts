@@ -7,10 +7,10 @@
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import type { ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import { Lifetime, readSnapshot } from '../tree/index.js'
-import type { Leaf, LeafMeta, OpenedLeaf } from '../tree/index.js'
+import type { Leaf, LeafMeta, OpenedLeaf, RpcContext } from '../tree/index.js'
 import type { ObjectAccess } from './object-access.js'
 import type { LeafManifest } from './plugin-api.js'
-import type { ChunkSource, LeafOutput, PluginBackend, PluginTarget } from './plugin-backend.js'
+import type { ChunkSource, LeafOutput, PluginBackend, PluginTarget, ProgressSink } from './plugin-backend.js'
 import { RpcProgress } from './rpc-progress.js'
 import { StreamedReader } from './streamed-read.js'
 
@@ -100,10 +100,20 @@ export function pluginLeaf(options: PluginLeafOptions): Leaf {
         : { sizeBytes: undefined, read: async (pieces: readonly ReadPiece[]) => readSnapshot(helpText(), pieces) }
       return {
         ...content,
-        ...(leaf.rpc ? { rpc: (request: unknown) => options.progress.track(options.identity, (sink) => backend.rpc(target, request, sink)) } : {}),
+        ...(leaf.rpc ? { rpc: (request: unknown, context?: RpcContext) => options.progress.track(options.identity, (sink) => backend.rpc(target, request, relayProgress(sink, context), context?.signal)) } : {}),
         ...(leaf.write ? { write: writeAll(backend, target) } : {}),
       }
     },
+  }
+}
+
+/** Progress goes both to the leaf's own record and to the caller (the protocol's progress events, as thousandths). */
+function relayProgress(sink: ProgressSink, context: RpcContext | undefined): ProgressSink {
+  const caller = context?.progress
+  if (caller === undefined) return sink
+  return (fraction, note) => {
+    sink(fraction, note)
+    if (Number.isFinite(fraction)) caller(Math.round(Math.min(1, Math.max(0, fraction)) * 1000), 1000, note === undefined ? undefined : { note: String(note).slice(0, 200) })
   }
 }
 

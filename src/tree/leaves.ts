@@ -7,7 +7,7 @@ import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { readInto } from '../mem/index.js'
 import type { MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
-import type { Leaf, LeafMeta, OpenedLeaf } from './tree-node.js'
+import type { Leaf, LeafMeta, OpenedLeaf, RpcContext } from './tree-node.js'
 
 /** Serves reads of a byte snapshot; pieces past the end come back short (EOF semantics). */
 export function readSnapshot(bytes: Uint8Array, pieces: readonly ReadPiece[]): PieceResult[] {
@@ -101,7 +101,7 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return value
 }
 
-export function rpcLeaf(identity: string, lifetime: Lifetime, handler: (request: unknown) => Promise<unknown>, help = ''): Leaf {
+export function rpcLeaf(identity: string, lifetime: Lifetime, handler: (request: unknown, context: RpcContext) => Promise<unknown>, help = ''): Leaf {
   const helpBytes = encoder.encode(help)
   return {
     type: 'leaf',
@@ -111,7 +111,7 @@ export function rpcLeaf(identity: string, lifetime: Lifetime, handler: (request:
     open: async (): Promise<OpenedLeaf> => ({
       sizeBytes: BigInt(helpBytes.length),
       read: async (pieces) => readSnapshot(helpBytes, pieces),
-      rpc: handler,
+      rpc: (request, context) => handler(request, context ?? {}),
     }),
   }
 }

@@ -18,6 +18,13 @@ export interface LeafMeta {
   readonly content: LeafContent
 }
 
+/** What an rpc may use besides its request: a signal that the caller cancelled, and a way to report progress. */
+export interface RpcContext {
+  readonly signal?: AbortSignal
+  /** How far the call has come (e.g. bytes scanned of the total); the server turns it into progress events. */
+  readonly progress?: (done: number, total: number, detail?: Readonly<Record<string, unknown>>) => void
+}
+
 export interface OpenedLeaf {
   /** Size of what this open sees (a text snapshot's length, a mem view's extent). */
   readonly sizeBytes: bigint | undefined
@@ -27,7 +34,7 @@ export interface OpenedLeaf {
   /** Optional bulk path into the caller's memory; without it the tree reads and copies. */
   readInto?(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
-  rpc?(request: unknown): Promise<unknown>
+  rpc?(request: unknown, context?: RpcContext): Promise<unknown>
   close?(): Promise<void>
 }
 

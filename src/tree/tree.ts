@@ -11,7 +11,7 @@ import { HandleTable } from './handles.js'
 import type { HandleEntry } from './handles.js'
 import { MappingRegistry } from './mappings.js'
 import { joinPath, splitPath } from './path.js'
-import type { Branch, Entry, LeafMeta, TreeNode } from './tree-node.js'
+import type { Branch, Entry, LeafMeta, RpcContext, TreeNode } from './tree-node.js'
 
 export interface Stat {
   readonly path: string
@@ -135,10 +135,10 @@ export class Tree {
     return guardResults(entry, await entry.opened.write(pieces), pieces.length)
   }
 
-  async rpc(handle: number, request: unknown, owner: string): Promise<unknown> {
+  async rpc(handle: number, request: unknown, owner: string, context?: RpcContext): Promise<unknown> {
     const entry = await this.handles.get(handle, owner)
     if (entry.opened.rpc === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' takes no rpc`)
-    return entry.opened.rpc(request)
+    return entry.opened.rpc(request, context)
   }
 
   close(handle: number, owner: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Loads a compiled plugin into a node made by the package, then reads its leaves on one process.
 import { callRpc, createNode, readText, writeLine } from 'memweave'
 
-const [dump, pluginFile, pid, address] = process.argv.slice(2)
+const [dump, pluginFile, pid, needle] = process.argv.slice(2)
 const node = await createNode()
 try {
   await node.openConnector('dump', `file:${dump}`)
@@ -9,9 +9,9 @@ try {
   const client = node.client()
   await writeLine(client, 'sys/plugins/load', pluginFile)
   const base = `os/g/processes/by-pid/${pid}`
-  const hello = await readText(client, `${base}/hello.txt`)
-  const bytes = await callRpc(client, `${base}/peek`, address)
-  console.log(JSON.stringify({ hello, bytes }))
+  const heap = await readText(client, `${base}/heap.txt`)
+  const found = await callRpc(client, `${base}/heap-grep`, needle)
+  console.log(JSON.stringify({ heap, found }))
 } finally {
   await node.close()
 }

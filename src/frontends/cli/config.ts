@@ -25,11 +25,13 @@ export interface MemweaveConfig {
   readonly objects: readonly ObjectSpec[]
   /** Peers in the form of serve --connect: NAME=URL[,token-file=F][,fingerprint=SHA256][,ca=F]. */
   readonly peers: readonly string[]
+  /** Browser origins allowed besides the daemon's own. */
+  readonly allowedOrigins: readonly string[]
 }
 
 type Table = Record<string, unknown>
 
-const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer']
+const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer', 'allowed_origins']
 const PEER_KEYS = ['name', 'url', 'token_file', 'fingerprint', 'ca_file']
 const CONNECTOR_KEYS = ['name', 'kind', 'args', 'chain_on']
 const OS_KEYS = ['name', 'kind', 'args', 'connector']
@@ -86,6 +88,7 @@ export function parseConfig(text: string, file: string): MemweaveConfig {
     peers,
     listen: doc.listen === undefined ? undefined : check.strings(doc.listen, 'listen'),
     allowWrite: check.optionalBoolean(doc.allow_write, 'allow_write'),
+    allowedOrigins: doc.allowed_origins === undefined ? [] : check.strings(doc.allowed_origins, 'allowed_origins'),
     tokenFile: tokenFile === undefined ? undefined : resolve(base, tokenFile),
     logLevel: check.optionalString(doc.log_level, 'log_level'),
     tls,

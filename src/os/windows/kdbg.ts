@@ -10,10 +10,9 @@
  *   +0x2ae OffsetEprocessDirectoryTableBase               +0x2c0 SizeEThread
  *
  * Where it comes from, in order: a triage dump's copy, the dump header's
- * KdDebuggerDataBlock, a scan of ntoskrnl's writable sections. Live
- * Windows 10+ keeps it encoded (KdpDataBlockEncoded); without symbols the
- * keys (KiWaitNever, KiWaitAlways) are not located, so an encoded block is
- * reported as such and the OS falls back to offsets found from data.
+ * KdDebuggerDataBlock, a scan of ntoskrnl's writable sections, then the
+ * same scan for an encoded block (live Windows 10+, kdbg-encoded.ts). When
+ * none is found the OS falls back to offsets found from data.
  */
 import { hex, virtAddr } from '../../mem/index.js'
 import type { VirtualMemory } from '../../mem/index.js'

@@ -7,7 +7,7 @@
  *   PML4        kernel tables with a self-referencing entry (index 0x1ed)
  *   ntoskrnl    a PE image at 0xfffff80000400000: .text, PAGE, .edata, .data, INIT;
  *               exports PsActiveProcessHead, PsLoadedModuleList, PsInitialSystemProcess,
- *               NtBuildNumber; a plain KDBG block in .data (optional)
+ *               NtBuildNumber; a KDBG block in .data, plain or encoded (optional)
  *   pool        EPROCESS ring (System, Registry, smss.exe, notepad.exe, paged.exe),
  *               MMVAD_SHORT trees, the driver list (KLDR entries)
  *   user        per process: own PML4 (kernel half shared), images with 'MZ',
@@ -17,6 +17,7 @@
  * EPROCESS offsets are those of build 19041; the OS must find them itself.
  */
 import { BuiltMemory, PAGE } from './built-memory.js'
+import { bswap, rol } from './kdbg-encoded.js'
 
 export const EP = { dtb: 0x28, pid: 0x440, links: 0x448, parent: 0x540, peb: 0x550, name: 0x5a8, vadRoot: 0x7d8, size: 0xa40 } as const
 export const KERNEL_BASE = 0xfffff80000400000n
@@ -58,7 +59,8 @@ export interface BuiltWindows {
 
 export interface WindowsImageOptions {
   readonly lowStub?: boolean
-  readonly kdbg?: boolean
+  /** A KDBG block in .data: plain, or encoded in place as live Windows 10+ keeps it (random keys). */
+  readonly kdbg?: boolean | 'encoded'
   /** The last process's Flink goes back to the second process, never to the head. */
   readonly cyclic?: boolean
   readonly seed?: number
@@ -216,6 +218,24 @@ function kdbgBlock(processHead: bigint, moduleList: bigint): Uint8Array {
   return b
 }
 
+/**
+ * Encodes a block in place as Windows 10+ does: per qword, XOR with a key,
+ * rotate by the key's low byte, XOR with the block address, byte-swap, XOR
+ * with a second key. The keys are random: the OS must decode without them.
+ */
+function encodeKdbg(block: Uint8Array, address: bigint, keys: Uint8Array): Uint8Array {
+  const k = new DataView(keys.buffer, keys.byteOffset, 16)
+  const never = k.getBigUint64(0, true)
+  const always = k.getBigUint64(8, true)
+  const out = new Uint8Array(block.length)
+  const src = new DataView(block.buffer, block.byteOffset, block.byteLength)
+  const dst = new DataView(out.buffer)
+  for (let q = 0; q + 8 <= block.length; q += 8) {
+    dst.setBigUint64(q, bswap(rol(src.getBigUint64(q, true) ^ never, Number(never & 0xffn)) ^ address) ^ always, true)
+  }
+  return out
+}
+
 interface ProcessPlan {
   readonly pid: number
   readonly ppid: number
@@ -338,8 +358,11 @@ export function buildWindowsImage(options: WindowsImageOptions = {}): BuiltWindo
   kernel.write(KERNEL_BASE, peHeaderPage(RVA.edata, 0x400))
   kernel.write(KERNEL_BASE + BigInt(RVA.edata), exportPage(exports))
   kernel.write(KERNEL_BASE + BigInt(DATA.buildNumber), u32(0xf0004a61))
-  const kdbg = options.kdbg === true ? KERNEL_BASE + BigInt(DATA.kdbg) : undefined
-  if (kdbg !== undefined) kernel.write(kdbg, kdbgBlock(processHead, moduleList))
+  const kdbg = options.kdbg === true || options.kdbg === 'encoded' ? KERNEL_BASE + BigInt(DATA.kdbg) : undefined
+  if (kdbg !== undefined) {
+    const block = kdbgBlock(processHead, moduleList)
+    kernel.write(kdbg, options.kdbg === 'encoded' ? encodeKdbg(block, kdbg, random(16)) : block)
+  }
   // Processes
   const built: BuiltProcess[] = []
   const userPml4s: number[] = []

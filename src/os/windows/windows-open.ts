@@ -6,7 +6,7 @@
  *             is found; a triage dump has no page tables: its blocks already
  *             are kernel virtual memory
  *   kernel    ntoskrnl by its PE image (find-ntoskrnl.ts) ─▶ exports
- *   kdbg      the debugger data block, when present and plain (kdbg.ts)
+ *   kdbg      the debugger data block, plain (kdbg.ts) or encoded (kdbg-encoded.ts)
  *   lists     PsActiveProcessHead / PsLoadedModuleList: exports, else KDBG,
  *             else the dump header
  *   layout    EPROCESS offsets from the data (eprocess-layout.ts), checked on
@@ -23,6 +23,7 @@ import type { PhysicalMemory, VirtualMemory } from '../../mem/index.js'
 import { findNtoskrnl } from './find-ntoskrnl.js'
 import type { NtoskrnlImage } from './find-ntoskrnl.js'
 import { decodeKdbg, readKdbgAt, scanForKdbg } from './kdbg.js'
+import { scanForEncodedKdbg } from './kdbg-encoded.js'
 import type { Kdbg } from './kdbg.js'
 import { KernelVirtualView } from './kernel-virtual-view.js'
 import { lowStubRoots, selfReferencingRoots } from './page-table-root.js'
@@ -131,7 +132,9 @@ async function findKdbg(kmem: VirtualMemory, image: NtoskrnlImage, hints: Window
   }
   const scanned = await scanForKdbg(kmem, image.base, image.header)
   if (scanned !== undefined) return { kdbg: scanned, note: scanned.source }
-  return { kdbg: undefined, note: 'not found in plain form (absent, or encoded as on live Windows 10+: its keys are not located without symbols); offsets come from the data' }
+  const encoded = await scanForEncodedKdbg(kmem, image.base, image.header)
+  if (encoded !== undefined) return { kdbg: encoded, note: encoded.source }
+  return { kdbg: undefined, note: 'not found, plain or encoded, in ntoskrnl\'s readable data sections; offsets come from the data' }
 }
 
 export async function openWindowsKernel(connector: Connector, options: WindowsOpenOptions): Promise<OpenedWindows> {

@@ -92,6 +92,24 @@ for (const container of CONTAINERS) {
   })
 }
 
+describe('encoded KDBG', () => {
+  it('is decoded without its keys, by the known header and KernBase', async () => {
+    const image = buildWindowsImage({ kdbg: 'encoded', seed: 21 })
+    const opened = await openBuilt(dir, image, 'raw')
+    try {
+      const info = await opened.os.info()
+      assert.match(String(info['kdbgSource']), /encoded block .*decoded by known plaintext/)
+      const kdbg = info['kdbg'] as { address: string; psActiveProcessHead: string; offsets: Record<string, string> }
+      assert.equal(kdbg.address, `0x${image.kdbg!.toString(16)}`)
+      assert.equal(kdbg.psActiveProcessHead, `0x${image.processHead.toString(16)}`)
+      assert.equal(kdbg.offsets['eprocessPeb'], '0x550')
+      assert.equal((info['eprocess'] as { sources: Record<string, string> }).sources['peb'], 'KDBG')
+    } finally {
+      await opened.close()
+    }
+  })
+})
+
 describe('hostile process lists', () => {
   it('a cyclic process list fails cleanly', async () => {
     const image = buildWindowsImage({ cyclic: true, kdbg: true })

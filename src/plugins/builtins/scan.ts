@@ -26,6 +26,8 @@ export interface ScanResult {
   readonly scannedBytes: bigint
   readonly unreadableBytes: bigint
   readonly ms: number
+  /** The caller cancelled: the matches are those found until then. */
+  readonly cancelled?: boolean
 }
 
 export async function scanMemory(ctx: PluginContext, request: unknown): Promise<ScanResult> {
@@ -59,6 +61,7 @@ export async function scanMemory(ctx: PluginContext, request: unknown): Promise<
     const keep = Math.min(data.length, matcher.overlap + contextBytes)
     carry = keep === 0 ? undefined : { addr: base + BigInt(data.length - keep), data: data.slice(data.length - keep) }
   }
+  if (ctx.signal.aborted) return { matches, truncated: false, scannedBytes: scanned, unreadableBytes: unreadable, ms: Math.round(performance.now() - started), cancelled: true }
   ctx.progress(1, `${matches.length} matches`)
   return { matches, truncated: false, scannedBytes: scanned, unreadableBytes: unreadable, ms: Math.round(performance.now() - started) }
 }

@@ -152,7 +152,8 @@ export class UserPlugin implements PluginBackend {
     return { stream: source }
   }
 
-  async rpc(target: PluginTarget, request: unknown, progress: ProgressSink): Promise<unknown> {
+  /** A sandboxed call is not cancelled midway (the signal is not forwarded to the plugin process yet). */
+  async rpc(target: PluginTarget, request: unknown, progress: ProgressSink, _signal?: AbortSignal): Promise<unknown> {
     const { run, grants, token } = this.grant(target)
     try {
       return await run.call('rpc', { token, object: target.access.descriptor, leaf: target.leaf, ...this.childOf(target), request }, progress)

@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { defaultSocketPath, LocalTreeClient, startServer } from '../../../net/index.js'
 import { mountTree } from '../../fuse/index.js'
 import type { MountedTree } from '../../fuse/index.js'
-import type { RunningServer } from '../../../net/index.js'
+import type { PageServer, RunningServer } from '../../../net/index.js'
 import { usageError } from '../cli-errors.js'
 import { loadConfig } from '../config.js'
 import type { MemweaveConfig } from '../config.js'
@@ -30,6 +30,8 @@ interface ServeOptions {
   connect?: string[]
   fuse?: string
   fuseReadOnly?: boolean
+  allowOrigin?: string[]
+  web?: boolean
 }
 
 export function addServeCommand(program: Command): void {
@@ -38,8 +40,10 @@ export function addServeCommand(program: Command): void {
       collect)
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
+    .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
+    .option('--web', 'serve the web page on the TCP listeners (open it with: memweave web)')
     .action(async (options: ServeOptions, command: Command) => {
       await serve(globalsOf(command), options)
     })
@@ -60,10 +64,14 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const { composeNode } = await import('../compose-node.js')
     const connect = checkConnectOptions([...(config?.peers ?? []), ...(options.connect ?? [])])
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
+    const pages = options.web === true ? await webPages(settings.listen) : undefined
     const node = await composeNode({ allowWrite: settings.allowWrite, log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     let server: RunningServer
     try {
-      server = await startServer({ tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls })
+      server = await startServer({
+        tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, pages,
+        allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])],
+      })
     } catch (err) {
       await node.close()
       throw err
@@ -77,7 +85,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
       await node.close()
       throw err
     }
-    announce(new Output(globals.json === true), server.addresses, settings.allowWrite, settings.token !== undefined, log, certificate.fingerprint)
+    announce(new Output(globals.json === true), server, settings.allowWrite, settings.token !== undefined, log, certificate.fingerprint)
     if (mounted !== undefined) log.info({ mountpoint: mounted.mountpoint }, 'tree mounted')
     const signal = await stop.promise
     log.info({ signal }, 'shutting down')
@@ -111,10 +119,26 @@ async function serveSettings(globals: GlobalOptions, options: ServeOptions, conf
   }
 }
 
-function announce(out: Output, addresses: readonly string[], allowWrite: boolean, token: boolean, log: Logger, fingerprint: string | undefined): void {
+/** The page's files, loaded before the node opens anything (a missing build fails fast); --web needs a TCP listener. */
+async function webPages(listen: readonly string[]): Promise<PageServer> {
+  if (!listen.some((url) => url.startsWith('ws://') || url.startsWith('wss://'))) {
+    throw usageError('--web needs a TCP listener for the browser (add --listen ws://127.0.0.1:PORT)')
+  }
+  const { loadPageFiles } = await import('../../web/index.js')
+  return loadPageFiles()
+}
+
+function announce(out: Output, server: RunningServer, allowWrite: boolean, token: boolean, log: Logger, fingerprint: string | undefined): void {
+  const { addresses, tokenFiles, pages } = server
   log.info({ allowWrite, token, fingerprint }, 'ready')
-  if (out.json) { out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...(fingerprint === undefined ? {} : { fingerprint }) })); return }
-  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin by then.
+  if (out.json) {
+    const extra = { ...(fingerprint === undefined ? {} : { fingerprint }), ...(tokenFiles.length === 0 ? {} : { tokenFiles }), ...(pages.length === 0 ? {} : { pages }) }
+    out.line(JSON.stringify({ listening: addresses, allowWrite, pid: process.pid, ...extra }))
+    return
+  }
+  // Before the addresses: whoever waits for "listening on" has the fingerprint to pin (and the token file) by then.
   if (fingerprint !== undefined) out.line(`certificate SHA256 ${fingerprint}`)
+  for (const file of tokenFiles) out.line(`token file ${file} (local clients of this user find it by themselves)`)
   for (const address of addresses) out.line(`listening on ${address}`)
+  for (const page of server.pages) out.line(`web page at ${page} (open it with: memweave web)`)
 }

@@ -1,0 +1,95 @@
+/**
+ * The hex view's memory: page-aligned reads in one batch per screen (each
+ * page its own piece, so an unmapped page fails alone and shows as `??`,
+ * never as zeros), a bounded page cache, and re-reads for live mode that
+ * report which bytes changed.
+ */
+import type { PageClient } from './protocol.js'
+
+export const PAGE_BYTES = 4096
+const PAGE_MASK = BigInt(PAGE_BYTES - 1)
+/** Pages kept (about 2 MiB); the oldest are dropped past it. */
+const MAX_PAGES = 512
+
+export type PageState = { readonly data: Uint8Array } | { readonly error: string }
+
+export function pageOf(addr: bigint): bigint {
+  return addr & ~PAGE_MASK
+}
+
+export class HexPages {
+  private readonly pages = new Map<bigint, PageState>()
+  /** Addresses whose byte changed on a re-read, with when (ms). */
+  readonly changedAt = new Map<bigint, number>()
+  reads = 0
+  bytesRead = 0
+
+  constructor(private readonly client: PageClient, readonly handle: number, readonly sizeBytes: bigint) {}
+
+  /** The byte at addr: a number, or undefined while not read, or null when its page is unmapped. */
+  byte(addr: bigint): number | null | undefined {
+    const page = this.pages.get(pageOf(addr))
+    if (page === undefined) return undefined
+    if ('error' in page) return null
+    return page.data[Number(addr - pageOf(addr))] ?? null
+  }
+
+  page(addr: bigint): PageState | undefined {
+    return this.pages.get(pageOf(addr))
+  }
+
+  /** Pages covering [start, end), each page's start. */
+  pagesFor(start: bigint, end: bigint): bigint[] {
+    const out: bigint[] = []
+    const last = end > this.sizeBytes ? this.sizeBytes : end
+    for (let p = pageOf(start); p < last; p += BigInt(PAGE_BYTES)) out.push(p)
+    return out
+  }
+
+  /** Reads the pages of [start, end) not held yet (or all of them with `again`); true when anything changed. */
+  async load(start: bigint, end: bigint, again = false): Promise<{ changed: boolean; staleReason?: string }> {
+    const wanted = this.pagesFor(start, end).filter((p) => again || !this.pages.has(p))
+    if (wanted.length === 0) return { changed: false }
+    const results = await this.client.read(this.handle, wanted.map((addr) => ({ addr, length: PAGE_BYTES })))
+    this.reads++
+    const now = performance.now()
+    let changed = false
+    let staleReason: string | undefined
+    results.forEach((result, i) => {
+      const addr = wanted[i]
+      if (addr === undefined) return
+      const before = this.pages.get(addr)
+      const next: PageState = result.ok && result.data.length > 0 ? { data: result.data } : { error: result.ok ? 'end of the address space' : result.error.message }
+      if (!result.ok && /stale/i.test(result.error.message)) staleReason = result.error.message
+      if (result.ok) this.bytesRead += result.data.length
+      if (before !== undefined && again) this.diff(addr, before, next, now)
+      if (before === undefined || !samePage(before, next)) changed = true
+      this.pages.delete(addr)
+      this.pages.set(addr, next)
+    })
+    while (this.pages.size > MAX_PAGES) {
+      const oldest = this.pages.keys().next().value
+      if (oldest === undefined) break
+      this.pages.delete(oldest)
+    }
+    return staleReason === undefined ? { changed } : { changed, staleReason }
+  }
+
+  clear(): void {
+    this.pages.clear()
+    this.changedAt.clear()
+  }
+
+  private diff(addr: bigint, before: PageState, next: PageState, now: number): void {
+    if (!('data' in before) || !('data' in next)) return
+    const n = Math.min(before.data.length, next.data.length)
+    for (let i = 0; i < n; i++) if (before.data[i] !== next.data[i]) this.changedAt.set(addr + BigInt(i), now)
+  }
+}
+
+function samePage(a: PageState, b: PageState): boolean {
+  if ('error' in a || 'error' in b) return 'error' in a && 'error' in b
+  if (a.data.length !== b.data.length) return false
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false
+  return true
+}

@@ -1,0 +1,41 @@
+/**
+ * Chooses the view for a route from the path's shape and the leaf's
+ * metadata: a processes branch gets the process table, a process its
+ * overview (info and memory map), a mem leaf the hex view, text the
+ * key/value or text view, control and rpc leaves their forms; any other
+ * branch the generic listing.
+ */
+import { useAsync } from '../hooks.js'
+import type { Route } from '../route.js'
+import { clientOf } from '../state.js'
+import { BranchView } from './branch-view.js'
+import { ControlView, RpcView } from './call-views.js'
+import { HexView } from './hex-view.js'
+import { ProcessView } from './process-view.js'
+import { ProcessesView } from './processes-view.js'
+import { TextView } from './text-view.js'
+
+const PROCESSES = /^os\/([^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
+const PROCESS = /^os\/([^/]+)\/processes\/by-(?:pid|name|pid-name)\/([^/]+)$/
+
+export function PickView(props: { route: Route }) {
+  const { path } = props.route
+  const stat = useAsync(() => clientOf().stat(path), [path])
+  if (stat.state === 'loading') return <p class="dim">loading…</p>
+  if (stat.state === 'failed') return <p class="error">{stat.error}</p>
+  const found = stat.value
+  if (found.type === 'branch') {
+    const processes = PROCESSES.exec(path)
+    if (processes !== null) return <ProcessesView os={processes[1] ?? ''} />
+    const process = PROCESS.exec(path)
+    if (process !== null) return <ProcessView path={path} os={process[1] ?? ''} />
+    return <BranchView path={path} />
+  }
+  const meta = found.meta
+  switch (meta?.content) {
+    case 'mem': return <HexView key={path} path={path} at={props.route.at} />
+    case 'control': return <ControlView path={path} />
+    case 'rpc': return <RpcView path={path} />
+    default: return <TextView path={path} />
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The process table of an OS: every process's info (one open+read+close
+ * each, pipelined), sortable by any column, filtered by a text box (`/`),
+ * or shown as a tree by parent pid. A row opens the process (its info and
+ * memory map). Names and command lines are guest data: text only.
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { useAsync } from '../hooks.js'
+import { formatRoute } from '../route.js'
+import { clientOf } from '../state.js'
+
+export interface ProcessRow {
+  readonly pid: number
+  readonly ppid: number
+  readonly name: string
+  readonly state: string
+  readonly uid: number | undefined
+  readonly threads: number | undefined
+  readonly cmdline: string
+  readonly kernel: boolean
+}
+
+type Column = 'pid' | 'ppid' | 'name' | 'state' | 'uid' | 'threads' | 'cmdline'
+const COLUMNS: readonly Column[] = ['pid', 'ppid', 'name', 'state', 'uid', 'threads', 'cmdline']
+
+export async function loadProcesses(os: string): Promise<ProcessRow[]> {
+  const client = clientOf()
+  const pids = (await client.list(`os/${os}/processes/by-pid`)).map((e) => e.name)
+  const rows = await Promise.all(pids.map(async (pid) => {
+    try {
+      return toRow(JSON.parse(await client.readText(`os/${os}/processes/by-pid/${pid}/info`)) as Record<string, unknown>)
+    } catch (err) {
+      // A process that exited between listing and reading is simply left out.
+      return err instanceof Error ? undefined : undefined
+    }
+  }))
+  return rows.filter((r): r is ProcessRow => r !== undefined)
+}
+
+function toRow(info: Record<string, unknown>): ProcessRow {
+  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined)
+  const cmdline = Array.isArray(info['cmdline']) ? info['cmdline'].map(String).join(' ') : typeof info['cmdline'] === 'string' ? info['cmdline'] : ''
+  return {
+    pid: num(info['pid']) ?? -1, ppid: num(info['ppid']) ?? 0, name: String(info['name'] ?? ''), state: String(info['state'] ?? ''),
+    uid: num(info['uid']), threads: num(info['threads']), cmdline, kernel: info['kernelThread'] === true,
+  }
+}
+
+export function ProcessesView(props: { os: string }) {
+  const loaded = useAsync(() => loadProcesses(props.os), [props.os])
+  const [sort, setSort] = useState<{ column: Column; down: boolean }>({ column: 'pid', down: false })
+  const [filter, setFilter] = useState('')
+  const [tree, setTree] = useState(false)
+  const [kernel, setKernel] = useState(true)
+  const filterBox = useRef<HTMLInputElement>(null)
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === '/' && !(e.target instanceof HTMLInputElement)) { e.preventDefault(); filterBox.current?.focus() }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
+  const rows = loaded.state === 'done' ? loaded.value : []
+  const shown = useMemo(() => {
+    const needle = filter.trim().toLowerCase()
+    const match = (r: ProcessRow): boolean => (kernel || !r.kernel) && (needle === '' || `${r.pid} ${r.name} ${r.cmdline} ${r.state}`.toLowerCase().includes(needle))
+    if (tree) return treeOrder(rows).filter(({ row }) => match(row))
+    const sorted = [...rows].filter(match).sort((a, b) => compare(a[sort.column], b[sort.column]) * (sort.down ? -1 : 1))
+    return sorted.map((row) => ({ row, depth: 0 }))
+  }, [rows, sort, filter, tree, kernel])
+  if (loaded.state === 'loading') return <p class="dim">reading the process list…</p>
+  if (loaded.state === 'failed') return <p class="error">{loaded.error}</p>
+  return (
+    <div class="processes">
+      <div class="toolbar">
+        <input ref={filterBox} class="filter" placeholder="filter (/)" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} spellcheck={false} />
+        <label><input type="checkbox" checked={tree} onChange={(e) => setTree(e.currentTarget.checked)} /> tree</label>
+        <label><input type="checkbox" checked={kernel} onChange={(e) => setKernel(e.currentTarget.checked)} /> kernel threads</label>
+        <span class="dim">{shown.length} of {rows.length} processes</span>
+      </div>
+      <table class="grid process-table">
+        <thead>
+          <tr>{COLUMNS.map((c) => (
+            <th key={c} class={`${c === 'pid' || c === 'ppid' || c === 'uid' || c === 'threads' ? 'num' : ''} sortable`} onClick={() => setSort({ column: c, down: sort.column === c ? !sort.down : false })}>
+              {c}{sort.column === c && !tree ? (sort.down ? ' ▾' : ' ▴') : ''}
+            </th>
+          ))}</tr>
+        </thead>
+        <tbody>
+          {shown.map(({ row, depth }) => (
+            <tr key={row.pid} class={row.kernel ? 'kernel' : ''} data-pid={row.pid}>
+              <td class="num"><a href={formatRoute({ path: `os/${props.os}/processes/by-pid/${row.pid}` })}>{row.pid}</a></td>
+              <td class="num">{row.ppid}</td>
+              <td style={{ paddingLeft: `${0.5 + depth * 1.2}em` }}><a href={formatRoute({ path: `os/${props.os}/processes/by-pid/${row.pid}` })}>{row.name}</a></td>
+              <td><span class={`state s-${row.state.slice(0, 1)}`}>{row.state}</span></td>
+              <td class="num">{row.uid ?? ''}</td>
+              <td class="num">{row.threads ?? ''}</td>
+              <td class="cmd">{row.cmdline}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+function compare(a: string | number | boolean | undefined, b: string | number | boolean | undefined): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b
+  return String(a ?? '').localeCompare(String(b ?? ''), undefined, { numeric: true })
+}
+
+/** Depth-first by parent pid; processes whose parent is not listed are roots. */
+function treeOrder(rows: readonly ProcessRow[]): Array<{ row: ProcessRow; depth: number }> {
+  const pids = new Set(rows.map((r) => r.pid))
+  const children = new Map<number, ProcessRow[]>()
+  for (const row of rows) {
+    const parent = pids.has(row.ppid) && row.ppid !== row.pid ? row.ppid : -1
+    children.set(parent, [...(children.get(parent) ?? []), row])
+  }
+  const out: Array<{ row: ProcessRow; depth: number }> = []
+  const seen = new Set<number>()
+  const walk = (parent: number, depth: number): void => {
+    for (const row of (children.get(parent) ?? []).sort((a, b) => a.pid - b.pid)) {
+      if (seen.has(row.pid)) continue
+      seen.add(row.pid)
+      out.push({ row, depth })
+      walk(row.pid, depth + 1)
+    }
+  }
+  walk(-1, 0)
+  return out
+}

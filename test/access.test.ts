@@ -1,0 +1,128 @@
+/**
+ * Access control on the listeners (issue 10), each attack against a real
+ * daemon over real sockets: a TCP client without the token, the auto token
+ * file and the CLI finding it, another local user (setpriv to nobody), a
+ * browser page from another origin, a rebound Host name.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { promisify } from 'node:util'
+import { WebSocket } from 'ws'
+import { MemweaveError } from '../src/errors/index.js'
+import { connectClient, PROTOCOL_VERSION } from '../src/net/index.js'
+import { REPO_ROOT, runCli, startDaemon } from './cli-harness.js'
+import type { RunningDaemon } from './cli-harness.js'
+import { encodeMessage, decodeMessage } from '../src/net/index.js'
+
+const run = promisify(execFile)
+
+/** Opens a raw WebSocket with the given headers; resolves with the HTTP status of a refused upgrade, or 101. */
+async function upgradeStatus(url: string, headers: Record<string, string>, origin?: string): Promise<number> {
+  const ws = new WebSocket(url, { headers, ...(origin === undefined ? {} : { origin }) })
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => { ws.terminate(); resolve(101) })
+    ws.once('unexpected-response', (_request, response) => { response.resume(); ws.terminate(); resolve(response.statusCode ?? 0) })
+    ws.once('error', (err) => reject(err))
+  })
+}
+
+/** A browser-like client: sends an Origin, then a hello with the token; resolves with the hello reply's keys. */
+async function browserHello(url: string, origin: string, token: string): Promise<string[]> {
+  const ws = new WebSocket(url, { origin })
+  await new Promise<void>((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  ws.send(encodeMessage({ id: 0, op: 'hello', version: PROTOCOL_VERSION, token }))
+  const reply = await new Promise<Record<string, unknown>>((resolve) => ws.once('message', (data: Buffer) => resolve(decodeMessage(data) as Record<string, unknown>)))
+  ws.terminate()
+  return Object.keys(reply)
+}
+
+describe('a TCP daemon with no token configured', { concurrency: false }, () => {
+  let dir = ''
+  let stateDir = ''
+  let daemon: RunningDaemon | undefined
+  let url = ''
+  let port = 0
+  let socket = ''
+  const env = (): Record<string, string> => ({ MEMWEAVE_STATE_DIR: stateDir })
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'memweave-access-'))
+    // Others may traverse the folder: the socket file's own 0600 mode is what keeps them out.
+    await chmod(dir, 0o755)
+    stateDir = join(dir, 'state')
+    socket = join(dir, 'mw.sock')
+    daemon = await startDaemon(['--listen', `unix:${socket}`, '--listen', 'ws://127.0.0.1:0', '--json'], { env: env() })
+    url = daemon.addresses.find((a) => a.startsWith('ws://')) ?? ''
+    port = Number(/:(\d+)$/.exec(url)?.[1])
+  })
+
+  after(async () => {
+    if (daemon !== undefined) assert.equal((await daemon.stop()).code, 0)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('writes a 0600 token file in a 0700 state directory and says where', async () => {
+    const file = join(stateDir, `tcp-${port}.token`)
+    assert.equal(((await stat(file)).mode & 0o777).toString(8), '600')
+    assert.equal(((await stat(stateDir)).mode & 0o777).toString(8), '700')
+    assert.match(daemon?.stdout() ?? '', new RegExp(`"tokenFiles":\\["${file.replaceAll('/', '\\/')}"\\]`))
+  })
+
+  test('the CLI of the same user finds the token by itself', async () => {
+    const result = await runCli(['--daemon', url, 'ls'], { env: env() })
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /^sys\/$/m)
+  })
+
+  test('a client without the token is refused, and told where the token lives', async () => {
+    await assert.rejects(connectClient(url, { autoToken: false }), (err: unknown) => err instanceof MemweaveError && err.kind === 'unauthorized'
+      && err.message.includes(join(stateDir, `tcp-${port}.token`)))
+    await assert.rejects(connectClient(url, { token: 'a-guess' }), (err: unknown) => err instanceof MemweaveError && /not valid/.test(err.message))
+  })
+
+  test('another local user (nobody) can use neither the TCP listener nor the unix socket', async (t) => {
+    const asNobody = async (daemonUrl: string): Promise<{ code: number; stderr: string }> => {
+      try {
+        await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', daemonUrl, 'ls'],
+          { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', MEMWEAVE_STATE_DIR: stateDir } })
+        return { code: 0, stderr: '' }
+      } catch (err) {
+        const failed = err as { code?: number; stderr?: string }
+        return { code: failed.code ?? -1, stderr: failed.stderr ?? '' }
+      }
+    }
+    if (process.getuid?.() !== 0) { t.skip('needs root to switch to nobody'); return }
+    const tcp = await asNobody(url)
+    assert.equal(tcp.code, 1, tcp.stderr)
+    assert.match(tcp.stderr, /requires a token/)
+    const unix = await asNobody(`unix:${socket}`)
+    assert.notEqual(unix.code, 0)
+    assert.match(unix.stderr, /EACCES|permission denied/i)
+  })
+
+  test('a browser page from another origin gets 403; the daemon\'s own origins are served', async () => {
+    assert.equal(await upgradeStatus(url, {}, 'http://evil.example'), 403)
+    assert.equal(await upgradeStatus(url, {}, 'null'), 403)
+    assert.equal(await upgradeStatus(url, {}, `http://127.0.0.1:${port + 1}`), 403)
+    const token = (await import('node:fs')).readFileSync(join(stateDir, `tcp-${port}.token`), 'utf8').trim()
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      assert.deepEqual(await browserHello(url, origin, token), ['id', 'result'], origin)
+    }
+  })
+
+  test('a Host header that is not the daemon\'s own is refused (DNS rebinding)', async () => {
+    assert.equal(await upgradeStatus(url, { host: `evil.example:${port}` }), 421)
+    assert.equal(await upgradeStatus(url, { host: `evil.example:${port}` }, `http://evil.example:${port}`), 421)
+    assert.equal(await upgradeStatus(url, { host: `localhost:${port}` }), 101)
+  })
+
+  test('stopping the daemon removes the token file', async () => {
+    assert.equal((await daemon?.stop())?.code, 0)
+    daemon = undefined
+    await assert.rejects(stat(join(stateDir, `tcp-${port}.token`)), /ENOENT/)
+  })
+})

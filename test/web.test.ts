@@ -1,0 +1,223 @@
+/**
+ * The web frontend end to end: `memweave serve --web` on a real Linux guest
+ * dump, `memweave web` links, and headless Chromium (Debian's, through
+ * playwright-core) using the page as a person would. Checked against the
+ * fixture's truth.json: the process table lists the guest's processes; a
+ * deep link to a test program's heap shows its pattern; an unmapped page
+ * shows `??`; go-to `module+0xOFF` lands there; a scan finds the pattern
+ * with progress and can be cancelled; the ticket leaves the address bar and
+ * works once; and a page from another origin cannot connect.
+ */
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import { after, before, describe, test } from 'node:test'
+import type { Page } from 'playwright-core'
+import { WebSocket } from 'ws'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
+import type { Browser } from './web-browser.js'
+import { runCli } from './cli-harness.js'
+import { screenshot, startWebDaemon } from './web-harness.js'
+import type { WebDaemon } from './web-harness.js'
+
+const FIXTURE = linuxFixtures()[0]
+const skip = FIXTURE === undefined ? NO_FIXTURES_REASON : !haveChromium() ? NO_CHROMIUM_REASON : false
+
+describe('web frontend on a guest dump', { skip }, () => {
+  let web: WebDaemon
+  let browser: Browser
+  const truth = FIXTURE?.truth
+  const pattern = truth?.patterns.find((p) => p.kind === 'heap')
+  const pid = pattern?.pid ?? 0
+  const mapsLines = (truth?.maps[String(pid)] ?? '').split('\n').filter((l) => l !== '')
+
+  before(async () => {
+    web = await startWebDaemon([`connector dump file:${FIXTURE?.dump ?? ''}`, 'os guest -c dump linux'])
+    browser = await launchBrowser()
+  })
+  after(async () => {
+    await browser?.close()
+    await web?.stop()
+  })
+
+  async function open(view: string): Promise<Page> {
+    const page = await browser.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (err) => errors.push(err.message))
+    await page.goto(await web.link(view))
+    await page.waitForSelector('.main', { timeout: 30_000 })
+    assert.deepEqual(errors, [])
+    return page
+  }
+
+  test('the page is served with strict headers, and only to its own Host', async () => {
+    const response = await fetch(web.page)
+    assert.equal(response.status, 200)
+    const csp = response.headers.get('content-security-policy') ?? ''
+    assert.match(csp, /default-src 'none'/)
+    assert.match(csp, /script-src 'self'/)
+    assert.match(csp, /frame-ancestors 'none'/)
+    assert.ok(csp.includes(`connect-src ${web.tcp}`), csp)
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff')
+    assert.equal(response.headers.get('referrer-policy'), 'no-referrer')
+    assert.equal((await fetch(new URL('/nothing-here', web.page))).status, 404)
+    // A DNS-rebinding name pointing at 127.0.0.1 is not this daemon.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const url = new URL(web.page)
+      import('node:http').then(({ request }) => {
+        request({ host: url.hostname, port: url.port, path: '/', headers: { host: `evil.example:${url.port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject).end()
+      }, reject)
+    })
+    assert.equal(rebound, 421)
+  })
+
+  test('the process table shows the guest\'s processes', async () => {
+    const page = await open('os/guest/processes')
+    await page.waitForSelector('.process-table tbody tr')
+    assert.ok(!page.url().includes('ticket'), `the ticket left the address bar: ${page.url()}`)
+    const pids = await page.$$eval('.process-table tbody tr', (rows) => rows.map((r) => Number(r.getAttribute('data-pid'))))
+    assert.deepEqual(pids.sort((a, b) => a - b), (truth?.processes ?? []).map((p) => p.pid).sort((a, b) => a - b))
+    const text = await page.textContent('.process-table') ?? ''
+    for (const process of truth?.processes.filter((p) => !p.kernelThread) ?? []) {
+      assert.ok(text.includes(process.name), `process ${process.name} listed`)
+      assert.ok(text.includes(process.cmdline.join(' ')), `command line of ${process.pid} shown`)
+    }
+    await screenshot(page, 'process-table')
+    await page.fill('.filter', 'mw-pattern')
+    const filtered = await page.$$eval('.process-table tbody tr', (rows) => rows.map((r) => Number(r.getAttribute('data-pid'))))
+    assert.ok(filtered.includes(pid) && filtered.length < pids.length, 'the filter narrows the table')
+    await page.close()
+  })
+
+  test('a deep link to a test program\'s heap shows its pattern', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
+    const first = Buffer.from(pattern.bytes, 'hex').subarray(0, 16).toString('latin1')
+    // Locators, not string predicates: the page's CSP forbids eval, for tests too.
+    await page.locator('.hex-grid', { hasText: first }).waitFor({ timeout: 30_000 })
+    const firstRow = await page.textContent('.hex-grid .row:first-child .addr')
+    assert.equal(BigInt(`0x${firstRow ?? ''}`), BigInt(pattern.address) & ~0xfn)
+    const bytes = await page.$$eval('.hex-grid .row:first-child .b', (cells) => cells.map((c) => c.textContent).join(''))
+    assert.equal(bytes.slice(2 * Number(BigInt(pattern.address) & 0xfn)), pattern.bytes.slice(0, 32 - 2 * Number(BigInt(pattern.address) & 0xfn)))
+    assert.match(await page.textContent('.inspector') ?? '', /MEMWEAVE-PATTERN/)
+    await screenshot(page, 'hex-view-heap')
+    await page.close()
+  })
+
+  test('an unmapped page shows ?? (never zeros)', async () => {
+    // The first gap between two mappings of the test program.
+    const ranges = mapsLines.map((l) => l.split(' ')[0]?.split('-').map((h) => BigInt(`0x${h}`)) ?? [])
+    const gap = ranges.findIndex((r, i) => (ranges[i + 1]?.[0] ?? 0n) > (r[1] ?? 0n))
+    const unmapped = ranges[gap]?.[1] ?? 0n
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@0x${unmapped.toString(16)}`)
+    await page.locator('.hex-grid .row:first-child .b.un:nth-child(16)').waitFor({ timeout: 30_000 })
+    const cells = await page.$$eval('.hex-grid .row:first-child .b', (c) => c.map((e) => e.textContent))
+    assert.deepEqual(cells, new Array(16).fill('??'))
+    await page.close()
+  })
+
+  test('go-to module+0xOFF lands at the module base plus the offset', async () => {
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem`)
+    await page.waitForSelector('.hex-grid .row')
+    const program = mapsLines[0] ?? ''
+    const base = BigInt(`0x${program.split('-')[0] ?? '0'}`)
+    const name = program.slice(program.lastIndexOf('/') + 1)
+    await page.keyboard.press('Control+g')
+    await page.keyboard.type(`${name}+0x1010`)
+    await page.keyboard.press('Enter')
+    const want = (base + 0x1010n).toString(16).padStart(12, '0')
+    await page.locator('.hex-grid .row:first-child .addr', { hasText: want }).waitFor()
+    assert.equal(await page.textContent('.where'), `${name}+0x1010`)
+    assert.ok(page.url().endsWith(`@${encodeURIComponent(`${name}+0x1010`)}`), page.url())
+    await page.close()
+  })
+
+  test('a scan of the process finds the pattern, with progress, and a hit jumps there', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem`)
+    await page.waitForSelector('.hex-grid .row')
+    await page.click('text=Scan')
+    // "MEMWEAVE-PATTERN-alpha-": every pattern this program placed (data, heap, mmap, stack).
+    await page.fill('.scan-input', `${Buffer.from(pattern.bytes, 'hex').toString('latin1').split('-').slice(0, 3).join('-')}-`)
+    await page.click('.scan-panel button[type=submit]')
+    await page.waitForSelector('.scan-summary', { timeout: 60_000 })
+    assert.ok(Number(await page.getAttribute('.scan-summary', 'data-updates')) >= 1, 'progress events arrived')
+    const hits = await page.$$eval('.scan-results a.hit', (links) => links.map((a) => a.textContent ?? ''))
+    const want = (truth?.patterns ?? []).filter((p) => p.pid === pid).map((p) => BigInt(p.address))
+    for (const address of want) assert.ok(hits.some((h) => BigInt(h) === address), `hit at 0x${address.toString(16)} (hits: ${hits.join(' ')})`)
+    await page.click(`.scan-results a.hit:text-is("${pattern.address}")`)
+    await page.locator('.hex-grid .row:first-child .addr', { hasText: (BigInt(pattern.address) & ~0xfn).toString(16).padStart(12, '0') }).waitFor()
+    await screenshot(page, 'scan')
+    await page.close()
+  })
+
+  test('a scan of all physical memory shows progress and can be cancelled', async () => {
+    const page = await open('connector/dump/mem')
+    await page.waitForSelector('.hex-grid .row')
+    await page.click('text=Scan')
+    await page.fill('.scan-input', 'no such text anywhere in memory, surely')
+    await page.click('.scan-panel button[type=submit]')
+    // Progress from the daemon: wait until some of the memory is done, then cancel.
+    await page.locator('.progress:not([data-done="0"])').waitFor({ timeout: 60_000 })
+    await page.click('.scan-panel button.cancel')
+    await page.waitForSelector('.scan-summary', { timeout: 60_000 })
+    assert.equal(await page.getAttribute('.scan-summary', 'data-cancelled'), 'true')
+    assert.match(await page.textContent('.scan-summary') ?? '', /Cancelled/)
+    await page.close()
+  })
+
+  test('a ticket works once', async () => {
+    const link = await web.link()
+    const first = await browser.newPage()
+    await first.goto(link)
+    await first.waitForSelector('.conn.open')
+    const second = await browser.newPage()
+    await second.goto(link)
+    await second.waitForSelector('.banner.error')
+    assert.match(await second.textContent('.banner.error') ?? '', /ticket is not valid/)
+    await first.close()
+    await second.close()
+  })
+
+  test('a page from another origin cannot connect, even with a valid ticket', async () => {
+    const ticket = /#ticket=([0-9a-f]+)/.exec(await web.link())?.[1] ?? ''
+    const evil: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' })
+      res.end(`<script>const ws = new WebSocket(${JSON.stringify(`${web.tcp}/`)}); ws.binaryType = 'arraybuffer';
+        ws.onopen = () => { document.body.dataset.ws = 'opened' }; ws.onclose = () => { document.body.dataset.ws = document.body.dataset.ws === 'opened' ? 'opened-then-closed' : 'refused' }</script>`)
+    })
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve))
+    const address = evil.address()
+    const port = typeof address === 'object' && address !== null ? address.port : 0
+    const page = await browser.newPage()
+    await page.goto(`http://127.0.0.1:${port}/`)
+    await page.locator('body[data-ws]').waitFor()
+    assert.equal(await page.getAttribute('body', 'data-ws'), 'refused')
+    await page.close()
+    evil.close()
+    // The same refusal for any client that presents a foreign Origin (the ticket is not even looked at).
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${web.tcp}/`, { headers: { origin: `http://127.0.0.1:${port}` } })
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.on('open', () => { ws.close(); resolve(101) })
+      ws.on('error', () => undefined)
+    })
+    assert.equal(status, 403)
+    assert.ok(ticket.length > 0)
+  })
+
+  // Last: it removes the dump from the daemon.
+  test('removing the dump turns an open view stale, with the reason and a reopen button', async () => {
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern?.address ?? '0'}`)
+    await page.locator('.hex-grid', { hasText: 'MEMWEAVE' }).waitFor({ timeout: 30_000 })
+    const removed = await runCli(['--daemon', web.unix, 'os', 'rm', '-f', 'guest'])
+    assert.equal(removed.code, 0, removed.stderr)
+    // Pushed by the daemon (a 1.2 stale event): the page did not have to read again to find out.
+    await page.waitForSelector('.hex-view.stale .stale-banner', { timeout: 30_000 })
+    assert.match(await page.textContent('.stale-banner') ?? '', /Stale:.*(removed|closed|gone)/i)
+    assert.ok(await page.isVisible('.stale-banner button'), 'a reopen button')
+    await screenshot(page, 'stale')
+    await page.close()
+  })
+})
