@@ -4,6 +4,7 @@
  *
  *   hint                                   says
  *   linux:arch=x86_64|arm64                what the user said
+ *   the connector's guestArch              a live QEMU's binary (qemu-system-aarch64)
  *   VMCOREINFO NUMBER(kimage_voffset)      arm64 (only arm64 exports it)
  *   NT_PRSTATUS of 392 bytes               arm64 (x86-64's is 336)
  *   QEMU CPU notes / live CR3 registers    x86-64
@@ -43,6 +44,7 @@ export async function decideArch(connector: Connector, vmcoreinfo: Vmcoreinfo | 
     if (argument === 'arm64' || argument === 'aarch64') return { arch: 'arm64', why: 'argument arch=' }
     throw new MemweaveError('os', 'invalid_argument', `linux: arch='${argument}' is not one of x86_64, arm64`)
   }
+  if (connector.hints.guestArch !== undefined) return { arch: connector.hints.guestArch, why: 'the connector (QEMU binary)' }
   if (vmcoreinfo?.raw.has('NUMBER(kimage_voffset)') === true) return { arch: 'arm64', why: 'VMCOREINFO kimage_voffset' }
   const notes = connector.hints.elfNotes ?? []
   const prstatus = notes.find((n) => n.name === 'CORE' && n.type === NT_PRSTATUS)
