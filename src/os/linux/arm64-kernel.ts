@@ -36,7 +36,12 @@ const WINDOW_END = 0xfffffc0000000000n
 export interface Arm64Image {
   readonly phys: bigint
   readonly sizeBytes: bigint
+  /** Page size the kernel was built for (header flags bits 1-2), when it says. */
+  readonly pageBytes: number | undefined
 }
+
+/** Header flags bits 1-2: 1 = 4K, 2 = 16K, 3 = 64K pages (0 = unspecified). */
+const HEADER_PAGE_SIZES = [undefined, 4096, 16384, 65536] as const
 
 /** The physical kernel image: the first 64 KiB-aligned place in memory carrying the arm64 Image header (8-byte probes, batched). */
 export async function findArm64Image(mem: PhysicalMemory): Promise<Arm64Image | undefined> {
@@ -51,11 +56,12 @@ export async function findArm64Image(mem: PhysicalMemory): Promise<Arm64Image | 
       if (probe === undefined || !probe.ok || probe.data.length < 4) continue
       if (new DataView(probe.data.buffer, probe.data.byteOffset, 4).getUint32(0, true) !== HEADER_MAGIC) continue
       const at = addrs[i] ?? 0n
-      const [size] = await mem.read([{ addr: physAddr(at + 0x10n), length: 8 }])
-      if (size === undefined || !size.ok || size.data.length < 8) continue
-      const sizeBytes = new DataView(size.data.buffer, size.data.byteOffset, 8).getBigUint64(0, true)
+      const [header] = await mem.read([{ addr: physAddr(at + 0x10n), length: 16 }])
+      if (header === undefined || !header.ok || header.data.length < 16) continue
+      const view = new DataView(header.data.buffer, header.data.byteOffset, 16)
+      const sizeBytes = view.getBigUint64(0, true)
       if (sizeBytes < 1n << 20n || sizeBytes > BigInt(MAX_IMAGE_BYTES)) continue
-      return { phys: at, sizeBytes }
+      return { phys: at, sizeBytes, pageBytes: HEADER_PAGE_SIZES[Number((view.getBigUint64(8, true) >> 1n) & 3n)] }
     }
   }
   return undefined
@@ -90,10 +96,11 @@ function vmcoreinfoRoot(vmcoreinfo: Vmcoreinfo | undefined): bigint | undefined 
   return pgd === undefined || voffset === undefined ? undefined : BigInt.asUintN(64, pgd - voffset)
 }
 
-/** Regimes worth trying first: VMCOREINFO's VA_BITS and page size narrow them down. */
-function modesFor(vmcoreinfo: Vmcoreinfo | undefined): readonly PagingMode[] {
+/** Regimes worth trying: the image header's page size (or VMCOREINFO's) and VA_BITS narrow them down. */
+function modesFor(vmcoreinfo: Vmcoreinfo | undefined, image: Arm64Image): readonly PagingMode[] {
   const vaBits = vmcoreinfo?.numbers.get('VA_BITS')
-  const page = vmcoreinfo?.pageSizeBytes
+  const page = image.pageBytes ?? vmcoreinfo?.pageSizeBytes
+  if (image.pageBytes !== undefined) return AARCH64_MODES.filter((m) => m.pageBytes === page).sort((a, b) => Number(b.virtualBits === Number(vaBits)) - Number(a.virtualBits === Number(vaBits)))
   const preferred = AARCH64_MODES.filter((m) => (page === undefined || m.pageBytes === page) && (vaBits === undefined || m.virtualBits === Number(vaBits)))
   return [...preferred, ...AARCH64_MODES.filter((m) => !preferred.includes(m))]
 }
@@ -130,7 +137,7 @@ export async function findArm64Kernel(mem: PhysicalMemory, vmcoreinfo: Vmcoreinf
     if (fromVmcoreinfo !== undefined) candidates.push({ root: fromVmcoreinfo, source: 'VMCOREINFO swapper_pg_dir' })
     for (const root of await rootsInImage(mem, image, maxPhys)) if (root !== fromVmcoreinfo) candidates.push({ root, source: 'table scan of the kernel image' })
   }
-  const modes = modesFor(vmcoreinfo)
+  const modes = modesFor(vmcoreinfo, image)
   const refusals: string[] = []
   for (const { root, source } of candidates) {
     for (const mode of modes) {
