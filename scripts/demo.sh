@@ -11,8 +11,8 @@ run() { printf '\033[2m$ memweave %s\033[0m\n' "$*" >&2; node bin/memweave.js --
 
 say "installing what is missing"
 bash scripts/setup.sh
-say "compiling (tsc)"
-npx tsc -p tsconfig.json
+say "compiling (tsc) and building the web page (esbuild)"
+npm run build --silent >/dev/null
 
 say "building the guest dump (first time ~1 minute: Debian kernel under QEMU TCG, KASLR on)"
 bash scripts/fixtures/build-guests.sh
@@ -26,7 +26,7 @@ SOCKET="$DEMO_DIR/memweave.sock"
 DAEMON="unix:$SOCKET"
 MOUNT="$DEMO_DIR/mnt"
 cat >"$DEMO_DIR/config.toml" <<TOML
-listen = ["unix:$SOCKET"]
+listen = ["unix:$SOCKET", "ws://127.0.0.1:0"]
 
 [[connector]]
 name = "dump"
@@ -44,7 +44,7 @@ kind = "native"
 TOML
 
 say "starting the daemon (config: $DEMO_DIR/config.toml)"
-node bin/memweave.js serve --config "$DEMO_DIR/config.toml" 2>"$DEMO_DIR/daemon.log" &
+node bin/memweave.js serve --web --config "$DEMO_DIR/config.toml" 2>"$DEMO_DIR/daemon.log" &
 DAEMON_PID=$!
 cleanup() {
   if mountpoint -q "$MOUNT" 2>/dev/null; then fusermount -u "$MOUNT" 2>/dev/null || umount -l "$MOUNT" 2>/dev/null || true; fi
@@ -96,7 +96,14 @@ Try these (the daemon is at $DAEMON):
   node bin/memweave.js dump guest ${PID:-PID} -o /tmp/guest-core   # then: gdb -c /tmp/guest-core
   node bin/memweave.js stat connector/dump/mem
   ls $MOUNT                              # when FUSE is available
+  node bin/memweave.js web               # a new one-time link to the web page
 TXT
+
+# Last: the web page, with a one-time ticket (valid for two minutes; memweave web prints a new one).
+if WEB_URL="$(node bin/memweave.js --daemon "$DAEMON" web --no-open 2>/dev/null)"; then
+  say "the web page (one-time link)"
+  printf '%s\n' "$WEB_URL"
+fi
 
 if [ -t 0 ] && [ "${MEMWEAVE_DEMO_EXIT:-0}" != 1 ]; then
   say "daemon running (pid $DAEMON_PID); press Ctrl-C to stop"

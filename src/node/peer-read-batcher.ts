@@ -13,9 +13,14 @@ interface Waiting {
   readonly reject: (error: unknown) => void
 }
 
-/** A merged request stops growing past these (the client splits further to the peer's own limits). */
+/**
+ * A merged request stops growing past these (the client splits further to the peer's own limits).
+ * The byte cap is small on purpose: several big reads in flight are forwarded as separate requests,
+ * so each one's reply streams on to the next hop as soon as it is in, instead of all of them
+ * waiting for the largest (pipelining across hops); small reads still travel together.
+ */
 const MAX_MERGED_PIECES = 4096
-const MAX_MERGED_BYTES = 64 * 1024 * 1024
+const MAX_MERGED_BYTES = 1024 * 1024
 
 export class ReadBatcher {
   private waiting: Waiting[] = []

@@ -10,6 +10,7 @@ import { osKmemLeaf } from './os-kmem-leaf.js'
 import { osModulesBranch } from './os-modules-branch.js'
 import { osProcessesBranch } from './os-processes-branch.js'
 import { osRefreshLeaf } from './os-refresh-leaf.js'
+import { processAuxvLeaf } from './process-auxv-leaf.js'
 import { processCoreLeaf } from './process-core-leaf.js'
 import { processInfoLeaf } from './process-info-leaf.js'
 import { processMapsLeaf } from './process-maps-leaf.js'
@@ -22,7 +23,7 @@ export const OS_MAPPINGS = [
   // os/NAME/
   osInfoLeaf, osKmemLeaf, osModulesBranch, osProcessesBranch, osRefreshLeaf,
   // os/NAME/processes/…/PID/
-  processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf, processThreadsBranch,
+  processInfoLeaf, processMemLeaf, processMapsLeaf, processPhysMapsLeaf, processModulesBranch, processCoreLeaf, processThreadsBranch, processAuxvLeaf,
   // …/modules/NAME/
   moduleInfoLeaf, moduleMemLeaf,
 ] as const

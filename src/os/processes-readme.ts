@@ -41,6 +41,7 @@ Each process has:
              zero; mappings that cannot be read (guard pages, [vvar]) have
              no data, and unreadable pages inside readable mappings read as
              zeros
+  auxv       the auxiliary vector (u64 type/value pairs), where readable
   minidump   Windows processes only: a MINIDUMP (WinDbg, Visual Studio)
              with system info, the module list (PEB loader list) and a
              Memory64 list of the readable maps; no thread list; pages that

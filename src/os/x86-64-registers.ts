@@ -85,12 +85,12 @@ export function formatRegisters(registers: ThreadRegisters): string {
   return `${[...lines, ...notes].join('\n')}\n`
 }
 
-/** JSON-ready registers: hex strings, so no value loses precision. */
+/** JSON-ready registers: hex strings, so no value loses precision; the FXSAVE area as hex, or null. */
 export function registersJson(registers: ThreadRegisters): Record<string, unknown> {
   return {
     source: registers.source,
     registers: Object.fromEntries(USER_REGS.map((name) => [name, hex(registers.regs[name])])),
-    fxsave: registers.fxsave !== undefined,
+    fxsave: registers.fxsave === undefined ? null : Buffer.from(registers.fxsave).toString('hex'),
     warnings: registers.warnings,
   }
 }

@@ -4,6 +4,7 @@
  * (2 usage, 1 operation failed, 3 no daemon).
  */
 import { Command, CommanderError, Option } from 'commander'
+import { addGdbserverCommand } from './commands/gdbserver-command.js'
 import { addMountCommand } from './commands/mount-command.js'
 import { addObjectCommands } from './commands/object-commands.js'
 import { addOsCommands } from './commands/os-commands.js'
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   addSysCommand(program)
   addOsCommands(program)
   addThreadCommands(program)
+  addGdbserverCommand(program)
   addPeerCommands(program)
   addPluginCommands(program)
   addMountCommand(program)

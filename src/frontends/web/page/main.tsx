@@ -14,6 +14,7 @@ import './styles.css'
 const root = document.getElementById('app')
 
 async function start(): Promise<void> {
+  document.documentElement.dataset['scriptMs'] = String(Math.round(performance.now()))
   const ticket = takeTicket()
   route.value = parseRoute(window.location.hash)
   if (root === null) return
@@ -24,6 +25,7 @@ async function start(): Promise<void> {
     const url = `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}/`
     try {
       const client = await PageClient.connect(url, ticket)
+      document.documentElement.dataset['helloMs'] = String(Math.round(performance.now()))
       session.value = { state: 'open', client }
       client.onClosed((reason) => { session.value = { state: 'closed', reason } })
     } catch (err) {

@@ -55,6 +55,7 @@ export class PageClient {
       ws.addEventListener('open', () => resolve(), { once: true })
       ws.addEventListener('close', (e) => reject(new Error(e.reason === '' ? 'the daemon refused the connection' : e.reason)), { once: true })
     })
+    document.documentElement.dataset['openMs'] = String(Math.round(performance.now()))
     const client = new PageClient(ws)
     client.hello = await client.call('hello', { version: VERSION, ticket, client: { name: 'web' } })
     return client

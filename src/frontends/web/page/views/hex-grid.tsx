@@ -23,6 +23,7 @@ export function HexGrid(props: GridProps) {
   const digits = props.size > 1n << 48n ? 16 : 12
   const now = performance.now()
   const rows = []
+  let complete = true
   for (let r = 0; r < props.rows; r++) {
     const base = props.top + BigInt(r * ROW_BYTES)
     if (base >= props.size) break
@@ -31,6 +32,7 @@ export function HexGrid(props: GridProps) {
     for (let i = 0; i < ROW_BYTES; i++) {
       const addr = base + BigInt(i)
       const b = props.pages.byte(addr)
+      if (b === undefined) complete = false
       const changed = (props.pages.changedAt.get(addr) ?? -Infinity) > now - CHANGE_GLOW_MS
       const selected = props.selection !== undefined && addr >= props.selection[0] && addr <= props.selection[1]
       const cls = `${b === null ? 'un' : b === 0 ? 'z' : ''}${addr === props.cursor ? ' cur' : ''}${selected ? ' sel' : ''}${changed ? ' chg' : ''}${i === 8 ? ' mid' : ''}`
@@ -49,5 +51,6 @@ export function HexGrid(props: GridProps) {
       </div>,
     )
   }
-  return <div class="hex-grid">{rows}</div>
+  // data-top and data-complete let tests and the bench see when a screen is filled.
+  return <div class="hex-grid" data-top={props.top.toString(16)} data-complete={String(complete)}>{rows}</div>
 }

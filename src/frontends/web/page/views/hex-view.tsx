@@ -43,6 +43,8 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [note, setNote] = useState('')
   const [, redraw] = useReducer((n: number) => n + 1, 0)
   const [scanOpen, setScanOpen] = useState(false)
+  /** How long the last new screen took from asking to painted (the bench and the status line read it). */
+  const [fill, setFill] = useState<{ top: bigint; ms: number } | undefined>(undefined)
   const box = useRef<HTMLDivElement>(null)
   const isProcess = /\/processes\/by-[^/]+\/[^/]+\/mem$/.test(props.path)
 
@@ -82,10 +84,12 @@ export function HexView(props: { path: string; at: string | undefined }) {
   useEffect(() => {
     if (opened === undefined || stale !== undefined) return
     let current = true
+    const started = performance.now()
     opened.pages.load(top, top + SCREEN).then((r) => {
       if (!current) return
       if (r.staleReason !== undefined) setStale(r.staleReason)
       redraw(0)
+      requestAnimationFrame(() => { if (current) setFill({ top, ms: performance.now() - started }) })
     }, (err: unknown) => { if (current) setNote(errorText(err)) })
     return () => { current = false }
   }, [opened, top, stale])
@@ -136,7 +140,7 @@ export function HexView(props: { path: string; at: string | undefined }) {
     if (text.ok) { void navigator.clipboard.writeText(text.text).then(() => setNote(`copied ${to - from + 1n} bytes as ${format}`), (err: unknown) => setNote(`cannot copy: ${errorText(err)}`)) } else setNote(text.reason)
   }
   return (
-    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`}>
+    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-ms={fill === undefined ? undefined : fill.ms.toFixed(1)}>
       {stale === undefined ? null : (
         <div class="banner stale-banner">
           <strong>Stale:</strong> {stale}

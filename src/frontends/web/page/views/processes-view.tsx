@@ -78,7 +78,8 @@ export function ProcessesView(props: { os: string }) {
         <label><input type="checkbox" checked={kernel} onChange={(e) => setKernel(e.currentTarget.checked)} /> kernel threads</label>
         <span class="dim">{shown.length} of {rows.length} processes</span>
       </div>
-      <table class="grid process-table">
+      {/* data-rendered-ms: milliseconds from navigation start to this render (the bench reads it). */}
+      <table class="grid process-table" data-rendered-ms={Math.round(performance.now())}>
         <thead>
           <tr>{COLUMNS.map((c) => (
             <th key={c} class={`${c === 'pid' || c === 'ppid' || c === 'uid' || c === 'threads' ? 'num' : ''} sortable`} onClick={() => setSort({ column: c, down: sort.column === c ? !sort.down : false })}>

@@ -1,0 +1,238 @@
+/**
+ * The data path across every boundary (issue 11), each row against a limit
+ * measured in the same run: in-process through the tree (read and readInto)
+ * against `dd bs=1M`; the protocol client over a unix socket (one at a time
+ * and pipelined) against dd; `memweave cat LEAF | dd` against
+ * `cat FILE | dd`; one and two TCP hops against `iperf3 -c 127.0.0.1`; and
+ * one-at-a-time 4 KiB reads against a bare two-process round trip on a unix
+ * socket. Short bursts, best of a few rounds: the machine is shared.
+ */
+import { execFile, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { randomFillSync } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { pino } from 'pino'
+import { connectClient, LocalTreeClient } from '../src/net/index.js'
+import type { TreeClient } from '../src/net/index.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
+import { emit, row } from './bench-report.js'
+import type { BenchRow } from './bench-report.js'
+
+const MIB = 1024 * 1024
+const FILE = process.env['MEMWEAVE_BENCH_FILE'] ?? '/tmp/memweave-bench.bin'
+const SIZE = 1024 * MIB
+const run = promisify(execFile)
+const quick = process.argv.includes('--quick')
+const BURST = (quick ? 128 : 512) * MIB
+const ROUNDS = quick ? 2 : 3
+
+async function ensureFile(): Promise<void> {
+  const existing = await stat(FILE).catch(() => undefined) // absent: made below
+  if (existing !== undefined && existing.size >= SIZE) return
+  const handle = await open(FILE, 'w')
+  const chunk = new Uint8Array(16 * MIB)
+  for (let at = 0; at < SIZE; at += chunk.length) { randomFillSync(chunk); await handle.write(chunk, 0, chunk.length, at) }
+  await handle.close()
+}
+
+const best = async (fn: () => Promise<number>): Promise<number> => {
+  let top = 0
+  for (let i = 0; i < ROUNDS; i++) top = Math.max(top, await fn())
+  return top
+}
+
+async function dd(bytes: number): Promise<number> {
+  const { stderr } = await run('dd', [`if=${FILE}`, 'of=/dev/null', 'bs=1M', `count=${bytes / MIB}`])
+  const match = /(\d+) bytes .* copied, ([\d.]+) s/.exec(stderr)
+  if (match === null) throw new Error(`cannot parse dd: ${stderr}`)
+  return Number(match[1]) / 1e6 / Number(match[2])
+}
+
+/** Wall-clock MB/s of a shell pipeline moving `bytes`. */
+async function pipeline(command: string, bytes: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const started = performance.now()
+  await run('sh', ['-c', command], { env, maxBuffer: 1 << 20 })
+  return bytes / 1e6 / ((performance.now() - started) / 1000)
+}
+
+/** MB/s of sequential 1 MiB reads with `depth` in flight, through read() (fresh memory) or readInto (reused buffers). */
+async function stream(client: TreeClient, path: string, total: number, depth: number, into: boolean): Promise<number> {
+  const { handle } = await client.open(path)
+  try {
+    let next = 0
+    const worker = async (): Promise<void> => {
+      const buffer = Buffer.allocUnsafeSlow(MIB)
+      while (next < total) {
+        const addr = BigInt(next % SIZE)
+        next += MIB
+        if (into) {
+          const [r] = await client.readInto(handle, [{ addr, length: MIB, at: 0 }], buffer)
+          if (r?.ok !== true || r.length !== MIB) throw new Error('read failed')
+        } else {
+          const [r] = await client.read(handle, [{ addr, length: MIB }])
+          if (r?.ok !== true || r.data.length !== MIB) throw new Error('read failed')
+        }
+      }
+    }
+    const started = performance.now()
+    await Promise.all(Array.from({ length: depth }, worker))
+    return total / 1e6 / ((performance.now() - started) / 1000)
+  } finally {
+    await client.close(handle)
+  }
+}
+
+/** One-at-a-time 4 KiB reads per second. */
+async function small(client: TreeClient, path: string, count: number): Promise<number> {
+  const { handle } = await client.open(path)
+  try {
+    const buffer = Buffer.allocUnsafeSlow(4096)
+    const started = performance.now()
+    for (let i = 0; i < count; i++) {
+      const [r] = await client.readInto(handle, [{ addr: BigInt(((i * 7919) % 65536) * 4096), length: 4096, at: 0 }], buffer)
+      if (r?.ok !== true) throw new Error('read failed')
+    }
+    return count / ((performance.now() - started) / 1000)
+  } finally {
+    await client.close(handle)
+  }
+}
+
+let bareRuns = 0
+
+/** A bare round trip: 1-byte request, 4 KiB answer, between this process and a child Node process on a unix socket. */
+async function bareRoundTrips(dir: string, count: number): Promise<number> {
+  const path = join(dir, `bare-${++bareRuns}.sock`)
+  const server = `const net=require('net');const r=Buffer.alloc(4096);net.createServer(s=>s.on('data',()=>s.write(r))).listen(${JSON.stringify(path)},()=>console.log('up'))`
+  const child = spawn(process.execPath, ['-e', server], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve())
+    child.once('exit', (code) => reject(new Error(`bare echo server exited with ${code}`)))
+  })
+  const { connect } = await import('node:net')
+  const socket = connect(path)
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+  let got = 0
+  let n = 0
+  const started = performance.now()
+  await new Promise<void>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      got += d.length
+      while (got >= 4096) { got -= 4096; if (++n >= count) { resolve(); return } socket.write('x') }
+    })
+    socket.write('x')
+  })
+  const perSecond = count / ((performance.now() - started) / 1000)
+  socket.destroy()
+  child.kill()
+  return perSecond
+}
+
+async function iperfLoopback(port: number): Promise<number | undefined> {
+  const server = spawn('iperf3', ['-s', '-1', '-p', String(port)], { stdio: 'ignore' })
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const { stdout } = await run('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', quick ? '1' : '2', '-J'])
+    const bits = (JSON.parse(stdout) as { end?: { sum_received?: { bits_per_second?: number } } }).end?.sum_received?.bits_per_second
+    return bits === undefined ? undefined : bits / 8 / 1e6
+  } catch {
+    return undefined // iperf3 missing (setup.sh installs it): the row is left out
+  } finally {
+    server.kill()
+  }
+}
+
+function startDaemon(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['bin/memweave.js', 'serve', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env })
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      const match = /listening on (\S+)/.exec(text)
+      if (match?.[1] !== undefined) resolve({ child, url: match[1] })
+    })
+    child.once('exit', (code) => reject(new Error(`daemon exited with ${code}`)))
+  })
+}
+
+await ensureFile()
+await dd(SIZE) // warm the page cache
+const dir = mkdtempSync(join(tmpdir(), 'mw-datapath-'))
+const env = { ...process.env, MEMWEAVE_STATE_DIR: join(dir, 'state') }
+const rows: BenchRow[] = []
+const notes: string[] = []
+const children: ChildProcess[] = []
+try {
+  const ddMBs = await best(() => dd(BURST))
+  const node = new MemweaveNode({ allowWrite: false, log: pino({ level: 'silent' }), connectorKinds: BUILTIN_CONNECTOR_KINDS, osKinds: BUILTIN_OS_KINDS, mappings: BUILTIN_MAPPINGS })
+  await node.newConnector(`big file:${FILE}`)
+  const local = new LocalTreeClient(node.tree)
+  const localRead = await best(() => stream(local, 'connector/big/mem', BURST, 1, false))
+  const localInto = await best(() => stream(local, 'connector/big/mem', BURST, 1, true))
+  const local4k = await best(() => small(local, 'connector/big/mem', 20_000))
+  await node.close()
+
+  const socket = join(dir, 'd.sock')
+  const unixDaemon = await startDaemon(['--listen', `unix:${socket}`, '--with', `connector big file:${FILE}`], env)
+  children.push(unixDaemon.child)
+  const unix = await connectClient(`unix:${socket}`)
+  const unixOne = await best(() => stream(unix, 'connector/big/mem', BURST, 1, true))
+  const unixFour = await best(() => stream(unix, 'connector/big/mem', BURST, 4, true))
+  const unixRead4 = await best(() => stream(unix, 'connector/big/mem', BURST, 4, false))
+  const unix4k = await best(() => small(unix, 'connector/big/mem', quick ? 3000 : 10_000))
+  await unix.disconnect()
+  const bare = await best(() => bareRoundTrips(dir, quick ? 3000 : 10_000))
+
+  // The CLI end to end, into the same consumer as the plain file (dd reading the pipe).
+  const catFile = await best(() => pipeline(`cat ${FILE} | dd of=/dev/null bs=1M 2>/dev/null`, SIZE))
+  const catLeaf = await best(() => pipeline(`node bin/memweave.js --daemon unix:${socket} cat connector/big/mem | dd of=/dev/null bs=1M 2>/dev/null`, SIZE, env))
+  const startup = await best(async () => { const t = performance.now(); await run('node', ['bin/memweave.js', '--daemon', `unix:${socket}`, 'stat', 'connector/big/mem'], { env }); return 1 / (performance.now() - t) })
+  const catLeafSteady = SIZE / 1e6 / (SIZE / 1e6 / catLeaf - 1 / startup / 1000)
+
+  // TCP: one hop is a protocol client to a daemon on loopback; two hops go through a second daemon that mounts it.
+  const tcpC = await startDaemon(['--listen', 'ws://127.0.0.1:0', '--with', `connector big file:${FILE}`], env)
+  children.push(tcpC.child)
+  const tcpB = await startDaemon(['--listen', 'ws://127.0.0.1:0', '--connect', `c=${tcpC.url}`], env)
+  children.push(tcpB.child)
+  const oneHop = await connectClient(tcpC.url)
+  const tcpOne = await best(() => stream(oneHop, 'connector/big/mem', BURST, 4, true))
+  await oneHop.disconnect()
+  const twoHop = await connectClient(tcpB.url)
+  const tcpTwo = await best(() => stream(twoHop, 'c/connector/big/mem', BURST, 4, true))
+  await twoHop.disconnect()
+  const iperfMBs = await iperfLoopback(20_000 + Math.floor(Math.random() * 20_000))
+
+  const ddCeiling = { what: 'dd bs=1M', value: ddMBs }
+  rows.push(row('1 MiB reads in-process through the tree, read() (fresh memory)', localRead, 'MB/s', ddCeiling, '>= 70% of dd'))
+  rows.push(row('1 MiB reads in-process through the tree, readInto (reused buffer)', localInto, 'MB/s', ddCeiling, '>= 70% of dd'))
+  rows.push(row('1 MiB readInto over the unix socket (data ring), one at a time', unixOne, 'MB/s', ddCeiling, '>= 50% of dd'))
+  rows.push(row('1 MiB readInto over the unix socket (data ring), 4 in flight', unixFour, 'MB/s', ddCeiling, '>= 50% of dd'))
+  rows.push(row('1 MiB read() over the unix socket (data ring), 4 in flight', unixRead4, 'MB/s', ddCeiling))
+  rows.push(row('memweave cat LEAF | dd (CLI over the unix socket, 1 GiB, startup included)', catLeaf, 'MB/s', { what: 'cat FILE | dd', value: catFile }, '>= 50% of cat FILE | consumer'))
+  rows.push(row('memweave cat LEAF | dd, CLI startup subtracted', catLeafSteady, 'MB/s', { what: 'cat FILE | dd', value: catFile }, '>= 50% of cat FILE | consumer'))
+  if (iperfMBs !== undefined) {
+    rows.push(row('1 MiB readInto over one TCP hop (loopback), 4 in flight', tcpOne, 'MB/s', { what: 'iperf3 -c 127.0.0.1', value: iperfMBs }, '>= 50% of iperf3'))
+    rows.push(row('1 MiB readInto over two TCP hops (A→B→C), 4 in flight', tcpTwo, 'MB/s', { what: 'iperf3 -c 127.0.0.1', value: iperfMBs }, '>= 35% of iperf3'))
+  } else {
+    notes.push('iperf3 is not installed here: the TCP rows have no ceiling')
+  }
+  rows.push(row('1 MiB over one TCP hop vs the unix socket (same client, 4 in flight)', tcpOne, 'MB/s', { what: 'unix socket', value: unixFour }))
+  rows.push(row('4 KiB reads one at a time over the unix socket', unix4k, 'reads/s', { what: 'bare two-process round trip, 4 KiB answers', value: bare }, '>= 40,000 reads/s'))
+  rows.push(row('4 KiB reads one at a time in-process (tree)', local4k, 'reads/s'))
+  notes.push(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} on 2 cores at the end: the machine is shared with other engineers' builds, tests and guests, so absolute figures swing; ratios are against ceilings measured in the same run`)
+  notes.push(`best of ${ROUNDS} bursts of ${BURST / MIB} MiB each; GLIBC_TUNABLES=${process.env['GLIBC_TUNABLES'] ?? '(unset)'}`)
+  notes.push(`memweave cat: ${(1 / startup).toFixed(0)} ms of CLI startup (node, connect, hello, measured with \`memweave stat\`) is inside the 1 GiB wall time; the second row takes it out`)
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}
+emit({
+  bench: 'datapath',
+  description: `The data path across every boundary, on a 1 GiB file (${FILE}) from the page cache: in-process, unix socket, the CLI in a pipe, TCP hops, small reads.`,
+  rows,
+  notes,
+})

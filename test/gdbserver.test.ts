@@ -1,0 +1,136 @@
+/**
+ * `memweave gdbserver` driven by the real gdb (`gdb -batch`, `target remote`)
+ * against a guest dump served by a daemon, directly and through a peer:
+ * the pattern through memory reads, every thread listed, backtraces
+ * reaching main, the auxiliary vector; writes refused without
+ * --allow-write; and a process that goes away mid-session ending it with
+ * a clear message on both sides.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-harness.js'
+import type { RunningDaemon } from './cli-harness.js'
+import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+
+const FIXTURE = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
+const BIN = join(fixtureRoot(), 'bin')
+const GDB = ['/usr/bin/gdb', '/bin/gdb'].find((p) => existsSync(p))
+const SKIP = FIXTURE === undefined ? NO_FIXTURES_REASON : GDB === undefined ? 'gdb is not installed (scripts/setup.sh installs it)'
+  : !existsSync(join(BIN, 'mw-pattern2')) ? `no test binaries in ${BIN}` : false
+
+interface Stub { readonly child: ChildProcess; readonly address: string; readonly exited: Promise<[number | null]>; stderr(): string }
+
+async function startStub(args: readonly string[]): Promise<Stub> {
+  const child = spawnCli(['--json', ...args])
+  let stdout = ''
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
+  const exited = once(child, 'exit') as Promise<[number | null]>
+  const address = await new Promise<string>((resolve, reject) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8')
+      const line = /^\{.*"listening".*\}$/m.exec(stdout)?.[0]
+      if (line !== undefined) { clearTimeout(killer); resolve((JSON.parse(line) as { listening: string }).listening) }
+    })
+    exited.then(([code]) => reject(new Error(`gdbserver exited with ${code}: ${stderr}`)), reject)
+  })
+  return { child, address, exited, stderr: () => stderr }
+}
+
+/** gdb's whole output; a command that fails in batch mode makes gdb exit 1, which is an answer here, not an error. */
+async function gdb(program: string, commands: readonly string[]): Promise<string> {
+  const args = ['-batch', '-nx', ...commands.flatMap((c) => ['-ex', c]), program]
+  return new Promise((resolve) => {
+    execFile(GDB ?? 'gdb', args, { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
+  })
+}
+
+describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP }, () => {
+  let dir: string
+  let c: RunningDaemon
+  let b: RunningDaemon
+  const truth = FIXTURE?.truth
+  const delta = truth?.testPids['delta'] ?? 0
+  const tids = (truth?.processes.find((p) => p.pid === delta) as { tids?: number[] } | undefined)?.tids ?? []
+  const mmap = truth?.patterns.find((p) => p.pid === delta && p.kind === 'mmap')
+  const cSock = (): string => `unix:${join(dir, 'c.sock')}`
+  const bSock = (): string => `unix:${join(dir, 'b.sock')}`
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mw-gdbserver-'))
+    c = await startDaemon(['--log-level', 'warn', '--listen', cSock(), '--with', `connector dump file:${FIXTURE?.dump ?? ''}`, '--with', 'os guest -c dump linux'],
+      { env: { MEMWEAVE_STATE_DIR: join(dir, 'state-c') } })
+    b = await startDaemon(['--log-level', 'warn', '--listen', bSock(), '--connect', `c=${cSock()},backoff-max-ms=500`], { env: { MEMWEAVE_STATE_DIR: join(dir, 'state-b') } })
+  })
+
+  after(async () => {
+    await b?.stop()
+    await c?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  function checkSession(out: string): void {
+    for (const tid of tids) assert.match(out, new RegExp(`Thread ${tid} `), out)
+    assert.match(out, /Thread \d+ "mw-worker-1"/)
+    assert.match(out, /in pause \(\)\n#1 [^\n]* in main \(\)/, out)
+    assert.match(out, /in worker_main \(\)/)
+    assert.ok(mmap !== undefined)
+    assert.ok(out.includes(Buffer.from(mmap.bytes, 'hex').toString('latin1').slice(0, 60)), `pattern read through m packets:\n${out}`)
+    assert.match(out, /AT_ENTRY\s+Entry point of program\s+0x[0-9a-f]+/)
+  }
+
+  const session = (address: string): string[] => [
+    `target remote ${address}`, 'info threads', 'thread apply all bt', `x/s ${mmap?.address ?? '0'}`, 'info auxv', 'info registers rip',
+  ]
+
+  it('against a dump: threads, backtraces reaching main, memory and auxv', async () => {
+    const stub = await startStub(['--daemon', cSock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
+    try {
+      checkSession(await gdb(join(BIN, 'mw-pattern2'), session(stub.address)))
+      const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, `set {char}${mmap?.address ?? '0'} = 65`])
+      assert.match(out, /Cannot access memory at address/, 'writes are refused without --allow-write')
+    } finally {
+      stub.child.kill('SIGTERM')
+      await stub.exited
+    }
+  })
+
+  it('through a peer: the same session on c/os/guest/… of daemon b', async () => {
+    for (let i = 0; i < 100; i++) {
+      if ((await runCli(['--daemon', bSock(), 'ls', 'c/os/guest'])).code === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const stub = await startStub(['--daemon', bSock(), 'gdbserver', `c/os/guest/processes/by-pid/${delta}`])
+    try {
+      checkSession(await gdb(join(BIN, 'mw-pattern2'), session(stub.address)))
+    } finally {
+      stub.child.kill('SIGTERM')
+      await stub.exited
+    }
+  })
+
+  it('refuses to listen beyond loopback', async () => {
+    const result = await runCli(['--daemon', cSock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`, '--listen', '0.0.0.0:0'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /loopback only/)
+  })
+
+  it('a process that goes away ends the session: gdb hears why, the stub exits 1 naming the reason', async () => {
+    const stub = await startStub(['--daemon', cSock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
+    const remove = `${process.execPath} --import tsx ${join(REPO_ROOT, CLI_MAIN)} --daemon ${cSock()} os rm -f guest`
+    const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads', `shell ${remove}`, 'continue'])
+    assert.match(out, /memweave: the process went away: /, out)
+    assert.match(out, /\[Inferior 1 \([^)]*\) exited normally\]/, out)
+    const [code] = await stub.exited
+    assert.equal(code, 1)
+    assert.match(stub.stderr(), /gdbserver ended: the process went away/)
+  })
+})
