@@ -92,9 +92,24 @@ function threadStructRegs(view: StructView): Partial<Record<UserRegName, bigint>
   return out
 }
 
-/** Address of each thread's FXSAVE area: fpstate->regs (5.16+) or the inline thread.fpu.state. */
+/**
+ * Address of each thread's FXSAVE area: fpstate->regs (5.16+) or the inline
+ * thread.fpu.state. Since 6.16 struct fpu is no longer in thread_struct but
+ * right after the task_struct (x86_task_fpu(): task + sizeof(task_struct)).
+ */
 async function fxsaveAddrs(kernel: KernelContext, tasks: readonly ThreadTask[]): Promise<(bigint | undefined)[]> {
   const task = kernel.btf.struct('task_struct')
+  if (!task.has('thread.fpu') && kernel.btf.hasStruct('fpu') && kernel.btf.hasStruct('fpstate') && kernel.btf.struct('fpu').has('fpstate')) {
+    const fpuOffset = (BigInt(task.sizeBytes) + 63n) & ~63n
+    const fpstateField = BigInt(kernel.btf.struct('fpu').field('fpstate').offsetBytes)
+    const regsOffset = BigInt(kernel.btf.struct('fpstate').field('regs').offsetBytes)
+    const reads = await kernel.kmem.read(tasks.map((t) => ({ addr: virtAddr(t.addr + fpuOffset + fpstateField), length: 8 })))
+    return reads.map((r) => {
+      if (r === undefined || !r.ok || r.data.length < 8) return undefined
+      const fpstate = new DataView(r.data.buffer, r.data.byteOffset, 8).getBigUint64(0, true)
+      return isKernelPointer(kernel, fpstate) ? fpstate + regsOffset : undefined
+    })
+  }
   if (task.has('thread.fpu.fpstate') && kernel.btf.hasStruct('fpstate')) {
     const regsOffset = BigInt(kernel.btf.struct('fpstate').field('regs').offsetBytes)
     return tasks.map((t) => {
