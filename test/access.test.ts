@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -124,5 +124,107 @@ describe('a TCP daemon with no token configured', { concurrency: false }, () => 
     assert.equal((await daemon?.stop())?.code, 0)
     daemon = undefined
     await assert.rejects(stat(join(stateDir, `tcp-${port}.token`)), /ENOENT/)
+  })
+})
+
+describe('paths a client names are checked files under the allowed roots', { concurrency: false }, () => {
+  let dir = ''
+  let root = ''
+  let daemon: RunningDaemon | undefined
+  let client: Awaited<ReturnType<typeof connectClient>> | undefined
+  const image = Buffer.alloc(64 * 1024, 0x5a)
+
+  /** Runs one control line through the protocol, as any client could; resolves with the reply or the error. */
+  async function control(leaf: string, line: string): Promise<string> {
+    assert.ok(client !== undefined)
+    const { handle } = await client.open(leaf)
+    try {
+      return String(await client.rpc(handle, line))
+    } finally {
+      await client.close(handle)
+    }
+  }
+
+  async function refusal(leaf: string, line: string): Promise<MemweaveError> {
+    const err = await control(leaf, line).then(() => undefined, (e: unknown) => e)
+    assert.ok(err instanceof MemweaveError, `'${line}' was accepted`)
+    return err
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'memweave-paths-'))
+    root = join(dir, 'dumps')
+    await mkdir(root)
+    await writeFile(join(root, 'ok.raw'), image)
+    daemon = await startDaemon(['--listen', `unix:${join(dir, 'mw.sock')}`, '--file-root', root, '--allow-write', '--log-level', 'warn'])
+    client = await connectClient(`unix:${join(dir, 'mw.sock')}`)
+  })
+
+  after(async () => {
+    await client?.disconnect()
+    if (daemon !== undefined) assert.equal((await daemon.stop()).code, 0)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('file:/etc/shadow and /proc/1/mem are outside the roots', async () => {
+    assert.match((await refusal('connector/new', 's file:/etc/shadow')).message, /\/etc\/shadow is outside the allowed roots/)
+    assert.match((await refusal('connector/new', 'm file:/proc/1/mem')).message, /\/proc.*refused/)
+  })
+
+  test('a symlink out of the roots is resolved and refused', async () => {
+    await symlink('/etc/passwd', join(root, 'link.raw'))
+    assert.match((await refusal('connector/new', `l file:${join(root, 'link.raw')}`)).message, /resolves to \/etc\/passwd\) is outside the allowed roots/)
+  })
+
+  test('a FIFO and a device under a root are refused without blocking, and reads go on', async (t) => {
+    await run('mkfifo', [join(root, 'fifo.raw')])
+    assert.match((await refusal('connector/new', `f file:${join(root, 'fifo.raw')}`)).message, /is a FIFO, not a regular file/)
+    if (process.getuid?.() === 0) {
+      await run('mknod', [join(root, 'null.raw'), 'c', '1', '3'])
+      assert.match((await refusal('connector/new', `d file:${join(root, 'null.raw')}`)).message, /is a device, not a regular file/)
+    } else {
+      t.diagnostic('not root: no device node made')
+    }
+    assert.match(await control('connector/new', `ok file:${join(root, 'ok.raw')}`), /created/)
+    assert.ok(client !== undefined)
+    const { handle } = await client.open('connector/ok/mem')
+    const [piece] = await client.read(handle, [{ addr: 0n, length: 16 }])
+    await client.close(handle)
+    assert.ok(piece?.ok === true && Buffer.from(piece.data).equals(image.subarray(0, 16)))
+  })
+
+  test('a peer token-file or ca outside the roots is refused (never read, never sent)', async () => {
+    assert.match((await refusal('sys/peers/add', 'x ws://127.0.0.1:1 token-file=/etc/shadow')).message, /token-file \/etc\/shadow is outside the allowed roots/)
+    assert.match((await refusal('sys/peers/add', 'y ws://127.0.0.1:1 token-file=/dev/zero')).message, /refused|outside/)
+    assert.match((await refusal('sys/peers/add', 'z wss://127.0.0.1:1 ca=/etc/ssl/private/x.pem')).message, /ca|outside|no such/i)
+    await writeFile(join(root, 'big.token'), Buffer.alloc(1 << 20, 0x41))
+    assert.match((await refusal('sys/peers/add', `w ws://127.0.0.1:1 token-file=${join(root, 'big.token')}`)).message, /more than the 4096 accepted/)
+  })
+
+  test('writes need --allow-write and writable=true, and a 0400 dump is never written', async () => {
+    assert.ok(client !== undefined)
+    const c = client
+    const write = async (name: string): Promise<boolean> => {
+      const { handle } = await c.open(`connector/${name}/mem`)
+      try {
+        const [result] = await c.write(handle, [{ addr: 0n, data: Buffer.from('PWNED') }])
+        return result?.ok === true
+      } catch {
+        return false
+      } finally {
+        await c.close(handle)
+      }
+    }
+    await writeFile(join(root, 'locked.raw'), image, { mode: 0o400 })
+    await chmod(join(root, 'locked.raw'), 0o400)
+    await writeFile(join(root, 'open.raw'), image, { mode: 0o600 })
+    await control('connector/new', `locked file:${join(root, 'locked.raw')},writable=true`)
+    await control('connector/new', `notasked file:${join(root, 'open.raw')}`)
+    await control('connector/new', `asked file:${join(root, 'open.raw')},writable=true`)
+    assert.equal(await write('locked'), false)
+    assert.equal(await write('notasked'), false)
+    assert.equal(await write('asked'), true)
+    assert.ok((await readFile(join(root, 'locked.raw'))).equals(image), 'the 0400 dump is unchanged')
+    assert.equal((await readFile(join(root, 'open.raw'))).subarray(0, 5).toString(), 'PWNED')
   })
 })

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { lines, runCli, startDaemon } from './cli-harness.js'
 
@@ -91,7 +91,11 @@ describe('a raw image through the file connector', { concurrency: 3 }, () => {
     assert.equal(refused.code, 1)
     assert.equal(lines(refused.stderr).length, 1, refused.stderr)
     assert.match(refused.stderr, /^memweave: 'connector\/w\/mem' is not writable: writes are off on this node \(.*--allow-write/)
-    const allowed = await runCli(['--embedded', '--allow-write', '--with', `connector w file:${copy}`, 'write', 'connector/w/mem', '--offset', '0x10', '--hex', 'deadbeef'])
+    // --allow-write alone is not enough: the connector must ask for writes too.
+    const notAsked = await runCli(['--embedded', '--allow-write', '--with', `connector w file:${copy}`, 'write', 'connector/w/mem', '--offset', '0x10', '--hex', 'deadbeef'])
+    assert.equal(notAsked.code, 1)
+    assert.match(notAsked.stderr, /not writable/)
+    const allowed = await runCli(['--embedded', '--allow-write', '--with', `connector w file:${copy},writable=true`, 'write', 'connector/w/mem', '--offset', '0x10', '--hex', 'deadbeef'])
     assert.equal(allowed.code, 0, allowed.stderr)
     assert.equal(allowed.stdout, 'wrote 4 bytes to connector/w/mem at 0x10\n')
     const after = await readFile(copy)
@@ -148,7 +152,8 @@ describe('the file connector through a daemon', () => {
   test('connector new, duplicate, cat over the socket, rm', async (t) => {
     if (skipReason !== false) { t.skip(skipReason); return }
     const socket = join(dir, 'file.sock')
-    const daemon = await startDaemon(['--listen', `unix:${socket}`, '--log-level', 'warn', '--with', `connector img file:${image}`])
+    // Files clients name must lie under an allowed root (the daemon's own --with is trusted).
+    const daemon = await startDaemon(['--listen', `unix:${socket}`, '--log-level', 'warn', '--file-root', dirname(image), '--with', `connector img file:${image}`])
     const cli = (...args: string[]): ReturnType<typeof runCli> => runCli(['--daemon', `unix:${socket}`, ...args])
     try {
       const created = await cli('connector', 'new', 'second', `file:${image}`)

@@ -3,8 +3,8 @@
  * against a guest dump served by a daemon, directly and through a peer:
  * the pattern through memory reads, every thread listed, backtraces
  * reaching main, the auxiliary vector; writes refused without
- * --allow-write; and a process that goes away mid-session ending it with
- * a clear message on both sides.
+ * --allow-write, memory held exclusively with it; and a process that goes
+ * away mid-session ending it with a clear message on both sides.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -15,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { connectClient } from '../src/net/index.js'
 import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-harness.js'
 import type { RunningDaemon } from './cli-harness.js'
 import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
@@ -121,6 +122,30 @@ describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP
     const result = await runCli(['--daemon', cSock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`, '--listen', '0.0.0.0:0'])
     assert.equal(result.code, 1)
     assert.match(result.stderr, /loopback only/)
+  })
+
+  it('with --allow-write the stub holds the process memory exclusively, until it ends', async () => {
+    const mem = `os/guest/processes/by-pid/${delta}/mem`
+    const stub = await startStub(['--daemon', cSock(), '--allow-write', 'gdbserver', `os/guest/processes/by-pid/${delta}`])
+    try {
+      const refused = await runCli(['--daemon', cSock(), 'read', mem, '--offset', mmap?.address ?? '0', '--length', '4'])
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, /held exclusively by conn-\d+ \(cli, unix socket\)/)
+    } finally {
+      stub.child.kill('SIGTERM')
+      await stub.exited
+    }
+    const reader = await connectClient(cSock(), { name: 'test-after-stub' })
+    try {
+      // The stub's connection is gone; its handles are dropped just after.
+      for (let attempt = 0; ; attempt++) {
+        const opened = await reader.open(mem).catch((err: unknown) => { if (attempt > 200) throw err; return undefined })
+        if (opened !== undefined) { await reader.close(opened.handle); break }
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    } finally {
+      await reader.disconnect()
+    }
   })
 
   it('a process that goes away ends the session: gdb hears why, the stub exits 1 naming the reason', async () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { connect, MemweaveError, openConnector, openOs, osView, parseMaps, readJson, writeLine } from '../src/index.js'
 import type { ProtocolClient } from '../src/index.js'
@@ -31,7 +31,8 @@ describe('the library API against a daemon', { skip: fixture === undefined ? NO_
   before(async () => {
     assert.ok(fixture !== undefined)
     dir = await mkdtemp(join(tmpdir(), 'memweave-library-'))
-    daemon = await startDaemon(['--listen', `unix:${join(dir, 'mw.sock')}`, '--with', `connector dump file:${fixture.dump}`, '--with', 'os g -c dump linux'])
+    // --file-root: the test creates a second connector on the fixture through the protocol.
+    daemon = await startDaemon(['--listen', `unix:${join(dir, 'mw.sock')}`, '--file-root', dirname(fixture.dump), '--with', `connector dump file:${fixture.dump}`, '--with', 'os g -c dump linux'])
     const saved = process.env.MEMWEAVE_DAEMON
     process.env.MEMWEAVE_DAEMON = join(dir, 'mw.sock')
     try {

@@ -9,6 +9,7 @@
  * works once; and a page from another origin cannot connect.
  */
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { after, before, describe, test } from 'node:test'
@@ -90,6 +91,23 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.close()
   })
 
+  test('the memory map joins maps with phys_maps, finds the mapping that holds an address, and opens it', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}`)
+    await page.waitForSelector('table.maps tbody tr')
+    const starts = await page.$$eval('table.maps tbody tr td:first-child', (cells) => cells.map((c) => c.textContent ?? ''))
+    assert.deepEqual(starts.map((s) => BigInt(s)), mapsLines.map((l) => BigInt(`0x${l.split('-')[0] ?? ''}`)))
+    const resident = await page.$$eval('table.maps tbody tr td:nth-child(5)', (cells) => cells.map((c) => c.textContent ?? ''))
+    assert.ok(resident.some((r) => r !== '0 B'), 'phys_maps joined: some mappings have resident pages')
+    await page.fill('.toolbar .filter', pattern.address)
+    assert.match(await page.textContent('table.maps tr.hit') ?? '', /\[heap\]/)
+    await screenshot(page, 'memory-map')
+    await page.click('table.maps tr.hit td:first-child a')
+    await page.locator('.hex-grid .row').first().waitFor()
+    assert.ok(page.url().includes('/mem@'), page.url())
+    await page.close()
+  })
+
   test('a deep link to a test program\'s heap shows its pattern', async () => {
     assert.ok(pattern !== undefined)
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
@@ -102,6 +120,23 @@ describe('web frontend on a guest dump', { skip }, () => {
     assert.equal(bytes.slice(2 * Number(BigInt(pattern.address) & 0xfn)), pattern.bytes.slice(0, 32 - 2 * Number(BigInt(pattern.address) & 0xfn)))
     assert.match(await page.textContent('.inspector') ?? '', /MEMWEAVE-PATTERN/)
     await screenshot(page, 'hex-view-heap')
+    await page.close()
+  })
+
+  test('a bookmark with a note is kept and listed; a range downloads as a file with the exact bytes', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
+    await page.locator('.hex-grid', { hasText: 'MEMWEAVE' }).waitFor({ timeout: 30_000 })
+    page.once('dialog', (dialog) => { void dialog.accept('the heap pattern') })
+    await page.click('button:text-is("Bookmark")')
+    await page.locator('.note', { hasText: 'bookmarked' }).waitFor()
+    page.once('dialog', (dialog) => { void dialog.accept('64') })
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click('text=Download…')])
+    const saved = await file.path()
+    assert.equal((await readFile(saved)).toString('hex'), pattern.bytes.slice(0, 128))
+    await page.goto(`${web.page}#/~bookmarks`) // same document: the hash changes, the session stays
+    await page.locator('.bookmarks td', { hasText: 'the heap pattern' }).waitFor()
+    assert.match(await page.textContent('.bookmarks') ?? '', new RegExp(`mem@${pattern.address}`))
     await page.close()
   })
 

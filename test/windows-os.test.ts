@@ -44,6 +44,27 @@ for (const [container, options] of [['raw', { lowStub: true }], ['pagedu64-bitma
   })
 }
 
+const triageX64 = realDump('triage_x64.dmp')
+if (triageX64.skip !== false) {
+  describe('windows OS cases on the real x64 triage dump', { skip: triageX64.skip }, () => { it('needs the dump', () => {}) })
+} else {
+  const path = triageX64.path
+  runOsInstanceCases('windows OS on the real x64 triage dump (kernel-virtual view)', async () => {
+    const dump = await openPath(path)
+    try {
+      const os = await openWindows(dump)
+      return {
+        os,
+        expect: { kind: 'windows', processes: [{ pid: 4, ppid: 0, name: 'System' }] },
+        close: async () => { await os.close(); await dump.close() },
+      }
+    } catch (err) {
+      await dump.close()
+      throw err
+    }
+  })
+}
+
 /** What the test itself reads from a triage dump's bytes (TRIAGE_DUMP64 at 0x2000, KDDEBUGGER_DATA64, 19041 EPROCESS). */
 function independentFacts(file: Buffer) {
   const kdbgAt = file.readUInt32LE(0x2000 + 0x70)
@@ -111,10 +132,24 @@ describe('windows OS on the real triage dumps', () => {
   })
 
   const arm = realDump('triage_arm64.dmp')
-  it('ARM64 (22000): os new fails naming the missing ntoskrnl header page', { skip: arm.skip }, async () => {
-    const result = await runCli(['--embedded', '--with', `connector tri file:${arm.path!}`, '--with', 'os w -c tri windows', 'ps', 'w'])
-    assert.notEqual(result.code, 0)
-    assert.match(result.stderr, /does not hold ntoskrnl's PE header page/)
+  it('ARM64 (22000): opens the kernel-virtual view and names what the dump lacks', { skip: arm.skip }, async () => {
+    const file = await readFile(arm.path!)
+    const headerDtb = file.readBigUInt64LE(0x10)
+    const kdbgAt = file.readUInt32LE(0x2000 + 0x70)
+    const result = await runCli(['--embedded', '--with', `connector tri file:${arm.path!}`, '--with', 'os w -c tri windows', 'cat', 'os/w/info'])
+    assert.equal(result.code, 0, result.stderr)
+    const info = JSON.parse(result.stdout) as { arch: string; build: number; kernelBase: string; limitations: string[]; kdbg: { offsets: Record<string, string> } }
+    assert.equal(info.arch, 'aarch64')
+    assert.equal(info.build, 22000)
+    assert.equal(info.kernelBase, `0x${file.readBigUInt64LE(kdbgAt + 0x18).toString(16)}`)
+    assert.equal(info.kdbg.offsets['eprocessPeb'], `0x${file.readUInt16LE(kdbgAt + 0x2aa).toString(16)}`)
+    assert.ok(info.limitations.some((l) => /ntoskrnl's PE header page .* is not in the dump/.test(l)), info.limitations.join('; '))
+    const ps = await runCli(['--embedded', '--with', `connector tri file:${arm.path!}`, '--with', 'os w -c tri windows', 'ps', 'w', '--json'])
+    assert.equal(ps.code, 0, ps.stderr)
+    const listed = JSON.parse(ps.stdout) as { pid: number; name: string; dtb?: string }[]
+    assert.deepEqual(listed.map((p) => [p.pid, p.name]), [[4, 'System']])
+    const system = await runCli(['--embedded', '--with', `connector tri file:${arm.path!}`, '--with', 'os w -c tri windows', 'cat', 'os/w/processes/by-pid/4/info'])
+    assert.equal(BigInt((JSON.parse(system.stdout) as { dtb: number }).dtb), headerDtb, 'System DTB is the header DTB')
   })
 })
 

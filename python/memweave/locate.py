@@ -15,7 +15,7 @@ import stat as _stat
 from .errors import MemweaveError
 
 _LOOPBACK = re.compile(r"^(localhost|::1|127\.\d+\.\d+\.\d+|::ffff:127\.\d+\.\d+\.\d+)$", re.I)
-MAX_TOKEN_FILE_BYTES = 64 * 1024
+MAX_TOKEN_FILE_BYTES = 4096  # as the daemon writes and the Node client reads them
 
 
 def default_socket_path(env=None, uid=None):

@@ -91,6 +91,11 @@ export interface Connector {
 
 export interface ConnectorContext {
   readonly allowWrite: boolean
+  /**
+   * Folders a client-named file (file:PATH) must lie in; undefined when the path comes from the daemon's
+   * own command line or config, or from an in-process node (docs/access.md).
+   */
+  readonly fileRoots?: readonly string[]
   readonly log: Logger
   /** The lifetime the connector should hang under (its own is a child of this). */
   readonly parentLifetime: Lifetime

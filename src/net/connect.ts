@@ -27,7 +27,7 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
   const wsOptions: WsOptions = { perMessageDeflate: false, maxPayload: options.maxMessageBytes ?? DEFAULT_MAX_REPLY_BYTES, handshakeTimeout: connectTimeoutMs }
   // ws+unix: URLs cannot hold every path (':' splits them), so the unix socket is made here.
   if (endpoint.kind === 'unix') wsOptions.createConnection = () => connect(endpoint.path)
-  const ca = options.tls?.caFile === undefined ? undefined : readFileSync(options.tls.caFile)
+  const ca = options.tls?.ca ?? (options.tls?.caFile === undefined ? undefined : readFileSync(options.tls.caFile))
   if (ca !== undefined) wsOptions.ca = ca
   if (options.tls?.rejectUnauthorized !== undefined) wsOptions.rejectUnauthorized = options.tls.rejectUnauthorized
   if (endpoint.kind === 'tcp' && endpoint.tls) {

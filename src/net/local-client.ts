@@ -5,7 +5,7 @@
  */
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat, Tree } from '../tree/index.js'
-import type { TreeClient } from './tree-client.js'
+import type { OpenOptions, TreeClient } from './tree-client.js'
 
 let localClients = 0
 
@@ -18,7 +18,7 @@ export class LocalTreeClient implements TreeClient {
 
   list(path: string): Promise<Entry[]> { return this.tree.list(path) }
   stat(path: string): Promise<Stat> { return this.tree.stat(path) }
-  open(path: string): Promise<OpenResult> { return this.tree.open(path, this.owner) }
+  open(path: string, options?: OpenOptions): Promise<OpenResult> { return this.tree.open(path, this.owner, options) }
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> { return this.tree.read(handle, pieces, this.owner) }
   readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> { return this.tree.readInto(handle, pieces, target, this.owner) }
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> { return this.tree.write(handle, pieces, this.owner) }

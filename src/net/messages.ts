@@ -37,7 +37,7 @@ export interface ProtocolVersion {
  * `cancel` of a running request, `progress` events keyed by request id (an rpc that reports them,
  * such as a scan), and a pushed `stale` event for a handle whose object went away.
  */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 2 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 3 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -110,7 +110,8 @@ export interface RequestBodies {
   }
   list: { readonly path: string; readonly via?: readonly string[] }
   stat: { readonly path: string; readonly via?: readonly string[] }
-  open: { readonly path: string; readonly via?: readonly string[] }
+  /** 1.3: `exclusive` refuses the open while another owner holds the leaf, and other opens while it is held. */
+  open: { readonly path: string; readonly via?: readonly string[]; readonly exclusive?: boolean }
   /** `consumed`: with a data ring, the ring position up to which the client has copied its replies out. */
   read: { readonly handle: number; readonly pieces: readonly WireReadPiece[]; readonly consumed?: number }
   write: { readonly handle: number; readonly pieces: readonly WireWritePiece[] }

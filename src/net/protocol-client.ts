@@ -17,10 +17,13 @@ import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
+
+/** The protocol minor version that knows `open` with `exclusive`. */
+const EXCLUSIVE_MINOR = 3
 import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireLimits, WireReadResult } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
-import type { TreeClient } from './tree-client.js'
+import type { OpenOptions, TreeClient } from './tree-client.js'
 
 export interface ClientOptions {
   token?: string
@@ -41,7 +44,7 @@ export interface ClientOptions {
    * For wss://: a CA certificate (PEM file) to trust, or the server certificate's SHA-256 fingerprint to
    * pin (then no CA is consulted), or rejectUnauthorized: false for self-signed tests.
    */
-  tls?: { caFile?: string; fingerprint?: string; rejectUnauthorized?: boolean }
+  tls?: { caFile?: string; ca?: Buffer; fingerprint?: string; rejectUnauthorized?: boolean }
   /** Largest reply accepted (default 1 GiB). */
   maxMessageBytes?: number
   /**
@@ -147,7 +150,14 @@ export class ProtocolClient implements TreeClient {
   // `via`: the hop chain of a request a node forwards for someone else (see src/node/peer-context.ts).
   list(path: string, via?: readonly string[]): Promise<Entry[]> { return this.call('list', { path, ...viaField(via) }) }
   stat(path: string, via?: readonly string[]): Promise<Stat> { return this.call('stat', { path, ...viaField(via) }) }
-  open(path: string, via?: readonly string[]): Promise<OpenResult> { return this.call('open', { path, ...viaField(via) }) }
+  open(path: string, options: OpenOptions = {}, via?: readonly string[]): Promise<OpenResult> {
+    if (options.exclusive !== true) return this.call('open', { path, ...viaField(via) })
+    const minor = this.hello?.version.minor ?? PROTOCOL_VERSION.minor
+    if (minor < EXCLUSIVE_MINOR) {
+      return Promise.reject(new MemweaveError('net', 'unsupported', `exclusive open of '${path}': the daemon at ${this.url} speaks protocol 1.${minor}; exclusive opens need 1.${EXCLUSIVE_MINOR}`))
+    }
+    return this.call('open', { path, ...viaField(via), exclusive: true })
+  }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.call('rpc', { handle, request }) }
   async close(handle: number): Promise<void> { await this.call('close', { handle }) }
   async ping(): Promise<number> { return (await this.call('ping', {})).timeMs }

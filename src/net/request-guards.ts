@@ -6,7 +6,7 @@
 import { MemweaveError } from '../errors/index.js'
 import { MAX_PATH_BYTES } from '../tree/index.js'
 import {
-  arrayField, bigintValue, bytesValue, describe, field, fieldsOf, isFields, optionalStringField, protocolError, stringField, uintField,
+  arrayField, bigintValue, booleanField, bytesValue, describe, field, fieldsOf, isFields, optionalStringField, protocolError, stringField, uintField,
 } from './field-guards.js'
 import type { Fields } from './field-guards.js'
 import { OPS } from './messages.js'
@@ -50,8 +50,13 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
   const where = `${op} request`
   switch (op) {
     case 'hello': return { id, op, ...parseHello(fields) }
-    case 'list': case 'stat': case 'open': case 'watch':
+    case 'list': case 'stat': case 'watch':
       return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...viaOf(fields, where) }
+    case 'open': {
+      // 1.3; a 1.2 client never sends it.
+      const exclusive = field(fields, 'exclusive') === undefined || field(fields, 'exclusive') === null ? {} : { exclusive: booleanField(fields, 'exclusive', where) }
+      return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...viaOf(fields, where), ...exclusive }
+    }
     case 'read': {
       const consumed = field(fields, 'consumed') === undefined ? {} : { consumed: uintField(fields, 'consumed', where, MAX_RING_POSITION) }
       return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces), ...consumed }

@@ -9,7 +9,8 @@ import type { Entry, OpenResult, Stat } from '../tree/index.js'
 export interface TreeClient {
   list(path: string): Promise<Entry[]>
   stat(path: string): Promise<Stat>
-  open(path: string): Promise<OpenResult>
+  /** exclusive (protocol 1.3): be the leaf's only user until closed; refused while others hold it. */
+  open(path: string, options?: OpenOptions): Promise<OpenResult>
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
   /** Reads each piece into target[at, at+length) (memory the caller owns and may reuse); one result per piece. */
   readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
@@ -19,6 +20,10 @@ export interface TreeClient {
   /** Calls listener with the changed path whenever something at or below `path` changes. */
   watch(path: string, listener: (changed: string) => void): Promise<() => Promise<void>>
   disconnect(): Promise<void>
+}
+
+export interface OpenOptions {
+  readonly exclusive?: boolean
 }
 
 export type { Entry, OpenResult, Stat } from '../tree/index.js'

@@ -90,11 +90,13 @@ export function remoteLeaf(
   return {
     type: 'leaf',
     identity: `peer:${link.name}#${session.serial}:${remotePath}@${++resolveSerial}`,
+    // Every resolve is a new identity, so holds are named by the peer and the path there.
+    holdKey: `peer:${link.name}:${remotePath}`,
     lifetime,
     meta: () => meta ?? UNKNOWN_META,
-    open: async (): Promise<OpenedLeaf> => {
+    open: async (options): Promise<OpenedLeaf> => {
       const guard = staleGuard(link.name, localPath, lifetime)
-      const opened = await guard(session.open(remotePath, viaTo(context, session, localPath)))
+      const opened = await guard(session.open(remotePath, viaTo(context, session, localPath), { exclusive: options?.exclusive === true }))
       const handle = opened.handle
       const batcher = new ReadBatcher((pieces) => session.read(handle, pieces))
       return {

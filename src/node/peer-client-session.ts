@@ -29,7 +29,7 @@ export class ProtocolPeerSession implements PeerSession {
 
   list(path: string, via: readonly string[]): Promise<Entry[]> { return this.gate(0, () => this.client.list(path, via)) }
   stat(path: string, via: readonly string[]): Promise<Stat> { return this.gate(0, () => this.client.stat(path, via)) }
-  open(path: string, via: readonly string[]): Promise<OpenResult> { return this.gate(0, () => this.client.open(path, via)) }
+  open(path: string, via: readonly string[], options: { readonly exclusive?: boolean } = {}): Promise<OpenResult> { return this.gate(0, () => this.client.open(path, options, via)) }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.gate(0, () => this.client.rpc(handle, request)) }
   close(handle: number): Promise<void> { return this.gate(0, () => this.client.close(handle)) }
 

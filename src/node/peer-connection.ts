@@ -136,7 +136,7 @@ export class Peer implements PeerLink {
         connectTimeoutMs: this.tuning.connectTimeoutMs,
         timeoutMs: this.tuning.requestTimeoutMs,
         maxMessageBytes: this.tuning.maxMessageBytes,
-        tls: { fingerprint: this.spec.fingerprint, caFile: this.spec.caFile },
+        tls: { fingerprint: this.spec.fingerprint, ...(this.spec.ca === undefined ? { caFile: this.spec.caFile } : { ca: this.spec.ca }) },
         log: this.log,
       })
     } catch (err) {

@@ -16,7 +16,7 @@ export interface PeerSession {
   readonly lifetime: Lifetime
   list(path: string, via: readonly string[]): Promise<Entry[]>
   stat(path: string, via: readonly string[]): Promise<Stat>
-  open(path: string, via: readonly string[]): Promise<OpenResult>
+  open(path: string, via: readonly string[], options?: { readonly exclusive?: boolean }): Promise<OpenResult>
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc(handle: number, request: unknown): Promise<unknown>

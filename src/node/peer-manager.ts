@@ -8,9 +8,9 @@
  *   A ──(hello chain [A], via [..., A])──▶ B ──▶ C        sys/peers/{add,rm,list,self}
  */
 import { randomUUID } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { readCheckedFile } from '../connectors/index.js'
+import { MemweaveError } from '../errors/index.js'
 import { PeerWiring } from './peer-wiring.js'
 import type { MemweaveNode } from './memweave-node.js'
 import type { PeerDirectory } from './peer-link.js'
@@ -19,6 +19,7 @@ import type { PeerEvents, PeerStatus } from './peer-connection.js'
 import { DEFAULT_PEER_TUNING } from './peer-spec.js'
 import type { PeerSpec, PeerTuning } from './peer-spec.js'
 import { peersSysBranch } from './peer-sys.js'
+import { checkCap } from './node-limits.js'
 
 export interface PeerManagerOptions {
   readonly node: MemweaveNode
@@ -56,11 +57,15 @@ export class PeerManager implements PeerDirectory {
    * once the first attempt is over, saying whether it is up or why not; the
    * peer keeps retrying either way.
    */
-  async add(spec: PeerSpec, wait = true): Promise<string> {
+  async add(given: PeerSpec, wait = true, fromClient = false): Promise<string> {
     if (this.closed) throw new MemweaveError('net', 'cancelled', 'the node is shutting down')
-    this.wiring.checkName(spec.name)
-    if (this.peers.has(spec.name)) throw new MemweaveError('net', 'already_exists', `a peer named '${spec.name}' already exists`)
-    const token = spec.token ?? (spec.tokenFile === undefined ? undefined : await readToken(spec.tokenFile))
+    this.wiring.checkName(given.name)
+    if (this.peers.has(given.name)) throw new MemweaveError('net', 'already_exists', `a peer named '${given.name}' already exists`)
+    checkCap(this.peers.size, this.options.node.limits.maxPeers, 'maxPeers', 'the daemon has the most peers it may')
+    // Files a client names are read once, here, as checked files (allowed roots, regular, small); never again at reconnect.
+    const roots = fromClient ? this.options.node.options.fileRoots : undefined
+    const token = given.token ?? (given.tokenFile === undefined ? undefined : await readToken(given.tokenFile, roots))
+    const spec = given.caFile === undefined ? given : { ...given, ca: await readCheckedFile(given.caFile, { roots, what: 'peer ca', maxBytes: MAX_CA_BYTES, rootHint: ROOT_HINT }) }
     const tuning: PeerTuning = { ...DEFAULT_PEER_TUNING, ...this.options.tuning, ...spec.tuning }
     const peer = new Peer(spec, token, tuning, this.nodeId, this.log.child({ peer: spec.name }), this.events)
     this.peers.set(spec.name, peer)
@@ -100,14 +105,12 @@ export class PeerManager implements PeerDirectory {
   }
 }
 
-async function readToken(file: string): Promise<string> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    throw toMemweaveError(err, 'config', `cannot read the peer token file ${file}`)
-  }
-  const token = text.trim()
+const MAX_TOKEN_BYTES = 4096
+const MAX_CA_BYTES = 256 * 1024
+const ROOT_HINT = 'serve --file-root DIR'
+
+async function readToken(file: string, roots: readonly string[] | undefined): Promise<string> {
+  const token = (await readCheckedFile(file, { roots, what: 'peer token-file', maxBytes: MAX_TOKEN_BYTES, rootHint: ROOT_HINT })).toString('utf8').trim()
   if (token === '') throw new MemweaveError('config', 'invalid_argument', `the peer token file ${file} is empty`)
   return token
 }

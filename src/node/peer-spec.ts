@@ -47,6 +47,8 @@ export interface PeerSpec {
   /** Pinned SHA-256 fingerprint of the peer's certificate ('AB:CD:…'). */
   readonly fingerprint?: string
   readonly caFile?: string
+  /** The CA certificate's content, read once when the peer was added (caFile is kept for display). */
+  readonly ca?: Buffer
   readonly tuning: Partial<PeerTuning>
 }
 

@@ -12,7 +12,8 @@ import { parsePeerLine, peerSpecFromRpc } from './peer-spec.js'
 import type { PeerSpec } from './peer-spec.js'
 
 export interface PeerControl {
-  add(spec: PeerSpec): Promise<string>
+  /** `fromClient`: the spec came over the protocol, so its files must lie under the allowed roots. */
+  add(spec: PeerSpec, wait?: boolean, fromClient?: boolean): Promise<string>
   remove(name: string): Promise<string>
   list(): PeerStatus[]
   readonly nodeId: string
@@ -26,8 +27,8 @@ or call it with {name, url, token?, tokenFile?, fingerprint?, caFile?}`
 export function peersSysBranch(control: PeerControl, lifetime: Lifetime): Branch {
   const add = withObjectRpc(controlLeaf({
     identity: 'control:sys/peers/add', lifetime, usage: ADD_USAGE,
-    run: (line) => control.add(parsePeerLine(line)),
-  }), (request) => control.add(peerSpecFromRpc(request)))
+    run: (line) => control.add(parsePeerLine(line), true, true),
+  }), (request) => control.add(peerSpecFromRpc(request), true, true))
   const rm = controlLeaf({
     identity: 'control:sys/peers/rm', lifetime, usage: 'write a line: NAME   (disconnects and forgets the peer)',
     run: (line) => control.remove(line.trim()),

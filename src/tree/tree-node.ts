@@ -43,8 +43,15 @@ export interface Leaf {
   /** Names the object this leaf shows; two opens of the same identity share a handle. */
   readonly identity: string
   readonly lifetime: Lifetime
+  /** Names the leaf for exclusive holds when its identity does not (a remote leaf: peer and remote path); default the identity. */
+  readonly holdKey?: string
   meta(): Promise<LeafMeta> | LeafMeta
-  open(): Promise<OpenedLeaf>
+  /** exclusive: the open asked to be the leaf's only user (a remote leaf asks its peer too). */
+  open(options?: LeafOpenOptions): Promise<OpenedLeaf>
+}
+
+export interface LeafOpenOptions {
+  readonly exclusive?: boolean
 }
 
 export interface Entry {

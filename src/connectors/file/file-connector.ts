@@ -17,9 +17,10 @@ import type { FileGuard } from './file-memory.js'
 import { FileWatch, fstatFd, identityOf } from './file-watch.js'
 import type { ImageLayout } from './image-layout.js'
 import { fdSource } from './image-source.js'
-import { closeFd, openImageFd, parseFormat, parseImage } from './open-image.js'
+import { openCheckedFile } from './checked-open.js'
+import { closeFd, parseFormat, parseImage } from './open-image.js'
 
-export const FILE_USAGE = 'file:PATH[,format=auto|raw|elf|lime|windows-dump][,strict=true][,volatile=true][,readonly=true]'
+export const FILE_USAGE = 'file:PATH[,format=auto|raw|elf|lime|windows-dump][,strict=true][,volatile=true][,writable=true]'
 /** info() lists at most this many ranges. */
 export const MAX_LISTED_RANGES = 1024
 
@@ -30,7 +31,7 @@ export const fileConnectorKind: ConnectorKind = {
 }
 
 async function createFileConnector(args: KindArgs, context: ConnectorContext): Promise<Connector> {
-  const reader = new ArgReader(args, 'file', ['format', 'strict', 'volatile', 'readonly'])
+  const reader = new ArgReader(args, 'file', ['format', 'strict', 'volatile', 'readonly', 'writable'])
   if (reader.target === undefined || reader.target === '') {
     throw new MemweaveError('connector', 'invalid_argument', `file: a PATH is required (usage: ${FILE_USAGE})`)
   }
@@ -39,10 +40,12 @@ async function createFileConnector(args: KindArgs, context: ConnectorContext): P
   const strictGiven = reader.string('strict') !== undefined
   const options = { strict: reader.bool('strict', false), volatile: reader.bool('volatile', false) }
   const path = resolve(reader.target)
-  const { fd, writable } = await openImageFd(path, context.allowWrite && !reader.bool('readonly', false), context.log)
+  // Writes need the daemon's --allow-write, this connector's writable=true, and a file whose mode lets its owner write.
+  const wantWrite = context.allowWrite && reader.bool('writable', false) && !reader.bool('readonly', false)
+  const { fd, writable } = await openCheckedFile(path, { roots: context.fileRoots, write: wantWrite, what: 'file:', rootHint: 'serve --file-root DIR (or file_roots in the config)' })
+  if (wantWrite && !writable) context.log.info({ path }, 'image mode does not let its owner write; opened read-only')
   try {
     const stats = await fstatFd(fd)
-    if (!stats.isFile()) throw new MemweaveError('connector', 'invalid_argument', `${path} is not a regular file`)
     const layout = await parseImage(fdSource(path, fd, Number(stats.size)), format)
     if (!strictGiven && layout.windowsDump !== undefined && layout.addressing === 'virtual') options.strict = true
     const connector = new FileConnector({ path, fd, layout, sizeBytes: Number(stats.size), readonly: !writable, ...options, args, context })

@@ -36,8 +36,10 @@ export async function openImage(dir: TempDir, name: string, bytes: Uint8Array, e
   return openPath(path, extra, allowWrite)
 }
 
+/** `allowWrite`: a node with writes allowed and a connector asking for them (writable=true, unless extra says otherwise). */
 export function openPath(path: string, extra = '', allowWrite = false): Promise<Connector> {
-  const raw = extra === '' ? path.replaceAll(',', '\\,') : `${path.replaceAll(',', '\\,')},${extra}`
+  const args = [extra, allowWrite && !/\b(readonly|writable)=/.test(extra) ? 'writable=true' : ''].filter((a) => a !== '').join(',')
+  const raw = args === '' ? path.replaceAll(',', '\\,') : `${path.replaceAll(',', '\\,')},${args}`
   return fileConnectorKind.create(parseKindArgs(raw), testContext(allowWrite))
 }
 

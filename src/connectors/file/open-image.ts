@@ -1,10 +1,9 @@
 /**
- * Opening an image: the fd (read-write only when writes are allowed and the
- * file permits it), format detection by magic, and parsing into a layout.
+ * Opening an image: format detection by magic and parsing into a layout
+ * (the descriptor itself comes from checked-open.ts).
  */
-import { close, open } from 'node:fs'
-import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { close } from 'node:fs'
+import { MemweaveError } from '../../errors/index.js'
 import { hasElfMagic, parseElfCore } from './elf-core.js'
 import { IMAGE_FORMATS, rawLayout } from './image-layout.js'
 import type { ImageFormat, ImageLayout } from './image-layout.js'
@@ -39,30 +38,6 @@ export async function parseImage(source: ImageSource, requested: RequestedFormat
   }
 }
 
-function openFd(path: string, flags: string): Promise<number> {
-  return new Promise((resolve, reject) => open(path, flags, (err, fd) => (err !== null ? reject(err) : resolve(fd))))
-}
-
 export function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => close(fd, (err) => (err !== null ? reject(err) : resolve())))
-}
-
-const READ_ONLY_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ETXTBSY'])
-
-/** Opens read-write only when asked; falls back to read-only when the file forbids writing. */
-export async function openImageFd(path: string, wantWrite: boolean, log: Logger): Promise<{ fd: number; writable: boolean }> {
-  if (wantWrite) {
-    try {
-      return { fd: await openFd(path, 'r+'), writable: true }
-    } catch (err) {
-      const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-      if (!READ_ONLY_CODES.has(code)) throw toMemweaveError(err, 'connector', `cannot open ${path}`)
-      log.info({ path, code }, 'image is not writable; opening read-only')
-    }
-  }
-  try {
-    return { fd: await openFd(path, 'r'), writable: false }
-  } catch (err) {
-    throw toMemweaveError(err, 'connector', `cannot open ${path}`)
-  }
 }

@@ -27,11 +27,13 @@ export interface MemweaveConfig {
   readonly peers: readonly string[]
   /** Browser origins allowed besides the daemon's own. */
   readonly allowedOrigins: readonly string[]
+  /** Folders whose files clients may open with file: (absolute). */
+  readonly fileRoots: readonly string[]
 }
 
 type Table = Record<string, unknown>
 
-const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer', 'allowed_origins']
+const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer', 'allowed_origins', 'file_roots']
 const PEER_KEYS = ['name', 'url', 'token_file', 'fingerprint', 'ca_file']
 const CONNECTOR_KEYS = ['name', 'kind', 'args', 'chain_on']
 const OS_KEYS = ['name', 'kind', 'args', 'connector']
@@ -89,6 +91,7 @@ export function parseConfig(text: string, file: string): MemweaveConfig {
     listen: doc.listen === undefined ? undefined : check.strings(doc.listen, 'listen'),
     allowWrite: check.optionalBoolean(doc.allow_write, 'allow_write'),
     allowedOrigins: doc.allowed_origins === undefined ? [] : check.strings(doc.allowed_origins, 'allowed_origins'),
+    fileRoots: doc.file_roots === undefined ? [] : check.strings(doc.file_roots, 'file_roots').map((dir) => resolve(base, dir)),
     tokenFile: tokenFile === undefined ? undefined : resolve(base, tokenFile),
     logLevel: check.optionalString(doc.log_level, 'log_level'),
     tls,

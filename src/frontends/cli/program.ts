@@ -32,6 +32,7 @@ export function buildProgram(): Command {
       collect)
     .option('--allow-write', 'allow writes to memory (serve, --embedded)')
     .option('--json', 'machine-readable output (serve: JSON log lines)')
+    .option('--exclusive', 'open leaves exclusively: refused while anyone else holds them, and others are refused while held')
     .addOption(new Option('--log-level <level>', 'log level (serve default info, --embedded default warn)').choices(LOG_LEVELS))
     .addOption(new Option('--timeout <ms>', 'connect timeout in milliseconds').argParser(parseTimeout))
     .option('--debug', 'show stacks and causes with errors')

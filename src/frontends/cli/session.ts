@@ -26,6 +26,8 @@ export interface GlobalOptions {
   readonly debug?: boolean
   readonly logLevel?: string
   readonly timeoutMs?: number
+  /** Open every leaf exclusively (protocol 1.3). */
+  readonly exclusive?: boolean
 }
 
 export interface CommandContext {
@@ -57,7 +59,7 @@ export async function withClient(globals: GlobalOptions, job: (context: CommandC
   const out = new Output(globals.json === true)
   if (globals.embedded === true && globals.daemon !== undefined) throw usageError('--daemon and --embedded exclude each other')
   if (globals.embedded === true) {
-    await withEmbedded(globals, (client) => job({ client, out, globals }))
+    await withEmbedded(globals, (client) => job({ client: exclusiveIf(globals, client), out, globals }))
     return
   }
   if (globals.with.length > 0) throw usageError('--with creates objects in an --embedded node; add --embedded (or create them on the daemon with connector new / os new)')
@@ -72,9 +74,26 @@ export async function withClient(globals: GlobalOptions, job: (context: CommandC
     throw err
   }
   try {
-    await job({ client, out, globals })
+    await job({ client: exclusiveIf(globals, client), out, globals })
   } finally {
     await client.disconnect()
+  }
+}
+
+/** With --exclusive, every open the command makes asks to be the leaf's only user. */
+function exclusiveIf(globals: GlobalOptions, client: TreeClient): TreeClient {
+  if (globals.exclusive !== true) return client
+  return {
+    list: (path) => client.list(path),
+    stat: (path) => client.stat(path),
+    open: (path) => client.open(path, { exclusive: true }),
+    read: (handle, pieces) => client.read(handle, pieces),
+    readInto: (handle, pieces, target) => client.readInto(handle, pieces, target),
+    write: (handle, pieces) => client.write(handle, pieces),
+    rpc: (handle, request) => client.rpc(handle, request),
+    close: (handle) => client.close(handle),
+    watch: (path, listener) => client.watch(path, listener),
+    disconnect: () => client.disconnect(),
   }
 }
 
@@ -106,7 +125,7 @@ export function globalsOf(command: { optsWithGlobals<T extends Record<string, un
   return {
     daemon: text('daemon'), token: text('token'), tokenFile: text('tokenFile'), embedded: flag('embedded'),
     config: text('config'), with: withLines, allowWrite: flag('allowWrite'), json: flag('json'), debug: flag('debug'),
-    logLevel: text('logLevel'), timeoutMs: typeof all.timeout === 'number' ? all.timeout : undefined,
+    logLevel: text('logLevel'), timeoutMs: typeof all.timeout === 'number' ? all.timeout : undefined, exclusive: flag('exclusive'),
   }
 }
 

@@ -56,8 +56,9 @@ export class ProcessTarget {
 
   constructor(private readonly client: TreeClient, readonly path: string, readonly allowWrite: boolean) {}
 
+  /** With writes allowed, the memory is held exclusively: no one else reads or writes it while gdb may change it. */
   async open(): Promise<void> {
-    const opened = await this.client.open(`${this.path}/mem`)
+    const opened = await this.client.open(`${this.path}/mem`, this.allowWrite ? { exclusive: true } : {})
     this.memHandle = opened.handle
   }
 

@@ -67,6 +67,25 @@ function findSystemName(bytes: Uint8Array, from: number): number | undefined {
 }
 
 /**
+ * Bytes [start, start+length) read page by page; absent pages read as zeros
+ * (no field checked here is zero in a real EPROCESS). Only the page holding
+ * `must` has to be there.
+ */
+async function readAround(kmem: VirtualMemory, start: bigint, length: number, must: bigint): Promise<Uint8Array> {
+  const first = start - (start % 4096n)
+  const pages = Math.ceil(Number(start - first + BigInt(length)) / 4096)
+  const results = await kmem.read(Array.from({ length: pages }, (_, i) => ({ addr: virtAddr(first + BigInt(i * 4096)), length: 4096 })))
+  const all = new Uint8Array(pages * 4096)
+  results.forEach((r, i) => {
+    const page = first + BigInt(i * 4096)
+    if (r?.ok === true) { all.set(r.data, i * 4096); return }
+    if (must >= page && must < page + 4096n) throw new MemweaveError('os', 'io', `windows: cannot read the first process list entry ${hex(must)}`, { cause: r?.ok === false ? r.error : undefined })
+  })
+  const from = Number(start - first)
+  return all.subarray(from, from + length)
+}
+
+/**
  * ActiveProcessLinks offset and System's EPROCESS address, from the first
  * Flink of the list and (when exported) PsInitialSystemProcess.
  */
@@ -76,16 +95,18 @@ Promise<{ links: number; system: bigint; how: string }> {
     return { links: Number(firstLink - systemEprocess), system: systemEprocess, how: 'PsActiveProcessHead.Flink - PsInitialSystemProcess' }
   }
   const span = 0x1000
-  const [r] = await kmem.read([{ addr: virtAddr(firstLink - BigInt(span)), length: span + 0x800 }])
-  if (r === undefined || !r.ok) throw new MemweaveError('os', 'io', `windows: cannot read around the first process list entry ${hex(firstLink)}`, { cause: r?.ok === false ? r.error : undefined })
-  for (let links = 0x80; links < span; links += 8) {
-    const base = span - links
-    if (u64(r.data, base + links - 8) !== 4n) continue
-    const dtb = u64(r.data, base + dtbOffset)
-    if (kernelDtb !== undefined && (dtb & ~0xfffn) !== (kernelDtb & ~0xfffn)) continue
-    if (kernelDtb === undefined && (dtb === 0n || (dtb & 0xfffn) !== 0n)) continue
-    if (findSystemName(r.data.subarray(0, base + DEFAULT_EPROCESS_BYTES), base + links) === undefined) continue
-    return { links, system: firstLink - BigInt(links), how: 'kernel DTB at +DirectoryTableBase and "System" after the links' }
+  const around = await readAround(kmem, firstLink - BigInt(span), span + 0x800, firstLink)
+  // The root that led to ntoskrnl may be any process's (a self-reference scan finds the first): try it, then any page-aligned DTB.
+  for (const wanted of kernelDtb === undefined ? [undefined] : [kernelDtb, undefined]) {
+    for (let links = 0x80; links < span; links += 8) {
+      const base = span - links
+      if (u64(around, base + links - 8) !== 4n) continue
+      const dtb = u64(around, base + dtbOffset)
+      if (wanted !== undefined && (dtb & ~0xfffn) !== (wanted & ~0xfffn)) continue
+      if (wanted === undefined && (dtb === 0n || (dtb & 0xfffn) !== 0n)) continue
+      if (findSystemName(around.subarray(0, base + DEFAULT_EPROCESS_BYTES), base + links) === undefined) continue
+      return { links, system: firstLink - BigInt(links), how: `${wanted === undefined ? 'a page-aligned DTB' : 'the kernel DTB'} at +DirectoryTableBase and "System" after the links` }
+    }
   }
   throw new MemweaveError('os', 'not_found', `windows: no EPROCESS layout fits the first process list entry ${hex(firstLink)} (no pid 4 before the links with the kernel DTB at +${hex(dtbOffset)})`)
 }

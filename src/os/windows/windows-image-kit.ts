@@ -63,6 +63,8 @@ export interface WindowsImageOptions {
   readonly kdbg?: boolean | 'encoded'
   /** The last process's Flink goes back to the second process, never to the head. */
   readonly cyclic?: boolean
+  /** Leave PsInitialSystemProcess out of the exports (System's EPROCESS is then found from the list alone). */
+  readonly hideInitialSystemProcess?: boolean
   readonly seed?: number
 }
 
@@ -356,7 +358,7 @@ export function buildWindowsImage(options: WindowsImageOptions = {}): BuiltWindo
     ['NtBuildNumber', DATA.buildNumber], ['KeBugCheckEx', RVA.text + 0x10], ['ExAllocatePoolWithTag', RVA.text + 0x20], ['ZwClose', RVA.text + 0x30]] as const
   for (let rva = 0; rva < RVA.size; rva += PAGE) kernel.mapNew(KERNEL_BASE + BigInt(rva), { writable: rva >= RVA.data && rva < RVA.init, executable: rva < RVA.edata || rva >= RVA.init })
   kernel.write(KERNEL_BASE, peHeaderPage(RVA.edata, 0x400))
-  kernel.write(KERNEL_BASE + BigInt(RVA.edata), exportPage(exports))
+  kernel.write(KERNEL_BASE + BigInt(RVA.edata), exportPage(exports.filter(([name]) => options.hideInitialSystemProcess !== true || name !== 'PsInitialSystemProcess')))
   kernel.write(KERNEL_BASE + BigInt(DATA.buildNumber), u32(0xf0004a61))
   const kdbg = options.kdbg === true || options.kdbg === 'encoded' ? KERNEL_BASE + BigInt(DATA.kdbg) : undefined
   if (kdbg !== undefined) {

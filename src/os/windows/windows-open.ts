@@ -42,7 +42,9 @@ export interface WindowsKernel {
   readonly mode: PagingMode | undefined
   readonly dtb: bigint | undefined
   readonly tableCache: PageTableCache | undefined
-  readonly ntoskrnl: NtoskrnlImage
+  /** Undefined only for a triage dump without ntoskrnl's header page (the KDBG copy then names the base). */
+  readonly ntoskrnl: NtoskrnlImage | undefined
+  readonly kernelBase: bigint
   readonly kdbg: Kdbg | undefined
   readonly processHead: bigint
   readonly moduleList: bigint | undefined
@@ -95,23 +97,23 @@ Promise<{ kmem: VirtualAddressSpace; root: RootCandidate; ntoskrnl: NtoskrnlImag
   throw new MemweaveError('os', 'not_found', `windows: no page-table root leads to ntoskrnl: ${summary}`)
 }
 
-async function exportedPointer(kmem: VirtualMemory, image: NtoskrnlImage, name: string): Promise<bigint | undefined> {
-  const rva = image.exports?.byName.get(name)
+async function exportedPointer(kmem: VirtualMemory, image: NtoskrnlImage | undefined, name: string): Promise<bigint | undefined> {
+  const rva = image?.exports?.byName.get(name)
   if (rva === undefined) return undefined
   try {
-    return await readU64(kmem, virtAddr(image.base + BigInt(rva)))
+    return await readU64(kmem, virtAddr((image?.base ?? 0n) + BigInt(rva)))
   } catch (err) {
     if (err instanceof MemweaveError) return undefined
     throw err
   }
 }
 
-function exportedAddress(image: NtoskrnlImage, name: string): bigint | undefined {
-  const rva = image.exports?.byName.get(name)
-  return rva === undefined ? undefined : image.base + BigInt(rva)
+function exportedAddress(image: NtoskrnlImage | undefined, name: string): bigint | undefined {
+  const rva = image?.exports?.byName.get(name)
+  return rva === undefined || image === undefined ? undefined : image.base + BigInt(rva)
 }
 
-async function readBuild(kmem: VirtualMemory, image: NtoskrnlImage, hints: WindowsDumpHints | undefined): Promise<number | undefined> {
+async function readBuild(kmem: VirtualMemory, image: NtoskrnlImage | undefined, hints: WindowsDumpHints | undefined): Promise<number | undefined> {
   const at = exportedAddress(image, 'NtBuildNumber')
   if (at !== undefined) {
     const [r] = await kmem.read([{ addr: virtAddr(at), length: 4 }])
@@ -120,7 +122,7 @@ async function readBuild(kmem: VirtualMemory, image: NtoskrnlImage, hints: Windo
   return hints?.build
 }
 
-async function findKdbg(kmem: VirtualMemory, image: NtoskrnlImage, hints: WindowsDumpHints | undefined): Promise<{ kdbg: Kdbg | undefined; note: string }> {
+async function findKdbg(kmem: VirtualMemory, image: NtoskrnlImage | undefined, hints: WindowsDumpHints | undefined): Promise<{ kdbg: Kdbg | undefined; note: string }> {
   const copy = hints?.triage?.debuggerData
   if (copy !== undefined) {
     const decoded = decodeKdbg(copy, hints?.kdDebuggerDataBlock, 'triage dump copy')
@@ -130,6 +132,7 @@ async function findKdbg(kmem: VirtualMemory, image: NtoskrnlImage, hints: Window
     const at = await readKdbgAt(kmem, hints.kdDebuggerDataBlock, 'crash dump header KdDebuggerDataBlock')
     if (at !== undefined) return { kdbg: at, note: at.source }
   }
+  if (image === undefined) return { kdbg: undefined, note: 'not found: no triage copy, and no ntoskrnl image to scan' }
   const scanned = await scanForKdbg(kmem, image.base, image.header)
   if (scanned !== undefined) return { kdbg: scanned, note: scanned.source }
   const encoded = await scanForEncodedKdbg(kmem, image.base, image.header)
@@ -147,13 +150,14 @@ export async function openWindowsKernel(connector: Connector, options: WindowsOp
   }
   const hintBases = [...new Set([...(hints?.triage?.debuggerData !== undefined ? [decodeKdbg(hints.triage.debuggerData, undefined, '')?.kernBase ?? 0n] : []), ...(hints?.triage?.drivers.slice(0, 1).map((d) => d.base) ?? [])])].filter((b) => b !== 0n)
   let kmem: VirtualMemory
-  let ntoskrnl: NtoskrnlImage
+  let ntoskrnl: NtoskrnlImage | undefined
   let root: RootCandidate | undefined
   let tableCache: PageTableCache | undefined
   if (triage) {
     kmem = new KernelVirtualView(connector.mem)
     const found = await timed(timings, 'kernel', options, () => findNtoskrnl(kmem, hintBases))
-    if (found === undefined) throw new MemweaveError('os', 'not_found', `windows: this triage dump does not hold ntoskrnl's PE header page (tried ${hintBases.map(hex).join(', ') || 'no base: no KDBG copy and no driver list'})`)
+    // Without the header page a triage dump still has its KDBG copy and driver list: go on, and say what is missing.
+    if (found === undefined && hintBases.length === 0) throw new MemweaveError('os', 'not_found', 'windows: this triage dump holds neither ntoskrnl\'s PE header page nor a KDBG copy or driver list naming its base')
     ntoskrnl = found
   } else {
     tableCache = new PageTableCache({ maxEntries: TABLE_CACHE_PAGES, validity: validityFor(connector.mem.metadata()) })
@@ -171,6 +175,7 @@ export async function openWindowsKernel(connector: Connector, options: WindowsOp
   const moduleList = exportedAddress(ntoskrnl, 'PsLoadedModuleList') ?? kdbg?.psLoadedModuleList ?? (hints !== undefined && hints.psLoadedModuleList !== 0n ? hints.psLoadedModuleList : undefined)
   const systemEprocess = await exportedPointer(kmem, ntoskrnl, 'PsInitialSystemProcess')
   const build = await readBuild(kmem, ntoskrnl, hints)
+  const kernelBase = ntoskrnl?.base ?? kdbg?.kernBase ?? hintBases[0] ?? 0n
   const kernel: WindowsKernel = {
     mem: triage ? undefined : connector.mem,
     kmem,
@@ -178,6 +183,7 @@ export async function openWindowsKernel(connector: Connector, options: WindowsOp
     dtb: root?.dtb ?? (hints?.dtb !== undefined && hints.dtb !== 0n ? hints.dtb : undefined),
     tableCache,
     ntoskrnl,
+    kernelBase,
     kdbg,
     processHead,
     moduleList,
@@ -189,7 +195,7 @@ export async function openWindowsKernel(connector: Connector, options: WindowsOp
   const facts: Record<string, unknown> = {
     arch,
     build,
-    kernelBase: hex(ntoskrnl.base),
+    kernelBase: hex(kernelBase),
     dtb: kernel.dtb === undefined ? undefined : hex(kernel.dtb),
     dtbSource: triage ? 'none: a triage dump holds kernel virtual blocks, no page tables (the header DTB is shown)' : root?.source,
     psActiveProcessHead: hex(processHead),

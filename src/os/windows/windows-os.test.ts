@@ -110,6 +110,21 @@ describe('encoded KDBG', () => {
   })
 })
 
+describe('without PsInitialSystemProcess', () => {
+  it('finds System and the links offset from the list and the kernel DTB', async () => {
+    const image = buildWindowsImage({ hideInitialSystemProcess: true, seed: 4 })
+    const opened = await openBuilt(dir, image, 'elf')
+    try {
+      const info = await opened.os.info()
+      assert.equal(info['psInitialSystemProcess'], undefined)
+      assert.equal((info['eprocess'] as { offsets: Record<string, string> }).offsets['activeProcessLinks'], '0x448')
+      assert.deepEqual((await opened.os.processes()).map((p) => p.name), image.processes.map((p) => p.name))
+    } finally {
+      await opened.close()
+    }
+  })
+})
+
 describe('hostile process lists', () => {
   it('a cyclic process list fails cleanly', async () => {
     const image = buildWindowsImage({ cyclic: true, kdbg: true })

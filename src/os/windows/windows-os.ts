@@ -36,12 +36,13 @@ export class WindowsOs implements OsInstance {
     const hex = (n: number | undefined): string | undefined => (n === undefined ? undefined : `0x${n.toString(16)}`)
     const limitations: string[] = []
     if (this.kernel.mem === undefined) limitations.push('no page tables or physical pages (triage dump): process memory beyond the kernel blocks, VADs, PEB loader lists and phys_maps cannot be read')
+    if (this.kernel.ntoskrnl === undefined) limitations.push(`ntoskrnl's PE header page (at ${`0x${this.kernel.kernelBase.toString(16)}`}) is not in the dump: no section table and no exports`)
     if (this.table.incomplete !== undefined) limitations.push(this.table.incomplete)
     if (layout.vadRoot === undefined && this.kernel.mem !== undefined) limitations.push('no VadRoot offset was found: maps are empty')
     return {
       kind: this.kind,
       ...this.facts,
-      ntoskrnl: ntoskrnlFacts(this.kernel.ntoskrnl),
+      ntoskrnl: this.kernel.ntoskrnl === undefined ? undefined : ntoskrnlFacts(this.kernel.ntoskrnl),
       kdbg: this.kernel.kdbg === undefined ? undefined : kdbgFacts(this.kernel.kdbg),
       eprocess: {
         offsets: { uniqueProcessId: hex(layout.pid), activeProcessLinks: hex(layout.links), imageFileName: hex(layout.name), directoryTableBase: hex(layout.dtb),

@@ -5,7 +5,7 @@
  * The TRIAGE_DUMP64 header follows the 0x2000-byte dump header; its offsets
  * are from the start of the file:
  *
- *   +0x20 ProcessOffset   (EPROCESS copy)     +0x24 ThreadOffset (ETHREAD copy)
+ *   +0x20 ProcessOffset   (EPROCESS copy)     +0x24 ThreadOffset (ETHREAD copy, up to +0x28 CallStackOffset)
  *   +0x30 DriverListOffset, DriverCount        (0x90-byte entries: name offset, KLDR_DATA_TABLE_ENTRY64)
  *   +0x38 StringPoolOffset, StringPoolSize     (u32 length in UTF-16 units, then the chars)
  *   +0x70 DebuggerDataOffset, DebuggerDataSize (the KDBG block, KDDEBUGGER_DATA64)
@@ -44,6 +44,7 @@ export interface TriageFacts {
 interface TriageOffsets {
   readonly process: number
   readonly thread: number
+  readonly callStack: number
   readonly driverList: number
   readonly driverCount: number
   readonly stringPool: number
@@ -59,7 +60,7 @@ async function readOffsets(source: ImageSource, at: number): Promise<TriageOffse
   const v = new DataView(bytes.buffer, bytes.byteOffset, TRIAGE_HEADER_BYTES)
   const u = (o: number): number => v.getUint32(o, true)
   return {
-    process: u(0x20), thread: u(0x24), driverList: u(0x30), driverCount: u(0x34), stringPool: u(0x38), stringPoolBytes: u(0x3c),
+    process: u(0x20), thread: u(0x24), callStack: u(0x28), driverList: u(0x30), driverCount: u(0x34), stringPool: u(0x38), stringPoolBytes: u(0x3c),
     debuggerData: u(0x70), debuggerDataBytes: u(0x74), blocks: u(0x78), blockCount: u(0x7c),
   }
 }
@@ -120,7 +121,7 @@ export async function triageDumpSegments(source: ImageSource, header: DumpHeader
   if (debuggerDataMapped) segments.push({ start: kdbg, fileBytes: BigInt(o.debuggerDataBytes), memBytes: BigInt(o.debuggerDataBytes), fileOffset: o.debuggerData, label: 'KDBG copy' })
   const copyLength = (from: number, to: number): number => (to > from && to - from <= MAX_COPY_BYTES ? to - from : 0x1000)
   const process = await optionalCopy(source, o.process, Math.min(copyLength(o.process, o.thread), Math.max(0, source.sizeBytes - o.process)))
-  const thread = await optionalCopy(source, o.thread, Math.min(0x1000, Math.max(0, source.sizeBytes - o.thread)))
+  const thread = await optionalCopy(source, o.thread, Math.min(copyLength(o.thread, o.callStack), Math.max(0, source.sizeBytes - o.thread)))
   const drivers = await readDrivers(source, o)
   return { segments, facts: { blockCount: o.blockCount, blockBytes, debuggerData, process, thread, drivers, debuggerDataMapped } }
 }

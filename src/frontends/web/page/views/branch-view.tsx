@@ -3,6 +3,7 @@ import { useAsync } from '../hooks.js'
 import { formatRoute, joinTreePath } from '../route.js'
 import { clientOf } from '../state.js'
 import { sizeText } from '../format.js'
+import { download } from '../downloads.js'
 
 export function BranchView(props: { path: string }) {
   const listing = useAsync(() => clientOf().list(props.path), [props.path])
@@ -11,7 +12,7 @@ export function BranchView(props: { path: string }) {
   const entries = [...listing.value].sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name, undefined, { numeric: true }) : a.type === 'branch' ? -1 : 1))
   return (
     <table class="grid listing">
-      <thead><tr><th>name</th><th>kind</th><th class="num">size</th><th>access</th></tr></thead>
+      <thead><tr><th>name</th><th>kind</th><th class="num">size</th><th>access</th><th /></tr></thead>
       <tbody>
         {entries.map((entry) => (
           <tr key={entry.name}>
@@ -19,6 +20,8 @@ export function BranchView(props: { path: string }) {
             <td>{entry.type === 'branch' ? 'branch' : entry.meta?.content ?? 'leaf'}</td>
             <td class="num">{entry.type === 'leaf' ? sizeText(entry.meta?.sizeBytes) : ''}</td>
             <td class="dim">{entry.meta === undefined ? '' : `${entry.meta.readable ? 'r' : '-'}${entry.meta.writable ? 'w' : '-'}${entry.meta.rpc ? 'x' : '-'}`}</td>
+            <td>{entry.type === 'leaf' && entry.meta?.readable === true && entry.meta.content !== 'mem' && entry.meta.content !== 'control'
+              ? <button class="small" onClick={() => { void download(clientOf(), joinTreePath(props.path, entry.name), entry.name, undefined, () => undefined) }}>download</button> : null}</td>
           </tr>
         ))}
       </tbody>

@@ -19,6 +19,8 @@ import { Inspector } from './inspector.js'
 import { loadRegions } from './process-view.js'
 import { ScanPanel } from './scan-panel.js'
 import { copySelection } from './copy-formats.js'
+import { addBookmark } from '../bookmarks.js'
+import { download } from '../downloads.js'
 
 const ROWS = 32
 const SCREEN = BigInt(ROWS * ROW_BYTES)
@@ -39,6 +41,7 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [cursor, setCursor] = useState(0n)
   const [anchor, setAnchor] = useState<bigint | undefined>(undefined)
   const [littleEndian, setLittleEndian] = useState(true)
+  const [group, setGroup] = useState(1)
   const [live, setLive] = useState(false)
   const [note, setNote] = useState('')
   const [, redraw] = useReducer((n: number) => n + 1, 0)
@@ -150,6 +153,9 @@ export function HexView(props: { path: string; at: string | undefined }) {
       <div class="toolbar">
         <span class="mono where" title="cursor">{describeAddress(cursor, regions)}</span>
         <label><input type="checkbox" checked={littleEndian} onChange={(e) => setLittleEndian(e.currentTarget.checked)} /> little endian</label>
+        <select value={String(group)} onChange={(e) => setGroup(Number(e.currentTarget.value))} title="byte grouping">
+          <option value="1">bytes</option><option value="2">2-byte groups</option><option value="4">4-byte groups</option><option value="8">8-byte groups</option>
+        </select>
         <label title="re-read the visible bytes every second"><input type="checkbox" class="live-toggle" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> live</label>
         <button onClick={() => { opened.pages.clear(); redraw(0); setTop(top + 0n) ; void opened.pages.load(top, top + SCREEN, true).then(() => redraw(0)) }} title="read the screen again">Refresh</button>
         <span class="sep" />
@@ -158,12 +164,25 @@ export function HexView(props: { path: string; at: string | undefined }) {
         <button onClick={() => copy('base64')}>Copy base64</button>
         <span class="sep" />
         <button onClick={() => setScanOpen(!scanOpen)} title="search this memory (/)">Scan</button>
+        <button onClick={() => {
+          const note = window.prompt(`Bookmark ${describeAddress(cursor, regions)} — note:`, '')
+          if (note === null) return
+          void addBookmark({ nodeId: clientOf().serverInfo.nodeId, path: props.path, at: `0x${cursor.toString(16)}`, note }).then(() => setNote('bookmarked'), (err: unknown) => setNote(errorText(err)))
+        }} title="bookmark the cursor with a note">Bookmark</button>
+        <button onClick={() => {
+          const [from, to] = selection ?? [cursor, cursor + 0xfffn]
+          const answer = window.prompt(`Download from 0x${from.toString(16)}: how many bytes (hex with 0x, or decimal)?`, String(to - from + 1n))
+          if (answer === null || answer.trim() === '') return
+          const length = BigInt(answer.trim())
+          void download(clientOf(), props.path, `${props.path.replaceAll('/', '_')}@0x${from.toString(16)}.bin`, { start: from, length }, (bytes) => setNote(`downloading: ${bytes} bytes`))
+            .then((bytes) => setNote(`downloaded ${bytes} bytes`), (err: unknown) => setNote(errorText(err)))
+        }} title="save a range as a file">Download…</button>
         <span class="note">{note}</span>
       </div>
       <div class="hex-body">
         <div class="hex-box" tabIndex={0} ref={box} onKeyDown={onKey}
           onWheel={(e) => { e.preventDefault(); setTop(clampTop(top + BigInt(Math.sign(e.deltaY) * 3 * ROW_BYTES), size)) }}>
-          <HexGrid pages={opened.pages} top={top} rows={ROWS} cursor={cursor} selection={selection} size={size}
+          <HexGrid pages={opened.pages} top={top} rows={ROWS} cursor={cursor} selection={selection} size={size} group={group}
             onPick={(addr, extend) => { box.current?.focus(); move(addr, extend) }} />
         </div>
         <HexScrollbar top={top} size={size} screen={SCREEN} regions={regions} onSeek={(addr) => setTop(clampTop(align(addr), size))} />

@@ -8,27 +8,35 @@
 import { useAsync } from '../hooks.js'
 import type { Route } from '../route.js'
 import { clientOf } from '../state.js'
+import { BookmarksView } from './bookmarks-view.js'
 import { BranchView } from './branch-view.js'
+import { GraphView } from './graph-view.js'
 import { ControlView, RpcView } from './call-views.js'
 import { HexView } from './hex-view.js'
 import { ProcessView } from './process-view.js'
 import { ProcessesView } from './processes-view.js'
 import { TextView } from './text-view.js'
 
-const PROCESSES = /^os\/([^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
-const PROCESS = /^os\/([^/]+)\/processes\/by-(?:pid|name|pid-name)\/([^/]+)$/
+/** The page's own view of the bookmarks (not a tree path: tree names never start with '~'). */
+export const BOOKMARKS_PATH = '~bookmarks'
+export const GRAPH_PATH = '~graph'
+/** An OS's processes, here or through peers (`b/os/guest/processes`, `os/b.guest/processes`). */
+const PROCESSES = /^((?:[^/]+\/)*os\/[^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
+const PROCESS = /^(?:[^/]+\/)*os\/[^/]+\/processes\/by-(?:pid|name|pid-name)\/[^/]+$/
 
 export function PickView(props: { route: Route }) {
   const { path } = props.route
-  const stat = useAsync(() => clientOf().stat(path), [path])
+  const stat = useAsync(() => (path === BOOKMARKS_PATH || path === GRAPH_PATH ? Promise.resolve(undefined) : clientOf().stat(path)), [path])
+  if (path === BOOKMARKS_PATH) return <BookmarksView />
+  if (path === GRAPH_PATH) return <GraphView />
   if (stat.state === 'loading') return <p class="dim">loading…</p>
   if (stat.state === 'failed') return <p class="error">{stat.error}</p>
   const found = stat.value
+  if (found === undefined) return null
   if (found.type === 'branch') {
     const processes = PROCESSES.exec(path)
-    if (processes !== null) return <ProcessesView os={processes[1] ?? ''} />
-    const process = PROCESS.exec(path)
-    if (process !== null) return <ProcessView path={path} os={process[1] ?? ''} />
+    if (processes !== null) return <ProcessesView osPath={processes[1] ?? ''} />
+    if (PROCESS.test(path)) return <ProcessView path={path} />
     return <BranchView path={path} />
   }
   const meta = found.meta

@@ -21,7 +21,7 @@ export async function loadRegions(processPath: string, withPhys = true): Promise
   return joinPhys(maps, parsePhysMaps(phys))
 }
 
-export function ProcessView(props: { path: string; os: string }) {
+export function ProcessView(props: { path: string }) {
   const info = useAsync(async () => JSON.parse(await clientOf().readText(joinTreePath(props.path, 'info'))) as Record<string, unknown>, [props.path])
   const regions = useAsync(() => loadRegions(props.path), [props.path])
   const leaves = useAsync(() => clientOf().list(props.path), [props.path])

@@ -23,12 +23,13 @@ export interface ProcessRow {
 type Column = 'pid' | 'ppid' | 'name' | 'state' | 'uid' | 'threads' | 'cmdline'
 const COLUMNS: readonly Column[] = ['pid', 'ppid', 'name', 'state', 'uid', 'threads', 'cmdline']
 
-export async function loadProcesses(os: string): Promise<ProcessRow[]> {
+/** `osPath`: the OS branch, here (`os/guest`) or on a peer (`b/os/guest`). */
+export async function loadProcesses(osPath: string): Promise<ProcessRow[]> {
   const client = clientOf()
-  const pids = (await client.list(`os/${os}/processes/by-pid`)).map((e) => e.name)
+  const pids = (await client.list(`${osPath}/processes/by-pid`)).map((e) => e.name)
   const rows = await Promise.all(pids.map(async (pid) => {
     try {
-      return toRow(JSON.parse(await client.readText(`os/${os}/processes/by-pid/${pid}/info`)) as Record<string, unknown>)
+      return toRow(JSON.parse(await client.readText(`${osPath}/processes/by-pid/${pid}/info`)) as Record<string, unknown>)
     } catch (err) {
       // A process that exited between listing and reading is simply left out.
       return err instanceof Error ? undefined : undefined
@@ -46,8 +47,20 @@ function toRow(info: Record<string, unknown>): ProcessRow {
   }
 }
 
-export function ProcessesView(props: { os: string }) {
-  const loaded = useAsync(() => loadProcesses(props.os), [props.os])
+/** Drops the OS's cached listings (os/NAME/refresh), so a live guest's new and exited processes show. */
+async function refreshOs(osPath: string): Promise<void> {
+  const client = clientOf()
+  const opened = await client.open(`${osPath}/refresh`)
+  try {
+    await client.rpc(opened.handle, 'refresh')
+  } finally {
+    await client.close(opened.handle).catch(() => null)
+  }
+}
+
+export function ProcessesView(props: { osPath: string }) {
+  const [generation, setGeneration] = useState(0)
+  const loaded = useAsync(() => loadProcesses(props.osPath), [props.osPath, generation])
   const [sort, setSort] = useState<{ column: Column; down: boolean }>({ column: 'pid', down: false })
   const [filter, setFilter] = useState('')
   const [tree, setTree] = useState(false)
@@ -76,6 +89,7 @@ export function ProcessesView(props: { os: string }) {
         <input ref={filterBox} class="filter" placeholder="filter (/)" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} spellcheck={false} />
         <label><input type="checkbox" checked={tree} onChange={(e) => setTree(e.currentTarget.checked)} /> tree</label>
         <label><input type="checkbox" checked={kernel} onChange={(e) => setKernel(e.currentTarget.checked)} /> kernel threads</label>
+        <button onClick={() => { void refreshOs(props.osPath).catch(() => undefined).then(() => setGeneration((g) => g + 1)) }} title="re-read the process list (os refresh)">Refresh</button>
         <span class="dim">{shown.length} of {rows.length} processes</span>
       </div>
       {/* data-rendered-ms: milliseconds from navigation start to this render (the bench reads it). */}
@@ -90,9 +104,9 @@ export function ProcessesView(props: { os: string }) {
         <tbody>
           {shown.map(({ row, depth }) => (
             <tr key={row.pid} class={row.kernel ? 'kernel' : ''} data-pid={row.pid}>
-              <td class="num"><a href={formatRoute({ path: `os/${props.os}/processes/by-pid/${row.pid}` })}>{row.pid}</a></td>
+              <td class="num"><a href={formatRoute({ path: `${props.osPath}/processes/by-pid/${row.pid}` })}>{row.pid}</a></td>
               <td class="num">{row.ppid}</td>
-              <td style={{ paddingLeft: `${0.5 + depth * 1.2}em` }}><a href={formatRoute({ path: `os/${props.os}/processes/by-pid/${row.pid}` })}>{row.name}</a></td>
+              <td style={{ paddingLeft: `${0.5 + depth * 1.2}em` }}><a href={formatRoute({ path: `${props.osPath}/processes/by-pid/${row.pid}` })}>{row.name}</a></td>
               <td><span class={`state s-${row.state.slice(0, 1)}`}>{row.state}</span></td>
               <td class="num">{row.uid ?? ''}</td>
               <td class="num">{row.threads ?? ''}</td>

@@ -38,7 +38,9 @@ export function SideNav() {
       {objects.connectors.length === 0 ? <p class="dim">none</p> : null}
       {objects.connectors.map((name) => <div class="group" key={name}>{link(`connector/${name}`, name)}</div>)}
       <h3>Node</h3>
+      {link('~graph', 'composition')}
       {link('sys', 'sys')}
+      {link('~bookmarks', 'bookmarks')}
       {link('', 'whole tree')}
     </aside>
   )
