@@ -229,7 +229,7 @@ export class ServerConnection {
           return
         }
         case 'rpc': this.reply(request.id, await this.rpc(request)); return
-        case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); return
+        case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); this.dropStaleWatch(request.handle); return
         case 'watch': this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
@@ -333,6 +333,14 @@ export class ServerConnection {
       this.staleWatches.delete(handle)
       if (this.state === 'open') this.sendMessage({ event: 'stale', handle, reason: `${entry.leaf.lifetime.description} ${reason}` })
     }))
+  }
+
+  /** Stops telling about a handle this connection no longer holds (so closed handles leave no listener behind). */
+  private dropStaleWatch(handle: number): void {
+    const stop = this.staleWatches.get(handle)
+    if (stop === undefined || this.ctx.tree.handles.isHeldBy(handle, this.owner)) return
+    stop()
+    this.staleWatches.delete(handle)
   }
 
   /** A ticket for a browser session with this connection's rights; a browser session cannot pass its own on. */

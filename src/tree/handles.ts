@@ -155,6 +155,11 @@ export class HandleTable {
   }
 
   /** Open handles whose identity starts with prefix (e.g. everything on one connector). */
+  /** Whether owner still holds a reference on handle (no staleness check). */
+  isHeldBy(handle: number, owner: string): boolean {
+    return this.byHandle.get(handle)?.refs.has(owner) === true
+  }
+
   openUnder(identityPrefix: string): HandleEntry[] {
     return [...this.byHandle.values()].filter((e) => e.identity === identityPrefix || e.identity.startsWith(`${identityPrefix}/`))
   }
