@@ -328,3 +328,25 @@ describe('roles and path limits of named tokens', { concurrency: false }, () => 
     assert.ok(!/[0-9a-f]{64}/.test(log.replace(/"nodeId":"[^"]*"/g, '')), 'no token-like string in the log')
   })
 })
+
+describe('the unix socket', () => {
+  test('is owner-only by default; --socket-group lets that group in (0660)', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to switch to nobody'); return }
+    const dir = await mkdtemp(join(tmpdir(), 'memweave-sockgroup-'))
+    await chmod(dir, 0o755)
+    const socket = join(dir, 'mw.sock')
+    const daemon = await startDaemon(['--listen', `unix:${socket}`, '--socket-group', '65534', '--log-level', 'warn'])
+    try {
+      const info = await stat(socket)
+      assert.equal((info.mode & 0o777).toString(8), '660')
+      assert.equal(info.gid, 65534)
+      // nobody's group (65534) may now connect.
+      const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
+      assert.match(stdout, /^sys\/$/m)
+    } finally {
+      assert.equal((await daemon.stop()).code, 0)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
