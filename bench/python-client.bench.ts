@@ -12,7 +12,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
         `Dump: ${fixture.label}; reads of connector/dump/mem within its first 256 MiB. ${smallCount} small reads and ${mibCount} 1 MiB reads per run; small-read rows are from the inline runs.`,
         `The Python client runs its asyncio loop (websockets 10.4 from Debian) in a background thread; every call hops to it and back. It offers the shared data ring too, as the TypeScript client does by default.`,
         'For the round-trip row lower is better, so its ratio above 100% means slower than TypeScript.',
+        `Load average at the end of the run: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (other work on the machine slows both clients alike).`,
       ],
     })
   } finally {

@@ -8,8 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -37,7 +36,8 @@ interface PythonResult { readonly name: string; readonly outcome: string; readon
 /** `test_x (tests.test_daemon.DaemonTest.test_x) ... ok` lines and the FAIL/ERROR blocks of unittest -v. */
 function parseUnittest(output: string): PythonResult[] {
   const results: PythonResult[] = []
-  for (const match of output.matchAll(/^(\w+) \(([\w.]+)\) \.\.\. (ok|FAIL|ERROR|skipped .*|expected failure|unexpected success)$/gm)) {
+  // A warning printed while a test runs lands between its "..." and its outcome.
+  for (const match of output.matchAll(/^(\w+) \(([\w.]+)\) \.\.\. (?:[^\n]*\n)*?[^\n]*?(ok|FAIL|ERROR|skipped [^\n]*|expected failure|unexpected success)$/gm)) {
     const id = match[2] ?? ''
     const name = id.endsWith(`.${match[1] ?? ''}`) ? id : `${id}.${match[1] ?? ''}`
     const block = new RegExp(`^(?:FAIL|ERROR): ${match[1] ?? ''} \\(${id.replace(/\./g, '\\.')}\\)\\n-+\\n([\\s\\S]*?)(?=\\n={10,}|\\n-{10,}\\nRan )`, 'm').exec(output)
@@ -56,15 +56,14 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
   before(async () => {
     assert.ok(fixture !== undefined)
     dir = await mkdtemp(join(tmpdir(), 'memweave-python-'))
-    const tokenFile = join(dir, 'token')
-    await writeFile(tokenFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
+    // No token configured: the TCP listener gets an auto token in the state directory, as a user's daemon would.
     // --json: one line lists every address (the human form may arrive a line at a time).
     daemon = await startDaemon([
-      '--json', '--listen', `unix:${join(dir, 'mw.sock')}`, '--listen', 'ws://127.0.0.1:0', '--token-file', tokenFile,
+      '--json', '--listen', `unix:${join(dir, 'mw.sock')}`, '--listen', 'ws://127.0.0.1:0',
       '--with', `connector dump file:${fixture.dump}`, '--with', 'os g -c dump linux',
       // The Python tests (and the example) create connectors on the fixture through the protocol.
       '--file-root', dirname(fixture.dump),
-    ], { env: { MEMWEAVE_STATE_DIR: join(dir, 'state') } })
+    ], { env: { MEMWEAVE_STATE_DIR: join(dir, 'state'), MEMWEAVE_TOKEN: undefined } })
     // A copy, so pip's in-tree build leaves nothing in the repository.
     await cp(join(REPO_ROOT, 'python'), join(dir, 'python-src'), { recursive: true })
     await run(PYTHON, ['-m', 'venv', '--system-site-packages', '--without-pip', join(dir, 'venv')])
@@ -90,7 +89,7 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
     const unix = daemon.addresses.find((a) => a.startsWith('unix:'))
     const tcp = daemon.addresses.find((a) => a.startsWith('ws://'))
     const env = {
-      ...process.env, MEMWEAVE_TEST_UNIX: unix, MEMWEAVE_TEST_TCP: tcp, MEMWEAVE_TEST_TOKEN_FILE: join(dir, 'token'), MEMWEAVE_TEST_DUMP: fixture.dump,
+      ...process.env, MEMWEAVE_TEST_UNIX: unix, MEMWEAVE_TEST_TCP: tcp, MEMWEAVE_STATE_DIR: join(dir, 'state'), MEMWEAVE_TEST_DUMP: fixture.dump,
       MEMWEAVE_TEST_TRUTH: join(fixture.dump, '..', 'truth.json'), MEMWEAVE_TEST_OS: 'g', MEMWEAVE_DAEMON: '', MEMWEAVE_TOKEN: '', PYTHONDONTWRITEBYTECODE: '1',
     }
     const child = spawn(venvPython, ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], { cwd: join(dir, 'run'), env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -99,7 +98,9 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
     child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     const results = parseUnittest(output)
+    const ran = Number(/^Ran (\d+) tests? in /m.exec(output)?.[1] ?? -1)
     assert.ok(results.length >= 10, `unittest ran the suite:\n${output}`)
+    assert.equal(results.length, ran, `every test unittest ran is reported here:\n${output}`)
     for (const result of results) {
       const skip = result.outcome.startsWith('skipped') ? result.outcome.slice('skipped '.length) : false
       await t.test(`python: ${result.name}`, { skip }, () => {
@@ -115,7 +116,7 @@ describe('the Python client, pip-installed, against a real daemon', { skip: miss
     assert.ok(pattern !== undefined)
     const text = Buffer.from(pattern.bytes.slice(0, 64), 'hex').toString('latin1')
     const unix = daemon.addresses.find((a) => a.startsWith('unix:')) ?? ''
-    const { stdout } = await run(venvPython, [join(REPO_ROOT, 'examples', 'python', 'heap_grep.py'), fixture.dump, String(pattern.pid), text, '--daemon', unix, '--token-file', join(dir, 'token')], { cwd: join(dir, 'run') })
+    const { stdout } = await run(venvPython, [join(REPO_ROOT, 'examples', 'python', 'heap_grep.py'), fixture.dump, String(pattern.pid), text, '--daemon', unix], { cwd: join(dir, 'run'), env: { ...process.env, MEMWEAVE_TOKEN: '' } })
     for (const p of fixture.truth.processes) assert.match(stdout, new RegExp(`^ *${p.pid}  `, 'm'), `pid ${p.pid} is listed`)
     assert.ok(stdout.split('\n').includes(`${pattern.pid} heap ${pattern.address}`), `the heap copy at ${pattern.address} is found:\n${stdout.slice(-400)}`)
   })

@@ -15,14 +15,16 @@ TCP = ENV.get("MEMWEAVE_TEST_TCP")
 TOKEN_FILE = ENV.get("MEMWEAVE_TEST_TOKEN_FILE")
 DUMP = ENV.get("MEMWEAVE_TEST_DUMP")
 OS_NAME = ENV.get("MEMWEAVE_TEST_OS", "g")
-TRUTH = json.load(open(ENV["MEMWEAVE_TEST_TRUTH"])) if ENV.get("MEMWEAVE_TEST_TRUTH") else None
+TRUTH = None
+if ENV.get("MEMWEAVE_TEST_TRUTH"):
+    with open(ENV["MEMWEAVE_TEST_TRUTH"]) as truth_file:
+        TRUTH = json.load(truth_file)
 
 
 @unittest.skipIf(UNIX is None or TRUTH is None, "no daemon to test against (run through test/python-client.test.ts)")
 class DaemonTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        # A daemon with a token wants it on the unix socket too (older daemons) or accepts it (newer ones).
         cls.node = memweave.connect(UNIX, token_file=TOKEN_FILE, timeout=120)
         cls.os = cls.node.os(OS_NAME)
 
@@ -170,9 +172,17 @@ class DaemonTest(unittest.TestCase):
             self.assertGreaterEqual(ringed.data_ring["bytes"], 24 * (3 << 20))
 
     @unittest.skipIf(TCP is None, "no TCP listener")
-    def test_tcp_with_a_token(self):
+    def test_tcp_finds_the_token_like_the_cli(self):
+        # Given no token (the runner sets none), a loopback daemon's auto-token file in the state directory.
+        if TOKEN_FILE is None:
+            port = int(TCP.rsplit(":", 1)[1].strip("/"))
+            path = os.path.join(memweave.runtime_state_dir(), f"tcp-{port}.token")
+            self.assertTrue(os.path.isfile(path), f"the daemon wrote its auto token to {path}")
+            with open(path) as f:
+                self.assertEqual(memweave.find_token(TCP), f.read().strip())
         with memweave.connect(TCP, token_file=TOKEN_FILE) as node:
             self.assertIn(OS_NAME, [e.name for e in node.ls("os")])
+            self.assertFalse(node.data_ring["active"], "no data ring over TCP")
         with self.assertRaises(memweave.Unauthorized) as caught:
             memweave.connect(TCP, token="not-the-token")
         self.assertEqual(caught.exception.kind, "unauthorized")

@@ -5,13 +5,17 @@
  */
 import { ERROR_KINDS, ERROR_ORIGINS, kindFromCode, originFromCode } from './error-kinds.js'
 import type { ErrorKind, ErrorOrigin } from './error-kinds.js'
+import { boundMessage } from './quote.js'
+
+/** Characters of a wrapped error's own message kept after the context. */
+const DETAIL_MAX_CHARS = 300
 
 export class MemweaveError extends Error {
   readonly origin: ErrorOrigin
   readonly kind: ErrorKind
 
   constructor(origin: ErrorOrigin, kind: ErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+    super(boundMessage(message), options)
     this.name = 'MemweaveError'
     this.origin = origin
     this.kind = kind
@@ -35,7 +39,8 @@ export class MemweaveError extends Error {
 export function toMemweaveError(err: unknown, origin: ErrorOrigin, context: string): MemweaveError {
   if (err instanceof MemweaveError) return err
   const nodeCode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-  const detail = err instanceof Error ? err.message : String(err)
+  // A system error repeats the path it failed on: keep its start, which names the failure.
+  const detail = boundMessage(err instanceof Error ? err.message : String(err), DETAIL_MAX_CHARS)
   const kind = kindFromSystemCode(nodeCode)
   return new MemweaveError(origin, kind, `${context}: ${detail}`, { cause: err })
 }

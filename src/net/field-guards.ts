@@ -59,7 +59,10 @@ export function arrayField(fields: Fields, key: string, where: string): readonly
 
 /** Addresses and sizes: a bigint, or a non-negative safe integer from encoders without bigints (browsers). */
 export function bigintValue(value: unknown, where: string): bigint {
-  if (typeof value === 'bigint') return value
+  if (typeof value === 'bigint') {
+    if (value >= 0n && value <= 1n << 64n) return value // 2^64 itself: the size of a full 64-bit space
+    throw protocolError(`${where} must be a 64-bit integer, got ${value < 0n ? 'a negative' : `a ${value.toString(2).length}-bit`} integer`)
+  }
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value)
   throw protocolError(`${where} must be a 64-bit integer, got ${describe(value)}`)
 }
@@ -75,6 +78,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`
   if (value instanceof Uint8Array) return `${value.length} bytes of binary`
   if (typeof value === 'number') return Number.isInteger(value) ? `the integer ${value}` : 'a float'
+  if (typeof value === 'bigint') return value >= -(1n << 64n) && value < 1n << 64n ? `the integer ${value}` : `a ${value.toString(2).length}-bit integer`
   if (typeof value === 'object') return 'a map'
   return `a ${typeof value}`
 }

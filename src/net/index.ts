@@ -14,6 +14,9 @@
  * (data-ring.ts): big read replies then carry ring positions, not bytes.
  */
 export { startServer } from './server.js'
+export { TokenStore } from './auth/token-store.js'
+export type { TokenSummary } from './auth/token-store.js'
+export { ensurePrivateDir, runtimeStateDir } from './auth/state-dir.js'
 export type { PageServer, RunningServer, ServerOptions } from './server.js'
 export { BrowserTickets, TICKET_LIFETIME_MS } from './browser-tickets.js'
 export { hostRefusal, originRefusal } from './browser-origin.js'
@@ -22,6 +25,8 @@ export { DEFAULT_DATA_RING_POLICY } from './server-data-ring.js'
 export type { DataRingPolicy } from './server-data-ring.js'
 export type { DataRingOptions } from './client-data-ring.js'
 export { DEFAULT_SERVER_LIMITS } from './server-limits.js'
+export { DaemonBudget, defaultBudgetBytes } from './server-budget.js'
+export type { BudgetStats } from './server-budget.js'
 export type { ServerLimits } from './server-limits.js'
 export { connectClient } from './connect.js'
 export type { ClientOptions, ProtocolClient } from './protocol-client.js'

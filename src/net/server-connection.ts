@@ -19,6 +19,7 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import { AccessGuard } from './auth/access-guard.js'
 import type { AuditLog } from './auth/audit.js'
 import { identityRights } from './auth/credentials.js'
 import type { Authenticator, Identity, Transport } from './auth/credentials.js'
@@ -28,11 +29,15 @@ import { parseRequest } from './request-guards.js'
 import { serveRead } from './server-read.js'
 import { checkHello } from './server-hello.js'
 import type { ServerLimits } from './server-limits.js'
+import type { DaemonBudget } from './server-budget.js'
+import { runAsClient } from '../tree/index.js'
 
 export interface ConnectionContext {
   readonly tree: Tree
   readonly log: Logger
   readonly limits: ServerLimits
+  /** The daemon-wide memory budget every connection draws on. */
+  readonly budget: DaemonBudget
   /** Who may connect (tokens, roles) and the audit trail of who did. */
   readonly auth: Authenticator
   readonly audit: AuditLog
@@ -63,7 +68,11 @@ export class ServerConnection {
   private inFlightReadBytes = 0
   private protocolErrors = 0
   private unflushedBytes = 0
+  /** When a reply last finished flushing (or the connection went quiet with nothing unflushed). */
+  private lastFlushAt = Date.now()
   private paused = false
+  /** A read is waiting for room in the daemon's budget: nothing more is read from this client until it gets it. */
+  private awaitingBudget = false
   private readonly waiting: Array<{ data: RawData; isBinary: boolean }> = []
   private readonly watches: ConnectionWatches
   /** Node ids the client said it comes through (a peer's own id); changes that came from them are not echoed back. */
@@ -74,8 +83,9 @@ export class ServerConnection {
   private onIdle: (() => void) | undefined
   /** The client's shared data ring, when it offered one we accepted. */
   private ring: ServerDataRing | undefined
-  /** Who the client proved to be at hello. */
+  /** Who the client proved to be at hello, and what that lets it do. */
   private identity: Identity | undefined
+  private guard: AccessGuard | undefined
 
   /** The minor protocol version the client said it speaks (1.2 events go only to clients that know them). */
   private clientMinor = 0
@@ -89,6 +99,7 @@ export class ServerConnection {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
+      if (this.guard?.visible(event.path) === false) return true // outside this token's paths: it does not exist
       if (this.paused) return false
       this.sendMessage(event)
       return true
@@ -105,7 +116,11 @@ export class ServerConnection {
 
   private onFrame(data: RawData, isBinary: boolean): void {
     if (this.state === 'closing' || this.state === 'closed') return
-    if (this.paused) { this.waiting.push({ data, isBinary }); return }
+    if (this.paused) {
+      if (this.waiting.length >= this.ctx.limits.maxQueuedRequests) this.refuseQueued(data, isBinary)
+      else this.waiting.push({ data, isBinary })
+      return
+    }
     try {
       this.handleFrame(data, isBinary)
     } catch (err) {
@@ -147,41 +162,80 @@ export class ServerConnection {
       this.replyError(request.id, new MemweaveError('net', 'limit', `more than ${maxInFlight} requests in flight on this connection; wait for replies`))
       return
     }
+    if (request.op === 'read') {
+      // A read the tree refuses outright (a 2^53-byte length) is answered now and never counts as in flight.
+      try {
+        this.ctx.tree.checkRead(request.pieces)
+      } catch (err) {
+        this.replyError(request.id, err)
+        return
+      }
+    }
     const readBytes = request.op === 'read' ? request.pieces.reduce((sum, p) => sum + p.length, 0) : 0
     if (readBytes > 0 && this.inFlightReadBytes > 0 && this.inFlightReadBytes + readBytes > maxInFlightReadBytes) {
       this.replyError(request.id, new MemweaveError('net', 'limit', `reads of more than ${maxInFlightReadBytes} bytes in flight on this connection; wait for replies`))
       return
     }
+    const { budget } = this.ctx
+    if (readBytes > budget.capacityBytes) {
+      this.replyError(request.id, new MemweaveError('net', 'limit', `a read of ${readBytes} bytes is more than the daemon's memory budget (${budget.capacityBytes} bytes); split it`))
+      return
+    }
+    if (readBytes > 0 && !budget.tryTake(this.owner, readBytes)) {
+      // No room: stop reading this client's requests (they wait in its socket) until the budget has room for this one.
+      this.awaitingBudget = true
+      this.pause('waiting for room in the memory budget')
+      budget.wait(this.owner, readBytes, () => {
+        this.awaitingBudget = false
+        if (this.state === 'closing' || this.state === 'closed') { budget.release(this.owner, readBytes); return }
+        this.start(request, readBytes)
+        this.maybeResume()
+      })
+      return
+    }
+    this.start(request, readBytes)
+  }
+
+  /** Runs an admitted request; readBytes were taken from the budget and pass to its reply (or go back if there is none). */
+  private start(request: Request, readBytes: number): void {
+    const charge = { bytes: readBytes }
     this.inFlight++
     this.inFlightReadBytes += readBytes
     // run() answers every failure itself; the catch only guards the daemon against a bug there.
-    void this.run(request).catch((err: unknown) => this.log.error({ err }, 'request handler failed')).finally(() => {
+    void runAsClient(this.owner, () => this.run(request, charge)).catch((err: unknown) => this.log.error({ err }, 'request handler failed')).finally(() => {
       this.inFlight--
       this.inFlightReadBytes -= readBytes
+      // Whatever the reply did not take over goes back now.
+      this.ctx.budget.release(this.owner, charge.bytes)
       if (this.inFlight === 0) this.onIdle?.()
     })
   }
 
-  private async run(request: Request): Promise<void> {
+  private async run(request: Request, charge: { bytes: number }): Promise<void> {
     const { tree } = this.ctx
     try {
+      const guard = this.guard
+      if (guard === undefined) throw new MemweaveError('net', 'internal', 'a request ran before hello')
+      guard.check(request.op, 'path' in request && typeof request.path === 'string' ? request.path : undefined)
       switch (request.op) {
-        case 'list': this.reply(request.id, await this.hop(request.via, () => tree.list(request.path))); return
+        case 'list': this.reply(request.id, guard.filterList(request.path, await this.hop(request.via, () => tree.list(request.path)))); return
         case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
         case 'open': {
-          const opened = await this.hop(request.via, () => tree.open(request.path, this.owner, { exclusive: request.exclusive === true }))
+          this.checkHandleCap()
+          const opened = await guard.checkOpened(request.path, await this.hop(request.via, () => tree.open(request.path, this.owner, { exclusive: request.exclusive === true })), (handle) => tree.close(handle, this.owner))
           this.reply(request.id, opened)
           await this.watchStale(opened.handle)
           return
         }
-        case 'read': await serveRead({ tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces, ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts) }); return
+        // The reply takes over what this read was charged in the budget (the same buffers).
+        case 'read': await serveRead({ tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces, ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts, charge) }); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
           this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
           return
         }
         case 'rpc': this.reply(request.id, await this.rpc(request)); return
-        case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); return
+        case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); this.dropStaleWatch(request.handle); return
         case 'watch': this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
@@ -191,6 +245,13 @@ export class ServerConnection {
       }
     } catch (err) {
       this.replyError(request.id, err)
+    }
+  }
+
+  private checkHandleCap(): void {
+    const { maxHandlesPerClient } = this.ctx.limits
+    if (this.ctx.tree.handles.ownedBy(this.owner) >= maxHandlesPerClient) {
+      throw new MemweaveError('net', 'limit', `this connection holds ${maxHandlesPerClient} handles (the most one client may); close some first`)
     }
   }
 
@@ -217,6 +278,7 @@ export class ServerConnection {
       return
     }
     this.identity = checked.identity
+    this.guard = new AccessGuard(checked.identity)
     this.ctx.audit.accepted({ transport, address: this.peer }, checked.identity, this.owner)
     let hello: ServerHello
     try {
@@ -280,6 +342,14 @@ export class ServerConnection {
     }))
   }
 
+  /** Stops telling about a handle this connection no longer holds (so closed handles leave no listener behind). */
+  private dropStaleWatch(handle: number): void {
+    const stop = this.staleWatches.get(handle)
+    if (stop === undefined || this.ctx.tree.handles.isHeldBy(handle, this.owner)) return
+    stop()
+    this.staleWatches.delete(handle)
+  }
+
   /** A ticket for a browser session with this connection's rights; a browser session cannot pass its own on. */
   private ticket(id: number): void {
     if (this.browser) throw new MemweaveError('net', 'permission', 'a browser session cannot issue tickets')
@@ -318,33 +388,57 @@ export class ServerConnection {
   }
 
   /** Sends one message made of parts (WebSocket fragments), counting bytes until the socket has taken them. */
-  private send(parts: readonly Buffer[]): void {
+  private send(parts: readonly Buffer[], charge?: { bytes: number }): void {
     if (this.ws.readyState !== WebSocket.OPEN) return // the client is gone: its replies are dropped
     const bytes = parts.reduce((sum, p) => sum + p.length, 0)
     this.unflushedBytes += bytes
+    // A read reply takes over what its request was charged (the same buffers); only the rest is added.
+    const prepaid = Math.min(charge?.bytes ?? 0, bytes)
+    if (charge !== undefined) charge.bytes -= prepaid
+    this.ctx.budget.force(this.owner, bytes - prepaid)
+    if (this.unflushedBytes === bytes) this.lastFlushAt = Date.now() // nothing was pending: the clock starts now
     const flushed = (err?: Error): void => {
       this.unflushedBytes -= bytes
+      this.lastFlushAt = Date.now()
+      this.ctx.budget.release(this.owner, bytes)
       if (err !== undefined) this.log.debug({ err }, 'reply not delivered')
       this.maybeResume()
     }
     const last = parts.length - 1
     parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === last }, i === last ? flushed : undefined))
-    if (!this.paused && this.unflushedBytes > this.ctx.limits.maxBufferedBytes) {
-      this.paused = true
-      this.ws.pause()
-      this.log.debug({ unflushedBytes: this.unflushedBytes }, 'client is not reading; pausing its requests')
+    if (!this.paused && this.unflushedBytes > this.ctx.limits.maxBufferedBytes) this.pause('client is not reading; pausing its requests')
+  }
+
+  private pause(why: string): void {
+    if (this.paused) return
+    this.paused = true
+    this.ws.pause()
+    this.log.debug({ unflushedBytes: this.unflushedBytes }, why)
+  }
+
+  /** A request that came while this connection was paused with its queue full: answered with an error, not queued. */
+  private refuseQueued(data: RawData, isBinary: boolean): void {
+    let id: number | undefined
+    try {
+      const parsed = isBinary ? parseRequest(decodeMessage(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)), this.ctx.tree.maxPieces) : undefined
+      id = parsed === undefined ? undefined : parsed.ok ? parsed.request.id : parsed.id
+    } catch (err) {
+      this.log.debug({ err }, 'an undecodable request came while the queue was full') // answered as an unnumbered error below
     }
+    const error = new MemweaveError('net', 'limit', `more than ${this.ctx.limits.maxQueuedRequests} requests queued on this connection; wait for replies`)
+    if (id === undefined) this.sendMessage({ event: 'protocol-error', error: toWireError(error) })
+    else this.replyError(id, error)
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.unflushedBytes > this.ctx.limits.maxBufferedBytes / 4 || this.state === 'closed') return
+    if (!this.paused || this.awaitingBudget || this.unflushedBytes > this.ctx.limits.maxBufferedBytes / 4 || this.state === 'closed') return
     this.paused = false
     this.watches.flush()
-    while (!this.paused && this.waiting.length > 0) {
+    while (!this.paused && !this.awaitingBudget && this.waiting.length > 0) {
       const next = this.waiting.shift()
       if (next !== undefined && this.state !== 'closing') this.handleFrame(next.data, next.isBinary)
     }
-    if (!this.paused) this.ws.resume()
+    if (!this.paused && !this.awaitingBudget) this.ws.resume()
   }
 
   private protocolFailure(id: number | undefined, error: MemweaveError): void {
@@ -385,6 +479,11 @@ export class ServerConnection {
     this.ws.ping()
   }
 
+  /** How long this connection has held budget with replies that do not move (0 when it holds none). */
+  stalledMs(now: number): number {
+    return this.ctx.budget.heldBy(this.owner) > 0 && this.unflushedBytes > 0 ? now - this.lastFlushAt : 0
+  }
+
   /** Cuts the connection without a close handshake (a client that does not answer one). */
   terminate(): void {
     this.ws.terminate()
@@ -399,6 +498,8 @@ export class ServerConnection {
     for (const stop of this.staleWatches.values()) stop()
     this.staleWatches.clear()
     this.waiting.length = 0
+    this.ctx.budget.dropWaiters(this.owner)
+    this.ctx.budget.releaseAll(this.owner) // its unflushed replies went with the socket
     this.watches.clear()
     await this.dropHandles()
     this.log.debug({ code, reason, inFlight: this.inFlight, dataRing: this.ring?.stats }, 'connection closed')

@@ -1,9 +1,11 @@
 /**
  * The server's limits, each a defence against one client starving the
  * others: message size, requests and read bytes in flight, unread replies
- * (backpressure), garbage tolerated before hanging up, watches, connections.
+ * (backpressure), garbage tolerated before hanging up, watches, connections,
+ * handles, queued requests, and the daemon-wide memory budget.
  */
 import { MemweaveError } from '../errors/index.js'
+import { defaultBudgetBytes } from './server-budget.js'
 
 export interface ServerLimits {
   /** Largest incoming message; bigger frames close the connection before they are buffered or decoded. */
@@ -14,6 +16,14 @@ export interface ServerLimits {
   maxInFlightReadBytes: number
   /** Reply bytes handed to the socket but not yet flushed; above this the connection's requests wait. */
   maxBufferedBytes: number
+  /** Requests one connection may have waiting while it is paused (budget or backpressure); more get 'limit' errors. */
+  maxQueuedRequests: number
+  /** Distinct handles one connection may hold open. */
+  maxHandlesPerClient: number
+  /** Bytes of reads in flight and unflushed replies, summed over every client (server-budget.ts). */
+  budgetBytes: number
+  /** While others wait for budget, a client holding some whose replies have not moved for this long is cut off. */
+  stallCutoffMs: number
   /** Malformed messages tolerated on one connection before it is closed. */
   maxProtocolErrors: number
   maxWatches: number
@@ -29,6 +39,10 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   maxInFlight: 256,
   maxInFlightReadBytes: 512 * 1024 * 1024,
   maxBufferedBytes: 32 * 1024 * 1024,
+  maxQueuedRequests: 1024,
+  maxHandlesPerClient: 4096,
+  budgetBytes: defaultBudgetBytes(),
+  stallCutoffMs: 10_000,
   maxProtocolErrors: 8,
   maxWatches: 1024,
   maxConnections: 1024,

@@ -38,6 +38,8 @@ import { ServerConnection } from './server-connection.js'
 import type { ConnectionContext } from './server-connection.js'
 import { resolveDataRingPolicy } from './server-data-ring.js'
 import type { DataRingPolicy } from './server-data-ring.js'
+import { DaemonBudget } from './server-budget.js'
+import type { BudgetStats } from './server-budget.js'
 import { resolveLimits } from './server-limits.js'
 import type { ServerLimits } from './server-limits.js'
 import { prepareUnixSocket } from './unix-socket.js'
@@ -85,6 +87,8 @@ export interface RunningServer {
   /** Auto-generated token files (one per TCP listener), removed on close. */
   readonly tokenFiles: string[]
   connections(): number
+  /** The daemon-wide memory budget's use (sys/ and the soak suite show it). */
+  budget(): BudgetStats
   close(): Promise<void>
 }
 
@@ -122,8 +126,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenHint: (port) => (autoToken !== undefined && port !== undefined ? autoTokenPath(port, stateDir) : undefined),
   })
   const audit = new AuditLog(log)
+  const budget = new DaemonBudget(limits.budgetBytes)
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, auth, audit, nodeId, tickets: new BrowserTickets(), pages: pageUrls,
+    tree: options.tree, log, limits, auth, audit, nodeId, budget, tickets: new BrowserTickets(), pages: pageUrls,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -157,6 +162,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })
   }
 
+  // Only while someone waits for budget: a holder whose replies have not moved in stallCutoffMs is cut off, freeing its share.
+  const stallWatch = setInterval(() => {
+    if (!budget.contended) return
+    const now = Date.now()
+    for (const connection of connections) {
+      const stalled = connection.stalledMs(now)
+      if (stalled < limits.stallCutoffMs) continue
+      log.info({ conn: connection.owner, stalledMs: stalled, budget: budget.stats }, 'cutting off a client that holds memory budget without reading while others wait')
+      connection.terminate()
+    }
+  }, Math.max(100, Math.min(1000, limits.stallCutoffMs / 4)))
+  stallWatch.unref()
+
   const tls = endpoints.some((e) => e.kind === 'tcp' && e.tls) ? await loadTls(options.tls) : undefined
   const tokenFiles: string[] = []
   const removeTokenFiles = async (): Promise<void> => {
@@ -169,6 +187,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (autoToken !== undefined && listener.site !== undefined) tokenFiles.push(await writeAutoToken(listener.site.port, autoToken, stateDir))
     }
   } catch (err) {
+    clearInterval(stallWatch)
     await Promise.all(listeners.map((l) => closeListener(l, log)))
     await removeTokenFiles()
     throw err
@@ -183,9 +202,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenFiles,
     pages: pageUrls(),
     connections: () => connections.size,
+    budget: () => budget.stats,
     close: async () => {
       if (closing) return
       closing = true
+      clearInterval(stallWatch)
       const open = [...connections]
       for (const connection of open) connection.hangUp(CLOSE_CODES.goingAway, 'daemon shutting down')
       const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())

@@ -15,6 +15,7 @@ import type { PluginHost } from '../plugins/index.js'
 import type { Tree } from '../tree/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS } from './builtins.js'
 import { MemweaveNode } from './memweave-node.js'
+import type { NodeLimits } from './node-limits.js'
 import { PeerManager } from './peer-manager.js'
 import { parseConnectOption } from './peer-spec.js'
 
@@ -27,6 +28,8 @@ export interface LocalNodeOptions {
   readonly connect?: readonly string[]
   /** Wait for each peer's first connection (default true); false connects in the background, retrying. */
   readonly waitForPeers?: boolean
+  /** Caps on objects, peers and plugins (node-limits.ts). */
+  readonly limits?: Partial<NodeLimits>
   /**
    * Folders that file paths written by clients (connector/new file:, peer token-file and ca) must lie in;
    * a daemon sets them (docs/access.md). Default: any path (this process's own caller).
@@ -79,9 +82,10 @@ export async function createLocalNode(options: LocalNodeOptions = {}): Promise<L
     connectorKinds: BUILTIN_CONNECTOR_KINDS,
     osKinds: BUILTIN_OS_KINDS,
     mappings: BUILTIN_MAPPINGS,
+    limits: options.limits,
   })
   // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
-  const plugins = pluginHostFor(node)
+  const plugins = pluginHostFor(node, { maxPlugins: node.limits.maxPlugins })
   const peers = new PeerManager({ node, log })
   const local = new LocalNode(node, plugins, peers)
   try {

@@ -16,6 +16,8 @@ import {
 import type { Branch, Mapping, TreeNode } from '../tree/index.js'
 import { KindRegistry } from './kind-registry.js'
 import { ObjectStore } from './object-store.js'
+import { resolveNodeLimits } from './node-limits.js'
+import type { NodeLimits } from './node-limits.js'
 import { MEMWEAVE_VERSION } from '../version.js'
 
 export interface NodeOptions {
@@ -25,6 +27,8 @@ export interface NodeOptions {
   readonly osKinds: readonly OsKind[]
   // Mappings of many object types share one list; each keeps its own type through its `on` kind.
   readonly mappings: readonly Mapping<never>[]
+  /** Caps on objects, peers and plugins (node-limits.ts); defaults where unset. */
+  readonly limits?: Partial<NodeLimits>
   /**
    * Folders that `file:` paths written to connector/new must lie in (a daemon sets them: docs/access.md);
    * undefined: any path (an in-process node, whose caller has its own privileges).
@@ -36,6 +40,7 @@ export class MemweaveNode {
   readonly tree: Tree
   readonly store: ObjectStore
   readonly log: Logger
+  readonly limits: NodeLimits
   readonly lifetime = new Lifetime('memweave node')
   readonly startedAt = new Date()
   readonly connectorKinds = new KindRegistry<ConnectorKind>('connector')
@@ -54,13 +59,14 @@ export class MemweaveNode {
 
   constructor(readonly options: NodeOptions) {
     this.log = options.log
+    this.limits = resolveNodeLimits(options.limits)
     this.tree = new Tree({ allowWrite: options.allowWrite })
     for (const kind of options.connectorKinds) this.connectorKinds.add(kind)
     for (const kind of options.osKinds) this.osKinds.add(kind)
     for (const mapping of options.mappings) this.tree.registry.add(mapping)
     this.store = new ObjectStore({
       tree: this.tree, log: this.log, connectorKinds: this.connectorKinds, osKinds: this.osKinds,
-      allowWrite: options.allowWrite, rootLifetime: this.lifetime, fileRoots: options.fileRoots,
+      allowWrite: options.allowWrite, rootLifetime: this.lifetime, limits: this.limits, fileRoots: options.fileRoots,
     })
     this.tree.setRoot(this.buildRoot())
   }

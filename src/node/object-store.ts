@@ -7,9 +7,11 @@ import type { Logger } from 'pino'
 import type { Connector } from '../connectors/index.js'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import type { OsInstance } from '../os/index.js'
-import { Lifetime } from '../tree/index.js'
+import { currentClient, Lifetime } from '../tree/index.js'
 import type { CreateLine, KindArgs, Tree } from '../tree/index.js'
 import type { ConnectorKinds, OsKinds } from './kind-registry.js'
+import { checkCap } from './node-limits.js'
+import type { NodeLimits } from './node-limits.js'
 
 export interface ConnectorRecord {
   readonly name: string
@@ -39,6 +41,7 @@ export interface StoreOptions {
   readonly osKinds: OsKinds
   readonly allowWrite: boolean
   readonly rootLifetime: Lifetime
+  readonly limits: NodeLimits
   /** Allowed roots for client-named connector files (ConnectorContext.fileRoots). */
   readonly fileRoots?: readonly string[]
 }
@@ -48,12 +51,19 @@ export class ObjectStore {
   readonly oses = new Map<string, OsRecord>()
   private serial = 0
   private readonly pending = new Set<string>()
+  /** client owner id → objects it created that still exist (or are being created). */
+  private readonly createdBy = new Map<string, number>()
+  /** object identity → the client that created it. */
+  private readonly creators = new Map<string, string>()
 
   constructor(private readonly options: StoreOptions) {}
 
   async createConnector(line: CreateLine, trusted = false): Promise<ConnectorRecord> {
     const { name } = line
+    checkCap(this.connectors.size + this.pendingOf('connector'), this.options.limits.maxConnectors, 'maxConnectors', 'the daemon holds the most connectors it may')
+    const client = this.chargeClient()
     this.claim(name, 'connector', this.connectors)
+    let created = false
     try {
       const kind = this.options.connectorKinds.get(line.kind)
       let parentLifetime = this.options.rootLifetime
@@ -76,17 +86,23 @@ export class ObjectStore {
         identity: `connector:${name}#${++this.serial}`, createdAt: new Date(),
       }
       this.connectors.set(name, record)
+      created = true
+      if (client !== undefined) this.creators.set(record.identity, client)
       this.options.log.info({ connector: name, kind: line.kind, ms: Math.round(performance.now() - started) }, 'connector created')
       this.options.tree.events.notify('connector')
       return record
     } finally {
       this.pending.delete(`connector:${name}`)
+      if (!created) this.unchargeClient(client)
     }
   }
 
   async createOs(line: CreateLine): Promise<OsRecord> {
     const { name } = line
+    checkCap(this.oses.size + this.pendingOf('os'), this.options.limits.maxOses, 'maxOses', 'the daemon holds the most OSs it may')
+    const client = this.chargeClient()
     this.claim(name, 'os', this.oses)
+    let created = false
     try {
       const kind = this.options.osKinds.get(line.kind)
       let connector: ConnectorRecord | undefined
@@ -109,11 +125,14 @@ export class ObjectStore {
         identity: `os:${name}#${++this.serial}`, createdAt: new Date(), openMs,
       }
       this.oses.set(name, record)
+      created = true
+      if (client !== undefined) this.creators.set(record.identity, client)
       this.options.log.info({ os: name, kind: line.kind, ms: Math.round(openMs) }, 'os created')
       this.options.tree.events.notify('os')
       return record
     } finally {
       this.pending.delete(`os:${name}`)
+      if (!created) this.unchargeClient(client)
     }
   }
 
@@ -131,6 +150,7 @@ export class ObjectStore {
     }
     for (const os of dependents) await this.removeOs(os.name, true)
     this.connectors.delete(name)
+    this.forget(record.identity)
     record.connector.lifetime.end('was removed')
     await record.connector.close()
     this.options.tree.events.notify('connector')
@@ -150,6 +170,7 @@ export class ObjectStore {
     }
     for (const connector of chained) await this.removeConnector(connector.name, true)
     this.oses.delete(name)
+    this.forget(record.identity)
     record.os.lifetime.end('was removed')
     await record.os.close()
     this.options.tree.events.notify('os')
@@ -159,6 +180,34 @@ export class ObjectStore {
     const failed = (what: string) => (err: unknown): void => { this.options.log.warn({ err }, `closing ${what} failed`) }
     for (const name of [...this.oses.keys()]) await this.removeOs(name, true).catch(failed(`os '${name}'`))
     for (const name of [...this.connectors.keys()]) await this.removeConnector(name, true).catch(failed(`connector '${name}'`))
+  }
+
+  /** Counts an object against the client whose request creates it (none for startup objects and peers). */
+  private chargeClient(): string | undefined {
+    const client = currentClient()
+    if (client === undefined) return undefined
+    const count = this.createdBy.get(client) ?? 0
+    checkCap(count, this.options.limits.maxObjectsPerClient, 'maxObjectsPerClient', 'this connection created the most objects one client may')
+    this.createdBy.set(client, count + 1)
+    return client
+  }
+
+  private unchargeClient(client: string | undefined): void {
+    if (client === undefined) return
+    const left = (this.createdBy.get(client) ?? 0) - 1
+    if (left > 0) this.createdBy.set(client, left)
+    else this.createdBy.delete(client)
+  }
+
+  private forget(identity: string): void {
+    this.unchargeClient(this.creators.get(identity))
+    this.creators.delete(identity)
+  }
+
+  private pendingOf(what: 'connector' | 'os'): number {
+    let n = 0
+    for (const key of this.pending) if (key.startsWith(`${what}:`)) n++
+    return n
   }
 
   /** Reserves a name while its object is being created, so two concurrent creates cannot both win. */

@@ -19,6 +19,7 @@ import type { PeerEvents, PeerStatus } from './peer-connection.js'
 import { DEFAULT_PEER_TUNING } from './peer-spec.js'
 import type { PeerSpec, PeerTuning } from './peer-spec.js'
 import { peersSysBranch } from './peer-sys.js'
+import { checkCap } from './node-limits.js'
 
 export interface PeerManagerOptions {
   readonly node: MemweaveNode
@@ -60,6 +61,7 @@ export class PeerManager implements PeerDirectory {
     if (this.closed) throw new MemweaveError('net', 'cancelled', 'the node is shutting down')
     this.wiring.checkName(given.name)
     if (this.peers.has(given.name)) throw new MemweaveError('net', 'already_exists', `a peer named '${given.name}' already exists`)
+    checkCap(this.peers.size, this.options.node.limits.maxPeers, 'maxPeers', 'the daemon has the most peers it may')
     // Files a client names are read once, here, as checked files (allowed roots, regular, small); never again at reconnect.
     const roots = fromClient ? this.options.node.options.fileRoots : undefined
     const token = given.token ?? (given.tokenFile === undefined ? undefined : await readToken(given.tokenFile, roots))

@@ -5,7 +5,7 @@
  * Names are single path segments: no '/', no '.', not 'new' or 'rm'.
  * CHAIN_ON may contain dots (a remote object: 'b.dump').
  */
-import { MemweaveError } from '../errors/index.js'
+import { MemweaveError, quote } from '../errors/index.js'
 import { parseKindArgs } from './kind-args.js'
 import type { KindArgs } from './kind-args.js'
 
@@ -28,11 +28,11 @@ export const MAX_NAME_LENGTH = 64
 
 export function validateName(name: string, what = 'name'): string {
   if (name.length === 0) throw new MemweaveError('tree', 'invalid_argument', `${what} is empty`)
-  if (name.length > MAX_NAME_LENGTH) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name.slice(0, 20)}…' is longer than ${MAX_NAME_LENGTH} characters`)
-  if (name.includes('/')) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' must not contain '/'`)
-  if (name.includes('.')) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' must not contain '.' (dots separate remote nodes)`)
-  if (RESERVED.has(name)) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' is reserved`)
-  if (!NAME_PATTERN.test(name)) throw new MemweaveError('tree', 'invalid_argument', `${what} '${name}' may only hold letters, digits, '_', '-', '+', '@'`)
+  if (name.length > MAX_NAME_LENGTH) throw new MemweaveError('tree', 'invalid_argument', `${what} ${quote(name, 20)} is longer than ${MAX_NAME_LENGTH} characters`)
+  if (name.includes('/')) throw new MemweaveError('tree', 'invalid_argument', `${what} ${quote(name)} must not contain '/'`)
+  if (name.includes('.')) throw new MemweaveError('tree', 'invalid_argument', `${what} ${quote(name)} must not contain '.' (dots separate remote nodes)`)
+  if (RESERVED.has(name)) throw new MemweaveError('tree', 'invalid_argument', `${what} ${quote(name)} is reserved`)
+  if (!NAME_PATTERN.test(name)) throw new MemweaveError('tree', 'invalid_argument', `${what} ${quote(name)} may only hold letters, digits, '_', '-', '+', '@'`)
   return name
 }
 
@@ -57,7 +57,7 @@ function words(line: string): string[] {
       current = (current ?? '') + ch
     }
   }
-  if (quoted) throw new MemweaveError('tree', 'invalid_argument', `unterminated quote in '${line}'`)
+  if (quoted) throw new MemweaveError('tree', 'invalid_argument', `unterminated quote in ${quote(line)}`)
   if (current !== undefined) out.push(current)
   return out
 }
@@ -72,15 +72,15 @@ export function parseCreateLine(line: string): CreateLine {
   if (parts[index] === '-c' || parts[index] === '--chain') {
     chainOn = parts[index + 1]
     if (chainOn === undefined || chainOn.length === 0) throw new MemweaveError('tree', 'invalid_argument', `'-c' needs a name: ${usage}`)
-    for (const segment of chainOn.split('.')) validateName(segment, `chain target '${chainOn}'`)
+    for (const segment of chainOn.split('.')) validateName(segment, `chain target ${quote(chainOn)}`)
     index += 2
   }
   const spec = parts[index]
-  if (spec === undefined) throw new MemweaveError('tree', 'invalid_argument', `missing KIND in '${line.trim()}': ${usage}`)
-  if (parts.length > index + 1) throw new MemweaveError('tree', 'invalid_argument', `unexpected '${parts.slice(index + 1).join(' ')}' in '${line.trim()}': ${usage}`)
+  if (spec === undefined) throw new MemweaveError('tree', 'invalid_argument', `missing KIND in ${quote(line.trim())}: ${usage}`)
+  if (parts.length > index + 1) throw new MemweaveError('tree', 'invalid_argument', `unexpected ${quote(parts.slice(index + 1).join(' '))} in ${quote(line.trim())}: ${usage}`)
   const colon = spec.indexOf(':')
   const kind = colon < 0 ? spec : spec.slice(0, colon)
-  if (!KIND_PATTERN.test(kind)) throw new MemweaveError('tree', 'invalid_argument', `kind '${kind}' is not a valid kind name`)
+  if (!KIND_PATTERN.test(kind)) throw new MemweaveError('tree', 'invalid_argument', `kind ${quote(kind)} is not a valid kind name`)
   return { name, chainOn, kind, args: parseKindArgs(colon < 0 ? '' : spec.slice(colon + 1)) }
 }
 
@@ -88,6 +88,6 @@ export function parseRemoveLine(line: string): RemoveLine {
   const parts = words(line.trim())
   const force = parts.some((p) => p === '-f' || p === '--force')
   const rest = parts.filter((p) => p !== '-f' && p !== '--force')
-  if (rest.length !== 1) throw new MemweaveError('tree', 'invalid_argument', `expected 'NAME [-f]', got '${line.trim()}'`)
+  if (rest.length !== 1) throw new MemweaveError('tree', 'invalid_argument', `expected 'NAME [-f]', got ${quote(line.trim())}`)
   return { name: validateName(rest[0] ?? ''), force }
 }

@@ -42,6 +42,8 @@ export class HandleTable {
   private readonly byHandle = new Map<number, HandleEntry>()
   private readonly byIdentity = new Map<string, HandleEntry>()
   private readonly opening = new Map<string, Promise<HandleEntry>>()
+  /** owner → how many distinct handles it holds references on (per-client caps read this). */
+  private readonly owned = new Map<string, number>()
   private nextHandle = 1
   /** Who holds which leaf, and who holds one exclusively (exclusive-holds.ts). */
   readonly holds = new ExclusiveHolds()
@@ -126,7 +128,7 @@ export class HandleTable {
   private async unref(entry: HandleEntry, owner: string): Promise<void> {
     const count = entry.refs.get(owner) ?? 0
     if (count > 1) entry.refs.set(owner, count - 1)
-    else entry.refs.delete(owner)
+    else if (entry.refs.delete(owner)) this.disown(owner)
     if (count > 0) this.holds.given(entry.holdKey, owner)
     if (entry.refs.size === 0) await this.release(entry)
   }
@@ -137,6 +139,7 @@ export class HandleTable {
     for (const entry of [...this.byHandle.values()]) {
       const count = entry.refs.get(owner)
       if (count === undefined || !entry.refs.delete(owner)) continue
+      this.disown(owner)
       this.holds.given(entry.holdKey, owner, count)
       dropped++
       if (entry.refs.size === 0) await this.release(entry)
@@ -152,6 +155,11 @@ export class HandleTable {
   }
 
   /** Open handles whose identity starts with prefix (e.g. everything on one connector). */
+  /** Whether owner still holds a reference on handle (no staleness check). */
+  isHeldBy(handle: number, owner: string): boolean {
+    return this.byHandle.get(handle)?.refs.has(owner) === true
+  }
+
   openUnder(identityPrefix: string): HandleEntry[] {
     return [...this.byHandle.values()].filter((e) => e.identity === identityPrefix || e.identity.startsWith(`${identityPrefix}/`))
   }
@@ -169,7 +177,19 @@ export class HandleTable {
     }))
   }
 
+  /** Distinct handles owner holds. */
+  ownedBy(owner: string): number {
+    return this.owned.get(owner) ?? 0
+  }
+
+  private disown(owner: string): void {
+    const left = this.ownedBy(owner) - 1
+    if (left > 0) this.owned.set(owner, left)
+    else this.owned.delete(owner)
+  }
+
   private addRef(entry: HandleEntry, owner: string, exclusive: boolean): void {
+    if (!entry.refs.has(owner)) this.owned.set(owner, this.ownedBy(owner) + 1)
     addRefCount(entry, owner)
     this.holds.taken(entry.holdKey, owner, exclusive)
   }

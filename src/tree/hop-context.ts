@@ -16,6 +16,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { MemweaveError } from '../errors/index.js'
 import type { ChangeBus } from './change-bus.js'
+import { outsideClients } from './request-client.js'
 
 /** Longest chain accepted; deeper compositions are refused rather than followed. */
 export const MAX_HOPS = 16
@@ -38,7 +39,7 @@ export function runWithVia<T>(via: readonly string[] | undefined, job: () => T):
  * happened to start it.
  */
 export function outsideRequests<T>(job: () => T): T {
-  return requestHops.exit(() => eventHops.exit(job))
+  return requestHops.exit(() => eventHops.exit(() => outsideClients(job)))
 }
 
 /** The chain to send with a request this node forwards; throws when it would loop or grow too long. */

@@ -3,7 +3,7 @@
  * positional target, then key=value pairs, separated by commas
  * ("/data/vm.elf,strict=true", "name=web1"). A comma inside a value is written '\,'.
  */
-import { MemweaveError } from '../errors/index.js'
+import { MemweaveError, quote } from '../errors/index.js'
 
 export interface KindArgs {
   readonly target: string | undefined
@@ -21,16 +21,16 @@ export function parseKindArgs(raw: string): KindArgs {
   parts.forEach((part, index) => {
     if (part.length === 0) {
       if (raw.length === 0) return
-      throw new MemweaveError('tree', 'invalid_argument', `empty argument in '${raw}'`)
+      throw new MemweaveError('tree', 'invalid_argument', `empty argument in ${quote(raw)}`)
     }
     const eq = part.indexOf('=')
     const key = eq < 0 ? '' : part.slice(0, eq)
     if (eq < 0 || !KEY_PATTERN.test(key)) {
-      if (index !== 0) throw new MemweaveError('tree', 'invalid_argument', `argument '${part}' in '${raw}' must be key=value (only the first may be a bare target)`)
+      if (index !== 0) throw new MemweaveError('tree', 'invalid_argument', `argument ${quote(part)} in ${quote(raw)} must be key=value (only the first may be a bare target)`)
       target = part
       return
     }
-    if (options.has(key)) throw new MemweaveError('tree', 'invalid_argument', `argument '${key}' given twice in '${raw}'`)
+    if (options.has(key)) throw new MemweaveError('tree', 'invalid_argument', `argument ${quote(key)} given twice in ${quote(raw)}`)
     options.set(key, part.slice(eq + 1))
   })
   return { target, options, raw }
@@ -54,7 +54,7 @@ export class ArgReader {
   constructor(private readonly args: KindArgs, private readonly what: string, known: readonly string[]) {
     for (const key of args.options.keys()) {
       if (!known.includes(key)) {
-        throw new MemweaveError('tree', 'invalid_argument', `${what}: unknown argument '${key}' (known: ${known.join(', ') || 'none'})`)
+        throw new MemweaveError('tree', 'invalid_argument', `${what}: unknown argument ${quote(key)} (known: ${known.join(', ') || 'none'})`)
       }
     }
   }
@@ -72,21 +72,21 @@ export class ArgReader {
     if (value === undefined) return fallback
     if (['true', '1', 'yes', 'on', ''].includes(value)) return true
     if (['false', '0', 'no', 'off'].includes(value)) return false
-    throw new MemweaveError('tree', 'invalid_argument', `${this.what}: argument '${key}' must be true or false, not '${value}'`)
+    throw new MemweaveError('tree', 'invalid_argument', `${this.what}: argument '${key}' must be true or false, not ${quote(value)}`)
   }
 
   int(key: string): number | undefined {
     const value = this.args.options.get(key)
     if (value === undefined) return undefined
     const n = /^(0x[0-9a-f]+|\d+)$/i.test(value) ? Number(value) : Number.NaN
-    if (!Number.isSafeInteger(n)) throw new MemweaveError('tree', 'invalid_argument', `${this.what}: argument '${key}' must be an integer, not '${value}'`)
+    if (!Number.isSafeInteger(n)) throw new MemweaveError('tree', 'invalid_argument', `${this.what}: argument '${key}' must be an integer, not ${quote(value)}`)
     return n
   }
 
   bigint(key: string): bigint | undefined {
     const value = this.args.options.get(key)
     if (value === undefined) return undefined
-    if (!/^(0x[0-9a-f]+|\d+)$/i.test(value)) throw new MemweaveError('tree', 'invalid_argument', `${this.what}: argument '${key}' must be an integer, not '${value}'`)
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(value)) throw new MemweaveError('tree', 'invalid_argument', `${this.what}: argument '${key}' must be an integer, not ${quote(value)}`)
     return BigInt(value)
   }
 }

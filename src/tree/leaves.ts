@@ -3,7 +3,7 @@
  * read sequence sees one snapshot), RPC endpoints and control leaves that
  * take one command per written line.
  */
-import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { MemweaveError, quote, toMemweaveError } from '../errors/index.js'
 import { readInto } from '../mem/index.js'
 import type { MemoryView, PieceResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
@@ -154,10 +154,10 @@ export function controlLeaf(options: ControlLeafOptions): Leaf {
             let failure: MemweaveError | undefined
             for (const line of lines) {
               try {
-                record(`ok: ${line} -> ${await options.run(line)}`)
+                record(`ok: ${quote(line)} -> ${await options.run(line)}`)
               } catch (err) {
-                failure = toMemweaveError(err, 'tree', `'${line}'`)
-                record(`error: ${line} -> ${failure.message}`)
+                failure = toMemweaveError(err, 'tree', quote(line))
+                record(`error: ${quote(line)} -> ${failure.message}`)
                 break
               }
             }
@@ -169,11 +169,11 @@ export function controlLeaf(options: ControlLeafOptions): Leaf {
           if (typeof request !== 'string') throw new MemweaveError('tree', 'invalid_argument', 'control leaf rpc takes one command line (a string)')
           try {
             const result = await options.run(request.trim())
-            record(`ok: ${request.trim()} -> ${result}`)
+            record(`ok: ${quote(request.trim())} -> ${result}`)
             return result
           } catch (err) {
-            const error = toMemweaveError(err, 'tree', `'${request.trim()}'`)
-            record(`error: ${request.trim()} -> ${error.message}`)
+            const error = toMemweaveError(err, 'tree', quote(request.trim()))
+            record(`error: ${quote(request.trim())} -> ${error.message}`)
             throw error
           }
         },

@@ -3,7 +3,7 @@
  * read, write, rpc and close through the handle table. This is the one door
  * the protocol server (and through it every frontend) uses.
  */
-import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { MemweaveError, quote, quoteHex, toMemweaveError } from '../errors/index.js'
 import { checkTarget, readIntoByCopy } from '../mem/index.js'
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import { ChangeBus } from './change-bus.js'
@@ -67,15 +67,15 @@ export class Tree {
     let node: TreeNode = this.root
     for (let i = 0; i < parts.length; i++) {
       if (node.type !== 'branch') {
-        throw new MemweaveError('tree', 'not_a_branch', `'${joinPath(parts.slice(0, i))}' is a leaf, so '${path}' does not exist`)
+        throw new MemweaveError('tree', 'not_a_branch', `${quote(joinPath(parts.slice(0, i)))} is a leaf, so ${quote(path)} does not exist`)
       }
       let child: TreeNode | undefined
       try {
         child = await node.get(parts[i] ?? '')
       } catch (err) {
-        throw toMemweaveError(err, 'tree', `cannot resolve '${joinPath(parts.slice(0, i + 1))}'`)
+        throw toMemweaveError(err, 'tree', `cannot resolve ${quote(joinPath(parts.slice(0, i + 1)))}`)
       }
-      if (child === undefined) throw new MemweaveError('tree', 'not_found', `no such path: '${joinPath(parts.slice(0, i + 1))}'`)
+      if (child === undefined) throw new MemweaveError('tree', 'not_found', `no such path: ${quote(joinPath(parts.slice(0, i + 1)))}`)
       node = child
     }
     return node
@@ -83,7 +83,7 @@ export class Tree {
 
   async list(path: string): Promise<Entry[]> {
     const node = await this.resolve(path)
-    if (node.type !== 'branch') throw new MemweaveError('tree', 'not_a_branch', `'${path}' is a leaf, not a branch`)
+    if (node.type !== 'branch') throw new MemweaveError('tree', 'not_a_branch', `${quote(path)} is a leaf, not a branch`)
     const entries = await node.list()
     return entries.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
   }
@@ -98,15 +98,14 @@ export class Tree {
   /** exclusive: see exclusive-holds.ts (refused while another owner holds the leaf). */
   async open(path: string, owner: string, options: { readonly exclusive?: boolean } = {}): Promise<OpenResult> {
     const node = await this.resolve(path)
-    if (node.type !== 'leaf') throw new MemweaveError('tree', 'not_a_leaf', `'${path}' is a branch; only leaves can be opened`)
+    if (node.type !== 'leaf') throw new MemweaveError('tree', 'not_a_leaf', `${quote(path)} is a branch; only leaves can be opened`)
     const entry = await this.handles.open(joinPath(splitPath(path)), node, owner, options)
     const chain = entry.opened.chain
     return { handle: entry.handle, meta: entry.meta, sizeBytes: entry.opened.sizeBytes, ...(chain === undefined || chain.length === 0 ? {} : { chain }) }
   }
 
   async read(handle: number, pieces: readonly ReadPiece[], owner: string): Promise<PieceResult[]> {
-    this.checkBatch(pieces.length, pieces.reduce((sum, p) => sum + p.length, 0), 'read')
-    for (const piece of pieces) this.checkPiece(piece.addr, piece.length)
+    this.checkRead(pieces)
     const entry = await this.handles.get(handle, owner)
     if (entry.opened.read === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' cannot be read`)
     return guardResults(entry, await entry.opened.read(pieces), pieces.length)
@@ -114,8 +113,7 @@ export class Tree {
 
   /** read() into the caller's memory: each piece at target[at, at+length), one result per piece. */
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, owner: string): Promise<ReadIntoResult[]> {
-    this.checkBatch(pieces.length, pieces.reduce((sum, p) => sum + p.length, 0), 'read')
-    for (const piece of pieces) this.checkPiece(piece.addr, piece.length)
+    this.checkRead(pieces)
     checkTarget(pieces, target)
     const entry = await this.handles.get(handle, owner)
     const opened = entry.opened
@@ -146,14 +144,20 @@ export class Tree {
     return this.handles.close(handle, owner)
   }
 
+  /** Throws what read() would refuse before touching a handle: the server checks this before counting a read as in flight. */
+  checkRead(pieces: readonly ReadPiece[]): void {
+    this.checkBatch(pieces.length, pieces.reduce((sum, p) => sum + p.length, 0), 'read')
+    for (const piece of pieces) this.checkPiece(piece.addr, piece.length)
+  }
+
   private checkBatch(count: number, bytes: number, what: string): void {
     if (count > this.maxPieces) throw new MemweaveError('tree', 'too_large', `${what} of ${count} pieces exceeds the limit of ${this.maxPieces}`)
     if (bytes > this.maxBatchBytes) throw new MemweaveError('tree', 'too_large', `${what} of ${bytes} bytes exceeds the limit of ${this.maxBatchBytes}`)
   }
 
   private checkPiece(addr: bigint, length: number): void {
-    if (addr < 0n || addr >= 1n << 64n) throw new MemweaveError('tree', 'out_of_bounds', `offset 0x${addr.toString(16)} is outside 0..2^64`)
-    if (!Number.isSafeInteger(length) || length < 0) throw new MemweaveError('tree', 'invalid_argument', `length ${length} is not a byte count`)
+    if (addr < 0n || addr >= 1n << 64n) throw new MemweaveError('tree', 'out_of_bounds', `offset ${quoteHex(addr)} is outside 0..2^64`)
+    if (!Number.isSafeInteger(length) || length < 0) throw new MemweaveError('tree', 'invalid_argument', `length ${quoteHex(length)} is not a byte count`)
   }
 }
 

@@ -14,7 +14,7 @@ import type { Stats } from 'node:fs'
 import { readlink, realpath, stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { resolve, sep } from 'node:path'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
 
 export interface CheckedOpenOptions {
   /** Allowed roots; undefined: any path (the daemon's own config, or an in-process node). */
@@ -83,7 +83,7 @@ export async function openCheckedFile(given: string, options: CheckedOpenOptions
   try {
     real = await realpath(absolute)
   } catch (err) {
-    throw toMemweaveError(err, 'connector', `cannot open ${options.what} ${absolute}`)
+    throw toMemweaveError(err, 'connector', `cannot open ${options.what} ${quote(absolute)}`)
   }
   checkPlace(real, absolute, roots, options)
   // stat opens nothing: a FIFO or device is refused before any open could block or have an effect.
@@ -92,7 +92,7 @@ export async function openCheckedFile(given: string, options: CheckedOpenOptions
   try {
     fd = await openFd(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY)
   } catch (err) {
-    throw toMemweaveError(err, 'connector', `cannot open ${options.what} ${absolute}`)
+    throw toMemweaveError(err, 'connector', `cannot open ${options.what} ${quote(absolute)}`)
   }
   try {
     const info = await fstatFd(fd)

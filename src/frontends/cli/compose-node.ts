@@ -5,10 +5,13 @@
  * a TreeClient on it (embedded).
  */
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import type { TreeClient } from '../../net/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_OS_KINDS, MEMWEAVE_VERSION, createLocalNode } from '../../node/index.js'
-import type { MemweaveNode } from '../../node/index.js'
+import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
+import { DEFAULT_SERVER_LIMITS } from '../../net/index.js'
+import type { ServerLimits, TreeClient } from '../../net/index.js'
+import { BUILTIN_CONNECTOR_KINDS, BUILTIN_OS_KINDS, DEFAULT_NODE_LIMITS, MEMWEAVE_VERSION, createLocalNode } from '../../node/index.js'
+import type { MemweaveNode, NodeLimits } from '../../node/index.js'
+import { usageError } from './cli-errors.js'
+import { parseBigNumber } from './numbers.js'
 import { creationOrder, specLine } from './control-lines.js'
 import type { ObjectSpec } from './control-lines.js'
 
@@ -31,12 +34,14 @@ export interface ComposeOptions {
   readonly objects: readonly ObjectSpec[]
   /** Peers to connect to (serve --connect NAME=URL[,…]); they connect in the background, retrying. */
   readonly connect?: readonly string[]
+  /** Caps on objects, peers and plugins (serve --limit). */
+  readonly limits?: Partial<NodeLimits>
 }
 
 export async function composeNode(options: ComposeOptions): Promise<ComposedNode> {
   // Peers first: an object may be created on a peer's connector ('-c b.dump'); then the first connections are waited for.
   const onPeers = options.objects.some((spec) => spec.on?.includes('.') === true)
-  const local = await createLocalNode({ allowWrite: options.allowWrite, fileRoots: options.fileRoots, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers })
+  const local = await createLocalNode({ allowWrite: options.allowWrite, fileRoots: options.fileRoots, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers, limits: options.limits })
   try {
     for (const spec of creationOrder(options.objects)) await createObject(local.node, spec)
   } catch (err) {
@@ -71,4 +76,21 @@ async function createObject(node: MemweaveNode, spec: ObjectSpec): Promise<void>
 
 export function memweaveVersion(): string {
   return MEMWEAVE_VERSION
+}
+
+/** `--memory-budget SIZE` and `--limit NAME=VALUE`: each name is a server limit or a node limit. */
+export function parseLimitOptions(memoryBudget: string | undefined, given: readonly string[]): { server: Partial<ServerLimits>; node: Partial<NodeLimits> } {
+  const server: Partial<ServerLimits> = {}
+  const node: Partial<NodeLimits> = {}
+  if (memoryBudget !== undefined) server.budgetBytes = Number(parseBigNumber(memoryBudget, '--memory-budget'))
+  for (const text of given) {
+    const eq = text.indexOf('=')
+    const name = text.slice(0, eq)
+    if (eq <= 0) throw usageError(`--limit ${quote(text)}: expected NAME=VALUE`)
+    const value = Number(parseBigNumber(text.slice(eq + 1), `--limit ${name}`))
+    if (Object.hasOwn(DEFAULT_SERVER_LIMITS, name)) server[name as keyof ServerLimits] = value
+    else if (Object.hasOwn(DEFAULT_NODE_LIMITS, name)) node[name as keyof NodeLimits] = value
+    else throw usageError(`--limit: unknown limit ${quote(name)} (known: ${[...Object.keys(DEFAULT_SERVER_LIMITS), ...Object.keys(DEFAULT_NODE_LIMITS)].join(', ')})`)
+  }
+  return { server, node }
 }

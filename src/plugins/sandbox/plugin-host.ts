@@ -29,6 +29,8 @@ export interface PluginHostOptions {
   readonly sandbox?: Partial<SandboxLimits>
   readonly backoff?: Partial<Backoff>
   readonly eventIntervalMs?: number
+  /** User plugins loaded at once; more are refused with 'limit'. */
+  readonly maxPlugins?: number
   /** Built-in plugins (for listings and name clashes); default: the built-ins of this package. */
   readonly builtins?: readonly PluginManifest[]
 }
@@ -121,6 +123,10 @@ export class PluginHost {
 
   private async loadNow(path: string, options: LoadOptions): Promise<PluginSummary> {
     if (this.closed) throw new MemweaveError('plugin', 'cancelled', 'the plugin host is shut down')
+    const maxPlugins = this.options.maxPlugins ?? DEFAULT_MAX_PLUGINS
+    if (this.plugins.size >= maxPlugins) {
+      throw new MemweaveError('plugin', 'limit', `the daemon runs the most user plugins it may (${maxPlugins}, the cap; remove some, or raise it with serve --limit maxPlugins=N)`)
+    }
     const { workDir, runtime } = await this.sandboxFiles()
     const file = await preparePlugin(path, workDir)
     const sandbox: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, ...this.options.sandbox, ...(options.heapLimitMb === undefined ? {} : { heapLimitMb: options.heapLimitMb }) }
@@ -163,6 +169,8 @@ export class PluginHost {
     return summary
   }
 }
+
+const DEFAULT_MAX_PLUGINS = 64
 
 const hosts = new WeakMap<PluginHostNode, PluginHost>()
 

@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
 import { join, resolve } from 'node:path'
-import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory } from '../../../net/index.js'
+import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory, TokenStore } from '../../../net/index.js'
 import { mountTree } from '../../fuse/index.js'
 import type { MountedTree } from '../../fuse/index.js'
 import type { PageServer, RunningServer } from '../../../net/index.js'
@@ -31,6 +31,8 @@ interface ServeOptions {
   connect?: string[]
   fuse?: string
   fuseReadOnly?: boolean
+  memoryBudget?: string
+  limit?: string[]
   allowOrigin?: string[]
   fileRoot?: string[]
   web?: boolean
@@ -46,6 +48,8 @@ export function addServeCommand(program: Command): void {
     .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
+    .option('--memory-budget <size>', 'bytes of reads in flight and unsent replies, all clients together (e.g. 512m; default: an eighth of RAM)')
+    .option('--limit <name=value>', 'set one server or node limit, e.g. maxHandlesPerClient=256 or maxConnectors=100 (repeatable; see docs/limits.md)', collect)
     .option('--web', 'serve the web page on the TCP listeners (open it with: memweave web)')
     .action(async (options: ServeOptions, command: Command) => {
       await serve(globalsOf(command), options)
@@ -64,17 +68,21 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     // A bug that escapes every handler still ends the daemon (state is unknown), but through the log, not a bare stack.
     process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
     const settings = await serveSettings(globals, options, config)
-    const { composeNode } = await import('../compose-node.js')
+    const { composeNode, parseLimitOptions } = await import('../compose-node.js')
     const connect = checkConnectOptions([...(config?.peers ?? []), ...(options.connect ?? [])])
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
+    const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [])
     const pages = options.web === true ? await webPages(settings.listen) : undefined
     const fileRoots = [...(config?.fileRoots ?? []), ...(options.fileRoot ?? [])].map((dir) => resolve(dir))
-    const node = await composeNode({ allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')], log, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const node = await composeNode({ allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')], log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const tokens = TokenStore.inDirectory(stateDirectory())
     let server: RunningServer
     try {
       server = await startServer({
         tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, pages,
-        allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])],
+        allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])], limits: limits.server,
+        // Named tokens (memweave token add): read on each hello, so added and removed ones count at once.
+        tokenStore: () => tokens.credentials(),
       })
     } catch (err) {
       await node.close()
@@ -146,3 +154,4 @@ function announce(out: Output, server: RunningServer, allowWrite: boolean, token
   for (const address of addresses) out.line(`listening on ${address}`)
   for (const page of server.pages) out.line(`web page at ${page} (open it with: memweave web)`)
 }
+

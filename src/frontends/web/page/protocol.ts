@@ -39,6 +39,9 @@ export class PageClient {
   private readonly changeListeners = new Map<number, (path: string) => void>()
   private readonly closeListeners = new Set<(reason: string) => void>()
   closedReason: string | undefined
+  /** Requests sent and not answered; beyond the daemon's maxInFlight the rest wait here, in order. */
+  private inFlight = 0
+  private readonly waiting: Array<() => void> = []
   /** Bytes and requests, for the status bar. */
   readonly traffic = { requests: 0, bytesIn: 0 }
 
@@ -79,9 +82,16 @@ export class PageClient {
       if (this.closedReason !== undefined) { reject(new Error(this.closedReason)); return }
       // The server's reply for op K is ResultBodies[K]; the protocol, not this cast, guarantees it.
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onProgress === undefined ? {} : { onProgress }) })
-      this.traffic.requests++
-      // A copy into a plain ArrayBuffer (msgpackr may hand out a view of its shared buffer).
-      this.ws.send(new Uint8Array(packr.pack({ id, op, ...body })))
+      const send = (): void => {
+        if (this.closedReason !== undefined) return
+        this.inFlight++
+        this.traffic.requests++
+        // A copy into a plain ArrayBuffer (msgpackr may hand out a view of its shared buffer).
+        this.ws.send(new Uint8Array(packr.pack({ id, op, ...body })))
+      }
+      // hello and cancel never wait (cancel must overtake the queue it is about).
+      if (op === 'hello' || op === 'cancel' || this.hello === undefined || this.inFlight < this.hello.limits.maxInFlight) send()
+      else this.waiting.push(send)
     })
     return { id, promise }
   }
@@ -153,6 +163,8 @@ export class PageClient {
     const pending = this.pending.get(message.id)
     if (pending === undefined) return
     this.pending.delete(message.id)
+    this.inFlight--
+    this.waiting.shift()?.()
     if ('error' in message && typeof message.error === 'object' && message.error !== null) {
       const error = message.error as Partial<WireError>
       pending.reject(new ProtocolError(error.code ?? 0, error.message ?? 'request failed'))

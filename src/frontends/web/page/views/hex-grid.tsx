@@ -16,6 +16,8 @@ interface GridProps {
   cursor: bigint
   selection: readonly [bigint, bigint] | undefined
   size: bigint
+  /** Bytes per group (1, 2, 4, 8): a gap after each group. */
+  group: number
   onPick: (addr: bigint, extend: boolean) => void
 }
 
@@ -35,7 +37,7 @@ export function HexGrid(props: GridProps) {
       if (b === undefined) complete = false
       const changed = (props.pages.changedAt.get(addr) ?? -Infinity) > now - CHANGE_GLOW_MS
       const selected = props.selection !== undefined && addr >= props.selection[0] && addr <= props.selection[1]
-      const cls = `${b === null ? 'un' : b === 0 ? 'z' : ''}${addr === props.cursor ? ' cur' : ''}${selected ? ' sel' : ''}${changed ? ' chg' : ''}${i === 8 ? ' mid' : ''}`
+      const cls = `${b === null ? 'un' : b === 0 ? 'z' : ''}${addr === props.cursor ? ' cur' : ''}${selected ? ' sel' : ''}${changed ? ' chg' : ''}${i === 8 ? ' mid' : props.group > 1 && i % props.group === 0 ? ' gap' : ''}`
       cells.push(<span key={i} class={`b ${cls}`} data-a={i}>{b === undefined ? '  ' : b === null ? '??' : b.toString(16).padStart(2, '0')}</span>)
       chars.push(<span key={i} class={`c ${cls}`} data-a={i}>{b === undefined ? ' ' : b === null ? '·' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.'}</span>)
     }

@@ -41,6 +41,7 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [cursor, setCursor] = useState(0n)
   const [anchor, setAnchor] = useState<bigint | undefined>(undefined)
   const [littleEndian, setLittleEndian] = useState(true)
+  const [group, setGroup] = useState(1)
   const [live, setLive] = useState(false)
   const [note, setNote] = useState('')
   const [, redraw] = useReducer((n: number) => n + 1, 0)
@@ -152,6 +153,9 @@ export function HexView(props: { path: string; at: string | undefined }) {
       <div class="toolbar">
         <span class="mono where" title="cursor">{describeAddress(cursor, regions)}</span>
         <label><input type="checkbox" checked={littleEndian} onChange={(e) => setLittleEndian(e.currentTarget.checked)} /> little endian</label>
+        <select value={String(group)} onChange={(e) => setGroup(Number(e.currentTarget.value))} title="byte grouping">
+          <option value="1">bytes</option><option value="2">2-byte groups</option><option value="4">4-byte groups</option><option value="8">8-byte groups</option>
+        </select>
         <label title="re-read the visible bytes every second"><input type="checkbox" class="live-toggle" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> live</label>
         <button onClick={() => { opened.pages.clear(); redraw(0); setTop(top + 0n) ; void opened.pages.load(top, top + SCREEN, true).then(() => redraw(0)) }} title="read the screen again">Refresh</button>
         <span class="sep" />
@@ -178,7 +182,7 @@ export function HexView(props: { path: string; at: string | undefined }) {
       <div class="hex-body">
         <div class="hex-box" tabIndex={0} ref={box} onKeyDown={onKey}
           onWheel={(e) => { e.preventDefault(); setTop(clampTop(top + BigInt(Math.sign(e.deltaY) * 3 * ROW_BYTES), size)) }}>
-          <HexGrid pages={opened.pages} top={top} rows={ROWS} cursor={cursor} selection={selection} size={size}
+          <HexGrid pages={opened.pages} top={top} rows={ROWS} cursor={cursor} selection={selection} size={size} group={group}
             onPick={(addr, extend) => { box.current?.focus(); move(addr, extend) }} />
         </div>
         <HexScrollbar top={top} size={size} screen={SCREEN} regions={regions} onSeek={(addr) => setTop(clampTop(align(addr), size))} />
