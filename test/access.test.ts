@@ -350,3 +350,24 @@ describe('the unix socket', () => {
     }
   })
 })
+
+describe('plugin load', () => {
+  test('a plugin path that is a link to a secret: the bundler\'s refusal quotes none of it, and no copy stays behind', async () => {
+    const { preparePlugin, makeWorkDir, removeWorkDir } = await import('../src/plugins/sandbox/sandbox-files.js')
+    const dir = await mkdtemp(join(tmpdir(), 'memweave-plugin-secret-'))
+    const work = await makeWorkDir()
+    try {
+      await writeFile(join(dir, 'shadow'), 'root:$6$SECRETHASHxyz:19000:0:99999:7:::\n', { mode: 0o400 })
+      await symlink(join(dir, 'shadow'), join(dir, 'evil.ts'))
+      const err = await preparePlugin(join(dir, 'evil.ts'), work).then(() => undefined, (e: unknown) => e)
+      assert.ok(err instanceof MemweaveError && err.kind === 'invalid_argument', String(err))
+      assert.match(err.message, /does not build: a syntax or build error at line 1/)
+      assert.ok(!err.message.includes('SECRETHASH') && !JSON.stringify(err).includes('SECRETHASH'))
+      const { readdir } = await import('node:fs/promises')
+      assert.deepEqual((await readdir(work)).filter((f) => f.includes('source')), [], 'the source copy is removed')
+    } finally {
+      await removeWorkDir(work)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
