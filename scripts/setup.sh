@@ -11,8 +11,10 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # fixtures, gdb to check core files, FUSE for mounts, tools for initramfs,
 # the Python client (python/) msgpack, websockets, venv and pip,
 # Chromium (driven headless by playwright-core) for the web frontend tests,
-# and iperf3, the TCP ceiling of the datapath bench.
-DEBIAN_PACKAGES=(qemu-system-x86 busybox-static gdb fuse libfuse2 cpio xz-utils zstd kmod python3 procps util-linux dwarves gcc libc6-dev binutils openssl python3-msgpack python3-websockets python3-venv python3-pip chromium fonts-dejavu-core iperf3)
+# iperf3, the TCP ceiling of the datapath bench, and for the arm64 guests
+# QEMU's aarch64 system emulator, a cross compiler with its static libc, and
+# gdb-multiarch to read their cores.
+DEBIAN_PACKAGES=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb-multiarch busybox-static gdb fuse libfuse2 cpio xz-utils zstd kmod python3 procps util-linux dwarves gcc libc6-dev binutils openssl python3-msgpack python3-websockets python3-venv python3-pip chromium fonts-dejavu-core iperf3)
 if [ -n "${MEMWEAVE_EXTRA_DEBIAN_PACKAGES:-}" ]; then
   read -r -a extra <<<"$MEMWEAVE_EXTRA_DEBIAN_PACKAGES"
   DEBIAN_PACKAGES+=("${extra[@]}")

@@ -228,3 +228,146 @@ describe('paths a client names are checked files under the allowed roots', { con
     assert.equal((await readFile(join(root, 'open.raw'))).subarray(0, 5).toString(), 'PWNED')
   })
 })
+
+describe('roles and path limits of named tokens', { concurrency: false }, () => {
+  let dir = ''
+  let daemon: RunningDaemon | undefined
+  let tcp = ''
+  const env = (): Record<string, string> => ({ MEMWEAVE_STATE_DIR: join(dir, 'state') })
+  const isKind = (kind: string, pattern: RegExp) => (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind && pattern.test(err.message)
+
+  async function addToken(...args: string[]): Promise<string> {
+    const result = await runCli(['token', 'add', ...args], { env: env() })
+    assert.equal(result.code, 0, result.stderr)
+    return result.stdout.trim()
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'memweave-roles-'))
+    await writeFile(join(dir, 'a.raw'), Buffer.alloc(8192, 1))
+    await writeFile(join(dir, 'b.raw'), Buffer.alloc(8192, 2))
+    daemon = await startDaemon(['--listen', `unix:${join(dir, 'mw.sock')}`, '--listen', 'ws://127.0.0.1:0', '--json', '--allow-write', '--file-root', dir,
+      '--with', `connector a file:${join(dir, 'a.raw')},writable=true`, '--with', `connector b file:${join(dir, 'b.raw')}`], { env: env() })
+    tcp = daemon.addresses.find((a) => a.startsWith('ws://')) ?? ''
+  })
+
+  after(async () => {
+    if (daemon !== undefined) assert.equal((await daemon.stop()).code, 0)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('tokens are stored hashed in a 0600 file; token ls never shows them', async () => {
+    const token = await addToken('viewer', '--role', 'read')
+    assert.match(token, /^[0-9a-f]{64}$/)
+    const file = join(dir, 'state', 'tokens.json')
+    assert.equal(((await stat(file)).mode & 0o777).toString(8), '600')
+    assert.ok(!(await readFile(file, 'utf8')).includes(token), 'the store holds no token')
+    const listed = await runCli(['token', 'ls'], { env: env() })
+    assert.match(listed.stdout, /^viewer\tread\t\(all paths\)/m)
+    assert.ok(!listed.stdout.includes(token))
+  })
+
+  test('a read token lists, stats, opens and reads; it cannot create, write, load plugins or use any control leaf', async () => {
+    const token = await addToken('reader', '--role', 'read')
+    const client = await connectClient(tcp, { token })
+    try {
+      assert.deepEqual((await client.list('connector')).map((e) => e.name), ['a', 'b', 'new', 'rm'])
+      const { handle } = await client.open('connector/a/mem')
+      const [piece] = await client.read(handle, [{ addr: 0n, length: 4 }])
+      assert.ok(piece?.ok === true && Buffer.from(piece.data).equals(Buffer.alloc(4, 1)))
+      await assert.rejects(client.write(handle, [{ addr: 0n, data: Buffer.from('x') }]), isKind('permission', /read role: it may not write/))
+      await client.close(handle)
+      for (const leaf of ['connector/new', 'os/new', 'connector/rm', 'sys/plugins/load', 'sys/peers/add']) {
+        await assert.rejects(client.open(leaf), isKind('permission', /read role: it may not use the control leaf/), leaf)
+      }
+    } finally {
+      await client.disconnect()
+    }
+    assert.equal((await readFile(join(dir, 'a.raw')))[0], 1, 'nothing was written')
+    // The same token through the CLI gets one clear line.
+    const cli = await runCli(['--daemon', tcp, '--token', token, 'connector', 'new', 'x', `file:${join(dir, 'b.raw')}`], { env: env() })
+    assert.equal(cli.code, 1)
+    assert.match(cli.stderr, /read role/)
+  })
+
+  test('a token limited to connector/a/** sees nothing else: listings, opens, stats', async () => {
+    const token = await addToken('narrow', '--role', 'read', '--paths', 'connector/a/**')
+    const client = await connectClient(tcp, { token })
+    try {
+      assert.deepEqual((await client.list('')).map((e) => e.name), ['connector'])
+      assert.deepEqual((await client.list('connector')).map((e) => e.name), ['a'])
+      assert.ok((await client.list('connector/a')).some((e) => e.name === 'mem'))
+      await assert.rejects(client.open('connector/b/mem'), isKind('not_found', /no such path: 'connector\/b\/mem'/))
+      await assert.rejects(client.stat('sys/info'), isKind('not_found', /no such path/))
+      await assert.rejects(client.list('sys'), isKind('not_found', /no such path/))
+      const { handle } = await client.open('connector/a/mem')
+      await client.close(handle)
+    } finally {
+      await client.disconnect()
+    }
+  })
+
+  test('an admin token may do everything; token rm refuses new connections at once', async () => {
+    const token = await addToken('boss', '--role', 'admin')
+    const client = await connectClient(tcp, { token })
+    const { handle } = await client.open('connector/new')
+    assert.match(String(await client.rpc(handle, `c file:${join(dir, 'b.raw')}`)), /created/)
+    await client.close(handle)
+    await client.disconnect()
+    const removed = await runCli(['token', 'rm', 'boss'], { env: env() })
+    assert.equal(removed.code, 0, removed.stderr)
+    await assert.rejects(connectClient(tcp, { token }), isKind('unauthorized', /not valid/))
+  })
+
+  test('the audit log names transport, peer, token name and role — never a token', async () => {
+    const log = daemon?.stderr() ?? ''
+    assert.match(log, /"audit":"connect","transport":"tcp","peer":"127\.0\.0\.1:\d+","token":"reader","role":"read"/)
+    assert.match(log, /"audit":"refused","transport":"tcp"/)
+    const store = await readFile(join(dir, 'state', 'tokens.json'), 'utf8')
+    for (const hash of store.match(/[0-9a-f]{64}/g) ?? []) assert.ok(!log.includes(hash))
+    assert.ok(!/[0-9a-f]{64}/.test(log.replace(/"nodeId":"[^"]*"/g, '')), 'no token-like string in the log')
+  })
+})
+
+describe('the unix socket', () => {
+  test('is owner-only by default; --socket-group lets that group in (0660)', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to switch to nobody'); return }
+    const dir = await mkdtemp(join(tmpdir(), 'memweave-sockgroup-'))
+    await chmod(dir, 0o755)
+    const socket = join(dir, 'mw.sock')
+    const daemon = await startDaemon(['--listen', `unix:${socket}`, '--socket-group', '65534', '--log-level', 'warn'])
+    try {
+      const info = await stat(socket)
+      assert.equal((info.mode & 0o777).toString(8), '660')
+      assert.equal(info.gid, 65534)
+      // nobody's group (65534) may now connect.
+      const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
+      assert.match(stdout, /^sys\/$/m)
+    } finally {
+      assert.equal((await daemon.stop()).code, 0)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('plugin load', () => {
+  test('a plugin path that is a link to a secret: the bundler\'s refusal quotes none of it, and no copy stays behind', async () => {
+    const { preparePlugin, makeWorkDir, removeWorkDir } = await import('../src/plugins/sandbox/sandbox-files.js')
+    const dir = await mkdtemp(join(tmpdir(), 'memweave-plugin-secret-'))
+    const work = await makeWorkDir()
+    try {
+      await writeFile(join(dir, 'shadow'), 'root:$6$SECRETHASHxyz:19000:0:99999:7:::\n', { mode: 0o400 })
+      await symlink(join(dir, 'shadow'), join(dir, 'evil.ts'))
+      const err = await preparePlugin(join(dir, 'evil.ts'), work).then(() => undefined, (e: unknown) => e)
+      assert.ok(err instanceof MemweaveError && err.kind === 'invalid_argument', String(err))
+      assert.match(err.message, /does not build: a syntax or build error at line 1/)
+      assert.ok(!err.message.includes('SECRETHASH') && !JSON.stringify(err).includes('SECRETHASH'))
+      const { readdir } = await import('node:fs/promises')
+      assert.deepEqual((await readdir(work)).filter((f) => f.includes('source')), [], 'the source copy is removed')
+    } finally {
+      await removeWorkDir(work)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

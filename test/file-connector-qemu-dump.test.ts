@@ -14,7 +14,7 @@ const CACHE = process.env['MEMWEAVE_CACHE'] ?? resolve(import.meta.dirname, '..'
 const INDEX = join(CACHE, 'index.json')
 
 interface FixtureEntry { release: string; variant: string; dump: string; truth: string }
-interface Truth { ramBytes: number; vmcoreinfoSysfs: { physAddr: string; size: number }; dump: { vmcoreinfoNote: boolean } }
+interface Truth { arch?: string; ramBytes: number; vmcoreinfoSysfs: { physAddr: string; size: number }; dump: { vmcoreinfoNote: boolean } }
 
 function fixtures(): FixtureEntry[] {
   if (!existsSync(INDEX)) return []
@@ -37,7 +37,8 @@ describe('file connector on QEMU dump-guest-memory cores', { skip: found.length 
         assert.equal(info['addressing'], 'physical')
         assert.ok(Number(info['physicalBytes']) >= truth.ramBytes, 'PT_LOADs cover guest RAM')
         assert.ok(connector.hints.elfNotes?.some((n) => n.name === 'CORE' && n.type === 1), 'NT_PRSTATUS note')
-        assert.ok(connector.hints.elfNotes?.some((n) => n.name === 'QEMU'), 'QEMU CPU state note')
+        // QEMU writes its own CPU-state notes (CR3, CR4, …) for x86 guests only
+        if (truth.arch !== 'aarch64') assert.ok(connector.hints.elfNotes?.some((n) => n.name === 'QEMU'), 'QEMU CPU state note')
 
         // The kernel keeps its VMCOREINFO as an ELF note in RAM: header, "VMCOREINFO\0" padded to 12, then the text.
         const noteAddr = BigInt(truth.vmcoreinfoSysfs.physAddr)
@@ -46,7 +47,7 @@ describe('file connector on QEMU dump-guest-memory cores', { skip: found.length 
         assert.equal(view.getUint32(0, true), 11)
         assert.equal(text.decode(header.subarray(12, 22)), 'VMCOREINFO')
         const inMemory = text.decode(await readBytes(connector, noteAddr + 24n, view.getUint32(4, true)))
-        assert.match(inMemory, new RegExp(`^OSRELEASE=${fixture.release.replaceAll('.', '\\.')}\\n`))
+        assert.ok(inMemory.startsWith(`OSRELEASE=${fixture.release}\n`), inMemory.slice(0, 60))
 
         if (truth.dump.vmcoreinfoNote) {
           assert.equal(connector.hints.vmcoreinfo, inMemory, 'the dump note carries the same text as guest memory')

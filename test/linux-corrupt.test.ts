@@ -67,8 +67,28 @@ describe('broken linux guests fail fast with clear errors', { skip: FIXTURE === 
     for (let page = start & ~0xfffn; page < end; page += 4096n) patches.push({ addr: await physOf(good, page), data: new Uint8Array(4096) })
     const started = performance.now()
     await assert.rejects(openLinux(patchedConnector(dump, patches)),
-      fails('not_found', /^kallsyms: no token table found in the kernel image at 0xffffffff[0-9a-f]+ \(searched \d+\.\d MiB/))
+      fails('not_found', /^kallsyms: no token table found in the kernel image at 0xffffffff[0-9a-f]+ \(searched \d+\.\d MiB.*\[linux open step 'kallsyms' failed after \d+ ms; open it with symbols=PATH/))
     t.diagnostic(`failed after ${Math.round(performance.now() - started)} ms`)
+  })
+
+  it('an unknown kallsyms layout (names that decode, offsets nowhere) fails in the kallsyms step, naming what it found and symbols=PATH', async (t) => {
+    const layout = (await good.info())['kallsyms'] as { offsets: string; relativeBase?: string }
+    const symbols = good.kernel.symbols
+    // Zero the offsets and relative_base (nothing else): the names still decode, no address table fits.
+    const start = BigInt(layout.offsets)
+    const end = start + ((BigInt(symbols.size * 4) + 7n) & ~7n) + (layout.relativeBase === undefined ? 0n : 8n)
+    const patches: { addr: bigint; data: Uint8Array }[] = []
+    for (let at = start; at < end;) {
+      const pageEnd = (at & ~0xfffn) + 4096n
+      const to = pageEnd < end ? pageEnd : end
+      patches.push({ addr: await physOf(good, at), data: new Uint8Array(Number(to - at)) })
+      at = to
+    }
+    const started = performance.now()
+    await assert.rejects(openLinux(patchedConnector(dump, patches)),
+      fails('not_found', /^kallsyms: token table at 0x[0-9a-f]+ found, but no kallsyms_names\/num_syms\/offsets that decode with it \(\d+ names at 0x[0-9a-f]+ .*layouts tried: .*\[linux open step 'kallsyms' failed after \d+ ms; open it with symbols=PATH/))
+    const elapsed = performance.now() - started
+    t.diagnostic(`failed after ${Math.round(elapsed)} ms`)
   })
 
   it('a truncated ELF dump is refused by the connector; a raw dump cut before the kernel fails in the dtb phase', async (t) => {

@@ -27,6 +27,8 @@ export interface TruthProcess {
 
 export interface Truth {
   readonly release: string
+  /** uname -m of the guest: x86_64 or aarch64. */
+  readonly arch?: string
   readonly kaslr: { readonly text: string; readonly textSlide: string }
   readonly btf: { readonly sha256: string; readonly sizeBytes: number; readonly start: string; readonly stop: string }
   readonly kernelVars: Readonly<Record<string, { readonly address: string; readonly value: string }>>

@@ -1,13 +1,20 @@
 /**
- * The linux OS kind end to end on real Debian guests (both kernels, dumps
- * with and without VMCOREINFO): opened from memory alone through the tree,
+ * The linux OS kind end to end on real Debian guests (every kernel of the
+ * fixture matrix, x86-64 and arm64, dumps with and without VMCOREINFO):
+ * opened from memory alone through the tree,
  * everything compared with what the guest's own /proc said (truth.json):
  * the process list with kernel threads, per-process info, maps byte for
  * byte, pattern bytes through process memory and through phys_maps,
- * environments, kernel modules, and kallsyms addresses (the KASLR slide).
+ * environments, kernel modules, kallsyms addresses (the KASLR slide), and
+ * a process core that gdb (gdb-multiarch with arm64 fixtures) reads.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { fileConnectorKind } from '../src/connectors/file/index.js'
 import { physAddr, virtAddr } from '../src/mem/index.js'
@@ -21,6 +28,10 @@ import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-fixtures.j
 import type { LinuxFixture } from './linux-fixtures.js'
 
 const FIXTURES = linuxFixtures()
+const execFileAsync = promisify(execFile)
+/** gdb-multiarch reads x86-64 and AArch64 cores alike; plain gdb only the host's. */
+const GDB = FIXTURES.some((f) => f.truth.arch === 'aarch64') ? 'gdb-multiarch' : 'gdb'
+const GDB_MISSING = await execFileAsync(GDB, ['--version']).then(() => false, () => `${GDB} is not installed`)
 const STATE_LETTERS = /^[RSDTtXZPI]$/
 
 function ms(since: number): number {
@@ -74,19 +85,33 @@ function guestSuite(fixture: LinuxFixture): void {
     await node.close()
   })
 
-  it('info names the release, the KASLR base and slide, the direct map and memory as the sources', async () => {
+  it('info names the release, the KASLR base and slide, the direct map, memory as the sources and the detected layouts', async (t) => {
     const info = JSON.parse((await readLeaf('os/guest/info')).toString()) as Record<string, unknown>
     assert.equal(info['release'], truth.release)
     assert.equal(info['kernelBase'], truth.kaslr.text)
     assert.equal(info['kaslrOffset'], truth.kaslr.textSlide)
-    assert.equal(info['directMapBase'], truth.kernelVars['page_offset_base']?.value)
-    assert.equal(info['pagingLevels'], 4)
+    if (truth.arch === 'aarch64') {
+      // arm64: the linear map at -(1 << VA_BITS), 48 or 52 (LPA2 on "max" CPUs: 5 levels)
+      assert.equal(info['arch'], 'aarch64')
+      assert.match(String(info['directMapBase']), /^0xfff(f|0)000000000000$/)
+      assert.ok([3, 4, 5].includes(Number(info['pagingLevels'])))
+    } else {
+      assert.equal(info['arch'], 'x86_64')
+      assert.equal(info['directMapBase'], truth.kernelVars['page_offset_base']?.value)
+      assert.equal(info['pagingLevels'], 4)
+    }
     assert.equal(info['symbolSource'], 'kallsyms (memory)')
     assert.equal(info['symbolCount'], truth.kallsymsCount.core)
     assert.equal(info['typeSource'], 'BTF (memory)')
     assert.deepEqual(info['warnings'], [])
     assert.ok(Number(info['types']) > 10_000)
-    assert.match(String(info['banner']), /^Linux version 6\.1\./)
+    assert.ok(String(info['banner']).startsWith(`Linux version ${truth.release} `), String(info['banner']))
+    // every detected layout is named (kallsyms order/addressing, module and VMA layouts, paging)
+    const layouts = info['layouts'] as Record<string, string>
+    for (const key of ['paging', 'kallsyms', 'modules', 'vmas', 'taskState']) assert.equal(typeof layouts[key], 'string', key)
+    assert.match(layouts['kallsyms'] ?? '', /^(offsets-first|names-first), (base-relative|absolute-percpu|pc-relative)/)
+    assert.match(layouts['vmas'] ?? '', /^maple tree/)
+    t.diagnostic(`layouts: ${JSON.stringify(layouts)}`)
     const timings = (await os.info())['timingsMs'] as Record<string, number>
     for (const phase of ['dtb', 'kernel', 'kallsyms', 'btf', 'tasks']) assert.equal(typeof timings[phase], 'number', phase)
   })
@@ -184,6 +209,24 @@ function guestSuite(fixture: LinuxFixture): void {
     assert.deepEqual(modules.map((m) => [m.name, Number(m.sizeBytes), `0x${m.base.toString(16)}`]), truth.modules.map((m) => [m.name, m.size, m.address]))
     const names = (await client.list('os/guest/modules')).map((e) => e.name).sort()
     assert.deepEqual(names, truth.modules.map((m) => m.name).sort())
+  })
+
+  it(`gives a core that ${GDB} loads and reads every pattern of a test program from`, { skip: GDB_MISSING }, async () => {
+    const pid = truth.testPids['alpha']
+    assert.ok(pid !== undefined)
+    const dir = await mkdtemp(join(tmpdir(), 'mw-linux-core-'))
+    try {
+      const core = join(dir, 'core')
+      await writeFile(core, await readLeaf(`os/guest/processes/by-pid/${pid}/core`))
+      const patterns = truth.patterns.filter((p) => p.pid === pid)
+      assert.ok(patterns.length > 0)
+      const args = ['-nx', '-batch', ...patterns.flatMap((p) => ['-ex', `x/${p.length}xb ${p.address}`]), '-c', core]
+      const { stdout } = await execFileAsync(GDB, args, { timeout: 60_000 })
+      const dumped = stdout.split('\n').filter((l) => l.startsWith('0x')).flatMap((l) => l.split(':')[1]?.trim().split(/\s+/) ?? []).map((b) => b.replace(/^0x/, '')).join('')
+      assert.equal(dumped, patterns.map((p) => p.bytes).join(''), `${GDB} reads the patterns from the core`)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('is fast: process list and all maps (timings in the diagnostics)', async (t) => {

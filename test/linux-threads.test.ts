@@ -33,7 +33,9 @@ import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON, openDump, patchedConnec
 import type { LinuxFixture } from './linux-fixtures.js'
 
 const run = promisify(execFile)
-const FIXTURES = linuxFixtures()
+// Thread registers (pt_regs, thread_struct, FXSAVE) are decoded for x86-64 guests only; arm64 fixtures are skipped below.
+const ALL_FIXTURES = linuxFixtures()
+const FIXTURES = ALL_FIXTURES.filter((f) => f.truth.arch !== 'aarch64')
 const BIN = join(fixtureRoot(), 'bin')
 const GDB = ['/usr/bin/gdb', '/bin/gdb'].find((p) => existsSync(p))
 const GDB_SKIP = GDB === undefined ? 'gdb is not installed (scripts/setup.sh installs it)' : !existsSync(join(BIN, 'mw-pattern2')) ? `no test binaries in ${BIN}` : false
@@ -165,6 +167,9 @@ function threadSuite(fixture: LinuxFixture): void {
 
 describe('threads and registers of Linux guest processes', { skip: FIXTURES.length === 0 ? NO_FIXTURES_REASON : false }, () => {
   for (const fixture of FIXTURES) describe(fixture.label, () => threadSuite(fixture))
+  for (const fixture of ALL_FIXTURES.filter((f) => !FIXTURES.includes(f))) {
+    describe(fixture.label, { skip: 'arm64 thread registers are not decoded yet (pt_regs of AArch64 differs); its core carries zero registers' }, () => { it('threads', () => {}) })
+  }
 })
 
 const FIXTURE = FIXTURES.find((f) => f.variant === 'plain') ?? FIXTURES[0]

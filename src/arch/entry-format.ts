@@ -33,10 +33,17 @@ export interface CompiledMode {
   readonly user: WordMask
   readonly largePage: WordMask
   readonly noExecute: WordMask
-  /** Value the large-page PAT bit adds to the decoded address. */
+  /** Set bits that make an entry read-only (AArch64 AP[2]); zero masks on x86. */
+  readonly readOnly: WordMask
+  readonly largeWhenClear: boolean
+  readonly leafPermissionsOnly: boolean
+  /** Value the large-page PAT bit adds to the decoded address (0: no PAT bit). */
   readonly patValue: number
   readonly addrLoMask: number
   readonly addrHiMask: number
+  /** 52-bit output addresses: mask over the low word, and the factor that moves those bits to their place. */
+  readonly extraLoMask: number
+  readonly extraFactor: number
 }
 
 /** Permission flags of a translation, ANDed (writable, user) or ORed (no-execute) over the levels. */
@@ -48,7 +55,9 @@ export const ALL_FLAGS = FLAG_WRITABLE | FLAG_USER | FLAG_EXECUTABLE
 const TWO_32 = 2 ** 32
 const compiled = new WeakMap<PagingMode, CompiledMode>()
 
-function wordMask(bit: number): WordMask {
+function wordMask(bit: number | readonly number[] | undefined): WordMask {
+  if (bit === undefined || bit === -1) return { lo: 0, hi: 0 }
+  if (typeof bit !== 'number') return bit.map((b) => wordMask(b)).reduce((a, b) => ({ lo: (a.lo | b.lo) >>> 0, hi: (a.hi | b.hi) >>> 0 }), { lo: 0, hi: 0 })
   return bit < 32 ? { lo: (1 << bit) >>> 0, hi: 0 } : { lo: 0, hi: (1 << (bit - 32)) >>> 0 }
 }
 
@@ -83,9 +92,14 @@ export function compileMode(mode: PagingMode): CompiledMode {
     user: wordMask(mode.bits.user),
     largePage: wordMask(mode.bits.largePage),
     noExecute: wordMask(mode.bits.noExecute),
-    patValue: 2 ** mode.bits.largePagePat,
+    readOnly: wordMask(mode.bits.readOnly),
+    largeWhenClear: mode.bits.largePageWhenClear === true,
+    leafPermissionsOnly: mode.bits.leafPermissionsOnly === true,
+    patValue: mode.bits.largePagePat < 0 ? 0 : 2 ** mode.bits.largePagePat,
     addrLoMask: rangeMask(mode.addressLowBit, mode.addressHighBit, 0),
     addrHiMask: rangeMask(mode.addressLowBit, mode.addressHighBit, 32),
+    extraLoMask: mode.extraAddress === undefined ? 0 : rangeMask(mode.extraAddress.lowBit, mode.extraAddress.highBit, 0),
+    extraFactor: mode.extraAddress === undefined ? 0 : 2 ** (mode.extraAddress.toBit - mode.extraAddress.lowBit),
   }
   compiled.set(mode, result)
   return result
@@ -97,14 +111,35 @@ export function hasBit(mask: WordMask, lo: number, hi: number): boolean {
 
 /** Physical address field of an entry (flags, PAT-free for small pages, keys and ignored bits removed). */
 export function entryAddress(c: CompiledMode, lo: number, hi: number): number {
-  return ((hi & c.addrHiMask) >>> 0) * TWO_32 + ((lo & c.addrLoMask) >>> 0)
+  const address = ((hi & c.addrHiMask) >>> 0) * TWO_32 + ((lo & c.addrLoMask) >>> 0)
+  return c.extraFactor === 0 ? address : address + ((lo & c.extraLoMask) >>> 0) * c.extraFactor
 }
 
-/** Permission flags one entry contributes. */
+function hasAllBits(mask: WordMask, lo: number, hi: number): boolean {
+  return (mask.lo !== 0 || mask.hi !== 0) && (lo & mask.lo) >>> 0 === mask.lo && (hi & mask.hi) >>> 0 === mask.hi
+}
+
+/** Permission flags one leaf entry (page or large page) contributes. */
 export function entryFlags(c: CompiledMode, lo: number, hi: number): number {
-  return (hasBit(c.writable, lo, hi) ? FLAG_WRITABLE : 0)
+  const writable = hasBit(c.writable, lo, hi) || ((c.readOnly.lo | c.readOnly.hi) !== 0 && !hasBit(c.readOnly, lo, hi))
+  return (writable ? FLAG_WRITABLE : 0)
     | (hasBit(c.user, lo, hi) ? FLAG_USER : 0)
-    | (hasBit(c.noExecute, lo, hi) ? 0 : FLAG_EXECUTABLE)
+    | (hasAllBits(c.noExecute, lo, hi) ? 0 : FLAG_EXECUTABLE)
+}
+
+/** Permission flags a table entry passes down (all of them where tables carry none). */
+export function tableFlags(c: CompiledMode, lo: number, hi: number): number {
+  return c.leafPermissionsOnly ? ALL_FLAGS : entryFlags(c, lo, hi)
+}
+
+/** At an upper level: does this present entry map a large page (block) rather than point to a table? */
+export function isLargeEntry(c: CompiledMode, lo: number, hi: number): boolean {
+  return hasBit(c.largePage, lo, hi) !== c.largeWhenClear
+}
+
+/** At the last level: is this present entry a valid page (AArch64 needs the page bit set)? */
+export function isValidLastEntry(c: CompiledMode, lo: number, hi: number): boolean {
+  return !c.largeWhenClear || hasBit(c.largePage, lo, hi)
 }
 
 /**
@@ -112,7 +147,7 @@ export function entryFlags(c: CompiledMode, lo: number, hi: number): number {
  * -1 when reserved address bits below the page size are set.
  */
 export function largePageBase(c: CompiledMode, address: number, largePageBytes: number): number {
-  const base = address % (2 * c.patValue) >= c.patValue ? address - c.patValue : address
+  const base = c.patValue !== 0 && address % (2 * c.patValue) >= c.patValue ? address - c.patValue : address
   return base % largePageBytes === 0 ? base : -1
 }
 

@@ -1,6 +1,7 @@
 /**
  * @module arch
- * x86-64 paging. Paging modes are data (X64_4LEVEL, X64_5LEVEL) fed to one
+ * x86-64 and AArch64 paging. Paging modes are data (X64_4LEVEL, X64_5LEVEL,
+ * AARCH64_MODES: 4/16/64 KiB granules, TTBR0/TTBR1 split roots) fed to one
  * generic walker that translates a whole batch level by level: a list of
  * virtual reads becomes one page-table read per level, then one physical read.
  *
@@ -20,8 +21,10 @@
  * CacheValidity from src/mem: forever for dumps, timed for live memory.
  * FakePageTables/SparseMemory are the seeded oracle the tests check against.
  */
-export { X64_4LEVEL, X64_5LEVEL, PAGING_MODES, addressSpaceBytes, isCanonical, nonCanonicalError, canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
+export { X64_4LEVEL, X64_5LEVEL, PAGING_MODES, addressSpaceBytes, halfBits, isCanonical, nonCanonicalError, canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
 export type { PagingMode, PagingLevel, EntryBits } from './paging-mode.js'
+export { AARCH64_MODES, AARCH64_4K_48, AARCH64_4K_52, AARCH64_16K_48, AARCH64_64K_48, aarch64Mode } from './aarch64-modes.js'
+export type { Granule } from './aarch64-modes.js'
 export { translateBatch, PageTranslator, rootFromDtb } from './translator.js'
 export type { Translation, TranslatorOptions } from './translator.js'
 export { WalkFailure } from './page-walk.js'

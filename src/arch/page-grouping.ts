@@ -18,9 +18,10 @@ const TWO_52 = 2 ** 52
 
 /**
  * `vpns[i]` is a canonical page number (virt >> pageShift, below 2^52) or -1
- * to skip input i. `halfVpn` is the first page number past the lower half.
+ * to skip input i. `halfVpn` is the first page number past the lower half,
+ * `topVpn` is 2^(64 - pageShift) (2^52 for 4 KiB pages).
  */
-export function groupPages(vpns: Float64Array, halfVpn: number): PageGroups {
+export function groupPages(vpns: Float64Array, halfVpn: number, topVpn = TWO_52): PageGroups {
   const n = vpns.length
   const slotOf = new Int32Array(n).fill(-1)
   let bits = 1
@@ -34,7 +35,7 @@ export function groupPages(vpns: Float64Array, halfVpn: number): PageGroups {
   for (let i = 0; i < n; i++) {
     const vpn = vpns[i]!
     if (vpn < 0) continue
-    const linear = vpn < halfVpn ? vpn : vpn - TWO_52 + linearLimit
+    const linear = vpn < halfVpn ? vpn : vpn - topVpn + linearLimit
     if (linear > maxLinear) maxLinear = linear
     keys[count++] = linear
   }
@@ -47,7 +48,7 @@ export function groupPages(vpns: Float64Array, halfVpn: number): PageGroups {
   for (let k = 0; k < count; k++) {
     const key = sorted[k]!
     const linear = Math.floor(key / scale)
-    if (linear !== previous) { distinct.push(linear < halfVpn ? linear : linear + TWO_52 - linearLimit); previous = linear }
+    if (linear !== previous) { distinct.push(linear < halfVpn ? linear : linear + topVpn - linearLimit); previous = linear }
     slotOf[key - linear * scale] = distinct.length - 1
   }
   return { distinct: Float64Array.from(distinct), slotOf }

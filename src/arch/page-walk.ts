@@ -8,7 +8,7 @@
 import { MemweaveError } from '../errors/index.js'
 import type { ErrorKind } from '../errors/index.js'
 import { hex } from '../mem/index.js'
-import { ALL_FLAGS, entryAddress, entryFlags, hasBit, largePageBase } from './entry-format.js'
+import { ALL_FLAGS, entryAddress, entryFlags, hasBit, isLargeEntry, isValidLastEntry, largePageBase, tableFlags } from './entry-format.js'
 import type { CompiledLevel, CompiledMode, PageMapping } from './entry-format.js'
 import type { TableReader } from './table-reader.js'
 
@@ -47,15 +47,17 @@ function tableOutOfBounds(what: string, table: number, maxPhys: number): WalkFai
  * the last readable physical address (tables beyond it are refused unread).
  * Returns one outcome per page number, in order.
  */
-export async function walkPages(reader: TableReader, c: CompiledMode, root: number, vpns: ArrayLike<number>, maxPhys: number): Promise<PageOutcome[]> {
+export async function walkPages(reader: TableReader, c: CompiledMode, root: number, vpns: ArrayLike<number>, maxPhys: number, upper?: { readonly root: number; readonly fromVpn: number }): Promise<PageOutcome[]> {
   const n = vpns.length
   const out = new Array<PageOutcome>(n)
   const tables = new Float64Array(n)
   const flags = new Uint8Array(n)
   let active: number[] = []
   for (let i = 0; i < n; i++) {
-    if (root + c.pageBytes > maxPhys) { out[i] = tableOutOfBounds('the page-table root', root, maxPhys); continue }
-    tables[i] = root
+    // TTBR0/TTBR1: upper-half pages start from their own root
+    const start = upper !== undefined && vpns[i]! >= upper.fromVpn ? upper.root : root
+    if (start + 8 > maxPhys) { out[i] = tableOutOfBounds('the page-table root', start, maxPhys); continue }
+    tables[i] = start
     flags[i] = ALL_FLAGS
     active.push(i)
   }
@@ -97,10 +99,11 @@ export async function walkPages(reader: TableReader, c: CompiledMode, root: numb
         out[i] = new WalkFailure('unmapped', ` is not mapped: ${where(level, indexOf[k]!, table)} is not present`)
         continue
       }
-      const pathFlags = flags[i]! & entryFlags(c, lo, hi)
       const address = entryAddress(c, lo, hi)
-      const large = !isLast && hasBit(c.largePage, lo, hi)
+      const large = !isLast && isLargeEntry(c, lo, hi)
+      const pathFlags = flags[i]! & (isLast || large ? entryFlags(c, lo, hi) : tableFlags(c, lo, hi))
       if (isLast) {
+        if (!isValidLastEntry(c, lo, hi)) { out[i] = new WalkFailure('unmapped', ` is not mapped: ${where(level, indexOf[k]!, table)} is a reserved (invalid) page descriptor`); continue }
         out[i] = { physPage: address, pageBytes: c.pageBytes, flags: pathFlags }
       } else if (large) {
         const base = level.largePageBytes > 0 ? largePageBase(c, address, level.largePageBytes) : -1

@@ -22,12 +22,29 @@ export interface PagingLevel {
 /** Bit positions (0..63) inside one page-table entry. */
 export interface EntryBits {
   readonly present: number
+  /** Set: writable (x86 R/W; AArch64 DBM, which Linux uses as its write bit). */
   readonly writable: number
   readonly user: number
+  /** x86: set means a large page. AArch64 (largePageWhenClear): the table bit, clear means a block. */
   readonly largePage: number
-  /** PAT bit of a large-page entry: sits in the address field and is not part of the address. */
+  /** PAT bit of a large-page entry: sits in the address field and is not part of the address (-1: none). */
   readonly largePagePat: number
-  readonly noExecute: number
+  /** The entry is not executable when all of these bits are set (x86: NX; AArch64: UXN and PXN). */
+  readonly noExecute: number | readonly number[]
+  /** AArch64: bit 1 clear at an upper level means block, and at the last level it makes the entry invalid. */
+  readonly largePageWhenClear?: boolean
+  /** AArch64 AP[2]: set means read-only, unless `writable` (DBM) is set too. */
+  readonly readOnly?: number
+  /** AArch64: table descriptors carry no permissions in these bits; only blocks and pages do. */
+  readonly leafPermissionsOnly?: boolean
+}
+
+/** Physical-address bits kept elsewhere in an entry (AArch64 52-bit output addresses). */
+export interface ExtraAddressBits {
+  readonly lowBit: number
+  readonly highBit: number
+  /** Physical-address bit the lowest one becomes. */
+  readonly toBit: number
 }
 
 export interface PagingMode {
@@ -42,6 +59,14 @@ export interface PagingMode {
   /** Inclusive bit range of an entry holding the physical address (the rest are flags, PAT, keys, ignored). */
   readonly addressLowBit: number
   readonly addressHighBit: number
+  /** High physical-address bits stored below addressLowBit (52-bit PAs on AArch64). */
+  readonly extraAddress?: ExtraAddressBits
+  /** Lowest address bit of a root value (TTBR: root tables smaller than a page are aligned to their size); default addressLowBit. */
+  readonly rootLowBit?: number
+  /** Highest address bit of a root value (TTBR BADDR ends at bit 47; ASID above); default addressHighBit. */
+  readonly rootHighBit?: number
+  /** TTBR0/TTBR1 split: the upper half is translated from its own root (AArch64). */
+  readonly splitRoots?: boolean
 }
 
 const X64_BITS: EntryBits = { present: 0, writable: 1, user: 2, largePage: 7, largePagePat: 12, noExecute: 63 }
@@ -81,12 +106,22 @@ export function addressSpaceBytes(mode: PagingMode): bigint {
   return 1n << BigInt(mode.virtualBits)
 }
 
+/**
+ * log2 of each half's size: x86-64 sign-extends from bit virtualBits-1, so each
+ * half is 2^(virtualBits-1); AArch64's TTBR0 and TTBR1 each cover a full
+ * 2^virtualBits, [0, 2^VA) and [2^64 - 2^VA, 2^64).
+ */
+export function halfBits(mode: PagingMode): number {
+  return mode.splitRoots === true ? mode.virtualBits : mode.virtualBits - 1
+}
+
 const halves = new Map<number, bigint>()
 
-/** 2^(virtualBits-1): the end of the lower canonical half (memoised: this is on hot paths). */
+/** The end of the lower canonical half (memoised: this is on hot paths). */
 function halfOf(mode: PagingMode): bigint {
-  let half = halves.get(mode.virtualBits)
-  if (half === undefined) { half = 1n << BigInt(mode.virtualBits - 1); halves.set(mode.virtualBits, half) }
+  const bits = halfBits(mode)
+  let half = halves.get(bits)
+  if (half === undefined) { half = 1n << BigInt(bits); halves.set(bits, half) }
   return half
 }
 
@@ -107,13 +142,13 @@ export function nonCanonicalError(mode: PagingMode, virt: bigint): MemweaveError
  * linear order agree.
  */
 export function canonicalFromLinear(mode: PagingMode, linear: bigint): bigint {
-  const half = 1n << BigInt(mode.virtualBits - 1)
+  const half = halfOf(mode)
   return linear < half ? linear : linear + TWO_64 - (half << 1n)
 }
 
 /** Inverse of canonicalFromLinear; an address inside the hole maps to the start of the upper half. */
 export function linearFromCanonical(mode: PagingMode, virt: bigint): bigint {
-  const half = 1n << BigInt(mode.virtualBits - 1)
+  const half = halfOf(mode)
   if (virt <= half) return virt < 0n ? 0n : virt
   if (virt < TWO_64 - half) return half
   return virt - TWO_64 + (half << 1n)

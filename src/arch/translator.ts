@@ -12,7 +12,7 @@ import type { CompiledMode } from './entry-format.js'
 import { groupPages } from './page-grouping.js'
 import { walkPages, WalkFailure } from './page-walk.js'
 import type { PageOutcome } from './page-walk.js'
-import { isCanonical, nonCanonicalError } from './paging-mode.js'
+import { halfBits, isCanonical, nonCanonicalError } from './paging-mode.js'
 import type { PagingMode } from './paging-mode.js'
 import type { PageTableCache, TranslationCache } from './table-cache.js'
 import { cachedReader, directReader, TABLE_PAGE_BYTES } from './table-reader.js'
@@ -35,21 +35,25 @@ export interface TranslatorOptions {
   tableCache?: PageTableCache
   /** A TLB for this address space. */
   translationCache?: TranslationCache
+  /** Split-root modes (AArch64 TTBR1): the root of the upper half; default the same root. */
+  upperDtb?: PhysAddr
 }
 
 const MAX_EXACT = 2 ** 53
 /** How many distinct table pages a translator remembers for write invalidation. */
 const TABLE_PAGES_TRACKED = 1 << 16
 
-/** The root table's physical address from a CR3-style value (PCID and flag bits dropped). */
+/** The root table's physical address from a CR3- or TTBR-style value (PCID/ASID and flag bits dropped). */
 export function rootFromDtb(mode: PagingMode, dtb: bigint): number {
-  const mask = ((1n << BigInt(mode.addressHighBit + 1)) - 1n) & ~((1n << BigInt(mode.addressLowBit)) - 1n)
+  const mask = ((1n << BigInt((mode.rootHighBit ?? mode.addressHighBit) + 1)) - 1n) & ~((1n << BigInt(mode.rootLowBit ?? mode.addressLowBit)) - 1n)
   return Number(dtb & mask)
 }
 
 export class PageTranslator {
   readonly compiled: CompiledMode
   readonly root: number
+  /** Where upper-half walks start (split-root modes), undefined when one root serves both halves. */
+  private readonly upper: { readonly root: number; readonly fromVpn: number } | undefined
   private readonly reader: TableReader
   private readonly shift: bigint
   private readonly offsetMask: bigint
@@ -65,9 +69,13 @@ export class PageTranslator {
     this.reader = { readEntries: (entryAddrs) => { this.noteTables(entryAddrs); return reader.readEntries(entryAddrs) } }
     this.shift = BigInt(this.compiled.pageShift)
     this.offsetMask = BigInt(this.compiled.pageBytes - 1)
-    const lowHalfEnd = 1n << BigInt(mode.virtualBits - 1)
+    const lowHalfEnd = 1n << BigInt(halfBits(mode))
     this.exactEnd = lowHalfEnd < 1n << 53n ? lowHalfEnd : 1n << 53n
-    this.halfVpn = 2 ** (mode.virtualBits - 1 - this.compiled.pageShift)
+    this.halfVpn = 2 ** (halfBits(mode) - this.compiled.pageShift)
+    // Upper-half page numbers are Number(virt >> shift): at least 2^(64 - shift) - halfVpn.
+    this.upper = mode.splitRoots === true && options.upperDtb !== undefined
+      ? { root: rootFromDtb(mode, options.upperDtb), fromVpn: 2 ** (64 - this.compiled.pageShift) - this.halfVpn }
+      : undefined
   }
 
   /** Table pages this translator has read entries from, so a write into one can drop stale translations. */
@@ -101,7 +109,7 @@ export class PageTranslator {
   /** Translates distinct canonical page numbers (virt >> 12): cache first, one walk for the rest. */
   async translatePages(vpns: ArrayLike<number>): Promise<PageOutcome[]> {
     const tlb = this.options.translationCache
-    if (tlb === undefined) return walkPages(this.reader, this.compiled, this.root, vpns, this.maxPhys())
+    if (tlb === undefined) return walkPages(this.reader, this.compiled, this.root, vpns, this.maxPhys(), this.upper)
     const out = new Array<PageOutcome>(vpns.length)
     const missVpns: number[] = []
     const missAt: number[] = []
@@ -111,7 +119,7 @@ export class PageTranslator {
       else { missVpns.push(vpns[i]!); missAt.push(i) }
     }
     if (missVpns.length === 0) return out
-    const walked = await walkPages(this.reader, this.compiled, this.root, missVpns, this.maxPhys())
+    const walked = await walkPages(this.reader, this.compiled, this.root, missVpns, this.maxPhys(), this.upper)
     for (let k = 0; k < walked.length; k++) {
       const outcome = walked[k]!
       out[missAt[k]!] = outcome
@@ -154,7 +162,7 @@ export class PageTranslator {
     const vpnOf = new Float64Array(n)
     for (let i = 0; i < n; i++) vpnOf[i] = this.pageOf(virts[i]!)
     // Distinct pages in ascending order: the walker groups shared entries by neighbours.
-    const { distinct, slotOf } = groupPages(vpnOf, this.halfVpn)
+    const { distinct, slotOf } = groupPages(vpnOf, this.halfVpn, 2 ** (64 - this.compiled.pageShift))
     const outcomes = await this.translatePages(distinct)
     const out = new Array<Translation>(n)
     const pageBytes = this.compiled.pageBytes

@@ -12,7 +12,7 @@ import { hex, MAX_PIECE_BYTES, physAddr, readInto } from '../mem/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
 import { groupPages } from './page-grouping.js'
 import { WalkFailure } from './page-walk.js'
-import { addressSpaceBytes, isCanonical, nonCanonicalError } from './paging-mode.js'
+import { addressSpaceBytes, halfBits, isCanonical, nonCanonicalError } from './paging-mode.js'
 import type { PagingMode } from './paging-mode.js'
 import { PageTableCache, TranslationCache, validityFor } from './table-cache.js'
 import type { CacheStats } from './table-cache.js'
@@ -30,6 +30,8 @@ export interface VirtualAddressSpaceOptions {
   tableCache?: PageTableCache | false
   /** This space's TLB; false for none. Default: a new one, same validity. */
   translationCache?: TranslationCache | false
+  /** Split-root modes (AArch64): the TTBR1 root the upper half is translated from. Default: dtb. */
+  upperDtb?: PhysAddr
 }
 
 /** One physically contiguous part of a piece. */
@@ -48,6 +50,7 @@ export class VirtualAddressSpace implements VirtualMemory {
   readonly translator: PageTranslator
   readonly tableCache: PageTableCache | undefined
   readonly translationCache: TranslationCache | undefined
+  readonly upperDtb: PhysAddr | undefined
   private readonly pageBytes: number
   private readonly shift: bigint
   private readonly half: bigint
@@ -56,10 +59,11 @@ export class VirtualAddressSpace implements VirtualMemory {
     const validity = validityFor(mem.metadata())
     this.tableCache = options.tableCache === false ? undefined : options.tableCache ?? new PageTableCache({ validity })
     this.translationCache = options.translationCache === false ? undefined : options.translationCache ?? new TranslationCache({ validity })
-    this.translator = new PageTranslator(mem, dtb, mode, { tableCache: this.tableCache, translationCache: this.translationCache })
+    this.upperDtb = options.upperDtb
+    this.translator = new PageTranslator(mem, dtb, mode, { tableCache: this.tableCache, translationCache: this.translationCache, upperDtb: options.upperDtb })
     this.pageBytes = this.translator.compiled.pageBytes
     this.shift = BigInt(this.translator.compiled.pageShift)
-    this.half = 1n << BigInt(mode.virtualBits - 1)
+    this.half = 1n << BigInt(halfBits(mode))
   }
 
   translate(virts: readonly VirtAddr[]): Promise<Translation[]> {
@@ -68,7 +72,7 @@ export class VirtualAddressSpace implements VirtualMemory {
 
   /** Enumerates this space's mappings (see walkMappings); uses the shared table cache unless one is given. */
   mappings(range?: VirtualRange, options: WalkMappingsOptions = {}): Promise<MappingWalk> {
-    return walkMappings(this.mem, this.dtb, this.mode, range, { tableCache: this.tableCache, ...options })
+    return walkMappings(this.mem, this.dtb, this.mode, range, { tableCache: this.tableCache, upperDtb: this.upperDtb, ...options })
   }
 
   /** Forgets cached tables and translations (call when a live target changed its mappings). */
@@ -202,7 +206,7 @@ export class VirtualAddressSpace implements VirtualMemory {
     const pageVpns = new Float64Array(totalPages)
     let at = 0
     pieces.forEach((_, i) => { if (plans[i] === undefined) for (let p = 0; p < pageCount[i]!; p++) pageVpns[at++] = firstVpn[i]! + p })
-    const { distinct, slotOf } = groupPages(pageVpns, this.translator.halfVpn)
+    const { distinct, slotOf } = groupPages(pageVpns, this.translator.halfVpn, 2 ** (64 - this.translator.compiled.pageShift))
     const outcomes = distinct.length > 0 ? await this.translator.translatePages(distinct) : []
     at = 0
     return pieces.map((piece, i): PiecePlan => {

@@ -9,13 +9,13 @@
 import { MemweaveError } from '../errors/index.js'
 import { hex, physAddr, virtAddr } from '../mem/index.js'
 import type { PhysAddr, PhysicalMemory, VirtAddr } from '../mem/index.js'
-import { ALL_FLAGS, compileMode, entryAddress, entryFlags, FLAG_EXECUTABLE, FLAG_USER, FLAG_WRITABLE, hasBit, largePageBase } from './entry-format.js'
+import { ALL_FLAGS, compileMode, entryAddress, entryFlags, FLAG_EXECUTABLE, FLAG_USER, FLAG_WRITABLE, hasBit, isLargeEntry, isValidLastEntry, largePageBase, tableFlags } from './entry-format.js'
 import type { CompiledMode } from './entry-format.js'
-import { canonicalFromLinear, linearFromCanonical } from './paging-mode.js'
+import { canonicalFromLinear, halfBits, linearFromCanonical } from './paging-mode.js'
 import type { PagingMode } from './paging-mode.js'
 import { PageTableCache } from './table-cache.js'
 import type { TableWords } from './table-cache.js'
-import { readTablePages } from './table-reader.js'
+import { readTablePages, TABLE_PAGE_BYTES } from './table-reader.js'
 import { rootFromDtb } from './translator.js'
 
 /** [start, end) in canonical virtual addresses. */
@@ -43,6 +43,8 @@ export interface WalkMappingsOptions {
   merge?: boolean
   /** Table pages cache; default a private one for this walk. */
   tableCache?: PageTableCache
+  /** Split-root modes (AArch64): the TTBR1 root of the upper half. */
+  upperDtb?: PhysAddr
 }
 
 export interface MappingWalk {
@@ -81,7 +83,7 @@ class MappingWalker {
     readonly maxPhys: number,
     readonly merge: boolean,
   ) {
-    this.halfVpn = 2 ** (c.mode.virtualBits - 1 - c.pageShift)
+    this.halfVpn = 2 ** (halfBits(c.mode) - c.pageShift)
   }
 
   bad(message: string): void {
@@ -117,12 +119,12 @@ class MappingWalker {
       for (let j = from; j <= to; j++) {
         const lo = words[2 * j]!
         const hi = words[2 * j + 1]!
-        if (!hasBit(c.present, lo, hi) || hasBit(c.largePage, lo, hi)) continue
+        if (!hasBit(c.present, lo, hi) || isLargeEntry(c, lo, hi)) continue
         const address = entryAddress(c, lo, hi)
         if (address + c.pageBytes <= this.maxPhys) wanted.add(address)
       }
       const list = [...wanted]
-      const views = list.length > 0 ? await readTablePages(this.mem, this.cache, list) : []
+      const views = list.length > 0 ? await readTables(this.mem, this.cache, list, c.pageBytes) : []
       list.forEach((address, k) => children.set(address, views[k]!))
     }
     for (let j = from; j <= to; j++) {
@@ -131,11 +133,12 @@ class MappingWalker {
       if (!hasBit(c.present, lo, hi)) continue
       const vpn = baseVpn + j * span
       if (++this.entriesVisited > this.maxEntries) { this.stoppedAtVpn = vpn; return }
-      const flags = pathFlags & entryFlags(c, lo, hi)
+      const large = !isLast && isLargeEntry(c, lo, hi)
+      const flags = pathFlags & (isLast || large ? entryFlags(c, lo, hi) : tableFlags(c, lo, hi))
       const address = entryAddress(c, lo, hi)
       const where = `${level.name} entry ${j} of table at physical ${hex(table)}`
-      if (isLast) { this.emit(vpn, 1, address, flags); continue }
-      if (hasBit(c.largePage, lo, hi)) {
+      if (isLast) { if (isValidLastEntry(c, lo, hi)) this.emit(vpn, 1, address, flags); continue }
+      if (large) {
         const base = level.largePageBytes > 0 ? largePageBase(c, address, level.largePageBytes) : -1
         if (base < 0) this.bad(`${where}: reserved bits set`)
         else this.emit(vpn, span, base, flags)
@@ -175,10 +178,54 @@ class MappingWalker {
 }
 
 /**
+ * Whole tables of `tableBytes` (16 and 64 KiB granules span several cached
+ * 4 KiB table pages, read in one batch and joined).
+ */
+async function readTables(mem: PhysicalMemory, cache: PageTableCache, tables: readonly number[], tableBytes: number): Promise<(TableWords | MemweaveError)[]> {
+  const chunks = Math.max(1, Math.ceil(tableBytes / TABLE_PAGE_BYTES))
+  if (chunks === 1) return readTablePages(mem, cache, tables)
+  const pages = tables.flatMap((t) => Array.from({ length: chunks }, (_, k) => t + k * TABLE_PAGE_BYTES))
+  const views = await readTablePages(mem, cache, pages)
+  return tables.map((_, i) => {
+    const parts = views.slice(i * chunks, (i + 1) * chunks)
+    const failed = parts.find((p) => p instanceof MemweaveError)
+    if (failed !== undefined) return failed
+    const joined = new Uint32Array(chunks * (TABLE_PAGE_BYTES / 4))
+    parts.forEach((p, k) => { if (!(p instanceof MemweaveError) && p !== undefined) joined.set(p, k * (TABLE_PAGE_BYTES / 4)) })
+    return joined
+  })
+}
+
+/**
  * Enumerates the mappings of the page tables at `dtb`, optionally only those
  * overlapping `range`, in ascending virtual order.
  */
 export async function walkMappings(mem: PhysicalMemory, dtb: PhysAddr, mode: PagingMode, range?: VirtualRange, options: WalkMappingsOptions = {}): Promise<MappingWalk> {
+  const start = range?.start ?? 0n
+  const end = range?.end ?? 1n << 64n
+  if (mode.splitRoots === true) {
+    // TTBR0 below the hole, TTBR1 above it (the same root when no upperDtb): two walks, each from its own root.
+    const upperStart = (1n << 64n) - (1n << BigInt(halfBits(mode)))
+    const { upperDtb: upperRoot, ...rest } = options
+    const upperDtb = upperRoot ?? dtb
+    // the TTBR1 root's first entry maps the upper region's first linear page
+    const upperBase = 2 ** (halfBits(mode) - compileMode(mode).pageShift)
+    if (start >= upperStart) return walkFromRoot(mem, upperDtb, mode, { start, end }, rest, upperBase)
+    const lowerEnd = 1n << BigInt(halfBits(mode))
+    if (end <= lowerEnd) return walkFromRoot(mem, dtb, mode, { start, end }, rest, 0)
+    const lower = await walkFromRoot(mem, dtb, mode, { start, end: lowerEnd }, rest, 0)
+    if (lower.truncated) return lower
+    const upper = await walkFromRoot(mem, upperDtb, mode, { start: upperStart, end }, { ...rest, maxEntries: (rest.maxEntries ?? DEFAULT_MAX_ENTRIES) - lower.entriesVisited }, upperBase)
+    return {
+      runs: [...lower.runs, ...upper.runs], truncated: upper.truncated, truncatedAt: upper.truncatedAt,
+      entriesVisited: lower.entriesVisited + upper.entriesVisited, badEntries: lower.badEntries + upper.badEntries, problems: [...lower.problems, ...upper.problems],
+    }
+  }
+  return walkFromRoot(mem, dtb, mode, range, options, 0)
+}
+
+/** One root's walk; `rootBaseVpn` is the linear page its first entry maps (non-zero for a TTBR1 root). */
+async function walkFromRoot(mem: PhysicalMemory, dtb: PhysAddr, mode: PagingMode, range: VirtualRange | undefined, options: WalkMappingsOptions, rootBaseVpn: number): Promise<MappingWalk> {
   const c = compileMode(mode)
   const start = range?.start ?? 0n
   const end = range?.end ?? 1n << 64n
@@ -195,14 +242,14 @@ export async function walkMappings(mem: PhysicalMemory, dtb: PhysAddr, mode: Pag
   const cache = options.tableCache ?? new PageTableCache({ maxEntries: 4096 })
   const walker = new MappingWalker(mem, c, cache, startVpn, endVpn, maxEntries, maxPhys, options.merge ?? true)
   const root = rootFromDtb(mode, dtb)
-  if (root + c.pageBytes > maxPhys) {
+  if (root + 8 > maxPhys) {
     throw new MemweaveError('arch', 'out_of_bounds', `page-table root ${hex(dtb)} is beyond the end of physical memory (${hex(maxAddress)})`)
   }
-  const [rootWords] = await readTablePages(mem, cache, [root])
+  const [rootWords] = await readTables(mem, cache, [root], c.levels[0]!.entries * c.entryBytes)
   if (rootWords === undefined || rootWords instanceof MemweaveError) {
     throw new MemweaveError('arch', rootWords?.kind ?? 'internal', `cannot read page-table root at physical ${hex(root)}`, { cause: rootWords })
   }
-  await walker.visit(0, root, rootWords, 0, ALL_FLAGS)
+  await walker.visit(0, root, rootWords, rootBaseVpn, ALL_FLAGS)
   const truncatedAt = walker.stoppedAtVpn === undefined ? undefined : virtAddr(canonicalFromLinear(mode, BigInt(walker.stoppedAtVpn) << shift))
   if (truncatedAt !== undefined && options.strict === true) {
     throw new MemweaveError('arch', 'limit', `page-table walk at ${hex(dtb)} stopped after ${maxEntries} entries at virtual ${hex(truncatedAt)}; raise maxEntries or narrow the range`)

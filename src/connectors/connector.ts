@@ -69,6 +69,8 @@ export interface ConnectorHints {
    * half of every page table is the same, so any of them finds the kernel.
    */
   readonly cpuRegisters?: readonly CpuRegisterSnapshot[]
+  /** The guest's architecture when the source knows it (a live QEMU: from its binary, qemu-system-aarch64 → arm64). */
+  readonly guestArch?: 'x86_64' | 'arm64'
 }
 
 export interface PhysRangeInfo {

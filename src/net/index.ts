@@ -14,6 +14,9 @@
  * (data-ring.ts): big read replies then carry ring positions, not bytes.
  */
 export { startServer } from './server.js'
+export { TokenStore } from './auth/token-store.js'
+export type { TokenSummary } from './auth/token-store.js'
+export { ensurePrivateDir, runtimeStateDir } from './auth/state-dir.js'
 export type { PageServer, RunningServer, ServerOptions } from './server.js'
 export { BrowserTickets, TICKET_LIFETIME_MS } from './browser-tickets.js'
 export { hostRefusal, originRefusal } from './browser-origin.js'

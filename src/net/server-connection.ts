@@ -19,6 +19,7 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import { AccessGuard } from './auth/access-guard.js'
 import type { AuditLog } from './auth/audit.js'
 import { identityRights } from './auth/credentials.js'
 import type { Authenticator, Identity, Transport } from './auth/credentials.js'
@@ -82,8 +83,9 @@ export class ServerConnection {
   private onIdle: (() => void) | undefined
   /** The client's shared data ring, when it offered one we accepted. */
   private ring: ServerDataRing | undefined
-  /** Who the client proved to be at hello. */
+  /** Who the client proved to be at hello, and what that lets it do. */
   private identity: Identity | undefined
+  private guard: AccessGuard | undefined
 
   /** The minor protocol version the client said it speaks (1.2 events go only to clients that know them). */
   private clientMinor = 0
@@ -97,6 +99,7 @@ export class ServerConnection {
     this.log = ctx.log.child({ conn: this.owner })
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
+      if (this.guard?.visible(event.path) === false) return true // outside this token's paths: it does not exist
       if (this.paused) return false
       this.sendMessage(event)
       return true
@@ -211,12 +214,15 @@ export class ServerConnection {
   private async run(request: Request, charge: { bytes: number }): Promise<void> {
     const { tree } = this.ctx
     try {
+      const guard = this.guard
+      if (guard === undefined) throw new MemweaveError('net', 'internal', 'a request ran before hello')
+      guard.check(request.op, 'path' in request && typeof request.path === 'string' ? request.path : undefined)
       switch (request.op) {
-        case 'list': this.reply(request.id, await this.hop(request.via, () => tree.list(request.path))); return
+        case 'list': this.reply(request.id, guard.filterList(request.path, await this.hop(request.via, () => tree.list(request.path)))); return
         case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
         case 'open': {
           this.checkHandleCap()
-          const opened = await this.hop(request.via, () => tree.open(request.path, this.owner, { exclusive: request.exclusive === true }))
+          const opened = await guard.checkOpened(request.path, await this.hop(request.via, () => tree.open(request.path, this.owner, { exclusive: request.exclusive === true })), (handle) => tree.close(handle, this.owner))
           this.reply(request.id, opened)
           await this.watchStale(opened.handle)
           return
@@ -272,6 +278,7 @@ export class ServerConnection {
       return
     }
     this.identity = checked.identity
+    this.guard = new AccessGuard(checked.identity)
     this.ctx.audit.accepted({ transport, address: this.peer }, checked.identity, this.owner)
     let hello: ServerHello
     try {

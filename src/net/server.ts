@@ -12,7 +12,7 @@
  * browser checks (browser-origin.ts) first.
  */
 import { randomUUID } from 'node:crypto'
-import { chmod, readFile, stat, unlink } from 'node:fs/promises'
+import { chmod, chown, readFile, stat, unlink } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -53,6 +53,8 @@ export interface ServerOptions {
    * for the loopback TCP listeners and written to `<stateDir>/tcp-<PORT>.token`. Unix clients need none.
    */
   token?: string
+  /** A group (numeric gid) whose members may use the unix sockets too: they are made 0660 and given to it. */
+  socketGroup?: number
   /** Where auto tokens go (default: $MEMWEAVE_STATE_DIR, /run/memweave for root, $XDG_RUNTIME_DIR/memweave, /tmp/memweave-UID). */
   stateDir?: string
   /** Named tokens (roles, path limits), read on each hello. */
@@ -182,7 +184,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   try {
     for (const endpoint of endpoints) {
-      const listener = await listen(endpoint, tls, onUpgrade, options.pages, options.allowedOrigins, log)
+      const listener = await listen(endpoint, tls, onUpgrade, options.pages, options.allowedOrigins, options.socketGroup, log)
       listeners.push(listener)
       if (autoToken !== undefined && listener.site !== undefined) tokenFiles.push(await writeAutoToken(listener.site.port, autoToken, stateDir))
     }
@@ -254,7 +256,7 @@ async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: 
 
 async function listen(
   endpoint: Endpoint, tls: { cert: Buffer; key: Buffer } | undefined,
-  onUpgrade: UpgradeHandler, pages: PageServer | undefined, extraOrigins: readonly string[] | undefined, log: Logger,
+  onUpgrade: UpgradeHandler, pages: PageServer | undefined, extraOrigins: readonly string[] | undefined, socketGroup: number | undefined, log: Logger,
 ): Promise<Listener> {
   if (endpoint.kind === 'unix') await prepareUnixSocket(endpoint.path)
   const server = endpoint.kind === 'tcp' && endpoint.tls ? createHttpsServer({ ...tls }) : createHttpServer()
@@ -296,8 +298,13 @@ async function listen(
     site = { host: endpoint.host, port, tls: endpoint.tls, extraOrigins }
     return { server, address: formatEndpoint({ ...endpoint, port }), site }
   }
-  // The socket file is the access control for unix clients (no token there): owner only.
-  await chmod(endpoint.path, 0o600)
+  // The socket file is the access control for unix clients (no token there): owner only, or owner and one group.
+  if (socketGroup === undefined) {
+    await chmod(endpoint.path, 0o600)
+  } else {
+    await chown(endpoint.path, process.getuid?.() ?? -1, socketGroup).catch((err: unknown) => { throw toMemweaveError(err, 'net', `cannot give ${endpoint.path} to group ${socketGroup}`) })
+    await chmod(endpoint.path, 0o660)
+  }
   return { server, address: what, socketFile: { path: endpoint.path, ino: (await stat(endpoint.path)).ino } }
 }
 

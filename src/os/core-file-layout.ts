@@ -78,7 +78,9 @@ export async function probeReadable(process: OsProcess, maps: readonly MapEntry[
 }
 
 export async function planCoreFile(process: OsProcess): Promise<CoreLayout> {
-  const [info, maps, auxv, threads] = await Promise.all([process.info(), process.maps(), process.auxv?.(), process.threads?.()])
+  const info = await process.info()
+  // thread registers are x86-64 only for now: an aarch64 core carries the process with zero registers
+  const [maps, auxv, threads] = await Promise.all([process.maps(), process.auxv?.(), info.arch === 'aarch64' ? undefined : process.threads?.()])
   if (maps.length + 1 > MAX_PROGRAM_HEADERS) {
     throw new MemweaveError('os', 'too_large', `process ${info.pid} has ${maps.length} mappings; a core file holds at most ${MAX_PROGRAM_HEADERS - 1}`)
   }
@@ -101,7 +103,7 @@ export async function planCoreFile(process: OsProcess): Promise<CoreLayout> {
   const view = new DataView(head.buffer)
   head.set([0x7f, 0x45, 0x4c, 0x46, 2 /* ELFCLASS64 */, 1 /* little endian */, 1 /* EV_CURRENT */, 0 /* SYSV ABI */])
   view.setUint16(16, 4, true) // e_type ET_CORE
-  view.setUint16(18, 62, true) // e_machine EM_X86_64
+  view.setUint16(18, info.arch === 'aarch64' ? 183 : 62, true) // e_machine EM_AARCH64 / EM_X86_64
   view.setUint32(20, 1, true) // e_version
   view.setBigUint64(32, BigInt(ELF_HEADER_BYTES), true) // e_phoff
   view.setUint16(52, ELF_HEADER_BYTES, true) // e_ehsize

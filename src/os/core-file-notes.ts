@@ -57,7 +57,18 @@ const PR_REG_OFFSET = 112
 const PR_FPVALID_OFFSET = 328
 
 /** One thread's NT_PRSTATUS; without a thread record, the process's pid and zero registers. */
+/** aarch64's elf_prstatus: the same 112-byte head, then x0..x30, sp, pc, pstate (34 u64) and pr_fpvalid. */
+export const AARCH64_PRSTATUS_BYTES = 392
+
 export function prstatusDesc(info: ProcessInfo, thread?: ThreadState): Uint8Array {
+  if (info.arch === 'aarch64') {
+    // registers of arm64 threads are not recovered (yet): the pid, with zero registers
+    const desc = new Uint8Array(AARCH64_PRSTATUS_BYTES)
+    const view = new DataView(desc.buffer)
+    view.setInt32(32, thread?.tid ?? info.pid, true) // pr_pid
+    view.setInt32(36, info.ppid, true) // pr_ppid
+    return desc
+  }
   const desc = new Uint8Array(PRSTATUS_BYTES)
   const view = new DataView(desc.buffer)
   view.setInt32(32, thread?.tid ?? info.pid, true) // pr_pid
@@ -106,7 +117,7 @@ export function fileNoteDesc(maps: readonly MapEntry[], pageSize: bigint): Uint8
 }
 
 function threadNotes(info: ProcessInfo, threads: readonly ThreadState[] | undefined): CoreNote[] {
-  if (threads === undefined || threads.length === 0) return [{ name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) }]
+  if (threads === undefined || threads.length === 0 || info.arch === 'aarch64') return [{ name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) }]
   // gdb takes the first NT_PRSTATUS as the thread that was current: the main thread, as the kernel orders them.
   const ordered = [...threads.filter((t) => t.tid === info.pid), ...threads.filter((t) => t.tid !== info.pid)]
   return ordered.flatMap((thread): CoreNote[] => [

@@ -110,7 +110,7 @@ describe('parseElfCore', () => {
   it('refuses non-core ELF files and other machines', async () => {
     const image = writeElfCore([{ addr: 0n, data: patternBytes(16, 15) }])
     await rejectsWith(setU16(image, 16, 2), 'unsupported', /not a core file/)
-    await rejectsWith(setU16(image, 18, 183), 'unsupported', /x86-64/)
+    await rejectsWith(setU16(image, 18, 40), 'unsupported', /machine 40; only x86-64 \(62\) and AArch64 \(183\)/)
   })
 
   it('reports broken headers as malformed, naming the problem', async () => {

@@ -22,6 +22,7 @@ const PHDR_BYTES = 56
 const SHDR_BYTES = 64
 const ET_CORE = 4
 const EM_X86_64 = 62
+const EM_AARCH64 = 183
 const PT_LOAD = 1
 const PT_NOTE = 4
 /** e_phnum value meaning "the real count is in section header 0's sh_info". */
@@ -55,7 +56,7 @@ export async function parseElfCore(source: ImageSource): Promise<ImageLayout> {
   const type = view.getUint16(16, true)
   const machine = view.getUint16(18, true)
   if (type !== ET_CORE) throw unsupported(source, `not a core file (e_type ${type}; only ET_CORE images hold memory)`)
-  if (machine !== EM_X86_64) throw unsupported(source, `ELF core for machine ${machine}; only x86-64 (62) is supported`)
+  if (machine !== EM_X86_64 && machine !== EM_AARCH64) throw unsupported(source, `ELF core for machine ${machine}; only x86-64 (62) and AArch64 (183) are supported`)
   const headers = await readProgramHeaders(source, view)
   return layoutFromHeaders(source, headers)
 }
@@ -63,9 +64,9 @@ export async function parseElfCore(source: ImageSource): Promise<ImageLayout> {
 function checkIdent(source: ImageSource, ehdr: Uint8Array): void {
   const elfClass = ehdr[4]
   const data = ehdr[5]
-  if (elfClass === 1) throw unsupported(source, '32-bit ELF (ELFCLASS32) is not supported; only 64-bit x86-64 ELF cores are')
+  if (elfClass === 1) throw unsupported(source, '32-bit ELF (ELFCLASS32) is not supported; only 64-bit x86-64 and AArch64 ELF cores are')
   if (elfClass !== 2) throw malformed(source, `bad ELF class ${String(elfClass)} (expected 2, ELFCLASS64)`)
-  if (data === 2) throw unsupported(source, 'big-endian ELF is not supported; only little-endian x86-64 ELF cores are')
+  if (data === 2) throw unsupported(source, 'big-endian ELF is not supported; only little-endian x86-64 and AArch64 ELF cores are')
   if (data !== 1) throw malformed(source, `bad ELF data encoding ${String(data)} (expected 1, little-endian)`)
 }
 

@@ -136,7 +136,9 @@ class QemuConnector implements Connector {
   constructor(private readonly setup: QemuSetup) {
     const { pid } = setup.identity
     const log = setup.context.log
-    this.hints = setup.cpuRegisters === undefined ? {} : { cpuRegisters: setup.cpuRegisters }
+    const binary = setup.found.cmd.binary
+    const guestArch = /aarch64/.test(binary) ? 'arm64' : /x86_64/.test(binary) ? 'x86_64' : undefined
+    this.hints = { ...(setup.cpuRegisters === undefined ? {} : { cpuRegisters: setup.cpuRegisters }), ...(guestArch === undefined ? {} : { guestArch }) }
     this.watch = new ProcessWatch({
       identity: setup.identity,
       log,

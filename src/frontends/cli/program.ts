@@ -13,6 +13,7 @@ import { addPluginCommands } from './commands/plugin-commands.js'
 import { addServeCommand } from './commands/serve-command.js'
 import { addSysCommand } from './commands/sys-command.js'
 import { addThreadCommands } from './commands/thread-commands.js'
+import { addTokenCommand } from './commands/token-command.js'
 import { addTreeCommands } from './commands/tree-commands.js'
 import { addWebCommand } from './commands/web-command.js'
 import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor, usageError } from './cli-errors.js'
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   addPeerCommands(program)
   addPluginCommands(program)
   addMountCommand(program)
+  addTokenCommand(program)
   addWebCommand(program)
   // Only the program itself takes extra words (to name an unknown command); subcommands stay strict.
   // An action on the program would drop the implicit `help` command, so ask for it.

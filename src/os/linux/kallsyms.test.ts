@@ -60,19 +60,31 @@ function encode(text: string, tokens: readonly string[]): number[] {
 }
 
 /** Lays out the tables inside random bytes; returns the image with the banner and symbols in place. */
-function buildImage(symbols: readonly FakeSymbol[], order: 'offsets-first' | 'names-first', seqs: boolean, seed: number): KernelImage {
+function buildImage(symbols: readonly FakeSymbol[], order: 'offsets-first' | 'names-first', seqs: boolean, seed: number, pcRelative = false): KernelImage {
   const random = seededRandom(seed)
   const w = new Writer(1 << 21, random)
   const tokens = tokenTable()
   const names = symbols.map((s) => encode(s.type + s.name, tokens))
   const writeOffsets = (): void => {
     w.align(8)
+    if (pcRelative) {
+      // no relative_base: each entry is relative to its own address (newest kernels)
+      for (const s of symbols) w.i32(Number(s.addr - (BASE + BigInt(w.pos))))
+      if (seqs) writeSeqs()
+      return
+    }
     for (const s of symbols) w.i32(s.addr < 0x100000000n ? Number(s.addr) : Number(BASE - 1n - s.addr))
     w.align(8)
     w.u64(BASE)
   }
-  const writeNames = (): void => {
+  // kallsyms_seqs_of_names: symbol indexes sorted by name, 3 bytes big-endian each
+  const writeSeqs = (): void => {
     w.align(8)
+    const sorted = symbols.map((s, i) => [s.name, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]))
+    for (const [, i] of sorted) { w.u8(i >> 16); w.u8((i >> 8) & 0xff); w.u8(i & 0xff) }
+  }
+  const writeNames = (): void => {
+    if (!pcRelative) w.align(8)
     const markers: number[] = []
     const start = w.pos
     names.forEach((encoded, i) => {
@@ -82,7 +94,7 @@ function buildImage(symbols: readonly FakeSymbol[], order: 'offsets-first' | 'na
     })
     w.align(8)
     for (const m of markers) w.u32(m)
-    if (seqs) { w.align(8); for (let i = 0; i < symbols.length * 3; i++) w.u8(i & 0xff) }
+    if (seqs && !pcRelative) writeSeqs()
   }
   const writeTokens = (): void => {
     w.align(8)
@@ -96,7 +108,9 @@ function buildImage(symbols: readonly FakeSymbol[], order: 'offsets-first' | 'na
   if (order === 'offsets-first') {
     writeOffsets(); w.align(8); w.u32(symbols.length); writeNames(); writeTokens()
   } else {
-    w.align(8); w.u32(symbols.length); writeNames(); writeTokens(); writeOffsets()
+    w.align(8)
+    if (pcRelative) w.u32(0x2e302e36) // a string's tail just before num_syms: the names are not 8-aligned
+    w.u32(symbols.length); writeNames(); writeTokens(); writeOffsets()
   }
   const banner = symbols.find((s) => s.name === 'linux_banner')
   if (banner !== undefined) w.bytes.set(Buffer.from('Linux version 6.1.0-fake (test)\0'), Number(banner.addr - BASE))
@@ -125,18 +139,26 @@ function fakeSymbols(count: number, seed: number): FakeSymbol[] {
 }
 
 describe('kallsyms decoding (seeded fakes)', () => {
-  for (const [order, seqs] of [['offsets-first', false], ['offsets-first', true], ['names-first', false]] as const) {
-    it(`${order}${seqs ? ' with seqs_of_names' : ''}: every name, type and address comes back`, () => {
+  const layouts = [
+    { order: 'offsets-first', seqs: false, pcRelative: false, addressing: 'absolute-percpu' },
+    { order: 'offsets-first', seqs: true, pcRelative: false, addressing: 'absolute-percpu' },
+    { order: 'names-first', seqs: false, pcRelative: false, addressing: 'absolute-percpu' },
+    { order: 'names-first', seqs: true, pcRelative: true, addressing: 'pc-relative' },
+  ] as const
+  for (const { order, seqs, pcRelative, addressing } of layouts) {
+    it(`${order}, ${addressing}${seqs ? ' with seqs_of_names' : ''}: every name, type and address comes back, layout detected`, () => {
       for (const seed of [1, 2, 3]) {
         const symbols = fakeSymbols(1000 + seed * 37, seed)
-        const image = buildImage(symbols, order, seqs, seed)
+        const image = buildImage(pcRelative ? symbols.filter((s) => s.addr >= BASE) : symbols, order, seqs, seed, pcRelative)
         const kallsyms = loadKallsyms(image)
         validateKallsyms(kallsyms, image)
         assert.equal(kallsyms.layout.order, order)
-        assert.equal(kallsyms.layout.absolutePercpu, true)
-        assert.equal(kallsyms.layout.relativeBase, BASE)
-        assert.deepEqual(kallsyms.table.all().map((s) => [s.name, s.type, s.addr]), symbols.map((s) => [s.name, s.type, s.addr]))
-        assert.equal(kallsyms.table.addr('current_task'), 0x1fb80n)
+        assert.equal(kallsyms.layout.addressing, addressing)
+        assert.equal(kallsyms.layout.relativeBase, pcRelative ? undefined : BASE)
+        assert.equal(kallsyms.layout.seqsOfNames !== undefined, seqs)
+        const expected = pcRelative ? symbols.filter((s) => s.addr >= BASE) : symbols
+        assert.deepEqual(kallsyms.table.all().map((s) => [s.name, s.type, s.addr]), expected.map((s) => [s.name, s.type, s.addr]))
+        if (!pcRelative) assert.equal(kallsyms.table.addr('current_task'), 0x1fb80n)
       }
     })
   }

@@ -18,6 +18,8 @@ export interface KernelContext {
   readonly symbols: SymbolTable
   readonly btf: Btf
   readonly directMapBase: bigint
+  /** Physical address the direct map starts at (arm64 PHYS_OFFSET); 0 when absent (x86-64). */
+  readonly directMapPhys?: bigint
   /** Page-table pages shared by every address space of this kernel. */
   readonly tableCache: PageTableCache
 }
@@ -33,7 +35,7 @@ export function directMapToPhys(kernel: KernelContext, virt: bigint, what: strin
   if (offset < 0n || offset >= span) {
     throw new MemweaveError('os', 'malformed', `${what} ${hex(virt)} is not in the direct map at ${hex(kernel.directMapBase)}`)
   }
-  return physAddr(offset)
+  return physAddr(offset + (kernel.directMapPhys ?? 0n))
 }
 
 /** Lowest kernel-half address (4-level); pointers below it are not kernel pointers. */
@@ -47,6 +49,8 @@ export function isKernelPointer(kernel: KernelContext, value: bigint): boolean {
 
 /** Any kernel-half address (strings, bytes: no alignment). */
 export function isKernelAddress(kernel: KernelContext, value: bigint): boolean {
-  const low = kernel.mode.virtualBits > 48 ? KERNEL_HALF_START_5LEVEL : KERNEL_HALF_START
+  // split-root (arm64) kernels own the whole TTBR1 half: -(2^VA_BITS) up, linear map included
+  const low = kernel.mode.splitRoots === true ? (1n << 64n) - (1n << BigInt(kernel.mode.virtualBits))
+    : kernel.mode.virtualBits > 48 ? KERNEL_HALF_START_5LEVEL : KERNEL_HALF_START
   return value >= low && value < 1n << 64n
 }

@@ -11,21 +11,22 @@ import type { Connector } from '../../connectors/index.js'
 import type { OsContext, OsInstance, OsKind } from '../os-model.js'
 import { openLinuxKernel } from './linux-open.js'
 import { LinuxOs } from './linux-os.js'
+import { stepFailure } from './open-report.js'
 
-export const LINUX_USAGE = 'linux[:symbols=PATH][,dtb=0x..][,kaslr=auto]'
+export const LINUX_USAGE = 'linux[:symbols=PATH][,dtb=0x..][,kaslr=auto][,arch=x86_64|arm64]'
 
 async function createLinux(args: KindArgs, connector: Connector | undefined, context: OsContext): Promise<OsInstance> {
-  const reader = new ArgReader(args, 'linux', ['symbols', 'dtb', 'kaslr'])
+  const reader = new ArgReader(args, 'linux', ['symbols', 'dtb', 'kaslr', 'arch'])
   if (connector === undefined) throw new MemweaveError('os', 'invalid_argument', `linux needs a connector (usage: ${LINUX_USAGE})`)
   if (reader.target !== undefined) throw new MemweaveError('os', 'invalid_argument', `linux: unexpected argument '${reader.target}' (usage: ${LINUX_USAGE})`)
   const kaslr = reader.string('kaslr') ?? 'auto'
   if (kaslr !== 'auto') throw new MemweaveError('os', 'invalid_argument', `linux: kaslr='${kaslr}' is not supported; the slide is always found from memory (kaslr=auto)`)
   const symbolsPath = reader.string('symbols')
   if (symbolsPath === '') throw new MemweaveError('os', 'invalid_argument', 'linux: symbols= needs a file path')
-  const opened = await openLinuxKernel(connector, { symbolsPath, dtb: reader.bigint('dtb'), progress: context.progress })
+  const opened = await openLinuxKernel(connector, { symbolsPath, dtb: reader.bigint('dtb'), arch: reader.string('arch'), progress: context.progress })
   context.progress?.('tasks', 0)
   const started = performance.now()
-  const tasks = await LinuxOs.taskListAtOpen(opened.kernel)
+  const tasks = await LinuxOs.taskListAtOpen(opened.kernel).catch((err: unknown) => { throw stepFailure('tasks', err, performance.now() - started) })
   const timingsMs = { ...opened.timingsMs, tasks: Math.round((performance.now() - started) * 10) / 10 }
   context.progress?.('tasks', 1)
   const os = new LinuxOs(opened.kernel, opened.facts, timingsMs, context.description, context.parentLifetime, tasks, connector.hints.elfNotes)

@@ -26,12 +26,17 @@ import { readKernelImage } from './kernel-image.js'
 import type { KernelImage } from './kernel-image.js'
 import { parseSymbolFile } from './symbol-table.js'
 import type { SymbolTable } from './symbol-table.js'
+import { detectedLayouts, stepFailure } from './open-report.js'
+import { findArm64Kernel } from './arm64-kernel.js'
+import { arm64DirectMap, decideArch, LINK_TEXT } from './guest-arch.js'
 import { parseVmcoreinfo } from './vmcoreinfo.js'
 import type { Vmcoreinfo } from './vmcoreinfo.js'
 
 export interface LinuxOpenOptions {
   readonly symbolsPath: string | undefined
   readonly dtb: bigint | undefined
+  /** arch= argument (x86_64 or arm64); detected from the data when absent. */
+  readonly arch?: string
   readonly progress?: (phase: string, fraction: number) => void
 }
 
@@ -41,8 +46,6 @@ export interface OpenedKernel {
   readonly timingsMs: Record<string, number>
 }
 
-/** Where the kernel is linked without KASLR (__START_KERNEL with the default CONFIG_PHYSICAL_START). */
-const DEFAULT_TEXT = 0xffffffff81000000n
 /** Direct-map base without RANDOMIZE_MEMORY (4-level / 5-level). */
 const DEFAULT_DIRECT_MAP_4 = 0xffff888000000000n
 const DEFAULT_DIRECT_MAP_5 = 0xff11000000000000n
@@ -54,6 +57,8 @@ async function timed<T>(timings: Record<string, number>, phase: string, options:
   const started = performance.now()
   try {
     return await run()
+  } catch (err) {
+    throw stepFailure(phase, err, performance.now() - started)
   } finally {
     timings[phase] = Math.round((performance.now() - started) * 10) / 10
     options.progress?.(phase, 1)
@@ -108,14 +113,14 @@ async function readRelease(kernel: KernelContext, vmcoreinfo: Vmcoreinfo | undef
 }
 
 /** Disagreements between independent sources; the memory-derived values are kept and these are reported in info. */
-function crossCheck(location: KernelLocation, symbols: { table: SymbolTable; layout: KallsymsLayout | undefined }, vmcoreinfo: Vmcoreinfo | undefined, release: string | undefined): string[] {
+function crossCheck(location: KernelLocation, symbols: { table: SymbolTable; layout: KallsymsLayout | undefined }, vmcoreinfo: Vmcoreinfo | undefined, release: string | undefined, linkText: bigint): string[] {
   const warnings: string[] = []
   const text = symbols.table.maybe('_text') ?? symbols.table.maybe('_stext')
   if (text !== undefined && text !== location.base) warnings.push(`_text ${hex(text)} is not the first mapped kernel page ${hex(location.base)}`)
   const relativeBase = symbols.layout?.relativeBase
   if (relativeBase !== undefined && relativeBase !== location.base) warnings.push(`kallsyms_relative_base ${hex(relativeBase)} is not the kernel base ${hex(location.base)}`)
-  if (vmcoreinfo?.kernelOffset !== undefined && DEFAULT_TEXT + vmcoreinfo.kernelOffset !== location.base) {
-    warnings.push(`VMCOREINFO KERNELOFFSET ${hex(vmcoreinfo.kernelOffset)} puts _text at ${hex(DEFAULT_TEXT + vmcoreinfo.kernelOffset)}, memory says ${hex(location.base)}`)
+  if (vmcoreinfo?.kernelOffset !== undefined && linkText + vmcoreinfo.kernelOffset !== location.base) {
+    warnings.push(`VMCOREINFO KERNELOFFSET ${hex(vmcoreinfo.kernelOffset)} puts _text at ${hex(linkText + vmcoreinfo.kernelOffset)}, memory says ${hex(location.base)}`)
   }
   if (vmcoreinfo?.osRelease !== undefined && release !== undefined && vmcoreinfo.osRelease !== release) {
     warnings.push(`VMCOREINFO OSRELEASE ${vmcoreinfo.osRelease} differs from the kernel's ${release}`)
@@ -128,27 +133,34 @@ export async function openLinuxKernel(connector: Connector, options: LinuxOpenOp
   const mem = connector.mem
   const vmcoreinfo = connector.hints.vmcoreinfo === undefined ? undefined : parseVmcoreinfo(connector.hints.vmcoreinfo)
   const tableCache = new PageTableCache({ maxEntries: TABLE_CACHE_PAGES, validity: validityFor(mem.metadata()) })
-  const location = await timed(timings, 'dtb', options, () => findKernel(mem, dtbCandidates(connector.hints, vmcoreinfo, options.dtb), {
-    tableCache, allowScan: options.dtb === undefined, progress: (f) => options.progress?.('dtb', f),
-  }))
+  const decided = await timed(timings, 'arch', options, () => decideArch(connector, vmcoreinfo, options.arch))
+  const arm64 = decided.arch === 'arm64'
+  const location = await timed(timings, 'dtb', options, () => arm64
+    ? findArm64Kernel(mem, vmcoreinfo, options.dtb, tableCache, decided.image)
+    : findKernel(mem, dtbCandidates(connector.hints, vmcoreinfo, options.dtb), {
+      tableCache, allowScan: options.dtb === undefined, progress: (f) => options.progress?.('dtb', f),
+    }))
   const image = options.symbolsPath !== undefined ? undefined : await timed(timings, 'kernel', options, () => readKernelImage(mem, location.runs))
   const symbols = await timed(timings, options.symbolsPath === undefined ? 'kallsyms' : 'symbols', options, () => loadSymbols(options.symbolsPath, image, location))
-  let kmem = new VirtualAddressSpace(mem, physAddr(location.dtb), location.mode, { tableCache })
+  let kmem = new VirtualAddressSpace(mem, physAddr(location.dtb), location.mode, { tableCache, upperDtb: physAddr(location.dtb) })
   const { btf, start: btfStart, sizeBytes: btfBytes } = await timed(timings, 'btf', options, () => loadKernelBtf(symbols.table, image, kmem))
   const root = await ownRoot(kmem, symbols.table, location)
   const dtb = root ?? location.dtb
-  if (root !== undefined && root !== location.dtb) kmem = new VirtualAddressSpace(mem, physAddr(root), location.mode, { tableCache })
+  if (root !== undefined && root !== location.dtb) kmem = new VirtualAddressSpace(mem, physAddr(root), location.mode, { tableCache, upperDtb: physAddr(root) })
   const pageOffsetBase = symbols.table.maybe('page_offset_base')
-  const directMapBase = pageOffsetBase !== undefined ? await readU64(kmem, virtAddr(pageOffsetBase))
+  const linear = arm64 ? await arm64DirectMap(kmem, symbols.table) : undefined
+  const directMapBase = linear !== undefined ? linear.base : pageOffsetBase !== undefined ? await readU64(kmem, virtAddr(pageOffsetBase))
     : location.mode.virtualBits > 48 ? DEFAULT_DIRECT_MAP_5 : DEFAULT_DIRECT_MAP_4
-  const kernel: KernelContext = { mem, kmem, mode: location.mode, dtb: physAddr(dtb), symbols: symbols.table, btf, directMapBase, tableCache }
+  const kernel: KernelContext = { mem, kmem, mode: location.mode, dtb: physAddr(dtb), symbols: symbols.table, btf, directMapBase, tableCache, ...(linear !== undefined ? { directMapPhys: linear.phys } : {}) }
   const { release, banner } = await readRelease(kernel, vmcoreinfo)
-  const kaslrOffset = vmcoreinfo?.kernelOffset ?? location.base - DEFAULT_TEXT
-  const warnings = crossCheck(location, symbols, vmcoreinfo, release)
+  const linkText = LINK_TEXT[decided.arch]
+  const kaslrOffset = vmcoreinfo?.kernelOffset ?? location.base - linkText
+  const warnings = crossCheck(location, symbols, vmcoreinfo, release, linkText)
   const facts: Record<string, unknown> = {
     release,
     banner,
-    arch: 'x86_64',
+    arch: arm64 ? 'aarch64' : 'x86_64',
+    archSource: decided.why,
     pagingLevels: location.mode.levels.length,
     kaslrOffset: hex(kaslrOffset),
     kernelBase: hex(location.base),
@@ -157,7 +169,13 @@ export async function openLinuxKernel(connector: Connector, options: LinuxOpenOp
     dtbSource: root !== undefined ? `init_top_pgt (found through ${location.dtbSource})` : location.dtbSource,
     symbolSource: options.symbolsPath === undefined ? 'kallsyms (memory)' : symbols.table.source,
     symbolCount: symbols.table.size,
-    kallsyms: symbols.layout === undefined ? undefined : { names: hex(symbols.layout.names), tokenTable: hex(symbols.layout.tokenTable), order: symbols.layout.order },
+    kallsyms: symbols.layout === undefined ? undefined : {
+      names: hex(symbols.layout.names), tokenTable: hex(symbols.layout.tokenTable), offsets: hex(symbols.layout.offsets),
+      order: symbols.layout.order, addressing: symbols.layout.addressing,
+      relativeBase: symbols.layout.relativeBase === undefined ? undefined : hex(symbols.layout.relativeBase),
+      seqsOfNames: symbols.layout.seqsOfNames === undefined ? undefined : hex(symbols.layout.seqsOfNames),
+    },
+    layouts: detectedLayouts(kernel, symbols.layout, location.mode.name),
     typeSource: 'BTF (memory)',
     types: btf.typeCount,
     btf: { start: hex(btfStart), sizeBytes: btfBytes },

@@ -4,7 +4,7 @@
  * the environment. Kernel threads have no mm: their memory is the kernel's
  * address space and they have no maps, arguments or environment.
  */
-import { VirtualAddressSpace, addressSpaceBytes, walkMappings } from '../../arch/index.js'
+import { VirtualAddressSpace, addressSpaceBytes, halfBits, walkMappings } from '../../arch/index.js'
 import { physAddr, virtAddr } from '../../mem/index.js'
 import type { PhysAddr, VirtualMemory } from '../../mem/index.js'
 import { Lifetime } from '../../tree/index.js'
@@ -65,7 +65,7 @@ export class LinuxProcess implements OsProcess {
     this.addressSpaceBytes = addressSpaceBytes(kernel.mode)
     const mm = details.mm
     this.dtb = mm === undefined ? undefined : directMapToPhys(kernel, mm.pgd, `process ${task.pid}: mm->pgd`)
-    this.mem = this.dtb === undefined ? kernel.kmem : new VirtualAddressSpace(kernel.mem, this.dtb, kernel.mode, { tableCache: kernel.tableCache })
+    this.mem = this.dtb === undefined ? kernel.kmem : new VirtualAddressSpace(kernel.mem, this.dtb, kernel.mode, { tableCache: kernel.tableCache, upperDtb: kernel.dtb })
   }
 
   /**
@@ -120,7 +120,7 @@ export class LinuxProcess implements OsProcess {
       uid: details.uid,
       threads: details.threads,
       dtb: this.dtb,
-      arch: 'x86_64',
+      arch: this.services.kernel.mode.splitRoots === true ? 'aarch64' : 'x86_64',
       kernelThread: this.kernelThread,
     }
   }
@@ -149,7 +149,7 @@ export class LinuxProcess implements OsProcess {
   async physMaps(): Promise<PhysMapEntry[]> {
     if (this.dtb === undefined) return []
     const kernel = this.services.kernel
-    const userHalf = 1n << BigInt(kernel.mode.virtualBits - 1)
+    const userHalf = 1n << BigInt(halfBits(kernel.mode))
     const walk = await walkMappings(kernel.mem, physAddr(this.dtb), kernel.mode, { start: 0n, end: userHalf }, { tableCache: kernel.tableCache })
     return walk.runs.map((run) => ({ virt: run.virt, phys: run.phys, sizeBytes: run.sizeBytes, writable: run.writable, executable: run.executable, user: run.user }))
   }

@@ -44,17 +44,17 @@ export interface StackGeometry {
   readonly ptRegs: StructLayout
 }
 
-/** THREAD_SIZE from BTF (union thread_union's stack array), else __end_init_task − __start_init_task. */
+/** THREAD_SIZE from BTF (union thread_union's stack array), else __end_init_task − __start_init_task (__*_init_stack since 6.x). */
 export function stackGeometry(kernel: KernelContext): StackGeometry & { warning?: string } {
   const ptRegs = kernel.btf.struct('pt_regs')
   if (kernel.btf.hasStruct('union thread_union')) {
     const size = BigInt(kernel.btf.struct('union thread_union').sizeBytes)
     if (size >= 4096n && (size & (size - 1n)) === 0n) return { threadSize: size, source: 'BTF union thread_union', ptRegs }
   }
-  const start = kernel.symbols.maybe('__start_init_task') ?? kernel.symbols.maybe('init_stack')
-  const end = kernel.symbols.maybe('__end_init_task')
+  const start = kernel.symbols.maybe('__start_init_task') ?? kernel.symbols.maybe('__start_init_stack') ?? kernel.symbols.maybe('init_stack')
+  const end = kernel.symbols.maybe('__end_init_task') ?? kernel.symbols.maybe('__end_init_stack')
   if (start !== undefined && end !== undefined && end > start && ((end - start) & (end - start - 1n)) === 0n) {
-    return { threadSize: end - start, source: 'symbols __start_init_task..__end_init_task', ptRegs }
+    return { threadSize: end - start, source: 'symbols __start_init_task..__end_init_task (or __start_init_stack..__end_init_stack)', ptRegs }
   }
   return { threadSize: FALLBACK_THREAD_SIZE, source: 'default', ptRegs, warning: `kernel stack size unknown (no BTF thread_union, no init_task stack symbols); assuming ${FALLBACK_THREAD_SIZE}` }
 }
@@ -92,9 +92,24 @@ function threadStructRegs(view: StructView): Partial<Record<UserRegName, bigint>
   return out
 }
 
-/** Address of each thread's FXSAVE area: fpstate->regs (5.16+) or the inline thread.fpu.state. */
+/**
+ * Address of each thread's FXSAVE area: fpstate->regs (5.16+) or the inline
+ * thread.fpu.state. Since 6.16 struct fpu is no longer in thread_struct but
+ * right after the task_struct (x86_task_fpu(): task + sizeof(task_struct)).
+ */
 async function fxsaveAddrs(kernel: KernelContext, tasks: readonly ThreadTask[]): Promise<(bigint | undefined)[]> {
   const task = kernel.btf.struct('task_struct')
+  if (!task.has('thread.fpu') && kernel.btf.hasStruct('fpu') && kernel.btf.hasStruct('fpstate') && kernel.btf.struct('fpu').has('fpstate')) {
+    const fpuOffset = (BigInt(task.sizeBytes) + 63n) & ~63n
+    const fpstateField = BigInt(kernel.btf.struct('fpu').field('fpstate').offsetBytes)
+    const regsOffset = BigInt(kernel.btf.struct('fpstate').field('regs').offsetBytes)
+    const reads = await kernel.kmem.read(tasks.map((t) => ({ addr: virtAddr(t.addr + fpuOffset + fpstateField), length: 8 })))
+    return reads.map((r) => {
+      if (r === undefined || !r.ok || r.data.length < 8) return undefined
+      const fpstate = new DataView(r.data.buffer, r.data.byteOffset, 8).getBigUint64(0, true)
+      return isKernelPointer(kernel, fpstate) ? fpstate + regsOffset : undefined
+    })
+  }
   if (task.has('thread.fpu.fpstate') && kernel.btf.hasStruct('fpstate')) {
     const regsOffset = BigInt(kernel.btf.struct('fpstate').field('regs').offsetBytes)
     return tasks.map((t) => {

@@ -158,14 +158,20 @@ export async function preparePlugin(path: string, workDir: string): Promise<stri
   if (!['.js', '.mjs', '.ts', '.mts'].includes(ext)) throw new MemweaveError('plugin', 'invalid_argument', `plugin '${path}' must be an ES module (.mjs, .js) or TypeScript (.ts, .mts)`)
   const id = `${++prepared}-${basename(path, ext).replace(/[^A-Za-z0-9._-]/g, '_')}`
   const copy = join(workDir, `${id}.source${ext}`)
+  // The source copy is the daemon's alone (0600) and gone once the bundle is made: others never read the source.
   await copyFile(path, copy).catch((err: unknown) => { throw toMemweaveError(err, 'plugin', `cannot copy plugin '${path}'`) })
+  await chmod(copy, 0o600)
   const out = join(workDir, `${id}.mjs`)
-  const builder = await esbuild()
-  if (builder === undefined) {
-    if (ext === '.ts' || ext === '.mts') throw new MemweaveError('plugin', 'unsupported', `TypeScript plugin '${path}' needs esbuild; compile it to .mjs first`)
-    await copyFile(copy, out)
-  } else {
-    await bundlePlugin(builder, copy, out, workDir, path)
+  try {
+    const builder = await esbuild()
+    if (builder === undefined) {
+      if (ext === '.ts' || ext === '.mts') throw new MemweaveError('plugin', 'unsupported', `TypeScript plugin '${path}' needs esbuild; compile it to .mjs first`)
+      await copyFile(copy, out)
+    } else {
+      await bundlePlugin(builder, copy, out, workDir, path)
+    }
+  } finally {
+    await rm(copy, { force: true })
   }
   await chmod(out, 0o644)
   return out
@@ -191,9 +197,14 @@ async function bundlePlugin(builder: EsbuildModule, copy: string, out: string, w
       }],
     })
   } catch (err) {
-    const detail = err instanceof Error && 'errors' in err && Array.isArray(err.errors)
-      ? err.errors.map((e: unknown) => (typeof e === 'object' && e !== null && 'text' in e ? String(e.text) : '')).join('; ')
-      : String(err)
-    throw new MemweaveError('plugin', 'invalid_argument', `plugin '${original}' does not build: ${detail.slice(0, 500)}`, { cause: err })
+    // Only our own refusals are quoted; the bundler's messages quote the file (a plugin path may name a secret), so only places are given.
+    const errors: unknown[] = err instanceof Error && 'errors' in err && Array.isArray(err.errors) ? err.errors : []
+    const detail = errors.slice(0, 5).map((e) => {
+      const text = typeof e === 'object' && e !== null && 'text' in e ? String(e.text) : ''
+      if (text.startsWith('import of ') && text.includes(' refused: ')) return text
+      const location = typeof e === 'object' && e !== null && 'location' in e && typeof e.location === 'object' && e.location !== null ? e.location as { line?: number; column?: number } : undefined
+      return location?.line === undefined ? 'a build error' : `a syntax or build error at line ${location.line}:${location.column ?? 0}`
+    }).join('; ')
+    throw new MemweaveError('plugin', 'invalid_argument', `plugin '${original}' does not build: ${detail === '' ? 'the bundler failed' : detail.slice(0, 500)}`)
   }
 }

@@ -5,8 +5,9 @@
  */
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
+import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory } from '../../../net/index.js'
+import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory, TokenStore } from '../../../net/index.js'
 import { mountTree } from '../../fuse/index.js'
 import type { MountedTree } from '../../fuse/index.js'
 import type { PageServer, RunningServer } from '../../../net/index.js'
@@ -35,6 +36,7 @@ interface ServeOptions {
   limit?: string[]
   allowOrigin?: string[]
   fileRoot?: string[]
+  socketGroup?: string
   web?: boolean
 }
 
@@ -45,6 +47,7 @@ export function addServeCommand(program: Command): void {
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
     .option('--file-root <dir>', 'a folder whose files clients may open with file: (repeatable; default: <state dir>/dumps)', collect)
+    .option('--socket-group <group>', 'let this group use the unix sockets too (0660 instead of owner-only 0600; members are admin)')
     .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
     .option('--fuse-read-only', 'make that mount read-only (control leaves included)')
@@ -75,11 +78,15 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const pages = options.web === true ? await webPages(settings.listen) : undefined
     const fileRoots = [...(config?.fileRoots ?? []), ...(options.fileRoot ?? [])].map((dir) => resolve(dir))
     const node = await composeNode({ allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')], log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const tokens = TokenStore.inDirectory(stateDirectory())
     let server: RunningServer
     try {
       server = await startServer({
         tree: node.tree, listen: settings.listen, token: settings.token, log, nodeInfo: () => node.sysInfo(), tls: certificate.tls, pages,
         allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])], limits: limits.server,
+        // Named tokens (memweave token add): read on each hello, so added and removed ones count at once.
+        tokenStore: () => tokens.credentials(),
+        ...(options.socketGroup === undefined ? {} : { socketGroup: await groupId(options.socketGroup) }),
       })
     } catch (err) {
       await node.close()
@@ -126,6 +133,16 @@ async function serveSettings(globals: GlobalOptions, options: ServeOptions, conf
     token: tokenFile === undefined ? await resolveToken(undefined, undefined) : await readTokenFile(tokenFile),
     tls: options.tlsCert !== undefined && options.tlsKey !== undefined ? { certFile: options.tlsCert, keyFile: options.tlsKey } : config?.tls,
   }
+}
+
+/** A group name (from /etc/group) or a numeric gid. */
+async function groupId(group: string): Promise<number> {
+  if (/^\d+$/.test(group)) return Number(group)
+  const text = await readFile('/etc/group', 'utf8').catch(() => '')
+  const line = text.split('\n').find((l) => l.split(':')[0] === group)
+  const gid = line?.split(':')[2]
+  if (gid === undefined || !/^\d+$/.test(gid)) throw usageError(`--socket-group '${group}': no such group in /etc/group (give a name or a numeric gid)`)
+  return Number(gid)
 }
 
 /** The page's files, loaded before the node opens anything (a missing build fails fast); --web needs a TCP listener. */

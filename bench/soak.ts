@@ -1,0 +1,289 @@
+/**
+ * `npm run soak -- --seconds N` (or --minutes N): a daemon under a mixed load
+ * for a bounded time, on loopback only, with faults injected all along:
+ *
+ *   clients (unix with data ring, unix inline, TCP with the auto token)
+ *     open/read/close on a dump, list the tree, read through a peer,
+ *     and are killed (socket cut) at random and replaced
+ *   a peer daemon (mounted as b/) killed with SIGKILL and restarted in a loop
+ *   a dump replaced on disk under its connector, which is then re-created
+ *
+ * It samples the daemon's RSS and fd count from /proc every second, times
+ * every operation, and counts errors by kind. Only the kinds a fault explains
+ * are allowed (stale, disconnected, not_found/timeout on peer paths, limit
+ * waits); anything else, or RSS/fds still growing after warm-up, fails the run.
+ * The report is printed as one JSON line (and stored with --out FILE).
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MemweaveError } from '../src/errors/index.js'
+import { connectClient } from '../src/net/index.js'
+import { loadavg } from 'node:os'
+import { machine, row } from './bench-report.js'
+import type { BenchReport } from './bench-report.js'
+import type { ProtocolClient } from '../src/net/index.js'
+
+const REPO = fileURLToPath(new URL('..', import.meta.url))
+const MIB = 1 << 20
+const DUMP_BYTES = 16 * MIB
+
+export interface SoakReport {
+  readonly seconds: number
+  readonly clients: number
+  readonly ops: number
+  readonly opsPerSecond: number
+  readonly latencyMs: { p50: number; p90: number; p99: number; max: number }
+  readonly errors: Record<string, number>
+  readonly unexpected: Record<string, number>
+  readonly faults: { clientsKilled: number; peerRestarts: number; dumpReplacements: number }
+  readonly samples: Array<{ t: number; rssMiB: number; fds: number }>
+  readonly growth: { rssMiB: number; fds: number }
+  readonly ok: boolean
+  readonly why: string[]
+}
+
+interface Daemon { child: ChildProcess; addresses: string[] }
+
+async function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Daemon> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/frontends/cli/main.ts', 'serve', '--log-level', 'warn', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  const addresses = await new Promise<string[]>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const found = [...out.matchAll(/^listening on (\S+)$/gm)].map((m) => m[1] ?? '')
+      if (found.length === args.filter((a) => a === '--listen').length) resolve(found)
+    })
+    child.once('exit', (code) => reject(new Error(`daemon exited (${code}) before listening`)))
+  })
+  return { child, addresses }
+}
+
+async function stopDaemon(d: Daemon, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (d.child.exitCode !== null || d.child.signalCode !== null) return
+  const exited = once(d.child, 'exit')
+  d.child.kill(signal)
+  await exited
+}
+
+async function sample(pid: number): Promise<{ rssMiB: number; fds: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0)
+  return { rssMiB: Math.round(kb / 1024), fds: (await readdir(`/proc/${pid}/fd`)).length }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0) * 100) / 100
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+/** Error kinds a fault explains, by where the operation went. */
+function expected(kind: string, where: 'local' | 'replaced' | 'peer'): boolean {
+  if (kind === 'stale' || kind === 'disconnected' || kind === 'cancelled') return true
+  if (where !== 'local' && (kind === 'not_found' || kind === 'timeout')) return true
+  return false
+}
+
+export async function soak(options: { seconds: number; clients: number; seed?: number }): Promise<SoakReport> {
+  const dir = await mkdtemp(join(tmpdir(), 'mw-soak-'))
+  // The daemon writes its TCP auto token there, and this process's clients read it from there.
+  process.env['MEMWEAVE_STATE_DIR'] = join(dir, 'state')
+  const env = { ...process.env }
+  let rng = (options.seed ?? 14) >>> 0
+  const random = (): number => { rng = (rng * 1664525 + 1013904223) >>> 0; return rng / 2 ** 32 }
+  const pattern = new Uint8Array(DUMP_BYTES).map((_, i) => (i * 7) & 0xff)
+  await writeFile(join(dir, 'dump.raw'), pattern)
+  await writeFile(join(dir, 'moving.raw'), pattern)
+  await writeFile(join(dir, 'peer.raw'), pattern)
+  const peerSocket = `unix:${join(dir, 'b.sock')}`
+  const peerArgs = ['--listen', peerSocket, '--file-root', dir, '--with', `connector d file:${join(dir, 'peer.raw')}`]
+  let peer = await startDaemon(peerArgs, env)
+  const main = await startDaemon([
+    '--listen', `unix:${join(dir, 'a.sock')}`, '--listen', 'ws://127.0.0.1:0', '--file-root', dir, '--connect', `b=${peerSocket}`,
+    '--with', `connector d file:${join(dir, 'dump.raw')}`, '--with', `connector moving file:${join(dir, 'moving.raw')}`,
+  ], env)
+  const [unixUrl = '', tcpUrl = ''] = main.addresses
+  const pid = main.child.pid ?? 0
+
+  const errors = new Map<string, number>()
+  const unexpected = new Map<string, number>()
+  const latencies: number[] = []
+  const faults = { clientsKilled: 0, peerRestarts: 0, dumpReplacements: 0 }
+  const samples: Array<{ t: number; rssMiB: number; fds: number }> = []
+  const started = Date.now()
+  const deadline = started + options.seconds * 1000
+  let ops = 0
+  const note = (err: unknown, where: 'local' | 'replaced' | 'peer'): void => {
+    const kind = err instanceof MemweaveError ? err.kind : 'other'
+    const key = `${where}:${kind}`
+    errors.set(key, (errors.get(key) ?? 0) + 1)
+    if (!expected(kind, where)) {
+      unexpected.set(key, (unexpected.get(key) ?? 0) + 1)
+      if ((unexpected.get(key) ?? 0) <= 3) process.stderr.write(`[soak] unexpected ${key}: ${err instanceof Error ? err.message : String(err)}\n`)
+    }
+  }
+  const timed = async (where: 'local' | 'replaced' | 'peer', job: () => Promise<void>): Promise<void> => {
+    const t0 = performance.now()
+    try {
+      await job()
+      latencies.push(performance.now() - t0)
+    } catch (err) {
+      note(err, where)
+    }
+    ops++
+  }
+  const readSome = async (client: ProtocolClient, path: string): Promise<void> => {
+    const { handle } = await client.open(path)
+    try {
+      const length = 4096 << Math.floor(random() * 8) // 4 KiB .. 512 KiB
+      const addr = BigInt(Math.floor(random() * (DUMP_BYTES - length)))
+      const [piece] = await client.read(handle, [{ addr, length }])
+      if (piece === undefined) throw new MemweaveError('cli', 'internal', 'no result')
+      if (!piece.ok) throw piece.error
+      if (piece.data[0] !== Number((addr * 7n) & 0xffn)) throw new MemweaveError('cli', 'internal', `wrong bytes at ${addr}`)
+    } finally {
+      await client.close(handle).catch(() => undefined) // a stale or lost handle: the read already counted its error
+    }
+  }
+
+  const flavours = [
+    { url: unixUrl, options: {} },
+    { url: unixUrl, options: { dataRing: false as const } },
+    { url: tcpUrl, options: {} },
+  ]
+  const clientLoop = async (index: number): Promise<void> => {
+    const flavour = flavours[index % flavours.length] ?? flavours[0]
+    while (Date.now() < deadline) {
+      let client: ProtocolClient
+      try {
+        client = await connectClient(flavour?.url ?? unixUrl, { ...flavour?.options, timeoutMs: 10_000 })
+      } catch (err) {
+        note(err, 'local')
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        continue
+      }
+      const life = 50 + Math.floor(random() * 400)
+      for (let i = 0; i < life && Date.now() < deadline; i++) {
+        const pick = random()
+        if (pick < 0.5) await timed('local', () => readSome(client, 'connector/d/mem'))
+        else if (pick < 0.65) await timed('replaced', () => readSome(client, 'connector/moving/mem'))
+        else if (pick < 0.8) await timed('peer', () => readSome(client, 'b/connector/d/mem'))
+        else if (pick < 0.9) await timed('local', async () => { await client.list('connector') })
+        else await timed('local', async () => { await client.list('sys') })
+      }
+      // Killed: the socket is cut with requests possibly in flight, no goodbye.
+      client.terminate()
+      faults.clientsKilled++
+    }
+  }
+  const admin = await connectClient(unixUrl)
+  const control = async (leaf: string, line: string): Promise<void> => {
+    const { handle } = await admin.open(leaf)
+    try {
+      const [result] = await admin.write(handle, [{ addr: 0n, data: Buffer.from(`${line}\n`) }])
+      if (result !== undefined && !result.ok) throw result.error
+    } finally {
+      await admin.close(handle)
+    }
+  }
+  const faultLoop = async (): Promise<void> => {
+    let turn = 0
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      if (Date.now() >= deadline) break
+      if (turn++ % 2 === 0) {
+        await stopDaemon(peer, 'SIGKILL')
+        peer = await startDaemon(peerArgs, env)
+        faults.peerRestarts++
+      } else {
+        // A new file under the same name: handles on the old one go stale; the connector is made again.
+        await writeFile(join(dir, 'moving.next'), pattern)
+        await rename(join(dir, 'moving.next'), join(dir, 'moving.raw'))
+        await control('connector/rm', 'moving -f').catch((err: unknown) => note(err, 'replaced'))
+        await control('connector/new', `moving file:${join(dir, 'moving.raw')}`).catch((err: unknown) => note(err, 'replaced'))
+        faults.dumpReplacements++
+      }
+    }
+  }
+  const sampler = setInterval(() => {
+    void sample(pid).then((s) => samples.push({ t: Math.round((Date.now() - started) / 1000), ...s }), () => undefined)
+  }, 1000)
+  try {
+    await Promise.all([faultLoop(), ...Array.from({ length: options.clients }, (_, i) => clientLoop(i))])
+  } finally {
+    clearInterval(sampler)
+    await admin.disconnect().catch(() => undefined)
+  }
+  samples.push({ t: Math.round((Date.now() - started) / 1000), ...(await sample(pid)) })
+  await stopDaemon(main)
+  await stopDaemon(peer)
+  await rm(dir, { recursive: true, force: true })
+
+  // Growth: the last third against the middle third (the first third is warm-up).
+  const third = Math.max(1, Math.floor(samples.length / 3))
+  const middle = samples.slice(third, 2 * third)
+  const last = samples.slice(-third)
+  const growth = {
+    rssMiB: median(last.map((s) => s.rssMiB)) - median(middle.map((s) => s.rssMiB)),
+    fds: median(last.map((s) => s.fds)) - median(middle.map((s) => s.fds)),
+  }
+  const why: string[] = []
+  const baseRss = median(middle.map((s) => s.rssMiB))
+  if (growth.rssMiB > Math.max(24, baseRss * 0.15)) why.push(`RSS grew by ${growth.rssMiB} MiB after warm-up`)
+  if (growth.fds > 4) why.push(`fds grew by ${growth.fds} after warm-up`)
+  if (unexpected.size > 0) why.push(`unexpected errors: ${JSON.stringify(Object.fromEntries(unexpected))}`)
+  const sorted = [...latencies].sort((a, b) => a - b)
+  const seconds = (Date.now() - started) / 1000
+  return {
+    seconds: Math.round(seconds), clients: options.clients, ops, opsPerSecond: Math.round(ops / seconds),
+    latencyMs: { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), max: percentile(sorted, 1) },
+    errors: Object.fromEntries(errors), unexpected: Object.fromEntries(unexpected), faults, samples, growth, ok: why.length === 0, why,
+  }
+}
+
+/** The report in the bench results' shape (bench/results/soak.json, bench/README.md), samples kept beside. */
+export function soakBenchReport(report: SoakReport): BenchReport & { soak: SoakReport } {
+  const first = report.samples[Math.min(report.samples.length - 1, Math.floor(report.samples.length / 3))]
+  const lastSample = report.samples[report.samples.length - 1]
+  return {
+    bench: 'soak',
+    description: `${report.seconds} s of ${report.clients} clients (unix with data ring, unix inline, TCP) doing reads, listings and reads through a peer, with clients killed at random, the peer killed and restarted, and a dump replaced on disk (npm run soak).`,
+    rows: [
+      row('operations per second', report.opsPerSecond, 'ops/s'),
+      row('latency p50', report.latencyMs.p50, 'ms'),
+      row('latency p90', report.latencyMs.p90, 'ms'),
+      row('latency p99', report.latencyMs.p99, 'ms'),
+      row('daemon RSS after warm-up', first?.rssMiB ?? 0, 'MiB'),
+      row('daemon RSS at the end', lastSample?.rssMiB ?? 0, 'MiB'),
+      row('daemon fds after warm-up', first?.fds ?? 0, 'fds'),
+      row('daemon fds at the end', lastSample?.fds ?? 0, 'fds'),
+      row('unexpected errors', Object.values(report.unexpected).reduce((a, b) => a + b, 0), 'errors', undefined, '0'),
+    ],
+    notes: [
+      `Errors by kind (all explained by the injected faults): ${JSON.stringify(report.errors)}.`,
+      `Faults: ${report.faults.clientsKilled} clients killed, ${report.faults.peerRestarts} peer restarts, ${report.faults.dumpReplacements} dump replacements.`,
+      `Growth after warm-up (last third against middle third): RSS ${report.growth.rssMiB} MiB, fds ${report.growth.fds}; verdict: ${report.ok ? 'pass' : `fail (${report.why.join('; ')})`}.`,
+      'The machine was shared with other engineers\' builds, tests and QEMU guests: latencies include that contention.',
+    ],
+    soak: report,
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i < 0 ? undefined : process.argv[i + 1] }
+  const seconds = Number(arg('--seconds') ?? Number(arg('--minutes') ?? 1) * 60)
+  const report = await soak({ seconds, clients: Number(arg('--clients') ?? 6) })
+  const out = arg('--out')
+  if (out !== undefined) await writeFile(out, `${JSON.stringify({ machine: { ...machine(), loadAverage1m: loadavg()[0] }, ...soakBenchReport(report) }, null, 2)}\n`)
+  process.stdout.write(`${JSON.stringify(report)}\n`)
+  if (!report.ok) { process.stderr.write(`[soak] FAILED: ${report.why.join('; ')}\n`); process.exitCode = 1 }
+}
