@@ -42,6 +42,9 @@ const fstatFd = promisify(fstat)
 const closeFd = promisify(close)
 
 const SYSTEM_TREES = ['/proc', '/sys', '/dev']
+// tmpfs RAM files (a VM started with a shared memory backend) live here; they are
+// regular files like any dump, so only the roots decide, as for any other path.
+const SHARED_MEMORY_TREES = ['/dev/shm', '/dev/hugepages']
 
 function refuse(kind: 'permission' | 'invalid_argument' | 'too_large', message: string): MemweaveError {
   return new MemweaveError('connector', kind, message)
@@ -58,7 +61,9 @@ async function realRoots(roots: readonly string[]): Promise<{ real: string[]; sh
 }
 
 function checkPlace(real: string, given: string, roots: { real: string[]; shown: string[] } | undefined, options: CheckedOpenOptions): void {
-  if (SYSTEM_TREES.some((tree) => under(real, tree))) throw refuse('permission', `${options.what} ${given}: files under /proc, /sys and /dev are refused`)
+  if (SYSTEM_TREES.some((tree) => under(real, tree)) && !SHARED_MEMORY_TREES.some((tree) => under(real, tree))) {
+    throw refuse('permission', `${options.what} ${given}: files under /proc, /sys and /dev (but /dev/shm) are refused`)
+  }
   if (roots !== undefined && !roots.real.some((root) => under(real, root))) {
     const shown = real === given ? '' : ` (it resolves to ${real})`
     const allowed = roots.shown.length === 0 ? 'none is configured' : roots.shown.join(', ')
