@@ -148,9 +148,8 @@ export class FileMemory implements PhysicalMemory {
     return { ok: true, length: piece.length }
   }
 
-  private async readRunInto(run: ReadRun, target: Uint8Array, results: ReadIntoResult[]): Promise<void> {
-    const direct = directTarget(run.offset, run.length, run.extents.map((e) => ({ pos: e.offset, length: e.length, dest: e.dest })))
-    const buffer = direct !== undefined ? target.subarray(direct, direct + run.length) : new Uint8Array(run.length)
+  /** Reads one merged run into buffer; a short file or a failed read is the run's failure, with how much arrived. */
+  private async fillRun(run: ReadRun, buffer: Uint8Array): Promise<{ done: number; failure: MemweaveError | undefined }> {
     let done = 0
     let failure: MemweaveError | undefined
     try {
@@ -168,6 +167,13 @@ export class FileMemory implements PhysicalMemory {
       this.options.guard.suspect()
       failure = new MemweaveError('connector', 'io', `${this.options.path}: file ended at offset ${run.offset + done} while reading up to ${run.offset + run.length} (changed on disk?)`)
     }
+    return { done, failure }
+  }
+
+  private async readRunInto(run: ReadRun, target: Uint8Array, results: ReadIntoResult[]): Promise<void> {
+    const direct = directTarget(run.offset, run.length, run.extents.map((e) => ({ pos: e.offset, length: e.length, dest: e.dest })))
+    const buffer = direct !== undefined ? target.subarray(direct, direct + run.length) : new Uint8Array(run.length)
+    const { done, failure } = await this.fillRun(run, buffer)
     for (const extent of run.extents) {
       const at = extent.offset - run.offset
       if (failure !== undefined && at + extent.length > done) { results[extent.piece] = { ok: false, error: failure }; continue }
@@ -212,23 +218,7 @@ export class FileMemory implements PhysicalMemory {
     // Its own ArrayBuffer (not the shared pool), filled by the read below: views never expose unrelated memory.
     const raw = Buffer.allocUnsafeSlow(run.length)
     const buffer = new Uint8Array(raw.buffer, raw.byteOffset, run.length)
-    let done = 0
-    let failure: MemweaveError | undefined
-    try {
-      while (done < run.length) {
-        const n = await readInto(this.options.fd, buffer, done, run.length - done, run.offset + done)
-        if (n === 0) break
-        done += n
-      }
-    } catch (err) {
-      failure = toMemweaveError(err, 'connector', `${this.options.path}: read of ${run.length} bytes at file offset ${run.offset} failed`)
-    }
-    this.stats.fileReads++
-    this.stats.fileBytesRead += done
-    if (failure === undefined && done < run.length) {
-      this.options.guard.suspect()
-      failure = new MemweaveError('connector', 'io', `${this.options.path}: file ended at offset ${run.offset + done} while reading up to ${run.offset + run.length} (changed on disk?)`)
-    }
+    const { done, failure } = await this.fillRun(run, buffer)
     for (const extent of run.extents) {
       const at = extent.offset - run.offset
       if (failure !== undefined && at + extent.length > done) { results[extent.piece] = { ok: false, error: failure }; continue }
