@@ -169,19 +169,22 @@ export class PreadMemory implements PhysicalMemory {
     return { ok: true, length: piece.length }
   }
 
-  private async readRunInto(run: Run, target: Uint8Array, results: ReadIntoResult[], onFailure: () => Promise<MemweaveError | undefined>): Promise<void> {
-    const direct = directTarget(run.pos, run.length, run.extents)
-    const buffer = direct !== undefined ? target.subarray(direct, direct + run.length) : new Uint8Array(run.length)
-    let failure: MemweaveError | undefined
+  /** Reads one run into buffer; undefined when every byte arrived, else why not. */
+  private async fillRun(run: Run, buffer: Uint8Array): Promise<MemweaveError | undefined> {
     let done = 0
     try {
       done = await this.fill(buffer, run.pos)
     } catch (err) {
-      failure = toMemweaveError(err, 'connector', `${this.options.name}: read of ${run.length} bytes at ${hex(run.pos)} failed`)
+      return toMemweaveError(err, 'connector', `${this.options.name}: read of ${run.length} bytes at ${hex(run.pos)} failed`)
     }
-    if (failure === undefined && done < run.length) {
-      failure = new MemweaveError('connector', 'io', `${this.options.name}: read at ${hex(run.pos + done)} came back empty`)
-    }
+    if (done < run.length) return new MemweaveError('connector', 'io', `${this.options.name}: read at ${hex(run.pos + done)} came back empty`)
+    return undefined
+  }
+
+  private async readRunInto(run: Run, target: Uint8Array, results: ReadIntoResult[], onFailure: () => Promise<MemweaveError | undefined>): Promise<void> {
+    const direct = directTarget(run.pos, run.length, run.extents)
+    const buffer = direct !== undefined ? target.subarray(direct, direct + run.length) : new Uint8Array(run.length)
+    let failure = await this.fillRun(run, buffer)
     if (failure !== undefined && run.extents.length > 1) {
       // Isolate the bad piece: each extent on its own.
       for (const extent of run.extents) await this.readRunInto({ pos: extent.pos, length: extent.length, extents: [extent] }, target, results, onFailure)
@@ -270,16 +273,7 @@ export class PreadMemory implements PhysicalMemory {
     // Its own ArrayBuffer (not Node's shared pool): views handed out never expose unrelated memory.
     const raw = Buffer.allocUnsafeSlow(run.length)
     const buffer = new Uint8Array(raw.buffer, raw.byteOffset, run.length)
-    let failure: MemweaveError | undefined
-    let done = 0
-    try {
-      done = await this.fill(buffer, run.pos)
-    } catch (err) {
-      failure = toMemweaveError(err, 'connector', `${this.options.name}: read of ${run.length} bytes at ${hex(run.pos)} failed`)
-    }
-    if (failure === undefined && done < run.length) {
-      failure = new MemweaveError('connector', 'io', `${this.options.name}: read at ${hex(run.pos + done)} came back empty`)
-    }
+    let failure = await this.fillRun(run, buffer)
     if (failure !== undefined && run.extents.length > 1) {
       // Isolate the bad piece: each extent on its own.
       for (const extent of run.extents) await this.readRun({ pos: extent.pos, length: extent.length, extents: [extent] }, results, onFailure)
