@@ -16,8 +16,8 @@ import type { Tree } from '../tree/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS } from './builtins.js'
 import { MemweaveNode } from './memweave-node.js'
 import type { NodeLimits } from './node-limits.js'
-import { PeerManager } from './peer-manager.js'
-import { parseConnectOption } from './peer-spec.js'
+import { PeerManager } from './peers/peer-manager.js'
+import { parseConnectOption } from './peers/peer-spec.js'
 
 export interface LocalNodeOptions {
   /** Writes to memory (off unless asked). */

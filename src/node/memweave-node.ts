@@ -53,7 +53,7 @@ export class MemweaveNode {
   readonly extraSys = new Map<string, TreeNode>()
   /**
    * Makes a connector named with dots ('b.dump': connector 'dump' of peer 'b') exist here before an
-   * OS is created on it with `-c b.dump`; set by the peer layer (src/node/peer-wiring.ts).
+   * OS is created on it with `-c b.dump`; set by the peer layer (src/node/peers/peer-wiring.ts).
    */
   remoteConnectors: ((name: string) => Promise<void>) | undefined
 
