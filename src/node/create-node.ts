@@ -1,12 +1,14 @@
 /**
- * A complete node in this process: the built-in connector and OS kinds and
- * mappings, the sandboxed plugin host (sys/plugins/…), and peers. The CLI's
+ * The composition root: a complete node in this process, with the built-in
+ * connector and OS kinds and mappings, the sandboxed plugin host
+ * (sys/plugins/…), peers, and the objects its creator asks for. The CLI's
  * `serve` and `--embedded`, and the library's `createNode()`, all start
  * here, so a node made by a program is the node the daemon runs.
  *
- *   createLocalNode ─▶ MemweaveNode (kinds, mappings) ─▶ plugin host ─▶ peers ─▶ tree
+ *   createNode ─▶ MemweaveNode (kinds, mappings) ─▶ plugin host ─▶ peers ─▶ objects ─▶ tree
  */
 import { pino } from 'pino'
+import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import type { Logger } from 'pino'
 import { LocalTreeClient } from '../net/index.js'
 import type { TreeClient } from '../net/index.js'
@@ -19,7 +21,16 @@ import type { NodeLimits } from './node-limits.js'
 import { PeerManager } from './peers/peer-manager.js'
 import { parseConnectOption } from './peers/peer-spec.js'
 
-export interface LocalNodeOptions {
+/** A connector or OS to create at start, as a `connector/new` or `os/new` line. */
+export interface StartObject {
+  readonly what: 'connector' | 'os'
+  /** The line's text: `NAME [-c ON] KIND[:ARGS]`. */
+  readonly line: string
+  /** Where it was asked for (a config file line, `--with '…'`), to prefix a failure. */
+  readonly source: string
+}
+
+export interface CreateNodeOptions {
   /** Writes to memory (off unless asked). */
   readonly allowWrite?: boolean
   /** Default: silent. */
@@ -35,6 +46,12 @@ export interface LocalNodeOptions {
    * a daemon sets them (docs/access.md). Default: any path (this process's own caller).
    */
   readonly fileRoots?: readonly string[]
+  /**
+   * Connectors and OSs to create after the peers, in this order (each after what it is created on).
+   * They come from the node's creator (the daemon's own command line or config), so their file paths
+   * are trusted like the creator's own (still regular files only).
+   */
+  readonly objects?: readonly StartObject[]
 }
 
 export class LocalNode {
@@ -73,7 +90,7 @@ export class LocalNode {
   }
 }
 
-export async function createLocalNode(options: LocalNodeOptions = {}): Promise<LocalNode> {
+export async function createNode(options: CreateNodeOptions = {}): Promise<LocalNode> {
   const log = options.log ?? pino({ level: 'silent' })
   const node = new MemweaveNode({
     allowWrite: options.allowWrite === true,
@@ -89,10 +106,22 @@ export async function createLocalNode(options: LocalNodeOptions = {}): Promise<L
   const peers = new PeerManager({ node, log })
   const local = new LocalNode(node, plugins, peers)
   try {
+    // Peers first: an object may be created on a peer's connector ('-c b.dump').
     for (const text of options.connect ?? []) await peers.add(parseConnectOption(text), options.waitForPeers !== false)
+    for (const object of options.objects ?? []) await createObject(node, object)
   } catch (err) {
     await local.close().catch((closeErr: unknown) => { log.warn({ err: closeErr }, 'closing the node after a failed start failed') })
     throw err
   }
   return local
+}
+
+async function createObject(node: MemweaveNode, object: StartObject): Promise<void> {
+  try {
+    if (object.what === 'connector') await node.newConnector(object.line, true)
+    else await node.newOs(object.line)
+  } catch (err) {
+    const error = toMemweaveError(err, 'node', object.source)
+    throw new MemweaveError(error.origin, error.kind, `${object.source}: ${error.message}`, { cause: error })
+  }
 }
