@@ -352,21 +352,25 @@ describe('the unix socket', () => {
 })
 
 describe('plugin load', () => {
-  test('a plugin path that is a link to a secret: the bundler\'s refusal quotes none of it, and no copy stays behind', async () => {
-    const { preparePlugin, makeWorkDir, removeWorkDir } = await import('../src/plugins/sandbox/sandbox-files.js')
+  test('a secret named like a plugin: the bundler\'s refusal quotes none of it, and nothing is written', async () => {
+    const { preparePlugin } = await import('../src/plugins/sandbox/plugin-bundle.js')
     const dir = await mkdtemp(join(tmpdir(), 'memweave-plugin-secret-'))
-    const work = await makeWorkDir()
+    const work = await mkdtemp(join(tmpdir(), 'memweave-plugin-bundles-'))
     try {
       await writeFile(join(dir, 'shadow'), 'root:$6$SECRETHASHxyz:19000:0:99999:7:::\n', { mode: 0o400 })
       await symlink(join(dir, 'shadow'), join(dir, 'evil.ts'))
-      const err = await preparePlugin(join(dir, 'evil.ts'), work).then(() => undefined, (e: unknown) => e)
+      await writeFile(join(dir, 'evil2.ts'), 'root:$6$SECRETHASHxyz:19000:0:99999:7:::\n', { mode: 0o400 })
+      // A link whose target is not named like a module never reaches the bundler.
+      const linked = await preparePlugin(join(dir, 'evil.ts'), work, undefined, { roots: undefined }).then(() => undefined, (e: unknown) => e)
+      assert.ok(linked instanceof MemweaveError && /which is not an ES module/.test(linked.message), String(linked))
+      const err = await preparePlugin(join(dir, 'evil2.ts'), work, undefined, { roots: undefined }).then(() => undefined, (e: unknown) => e)
       assert.ok(err instanceof MemweaveError && err.kind === 'invalid_argument', String(err))
       assert.match(err.message, /does not build: a syntax or build error at line 1/)
-      assert.ok(!err.message.includes('SECRETHASH') && !JSON.stringify(err).includes('SECRETHASH'))
+      for (const refused of [linked, err]) assert.ok(!JSON.stringify(refused).includes('SECRETHASH') && !String(refused).includes('SECRETHASH'))
       const { readdir } = await import('node:fs/promises')
-      assert.deepEqual((await readdir(work)).filter((f) => f.includes('source')), [], 'the source copy is removed')
+      assert.deepEqual(await readdir(work), [], 'nothing is written for a refused plugin')
     } finally {
-      await removeWorkDir(work)
+      await rm(work, { recursive: true, force: true })
       await rm(dir, { recursive: true, force: true })
     }
   })
