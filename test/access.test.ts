@@ -349,6 +349,28 @@ describe('the unix socket', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+  test('socket_group in the config does the same as --socket-group (a group name)', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to switch to nobody'); return }
+    const group = (await readFile('/etc/group', 'utf8')).split('\n').find((line) => line.split(':')[2] === '65534')?.split(':')[0]
+    if (group === undefined) { t.skip('no group with gid 65534 in /etc/group'); return }
+    const dir = await mkdtemp(join(tmpdir(), 'memweave-sockgroup-config-'))
+    await chmod(dir, 0o755)
+    const socket = join(dir, 'mw.sock')
+    const config = join(dir, 'memweave.toml')
+    await writeFile(config, `listen = ["unix:${socket}"]\nsocket_group = "${group}"\n`)
+    const daemon = await startDaemon(['--config', config, '--log-level', 'warn'])
+    try {
+      const info = await stat(socket)
+      assert.equal((info.mode & 0o777).toString(8), '660')
+      assert.equal(info.gid, 65534)
+      const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
+      assert.match(stdout, /^sys\/$/m)
+    } finally {
+      assert.equal((await daemon.stop()).code, 0)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('plugin load', () => {

@@ -21,8 +21,10 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { openCheckedFile } from '../../connectors/index.js'
 import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
-import { apiSource, esbuild } from './sandbox-files.js'
-import type { EsbuildModule, RuntimeFiles } from './sandbox-files.js'
+import { esbuild } from './esbuild-loader.js'
+import type { EsbuildModule } from './esbuild-loader.js'
+import { apiSource } from './sandbox-files.js'
+import type { RuntimeFiles } from './sandbox-files.js'
 
 /** Plugins are small: a bigger file is almost certainly the wrong one. */
 export const MAX_PLUGIN_BYTES = 4 * 1024 * 1024

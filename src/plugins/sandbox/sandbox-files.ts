@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { esbuild } from './esbuild-loader.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 export interface RuntimeFiles {
@@ -26,18 +27,6 @@ export interface RuntimeFiles {
   readonly readPaths: readonly string[]
   /** The `memweave/plugins` copy a plugin run as written imports (installed package, no esbuild). */
   readonly apiModule?: string
-}
-
-export type EsbuildModule = typeof import('esbuild')
-
-export async function esbuild(): Promise<EsbuildModule | undefined> {
-  try {
-    return await import('esbuild')
-  } catch (err) {
-    // Only present in a checkout (tsx depends on it); a built install runs the compiled runtime instead.
-    if (err instanceof Error && 'code' in err && err.code === 'ERR_MODULE_NOT_FOUND') return undefined
-    throw toMemweaveError(err, 'plugin', 'cannot load esbuild')
-  }
 }
 
 function nearestPackageJson(from: string): string | undefined {
