@@ -201,6 +201,34 @@ describe('paths a client names are checked files under the allowed roots', { con
     assert.match((await refusal('sys/peers/add', `w ws://127.0.0.1:1 token-file=${join(root, 'big.token')}`)).message, /more than the 4096 accepted/)
   })
 
+  test('linux symbols= is a checked file too: outside the roots, a FIFO, /proc are refused before any work on memory', async () => {
+    await control('connector/new', `sym file:${join(root, 'ok.raw')}`)
+    assert.match((await refusal('os/new', 'g1 -c sym linux:symbols=/etc/shadow')).message, /symbols file \/etc\/shadow is outside the allowed roots/)
+    assert.match((await refusal('os/new', 'g2 -c sym linux:symbols=/proc/kallsyms')).message, /under \/proc, \/sys and \/dev .*refused/)
+    await run('mkfifo', [join(root, 'symbols.fifo')])
+    assert.match((await refusal('os/new', `g3 -c sym linux:symbols=${join(root, 'symbols.fifo')}`)).message, /is a FIFO, not a regular file/)
+    await writeFile(join(root, 'huge.map'), '')
+    await (await import('node:fs/promises')).truncate(join(root, 'huge.map'), 65 * 1024 * 1024)
+    assert.match((await refusal('os/new', `g4 -c sym linux:symbols=${join(root, 'huge.map')}`)).message, /more than the 67108864 accepted/)
+    // Nothing blocked: the daemon still answers.
+    assert.match(await control('connector/new', `sym2 file:${join(root, 'ok.raw')}`), /created/)
+  })
+
+  test('a client-named QMP socket must be one on the QEMU process\'s own command line', async (t) => {
+    // A process whose binary is named like QEMU (a copy of sleep), started without any QMP socket.
+    const bin = join(dir, 'qemu-system-x86_64')
+    await (await import('node:fs/promises')).copyFile('/bin/sleep', bin)
+    await chmod(bin, 0o755)
+    const fake = (await import('node:child_process')).spawn(bin, ['600'], { stdio: 'ignore' })
+    try {
+      if (fake.pid === undefined) { t.skip('could not start the stand-in process'); return }
+      assert.match((await refusal('connector/new', `q qemu:pid=${fake.pid},qmp=/run/docker.sock`)).message,
+        /qmp=\/run\/docker\.sock is not a QMP socket on the command line of .*; a client may name only those/)
+    } finally {
+      fake.kill()
+    }
+  })
+
   test('writes need --allow-write and writable=true, and a 0400 dump is never written', async () => {
     assert.ok(client !== undefined)
     const c = client

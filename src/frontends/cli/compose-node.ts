@@ -69,7 +69,7 @@ async function createObject(node: MemweaveNode, spec: ObjectSpec): Promise<void>
   try {
     // The daemon's own command line and config: trusted paths (still regular files only).
     if (spec.what === 'connector') await node.newConnector(line, true)
-    else await node.newOs(line)
+    else await node.newOs(line, true)
   } catch (err) {
     const error = toMemweaveError(err, 'node', spec.source)
     throw new MemweaveError(error.origin, error.kind, `${spec.source}: ${error.message}`, { cause: error })
