@@ -46,6 +46,8 @@ export interface CreateNodeOptions {
    * a daemon sets them (docs/access.md). Default: any path (this process's own caller).
    */
   readonly fileRoots?: readonly string[]
+  /** Folders plugin files loaded by clients (sys/plugins/load) must lie in; a daemon sets them. Default: any path. */
+  readonly pluginRoots?: readonly string[]
   /**
    * Connectors and OSs to create after the peers, in this order (each after what it is created on).
    * They come from the node's creator (the daemon's own command line or config), so their file paths
@@ -102,7 +104,7 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Local
     limits: options.limits,
   })
   // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
-  const plugins = pluginHostFor(node, { maxPlugins: node.limits.maxPlugins })
+  const plugins = pluginHostFor(node, { maxPlugins: node.limits.maxPlugins, ...(options.pluginRoots === undefined ? {} : { roots: options.pluginRoots }) })
   const peers = new PeerManager({ node, log })
   const local = new LocalNode(node, plugins, peers)
   try {
@@ -119,7 +121,7 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Local
 async function createObject(node: MemweaveNode, object: StartObject): Promise<void> {
   try {
     if (object.what === 'connector') await node.newConnector(object.line, true)
-    else await node.newOs(object.line)
+    else await node.newOs(object.line, true)
   } catch (err) {
     const error = toMemweaveError(err, 'node', object.source)
     throw new MemweaveError(error.origin, error.kind, `${object.source}: ${error.message}`, { cause: error })
