@@ -3,7 +3,7 @@
  * node's connector/ and os/ as NAME.X. A peer's own listing already holds
  * its peers' objects as C.X, so a chain A→B→C shows C's OS on A as
  * os/b.c.Y. Cycles stop here: peers already in the request's hop chain are
- * skipped (see peer-context.ts), so each node is asked at most once per
+ * skipped (see hop-rules.ts), so each node is asked at most once per
  * listing. A peer that is down is left out of listings; naming one of its
  * objects says it is down.
  */

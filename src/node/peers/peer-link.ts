@@ -2,7 +2,8 @@
  * What the node layer needs from a connected peer, without knowing the
  * protocol: a PeerLink is one configured peer (up or down); while up it has
  * a PeerSession, the current connection, whose lifetime ends when that
- * connection drops. src/net/peers*.ts implements these over the protocol.
+ * connection drops. peer-connection.ts and peer-client-session.ts implement
+ * these over the protocol; peer-manager.ts keeps the links.
  */
 import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import type { Entry, Lifetime, OpenResult, Stat } from '../../tree/index.js'

@@ -3,7 +3,7 @@
  * whole tree as NAME/ (extraRoot), its connectors and OSs flattened into
  * connector/ and os/ (extra sources), the `remote` connector kind, the
  * `hints` leaf on every connector, and `os new g -c b.dump …` creating the
- * connector 'b.dump' here on demand. The peer manager (src/net/peers.ts)
+ * connector 'b.dump' here on demand. The peer manager (peer-manager.ts)
  * tells it when peers come, go, connect, drop, and report changes.
  */
 import type { Logger } from 'pino'
