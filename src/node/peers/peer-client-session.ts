@@ -48,10 +48,10 @@ export class ProtocolPeerSession implements PeerSession {
   private async gate<T>(bytes: number, call: () => Promise<T>): Promise<T> {
     const { maxInFlight, maxInFlightBytes } = this.tuning
     if (this.inFlight >= maxInFlight) {
-      throw new MemweaveError('net', 'limit', `peer '${this.peer}': ${maxInFlight} requests are already outstanding; try again when some are answered`)
+      throw new MemweaveError('node', 'limit', `peer '${this.peer}': ${maxInFlight} requests are already outstanding; try again when some are answered`)
     }
     if (bytes > 0 && this.inFlightBytes > 0 && this.inFlightBytes + bytes > maxInFlightBytes) {
-      throw new MemweaveError('net', 'limit', `peer '${this.peer}': reads of ${this.inFlightBytes} bytes are already outstanding (limit ${maxInFlightBytes})`)
+      throw new MemweaveError('node', 'limit', `peer '${this.peer}': reads of ${this.inFlightBytes} bytes are already outstanding (limit ${maxInFlightBytes})`)
     }
     this.inFlight++
     this.inFlightBytes += bytes

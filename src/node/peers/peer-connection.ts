@@ -77,7 +77,7 @@ export class Peer implements PeerLink {
   session(): ProtocolPeerSession {
     if (this.live !== undefined) return this.live
     const why = this.lastError === undefined ? '' : `: ${this.lastError.message}`
-    throw new MemweaveError('net', 'disconnected', `peer '${this.name}' is ${this.state === 'up' ? 'reconnecting' : this.state}${why}`)
+    throw new MemweaveError('node', 'disconnected', `peer '${this.name}' is ${this.state === 'up' ? 'reconnecting' : this.state}${why}`)
   }
 
   /** Starts the connect loop, detached from whatever request added the peer. */
@@ -140,7 +140,7 @@ export class Peer implements PeerLink {
         log: this.log,
       })
     } catch (err) {
-      this.failed(toMemweaveError(err, 'net', `cannot connect to peer '${this.name}' at ${this.spec.url}`))
+      this.failed(toMemweaveError(err, 'node', `cannot connect to peer '${this.name}' at ${this.spec.url}`))
       return undefined
     }
   }

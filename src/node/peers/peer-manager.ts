@@ -58,9 +58,9 @@ export class PeerManager implements PeerDirectory {
    * peer keeps retrying either way.
    */
   async add(given: PeerSpec, wait = true, fromClient = false): Promise<string> {
-    if (this.closed) throw new MemweaveError('net', 'cancelled', 'the node is shutting down')
+    if (this.closed) throw new MemweaveError('node', 'cancelled', 'the node is shutting down')
     this.wiring.checkName(given.name)
-    if (this.peers.has(given.name)) throw new MemweaveError('net', 'already_exists', `a peer named '${given.name}' already exists`)
+    if (this.peers.has(given.name)) throw new MemweaveError('node', 'already_exists', `a peer named '${given.name}' already exists`)
     checkCap(this.peers.size, this.options.node.limits.maxPeers, 'maxPeers', 'the daemon has the most peers it may')
     // Files a client names are read once, here, as checked files (allowed roots, regular, small); never again at reconnect.
     const roots = fromClient ? this.options.node.options.fileRoots : undefined
@@ -81,7 +81,7 @@ export class PeerManager implements PeerDirectory {
 
   async remove(name: string): Promise<string> {
     const peer = this.peers.get(name)
-    if (peer === undefined) throw new MemweaveError('net', 'not_found', `no peer named '${name}' (see sys/peers/list)`)
+    if (peer === undefined) throw new MemweaveError('node', 'not_found', `no peer named '${name}' (see sys/peers/list)`)
     this.peers.delete(name)
     this.wiring.detach(name)
     await peer.stop()
