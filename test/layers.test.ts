@@ -1,5 +1,5 @@
 /**
- * The layer rule of STYLE.md §5.1, checked: each folder of src/ imports only
+ * The layer rule of docs/architecture.md §2, checked: each folder of src/ imports only
  * the layers below it, and another layer only through an index.ts. The
  * composition root is src/node/create-node.ts (createNode); the CLI's serve
  * and --embedded start a node through it (a lazy import of node/index.ts),

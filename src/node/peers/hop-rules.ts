@@ -1,5 +1,5 @@
 /**
- * The composition rules of hop chains (ARCHITECTURE.md §5). The chains
+ * The composition rules of hop chains (docs/architecture.md §6). The chains
  * themselves ride in the tree layer's hop context (tree/hop-context.ts),
  * which the protocol server fills for each request; here is what this node
  * does with them when it forwards a request or re-emits a peer's event:
