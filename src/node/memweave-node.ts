@@ -60,7 +60,12 @@ export class MemweaveNode {
   constructor(readonly options: NodeOptions) {
     this.log = options.log
     this.limits = resolveNodeLimits(options.limits)
-    this.tree = new Tree({ allowWrite: options.allowWrite })
+    this.tree = new Tree({
+      allowWrite: options.allowWrite,
+      onFilterError: (failure) => {
+        this.log.warn({ err: failure.error, mapping: `${failure.kind}/${failure.name}`, owner: failure.owner }, `the filter of mapping '${failure.name}' (${failure.owner}) threw; the mapping is hidden`)
+      },
+    })
     for (const kind of options.connectorKinds) this.connectorKinds.add(kind)
     for (const kind of options.osKinds) this.osKinds.add(kind)
     for (const mapping of options.mappings) this.tree.registry.add(mapping)
