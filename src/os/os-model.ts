@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { Connector } from '../connectors/index.js'
 import type { PhysAddr, VirtAddr, VirtualMemory } from '../mem/index.js'
 import type { KindArgs, Lifetime } from '../tree/index.js'
-import type { ThreadState } from './x86-64-registers.js'
+import type { ThreadState } from './thread-state.js'
 
 export interface ProcessRef {
   readonly pid: number
