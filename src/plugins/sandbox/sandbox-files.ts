@@ -1,6 +1,7 @@
 /**
  * The files a sandboxed plugin process may read, prepared by the daemon in
- * a private work directory: the runtime (compiled JavaScript from dist/,
+ * a private work directory: the runtime (compiled JavaScript from dist/
+ * with the one import-free module it shares with the daemon, errors/guards,
  * or bundled from the TypeScript sources with esbuild when running from a
  * checkout), msgpackr's single-file build, and a copy of the plugin.
  * TypeScript plugins (and plugins importing the plugin API for
@@ -88,7 +89,9 @@ export async function prepareRuntime(workDir: string): Promise<RuntimeFiles> {
   if (existsSync(compiled)) {
     const packageJson = nearestPackageJson(HERE)
     const shim = await installApiPackage(workDir)
-    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])] }
+    // The runtime imports one module outside its folder: the import-free guards (errors/guards.js).
+    const guards = join(HERE, '..', '..', 'errors', 'guards.js')
+    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, guards, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])] }
   }
   const source = join(HERE, 'runtime', 'plugin-runtime.ts')
   const builder = await esbuild()
