@@ -39,6 +39,8 @@ export const NT_PRFPREG = 2
 export const NT_PRPSINFO = 3
 export const NT_AUXV = 6
 export const NT_FILE = 0x46494c45
+/** AArch64: the thread pointer tpidr_el0 (the kernel's tls regset). */
+export const NT_ARM_TLS = 0x401
 
 /** p_paddr of a kcore segment with no physical address (vmalloc, modules). */
 export const NO_PADDR = 0xffffffffffffffffn
