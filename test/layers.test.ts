@@ -34,9 +34,10 @@ const ROOT_FILES: Readonly<Record<string, string>> = { 'index.ts': 'api' }
 
 /**
  * Besides index.ts, the other doors into a layer: testing.ts (fakes, kept out of the production
- * index) and the import-free plugin API, which `memweave/plugins` must load without the rest.
+ * index), the import-free plugin API, which `memweave/plugins` must load without the rest, and the
+ * import-free guards, which the sandboxed plugin runtime loads (it may read no other file of ours).
  */
-const SIDE_DOORS = new Set(['testing.js', 'plugins/plugin-api.js'])
+const SIDE_DOORS = new Set(['testing.js', 'plugins/plugin-api.js', 'errors/guards.js'])
 
 /** Where a frontend starts a node (createNode), so it may import the node layer. */
 const COMPOSITION_ROOTS = new Set(['frontends/cli/commands/serve-command.ts', 'frontends/cli/session.ts'])
