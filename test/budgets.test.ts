@@ -13,9 +13,9 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { connectClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { RawPeer } from './protocol-fixtures.js'
+import { startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { RawPeer } from './protocol-kit.js'
 import { waitFor } from './wait-for.js'
 
 const MIB = 1 << 20

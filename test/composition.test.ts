@@ -22,9 +22,9 @@ import { WebSocketServer } from 'ws'
 import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, decodeMessage, encodeMessage } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { linuxFixtures } from './linux-fixtures.js'
+import { runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { linuxFixtures } from './linux-kit.js'
 import { waitFor } from './wait-for.js'
 
 const IMAGE_BYTES = 4 << 20

@@ -9,7 +9,7 @@ import { test } from 'node:test'
 import { MemweaveError } from '../src/errors/index.js'
 import { CLOSE_CODES, connectClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { KERNEL_BASE, makeTree, RawPeer, serve } from './protocol-fixtures.js'
+import { KERNEL_BASE, makeTree, RawPeer, serve } from './protocol-kit.js'
 import { waitFor } from './wait-for.js'
 
 const PROTOCOL = 6000 + 14 // origin net, kind protocol

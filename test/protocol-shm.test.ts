@@ -18,11 +18,11 @@ import type { PieceResult, ReadPiece } from '../src/mem/index.js'
 import { connectClient, DEFAULT_DATA_RING_POLICY, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { READ_SCRATCH } from '../src/net/scratch-pool.js'
-import { gate, RawPeer, serve, testLog } from './protocol-fixtures.js'
+import { gate, RawPeer, serve, testLog } from './protocol-kit.js'
 import { waitFor } from './wait-for.js'
-import type { TestServer } from './protocol-fixtures.js'
-import { MIB, ringFds, shmDir, SMALL_RING_BYTES, twoLeafTree } from './protocol-shm-fixtures.js'
-import type { TwoLeafTree } from './protocol-shm-fixtures.js'
+import type { TestServer } from './protocol-kit.js'
+import { MIB, ringFds, shmDir, SMALL_RING_BYTES, twoLeafTree } from './protocol-shm-kit.js'
+import type { TwoLeafTree } from './protocol-shm-kit.js'
 
 const LEAF_BYTES = 4 * MIB
 

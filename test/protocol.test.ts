@@ -12,9 +12,9 @@ import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, decodeMessage, encodeMessage, LocalTreeClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
-import { KERNEL_BASE, makeTree, serve, testLog } from './protocol-fixtures.js'
+import { KERNEL_BASE, makeTree, serve, testLog } from './protocol-kit.js'
 import { waitFor } from './wait-for.js'
-import type { TestServer, TestTree } from './protocol-fixtures.js'
+import type { TestServer, TestTree } from './protocol-kit.js'
 
 function isKind(kind: string) {
   return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind

@@ -11,8 +11,8 @@ import { GuestShell, liveGuestSkipReason, startGuest, stopGuest, until } from '.
 import type { GuestRun } from './qemu-guest-kit.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
-import { screenshot, startWebDaemon } from './web-harness.js'
-import type { WebDaemon } from './web-harness.js'
+import { screenshot, startWebDaemon } from './web-kit.js'
+import type { WebDaemon } from './web-kit.js'
 
 const skip = liveGuestSkipReason() || (!haveChromium() ? NO_CHROMIUM_REASON : false)
 

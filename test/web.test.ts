@@ -15,12 +15,12 @@ import type { Server } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { WebSocket } from 'ws'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
-import { runCli } from './cli-harness.js'
-import { screenshot, startWebDaemon } from './web-harness.js'
-import type { WebDaemon } from './web-harness.js'
+import { runCli } from './cli-kit.js'
+import { screenshot, startWebDaemon } from './web-kit.js'
+import type { WebDaemon } from './web-kit.js'
 
 const FIXTURE = linuxFixtures()[0]
 const skip = FIXTURE === undefined ? NO_FIXTURES_REASON : !haveChromium() ? NO_CHROMIUM_REASON : false
