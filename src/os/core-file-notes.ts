@@ -2,7 +2,8 @@
  * The PT_NOTE contents of an x86-64 or AArch64 Linux core file, in the order
  * the kernel writes them: per thread NT_PRSTATUS (tid and registers) followed
  * by its FP registers when read (x86-64 NT_PRFPREG: the FXSAVE area; AArch64
- * NT_FPREGSET: user_fpsimd_state) and, on AArch64, NT_ARM_TLS (tpidr_el0),
+ * NT_FPREGSET: user_fpsimd_state), then x86-64 NT_X86_XSTATE (the XSAVE area,
+ * when the kernel uses XSAVE) or AArch64 NT_ARM_TLS (tpidr_el0),
  * the main thread first; then
  * NT_PRPSINFO (name, arguments, state), NT_AUXV (when the process gives its
  * auxiliary vector) and NT_FILE (which file backs which mapping, so gdb can
@@ -21,6 +22,8 @@ export const NT_PRFPREG = 2
 export const NT_PRPSINFO = 3
 export const NT_AUXV = 6
 export const NT_FILE = 0x46494c45
+/** x86-64: the XSAVE area in standard format (AVX and later), after NT_PRFPREG. */
+export const NT_X86_XSTATE = 0x202
 /** AArch64: the thread pointer tpidr_el0 (the kernel's tls regset). */
 export const NT_ARM_TLS = 0x401
 
@@ -89,7 +92,12 @@ export function prstatusDesc(info: ProcessInfo, thread?: ThreadState): Uint8Arra
 /** The notes after a thread's NT_PRSTATUS: its FP registers, and on AArch64 its thread pointer. */
 function threadRegsetNotes(thread: ThreadState): CoreNote[] {
   const registers = thread.registers
-  if (registers.arch === 'x86_64') return registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: registers.fxsave }]
+  if (registers.arch === 'x86_64') {
+    return [
+      ...(registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: registers.fxsave }]),
+      ...(registers.xsave === undefined ? [] : [{ name: 'LINUX', type: NT_X86_XSTATE, desc: registers.xsave }]),
+    ]
+  }
   const tls = new Uint8Array(8)
   new DataView(tls.buffer).setBigUint64(0, BigInt.asUintN(64, registers.regs.tpidr_el0), true)
   return [
