@@ -12,20 +12,12 @@
  * Struct layouts follow the kernel's include/uapi/linux/elfcore.h for 64-bit
  * x86 and arm64 (the same 112-byte head; only pr_reg differs).
  */
+import { NT_ARM_TLS, NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE } from '../connectors/index.js'
+import type { ElfNote } from '../connectors/index.js'
 import type { MapEntry, ProcessInfo } from './os-model.js'
 import { encodeUserPtRegs, USER_PT_REGS_BYTES } from './aarch64-registers.js'
 import type { ThreadState } from './thread-state.js'
 import { encodeUserRegs, zeroRegs } from './x86-64-registers.js'
-
-export const NT_PRSTATUS = 1
-export const NT_PRFPREG = 2
-export const NT_PRPSINFO = 3
-export const NT_AUXV = 6
-export const NT_FILE = 0x46494c45
-/** x86-64: the XSAVE area in standard format (AVX and later), after NT_PRFPREG. */
-export const NT_X86_XSTATE = 0x202
-/** AArch64: the thread pointer tpidr_el0 (the kernel's tls regset). */
-export const NT_ARM_TLS = 0x401
 
 /** sizeof(struct elf_prstatus) on x86-64: 112 bytes of header, 27 general registers, pr_fpvalid, padding. */
 export const PRSTATUS_BYTES = 336
@@ -33,34 +25,6 @@ export const PRSTATUS_BYTES = 336
 export const PRPSINFO_BYTES = 136
 
 const encoder = new TextEncoder()
-
-export interface CoreNote {
-  readonly name: string
-  readonly type: number
-  readonly desc: Uint8Array
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3
-}
-
-/** Serialises notes: namesz, descsz, type, then name and desc each padded to 4 bytes. */
-export function encodeNotes(notes: readonly CoreNote[]): Uint8Array {
-  const sizes = notes.map((n) => 12 + align4(encoder.encode(n.name).length + 1) + align4(n.desc.length))
-  const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0))
-  const view = new DataView(out.buffer)
-  let at = 0
-  notes.forEach((note, i) => {
-    const name = encoder.encode(note.name)
-    view.setUint32(at, name.length + 1, true)
-    view.setUint32(at + 4, note.desc.length, true)
-    view.setUint32(at + 8, note.type, true)
-    out.set(name, at + 12)
-    out.set(note.desc, at + 12 + align4(name.length + 1))
-    at += sizes[i] ?? 0
-  })
-  return out
-}
 
 const PR_REG_OFFSET = 112
 const PR_FPVALID_OFFSET = 328
@@ -90,7 +54,7 @@ export function prstatusDesc(info: ProcessInfo, thread?: ThreadState): Uint8Arra
 }
 
 /** The notes after a thread's NT_PRSTATUS: its FP registers, and on AArch64 its thread pointer. */
-function threadRegsetNotes(thread: ThreadState): CoreNote[] {
+function threadRegsetNotes(thread: ThreadState): ElfNote[] {
   const registers = thread.registers
   if (registers.arch === 'x86_64') {
     return [
@@ -144,17 +108,17 @@ export function fileNoteDesc(maps: readonly MapEntry[], pageSize: bigint): Uint8
   return desc
 }
 
-function threadNotes(info: ProcessInfo, threads: readonly ThreadState[] | undefined): CoreNote[] {
+function threadNotes(info: ProcessInfo, threads: readonly ThreadState[] | undefined): ElfNote[] {
   if (threads === undefined || threads.length === 0) return [{ name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) }]
   // gdb takes the first NT_PRSTATUS as the thread that was current: the main thread, as the kernel orders them.
   const ordered = [...threads.filter((t) => t.tid === info.pid), ...threads.filter((t) => t.tid !== info.pid)]
-  return ordered.flatMap((thread): CoreNote[] => [
+  return ordered.flatMap((thread): ElfNote[] => [
     { name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info, thread) },
     ...threadRegsetNotes(thread),
   ])
 }
 
-export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint, threads?: readonly ThreadState[]): CoreNote[] {
+export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint, threads?: readonly ThreadState[]): ElfNote[] {
   return [
     ...threadNotes(info, threads),
     { name: 'CORE', type: NT_PRPSINFO, desc: prpsinfoDesc(info) },
