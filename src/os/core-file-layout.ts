@@ -79,8 +79,7 @@ export async function probeReadable(process: OsProcess, maps: readonly MapEntry[
 
 export async function planCoreFile(process: OsProcess): Promise<CoreLayout> {
   const info = await process.info()
-  // thread registers are x86-64 only for now: an aarch64 core carries the process with zero registers
-  const [maps, auxv, threads] = await Promise.all([process.maps(), process.auxv?.(), info.arch === 'aarch64' ? undefined : process.threads?.()])
+  const [maps, auxv, threads] = await Promise.all([process.maps(), process.auxv?.(), process.threads?.()])
   if (maps.length + 1 > MAX_PROGRAM_HEADERS) {
     throw new MemweaveError('os', 'too_large', `process ${info.pid} has ${maps.length} mappings; a core file holds at most ${MAX_PROGRAM_HEADERS - 1}`)
   }

@@ -30,6 +30,8 @@ export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 30_000, stable
 export interface UserPluginOptions {
   /** The file the user loaded, for listings. */
   readonly path: string
+  /** Its bundle in the daemon's private folder (each run gets it over its pipe). */
+  readonly bundle: string
   readonly plan: LaunchPlan
   readonly limits: RunLimits
   readonly backoff: Backoff
@@ -97,6 +99,7 @@ export class UserPlugin implements PluginBackend {
     return {
       get label() { return label.name },
       plan: options.plan,
+      bundle: options.bundle,
       limits: options.limits,
       log: options.log,
       onCallback: (op, message) => serveCallback(label.name, grants, options.log, op, message),
@@ -152,11 +155,11 @@ export class UserPlugin implements PluginBackend {
     return { stream: source }
   }
 
-  /** A sandboxed call is not cancelled midway (the signal is not forwarded to the plugin process yet). */
-  async rpc(target: PluginTarget, request: unknown, progress: ProgressSink, _signal?: AbortSignal): Promise<unknown> {
+  /** A cancel (signal) reaches the plugin process: the call fails as 'cancelled' and the handler's ctx.signal aborts. */
+  async rpc(target: PluginTarget, request: unknown, progress: ProgressSink, signal?: AbortSignal): Promise<unknown> {
     const { run, grants, token } = this.grant(target)
     try {
-      return await run.call('rpc', { token, object: target.access.descriptor, leaf: target.leaf, ...this.childOf(target), request }, progress)
+      return await run.call('rpc', { token, object: target.access.descriptor, leaf: target.leaf, ...this.childOf(target), request }, progress, signal)
     } finally {
       grants.revoke(token)
     }
