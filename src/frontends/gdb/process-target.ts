@@ -11,7 +11,7 @@
  * A stale handle or a vanished path means the process went away: that is
  * reported as `gone` with the tree's own reason.
  */
-import { MemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord } from '../../errors/index.js'
 import type { TreeClient } from '../../net/index.js'
 import { targetFor, X86_64_TARGET } from './target-description.js'
 import type { TargetDescription } from './target-description.js'
@@ -26,9 +26,6 @@ export interface TargetThread {
 /** Longest read gdb gets in one 'm' reply (it asks in PacketSize-bounded pieces anyway). */
 export const MAX_MEMORY_READ = 0x8000
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function littleEndian(value: bigint, bytes: number): Uint8Array {
   const out = new Uint8Array(bytes)

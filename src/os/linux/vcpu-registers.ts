@@ -3,13 +3,14 @@
  *
  *   x86-64: QEMU notes (one QEMUCPUState per vCPU, in CPU order) ─▶ rax..r15, rip, rflags, segments
  *   arm64:  CORE NT_PRSTATUS per vCPU (aarch64 elf_prstatus: x0..x30, sp, pc, pstate),
- *           each followed by its NT_FPREGSET (user_fpsimd_state)
+ *           each followed by its NT_PRFPREG, a.k.a. NT_FPREGSET (user_fpsimd_state)
  *   per-CPU current task: __per_cpu_offset[cpu] + current_task (or pcpu_hot.current_task),
  *           else the generic runqueues.curr (arm64 keeps current in SP_EL0, which no note holds)
  *
  * A thread caught in user mode on a vCPU has its live registers only there
  * (its pt_regs hold those of its previous kernel entry).
  */
+import { NT_PRFPREG, NT_PRSTATUS } from '../../connectors/index.js'
 import type { ElfNote } from '../../connectors/index.js'
 import { virtAddr } from '../../mem/index.js'
 import type { Aarch64Regs } from '../aarch64-registers.js'
@@ -41,8 +42,6 @@ export interface Arm64VcpuState extends VcpuCommon {
 
 export type VcpuState = X86VcpuState | Arm64VcpuState
 
-const NT_PRSTATUS = 1
-const NT_FPREGSET = 2
 /** sizeof(struct elf_prstatus) on arm64, and where pr_reg (struct user_pt_regs) starts in it. */
 const ARM64_PRSTATUS_BYTES = 392
 const PR_REG_OFFSET = 112
@@ -88,7 +87,7 @@ export function arm64CpuRegisters(notes: readonly ElfNote[]): { regs: Aarch64Reg
       const regs = decodeUserPtRegs(note.desc, PR_REG_OFFSET)
       out.push({ regs, fpsimd: undefined, userMode: isEl0(regs.pstate) })
       if (out.length >= MAX_CPUS) break
-    } else if (note.type === NT_FPREGSET && note.desc.length >= FPSIMD_BYTES) {
+    } else if (note.type === NT_PRFPREG && note.desc.length >= FPSIMD_BYTES) {
       const last = out[out.length - 1]
       if (last !== undefined && last.fpsimd === undefined) out[out.length - 1] = { ...last, fpsimd: note.desc.slice(0, FPSIMD_BYTES) }
     }

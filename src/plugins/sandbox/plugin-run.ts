@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises'
 import type { ChildProcess } from 'node:child_process'
 import { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { isErrorKind, MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, isErrorKind, isRecord, toMemweaveError } from '../../errors/index.js'
 import { decodeMessage, encodeMessage } from '../../net/index.js'
 import { Lifetime } from '../../tree/index.js'
 import type { ProgressSink } from '../plugin-backend.js'
@@ -48,9 +48,6 @@ interface PendingCall {
   hard: NodeJS.Timeout | undefined
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function isCallbackOp(value: unknown): value is CallbackOp {
   return typeof value === 'string' && (CALLBACK_OPS as readonly string[]).includes(value)

@@ -1,8 +1,9 @@
 /**
  * The files a sandboxed plugin process may read, prepared by the daemon in
  * a public work directory (the plugin runs as another user): the runtime
- * (compiled JavaScript from dist/, or bundled from the TypeScript sources
- * with esbuild when running from a checkout), msgpackr's single-file build,
+ * (compiled JavaScript from dist/, with the one import-free module it
+ * shares with the daemon, errors/guards.js, or bundled from the TypeScript
+ * sources with esbuild when running from a checkout), msgpackr's single-file build,
  * and, for an installed package, `memweave/plugins` (a copy of the plugin
  * API). All of it is memweave's own code. Plugins themselves never come
  * here: plugin-bundle.ts bundles them into the daemon's private folder
@@ -72,7 +73,9 @@ export async function prepareRuntime(workDir: string): Promise<RuntimeFiles> {
   if (existsSync(compiled)) {
     const packageJson = nearestPackageJson(HERE)
     const shim = await installApiPackage(workDir)
-    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])], apiModule: join(shim, 'plugins.js') }
+    // The runtime imports one module outside its folder: the import-free guards (errors/guards.js).
+    const guards = join(HERE, '..', '..', 'errors', 'guards.js')
+    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, guards, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])], apiModule: join(shim, 'plugins.js') }
   }
   const source = join(HERE, 'runtime', 'plugin-runtime.ts')
   const builder = await esbuild()

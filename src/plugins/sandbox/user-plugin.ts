@@ -6,7 +6,7 @@
  * "plugin X is not running: crashed (…), restarting in N s".
  */
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord, toMemweaveError } from '../../errors/index.js'
 import type { Lifetime } from '../../tree/index.js'
 import { validateManifest } from '../manifest-check.js'
 import type { ObjectDescriptor, PluginManifest } from '../plugin-api.js'
@@ -59,9 +59,6 @@ export interface PluginSummary {
   readonly writesAllowed?: boolean
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 export class UserPlugin implements PluginBackend {
   /** Each run serves callbacks from its own grants, so a token never outlives the run it was issued to. */

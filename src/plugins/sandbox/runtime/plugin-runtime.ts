@@ -19,6 +19,7 @@ import { normalizeContent } from './leaf-content.js'
 import { definitionOf, manifestOf } from './manifest.js'
 import { CallbackError, remoteContext } from './remote-context.js'
 import type { CallbackChannel } from './remote-context.js'
+import { isRecord } from '../../../errors/guards.js'
 
 interface Codec {
   pack(value: unknown): Uint8Array
@@ -31,9 +32,6 @@ interface OpenStream {
   rest: Uint8Array | undefined
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function isPackrModule(value: unknown): value is { Packr: typeof Packr } {
   return isRecord(value) && typeof value['Packr'] === 'function'
