@@ -1,5 +1,5 @@
 /**
- * The layer rule of ARCHITECTURE §4 and STYLE.md §5.1, checked: each folder
+ * The layer rule of docs/architecture.md §2 (STYLE.md §5.1), checked: each folder
  * of src/ imports only the layers the documented table (layer-table.ts) gives
  * it, and another layer only through its index.ts (or a named side door).
  * Static imports, re-exports, `import type`, dynamic `import()` and
@@ -16,7 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { ALLOWED, COMPOSITION_ROOTS, EXCEPTIONS, ROOT_FILES, SIDE_DOORS, lintOverrides } from './layer-table.js'
+import { ALLOWED, EXCEPTIONS, ROOT_FILES, SIDE_DOORS, lintOverrides } from './layer-table.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SRC = join(ROOT, 'src')
@@ -49,7 +49,7 @@ function importsOf(file: string): string[] {
 }
 
 function mayImport(from: string, layer: string, targetLayer: string): boolean {
-  return (ALLOWED[layer] ?? []).includes(targetLayer) || (EXCEPTIONS[from]?.layers.includes(targetLayer) ?? false) || COMPOSITION_ROOTS.has(from)
+  return (ALLOWED[layer] ?? []).includes(targetLayer) || (EXCEPTIONS[from]?.layers.includes(targetLayer) ?? false)
 }
 
 test('every import stays in its layer or goes where the table allows, through an index.ts', () => {
