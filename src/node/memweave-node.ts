@@ -93,7 +93,7 @@ export class MemweaveNode {
   /** Runs one `os/new` line; `trusted` as for newConnector (a symbols= file outside the roots). */
   async newOs(line: string, trusted = false): Promise<string> {
     const parsed = parseCreateLine(line)
-    const on = parsed.chainOn
+    const on = parsed.on
     if (on !== undefined && on.includes('.') && !this.store.connectors.has(on)) await this.remoteConnectors?.(on)
     const record = await this.store.createOs(parsed, trusted)
     return `os '${record.name}' created (${record.kind}, ${Math.round(record.openMs)} ms)`
