@@ -15,7 +15,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -116,6 +116,10 @@ async function clientRandomRate(client: TreeClient, path: string, count: number)
   }
 }
 
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system
+}
+
 async function best(rounds: number, measure: () => Promise<number>): Promise<number> {
   let top = 0
   for (let i = 0; i < rounds; i++) top = Math.max(top, await measure())
@@ -167,8 +171,13 @@ async function main(): Promise<void> {
     const viaProtocol = await best(rounds, () => clientRate(remote, 'connector/dump/mem'))
     const viaMountRemote = await best(rounds, () => ddRate(mem('remote')))
     const rawFile = await best(rounds, () => ddRate(image))
+    // CPU of this process per read (JS and libfuse's threads alike): where a FUSE request's cost is, whatever the load.
+    let cpu = process.cpuUsage()
     const randomInProcess = await best(rounds, () => clientRandomRate(local, 'connector/dump/mem', randomCount))
+    const cpuInProcessUs = cpuMicros(process.cpuUsage(cpu)) / (rounds * randomCount)
+    cpu = process.cpuUsage()
     const randomMount = await best(rounds, () => mountRandomRate(mem('local'), randomCount))
+    const cpuMountUs = cpuMicros(process.cpuUsage(cpu)) / (rounds * randomCount)
 
     const ceiling = { what: 'in-process LocalTreeClient', value: inProcess }
     const rows: BenchRow[] = [
@@ -178,6 +187,7 @@ async function main(): Promise<void> {
       row('sequential 1 MiB, ProtocolClient over a unix socket', viaProtocol, 'MB/s', ceiling),
       row('sequential 1 MiB, dd through a mount over the ProtocolClient', viaMountRemote, 'MB/s', { what: 'ProtocolClient', value: viaProtocol }),
       row('random 4 KiB reads through the mount (python pread loop)', randomMount, 'reads/s', { what: 'in-process LocalTreeClient', value: randomInProcess }),
+      row('CPU of the mounting process per random 4 KiB read through the mount (JS and libfuse threads; lower is better)', cpuMountUs, 'µs', { what: 'CPU per in-process tree read (the JS part of a FUSE read)', value: cpuInProcessUs }),
     ]
     emit({
       bench: 'fuse',
@@ -186,6 +196,8 @@ async function main(): Promise<void> {
       notes: [
         'The kernel sends FUSE reads of at most 128 KiB (libfuse 2 negotiates no larger max_pages); read-ahead fetches 1 MiB windows per tree read.',
         'Every FUSE request crosses from a libfuse thread to the Node event loop and back; the machine is shared with other work, so figures vary between runs.',
+        `CPU per random read: ${cpuMountUs.toFixed(1)} µs through the mount against ${cpuInProcessUs.toFixed(1)} µs for the same read in-process: the tree and the JS answer are the small part; the rest is libfuse 2's thread crossing per request and the kernel's FUSE round trip, which only a libfuse 3 binding that batches requests per event-loop turn would cut (issue 11, item 4). Operation deadlines are one swept set, not a timer per request.`,
+        `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on 2 cores at the end (shared machine)`,
       ],
     })
   } finally {

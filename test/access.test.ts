@@ -201,6 +201,34 @@ describe('paths a client names are checked files under the allowed roots', { con
     assert.match((await refusal('sys/peers/add', `w ws://127.0.0.1:1 token-file=${join(root, 'big.token')}`)).message, /more than the 4096 accepted/)
   })
 
+  test('linux symbols= is a checked file too: outside the roots, a FIFO, /proc are refused before any work on memory', async () => {
+    await control('connector/new', `sym file:${join(root, 'ok.raw')}`)
+    assert.match((await refusal('os/new', 'g1 -c sym linux:symbols=/etc/shadow')).message, /symbols file \/etc\/shadow is outside the allowed roots/)
+    assert.match((await refusal('os/new', 'g2 -c sym linux:symbols=/proc/kallsyms')).message, /under \/proc, \/sys and \/dev .*refused/)
+    await run('mkfifo', [join(root, 'symbols.fifo')])
+    assert.match((await refusal('os/new', `g3 -c sym linux:symbols=${join(root, 'symbols.fifo')}`)).message, /is a FIFO, not a regular file/)
+    await writeFile(join(root, 'huge.map'), '')
+    await (await import('node:fs/promises')).truncate(join(root, 'huge.map'), 65 * 1024 * 1024)
+    assert.match((await refusal('os/new', `g4 -c sym linux:symbols=${join(root, 'huge.map')}`)).message, /more than the 67108864 accepted/)
+    // Nothing blocked: the daemon still answers.
+    assert.match(await control('connector/new', `sym2 file:${join(root, 'ok.raw')}`), /created/)
+  })
+
+  test('a client-named QMP socket must be one on the QEMU process\'s own command line', async (t) => {
+    // A process whose binary is named like QEMU (a copy of sleep), started without any QMP socket.
+    const bin = join(dir, 'qemu-system-x86_64')
+    await (await import('node:fs/promises')).copyFile('/bin/sleep', bin)
+    await chmod(bin, 0o755)
+    const fake = (await import('node:child_process')).spawn(bin, ['600'], { stdio: 'ignore' })
+    try {
+      if (fake.pid === undefined) { t.skip('could not start the stand-in process'); return }
+      assert.match((await refusal('connector/new', `q qemu:pid=${fake.pid},qmp=/run/docker.sock`)).message,
+        /qmp=\/run\/docker\.sock is not a QMP socket on the command line of .*; a client may name only those/)
+    } finally {
+      fake.kill()
+    }
+  })
+
   test('writes need --allow-write and writable=true, and a 0400 dump is never written', async () => {
     assert.ok(client !== undefined)
     const c = client
@@ -349,24 +377,50 @@ describe('the unix socket', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+  test('socket_group in the config does the same as --socket-group (a group name)', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to switch to nobody'); return }
+    const group = (await readFile('/etc/group', 'utf8')).split('\n').find((line) => line.split(':')[2] === '65534')?.split(':')[0]
+    if (group === undefined) { t.skip('no group with gid 65534 in /etc/group'); return }
+    const dir = await mkdtemp(join(tmpdir(), 'memweave-sockgroup-config-'))
+    await chmod(dir, 0o755)
+    const socket = join(dir, 'mw.sock')
+    const config = join(dir, 'memweave.toml')
+    await writeFile(config, `listen = ["unix:${socket}"]\nsocket_group = "${group}"\n`)
+    const daemon = await startDaemon(['--config', config, '--log-level', 'warn'])
+    try {
+      const info = await stat(socket)
+      assert.equal((info.mode & 0o777).toString(8), '660')
+      assert.equal(info.gid, 65534)
+      const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
+      assert.match(stdout, /^sys\/$/m)
+    } finally {
+      assert.equal((await daemon.stop()).code, 0)
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('plugin load', () => {
-  test('a plugin path that is a link to a secret: the bundler\'s refusal quotes none of it, and no copy stays behind', async () => {
-    const { preparePlugin, makeWorkDir, removeWorkDir } = await import('../src/plugins/sandbox/sandbox-files.js')
+  test('a secret named like a plugin: the bundler\'s refusal quotes none of it, and nothing is written', async () => {
+    const { preparePlugin } = await import('../src/plugins/sandbox/plugin-bundle.js')
     const dir = await mkdtemp(join(tmpdir(), 'memweave-plugin-secret-'))
-    const work = await makeWorkDir()
+    const work = await mkdtemp(join(tmpdir(), 'memweave-plugin-bundles-'))
     try {
       await writeFile(join(dir, 'shadow'), 'root:$6$SECRETHASHxyz:19000:0:99999:7:::\n', { mode: 0o400 })
       await symlink(join(dir, 'shadow'), join(dir, 'evil.ts'))
-      const err = await preparePlugin(join(dir, 'evil.ts'), work).then(() => undefined, (e: unknown) => e)
+      await writeFile(join(dir, 'evil2.ts'), 'root:$6$SECRETHASHxyz:19000:0:99999:7:::\n', { mode: 0o400 })
+      // A link whose target is not named like a module never reaches the bundler.
+      const linked = await preparePlugin(join(dir, 'evil.ts'), work, undefined, { roots: undefined }).then(() => undefined, (e: unknown) => e)
+      assert.ok(linked instanceof MemweaveError && /which is not an ES module/.test(linked.message), String(linked))
+      const err = await preparePlugin(join(dir, 'evil2.ts'), work, undefined, { roots: undefined }).then(() => undefined, (e: unknown) => e)
       assert.ok(err instanceof MemweaveError && err.kind === 'invalid_argument', String(err))
       assert.match(err.message, /does not build: a syntax or build error at line 1/)
-      assert.ok(!err.message.includes('SECRETHASH') && !JSON.stringify(err).includes('SECRETHASH'))
+      for (const refused of [linked, err]) assert.ok(!JSON.stringify(refused).includes('SECRETHASH') && !String(refused).includes('SECRETHASH'))
       const { readdir } = await import('node:fs/promises')
-      assert.deepEqual((await readdir(work)).filter((f) => f.includes('source')), [], 'the source copy is removed')
+      assert.deepEqual(await readdir(work), [], 'nothing is written for a refused plugin')
     } finally {
-      await removeWorkDir(work)
+      await rm(work, { recursive: true, force: true })
       await rm(dir, { recursive: true, force: true })
     }
   })

@@ -159,3 +159,56 @@ describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP
     assert.match(stub.stderr(), /gdbserver ended: the process went away/)
   })
 })
+
+const ARM64 = linuxFixtures().find((f) => f.truth.arch === 'aarch64' && f.variant === 'plain')
+const ARM64_BIN = join(fixtureRoot(), 'bin-arm64')
+const GDB_MULTIARCH = ['/usr/bin/gdb-multiarch'].find((p) => existsSync(p))
+const ARM64_SKIP = ARM64 === undefined ? `no arm64 guest dump (${NO_FIXTURES_REASON})` : GDB_MULTIARCH === undefined ? 'gdb-multiarch is not installed (scripts/setup.sh installs it)'
+  : !existsSync(join(ARM64_BIN, 'mw-pattern2')) ? `no arm64 test binaries in ${ARM64_BIN}` : false
+
+describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target description)', { skip: ARM64_SKIP }, () => {
+  let dir: string
+  let daemon: RunningDaemon
+  const truth = ARM64?.truth
+  const delta = truth?.testPids['delta'] ?? 0
+  const tids = (truth?.processes.find((p) => p.pid === delta) as { tids?: number[] } | undefined)?.tids ?? []
+  const mmap = truth?.patterns.find((p) => p.pid === delta && p.kind === 'mmap')
+  const sock = (): string => `unix:${join(dir, 'a.sock')}`
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mw-gdbserver-arm64-'))
+    daemon = await startDaemon(['--log-level', 'warn', '--listen', sock(), '--with', `connector dump file:${ARM64?.dump ?? ''}`, '--with', 'os guest -c dump linux'],
+      { env: { MEMWEAVE_STATE_DIR: join(dir, 'state') } })
+  })
+
+  after(async () => {
+    await daemon?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('target remote: aarch64 registers, every thread, backtraces reaching main and worker_main, memory, TLS and V registers', async () => {
+    const stub = await startStub(['--daemon', sock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
+    try {
+      const out = await new Promise<string>((resolve) => {
+        execFile(GDB_MULTIARCH ?? 'gdb-multiarch', ['-batch', '-nx', '-ex', `target remote ${stub.address}`, '-ex', 'show architecture', '-ex', 'info threads',
+          '-ex', 'thread apply all bt', '-ex', `x/s ${mmap?.address ?? '0'}`, '-ex', 'info registers pc cpsr', '-ex', 'p/x $tpidr', '-ex', 'p/x $v31.q.u', '-ex', 'p $fpcr',
+          join(ARM64_BIN, 'mw-pattern2')], { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
+      })
+      assert.match(out, /currently "aarch64"/, out)
+      for (const tid of tids) assert.match(out, new RegExp(`Thread ${tid} `), out)
+      assert.match(out, /Thread \d+ "mw-worker-1"/, out)
+      assert.match(out, /in pause \(\)\n#1 [^\n]* in main \(\)/, out)
+      assert.match(out, /in worker_main \(\)[\s\S]*in start_thread \(\)/, out)
+      assert.ok(mmap !== undefined)
+      assert.ok(out.includes(Buffer.from(mmap.bytes, 'hex').toString('latin1').slice(0, 60)), `pattern read through m packets:\n${out}`)
+      assert.match(out, /^pc\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <pause\+\d+>$/m, out)
+      assert.match(out, /^cpsr\s+0x[0-9a-f]+/m, out)
+      assert.match(out, /^\$1 = 0x[0-9a-f]{4,}$/m, 'tpidr (the thread pointer) is set')
+      assert.match(out, /^\$2 = \{0x[0-9a-f]+\}$/m, 'the V registers come from user_fpsimd_state')
+      assert.doesNotMatch(out, /<unavailable>/, out)
+    } finally {
+      stub.child.kill('SIGTERM')
+      await stub.exited
+    }
+  })
+})

@@ -33,9 +33,10 @@ const ROOT_FILES: Readonly<Record<string, string>> = { 'index.ts': 'api' }
 
 /**
  * Besides index.ts, the other doors into a layer: testing.ts (fakes, kept out of the production
- * index) and the import-free plugin API, which `memweave/plugins` must load without the rest.
+ * index), the import-free plugin API, which `memweave/plugins` must load without the rest, and the
+ * import-free guards, which the sandboxed plugin runtime loads (it may read no other file of ours).
  */
-const SIDE_DOORS = new Set(['testing.js', 'plugins/plugin-api.js'])
+const SIDE_DOORS = new Set(['testing.js', 'plugins/plugin-api.js', 'errors/guards.js'])
 
 /** Composition roots: they build a node, so they may import it (and what it is made of). */
 const COMPOSITION_ROOTS = new Set(['frontends/cli/compose-node.ts'])

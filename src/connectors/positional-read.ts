@@ -23,3 +23,15 @@ export function preadInto(fd: number, buffer: Uint8Array, at: number, length: nu
     fsRead(fd, buffer, at, length, position, (err, bytesRead) => (err !== null ? reject(err) : resolve(bytesRead)))
   })
 }
+
+/** Fills a fresh buffer from `position`, stopping early only where the fd has no more (end of file). */
+export async function readAtMost(fd: number, position: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length)
+  let done = 0
+  while (done < length) {
+    const n = await preadInto(fd, bytes, done, length - done, position + done)
+    if (n === 0) break
+    done += n
+  }
+  return done === length ? bytes : bytes.subarray(0, done)
+}

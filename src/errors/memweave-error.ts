@@ -6,6 +6,7 @@
 import { ERROR_KINDS, ERROR_ORIGINS, kindFromCode, originFromCode } from './error-kinds.js'
 import type { ErrorKind, ErrorOrigin } from './error-kinds.js'
 import { boundMessage } from './quote.js'
+import { errnoCode } from './guards.js'
 
 /** Characters of a wrapped error's own message kept after the context. */
 const DETAIL_MAX_CHARS = 300
@@ -38,7 +39,7 @@ export class MemweaveError extends Error {
 /** Wraps anything thrown into a MemweaveError, keeping MemweaveErrors as they are. */
 export function toMemweaveError(err: unknown, origin: ErrorOrigin, context: string): MemweaveError {
   if (err instanceof MemweaveError) return err
-  const nodeCode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
+  const nodeCode = errnoCode(err)
   // A system error repeats the path it failed on: keep its start, which names the failure.
   const detail = boundMessage(err instanceof Error ? err.message : String(err), DETAIL_MAX_CHARS)
   const kind = kindFromSystemCode(nodeCode)

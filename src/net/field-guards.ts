@@ -3,7 +3,7 @@
  * every field is read through one of these, which either return a value of
  * the right type or throw a 'protocol' error naming the field.
  */
-import { MemweaveError } from '../errors/index.js'
+import { MemweaveError, isRecord } from '../errors/index.js'
 
 export type Fields = Readonly<Record<string, unknown>>
 
@@ -13,7 +13,7 @@ export function protocolError(message: string): MemweaveError {
 
 /** A plain decoded map: not null, not an array, not bytes. */
 export function isFields(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  return isRecord(value)
 }
 
 export function fieldsOf(value: unknown, where: string): Fields {

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
-import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { MemweaveError, errnoCode, toMemweaveError } from '../errors/index.js'
 
 const run = promisify(execFile)
 const CERT_FILE = 'tls-cert.pem'
@@ -76,7 +76,7 @@ export async function ensureNodeCertificate(dir: string): Promise<NodeCertificat
     await rename(tmpCert, certFile)
   } catch (err) {
     await Promise.all([rm(tmpCert, { force: true }), rm(tmpKey, { force: true })])
-    const missing = typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT'
+    const missing = errnoCode(err) === 'ENOENT'
     throw new MemweaveError('config', missing ? 'unsupported' : 'io',
       missing ? 'cannot make a TLS certificate: openssl is not installed (install it, or give --tls-cert and --tls-key)'
         : `cannot make a TLS certificate in ${dir}`, { cause: err })

@@ -15,7 +15,7 @@ import { closeSync, constants, fstatSync, open, readSync, writevSync } from 'nod
 import { statfs } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, normalize } from 'node:path'
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { MemweaveError, errnoCode, toMemweaveError } from '../errors/index.js'
 import type { PieceResult } from '../mem/index.js'
 import { RING_FILE_PREFIX, RING_HEADER_BYTES, RING_KEY_BYTES, RING_MAGIC, RingSpace } from './data-ring.js'
 import type { DataRingAnswer } from './messages.js'
@@ -71,7 +71,7 @@ export async function openDataRing(path: string, key: Uint8Array, policy: DataRi
   try {
     fd = await openFd(path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
   } catch (err) {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'error'
+    const code = errnoCode(err) || 'error'
     return { ok: false, reason: code === 'ELOOP' ? 'the ring file is a symlink' : `cannot open the ring file (${code})` }
   }
   let refusal: string | undefined
@@ -108,7 +108,7 @@ async function notOnTmpfs(path: string, what: string): Promise<string | undefine
   try {
     type = (await statfs(path)).type
   } catch (err) {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'error'
+    const code = errnoCode(err) || 'error'
     return `cannot tell the file system of the ring ${what} (${code})`
   }
   return type === TMPFS_MAGIC || type === RAMFS_MAGIC ? undefined : `the ring ${what} is not on tmpfs (file system type 0x${type.toString(16)})`

@@ -7,14 +7,11 @@
 import { lstat, mkdir, unlink } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { dirname } from 'node:path'
-import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { MemweaveError, errnoCode, toMemweaveError } from '../errors/index.js'
 import { isDefaultSocketDir } from './listen-address.js'
 
 const PROBE_TIMEOUT_MS = 2000
 
-function errnoOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-}
 
 export async function prepareUnixSocket(path: string): Promise<void> {
   const dir = dirname(path)
@@ -28,7 +25,7 @@ export async function prepareUnixSocket(path: string): Promise<void> {
   try {
     isSocket = (await lstat(path)).isSocket()
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return
+    if (errnoCode(err) === 'ENOENT') return
     throw toMemweaveError(err, 'net', `cannot inspect ${path}`)
   }
   if (!isSocket) throw new MemweaveError('net', 'already_exists', `${path} exists and is not a socket; refusing to replace it`)
@@ -38,7 +35,7 @@ export async function prepareUnixSocket(path: string): Promise<void> {
   try {
     await unlink(path)
   } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw toMemweaveError(err, 'net', `cannot remove the stale socket ${path}`)
+    if (errnoCode(err) !== 'ENOENT') throw toMemweaveError(err, 'net', `cannot remove the stale socket ${path}`)
   }
 }
 
@@ -65,7 +62,7 @@ function probe(path: string): Promise<boolean> {
     socket.once('error', (err) => {
       clearTimeout(timer)
       socket.destroy()
-      const code = errnoOf(err)
+      const code = errnoCode(err)
       if (code === 'ECONNREFUSED' || code === 'ENOENT') resolvePromise(false)
       else reject(toMemweaveError(err, 'net', `cannot probe the socket ${path}`))
     })

@@ -35,6 +35,8 @@ export interface LocalNodeOptions {
    * a daemon sets them (docs/access.md). Default: any path (this process's own caller).
    */
   readonly fileRoots?: readonly string[]
+  /** Folders plugin files loaded by clients (sys/plugins/load) must lie in; a daemon sets them. Default: any path. */
+  readonly pluginRoots?: readonly string[]
 }
 
 export class LocalNode {
@@ -85,7 +87,7 @@ export async function createLocalNode(options: LocalNodeOptions = {}): Promise<L
     limits: options.limits,
   })
   // Installs sys/plugins/{load,rm,list}; user plugins run sandboxed in child processes.
-  const plugins = pluginHostFor(node, { maxPlugins: node.limits.maxPlugins })
+  const plugins = pluginHostFor(node, { maxPlugins: node.limits.maxPlugins, ...(options.pluginRoots === undefined ? {} : { roots: options.pluginRoots }) })
   const peers = new PeerManager({ node, log })
   const local = new LocalNode(node, plugins, peers)
   try {

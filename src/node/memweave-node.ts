@@ -80,11 +80,12 @@ export class MemweaveNode {
     return `connector '${record.name}' created (${record.kind})`
   }
 
-  async newOs(line: string): Promise<string> {
+  /** Runs one `os/new` line; `trusted` as for newConnector (a symbols= file outside the roots). */
+  async newOs(line: string, trusted = false): Promise<string> {
     const parsed = parseCreateLine(line)
     const on = parsed.chainOn
     if (on !== undefined && on.includes('.') && !this.store.connectors.has(on)) await this.remoteConnectors?.(on)
-    const record = await this.store.createOs(parsed)
+    const record = await this.store.createOs(parsed, trusted)
     return `os '${record.name}' created (${record.kind}, ${Math.round(record.openMs)} ms)`
   }
 

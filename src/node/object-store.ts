@@ -97,7 +97,8 @@ export class ObjectStore {
     }
   }
 
-  async createOs(line: CreateLine): Promise<OsRecord> {
+  /** `trusted`: the line is the daemon's own (command line, config): files in its args need not lie under the roots. */
+  async createOs(line: CreateLine, trusted = false): Promise<OsRecord> {
     const { name } = line
     checkCap(this.oses.size + this.pendingOf('os'), this.options.limits.maxOses, 'maxOses', 'the daemon holds the most OSs it may')
     const client = this.chargeClient()
@@ -115,6 +116,7 @@ export class ObjectStore {
       const started = performance.now()
       const os = await kind.create(line.args, connector?.connector, {
         allowWrite: this.options.allowWrite,
+        fileRoots: trusted ? undefined : this.options.fileRoots,
         log: this.options.log.child({ os: name }),
         parentLifetime: connector?.connector.lifetime ?? this.options.rootLifetime,
         description: `os '${name}'`,

@@ -9,20 +9,14 @@
  * one-byte probe at its first or last byte succeeds; guard regions (---p), [vvar] and
  * the like get p_filesz 0, so gdb knows the range exists but has no bytes.
  */
+import { EHDR_BYTES, EM_AARCH64, EM_X86_64, PF_R, PF_W, PF_X, PHDR_BYTES, PT_LOAD, PT_NOTE, encodeElfNotes, writeElfCoreHeader, writeProgramHeader } from '../connectors/index.js'
 import { MemweaveError } from '../errors/index.js'
 import { virtAddr } from '../mem/index.js'
 import type { VirtAddr } from '../mem/index.js'
-import { coreNotes, encodeNotes } from './core-file-notes.js'
+import { coreNotes } from './core-file-notes.js'
 import type { MapEntry, OsProcess } from './os-model.js'
 
 export const CORE_PAGE_BYTES = 4096n
-const ELF_HEADER_BYTES = 64
-const PROGRAM_HEADER_BYTES = 56
-const PT_LOAD = 1
-const PT_NOTE = 4
-const PF_X = 1
-const PF_W = 2
-const PF_R = 4
 /** Beyond this the count needs the PN_XNUM escape, which we do not write. */
 const MAX_PROGRAM_HEADERS = 0xfffe
 
@@ -79,15 +73,14 @@ export async function probeReadable(process: OsProcess, maps: readonly MapEntry[
 
 export async function planCoreFile(process: OsProcess): Promise<CoreLayout> {
   const info = await process.info()
-  // thread registers are x86-64 only for now: an aarch64 core carries the process with zero registers
-  const [maps, auxv, threads] = await Promise.all([process.maps(), process.auxv?.(), info.arch === 'aarch64' ? undefined : process.threads?.()])
+  const [maps, auxv, threads] = await Promise.all([process.maps(), process.auxv?.(), process.threads?.()])
   if (maps.length + 1 > MAX_PROGRAM_HEADERS) {
     throw new MemweaveError('os', 'too_large', `process ${info.pid} has ${maps.length} mappings; a core file holds at most ${MAX_PROGRAM_HEADERS - 1}`)
   }
   const probed = await probeReadable(process, maps)
-  const notes = encodeNotes(coreNotes(info, maps, auxv, CORE_PAGE_BYTES, threads))
+  const notes = encodeElfNotes(coreNotes(info, maps, auxv, CORE_PAGE_BYTES, threads))
   const phnum = maps.length + 1
-  const notesOffset = ELF_HEADER_BYTES + PROGRAM_HEADER_BYTES * phnum
+  const notesOffset = EHDR_BYTES + PHDR_BYTES * phnum
   const dataStart = alignUp(BigInt(notesOffset + notes.length), CORE_PAGE_BYTES)
 
   let at = dataStart
@@ -100,30 +93,9 @@ export async function planCoreFile(process: OsProcess): Promise<CoreLayout> {
   })
 
   const head = new Uint8Array(Number(dataStart))
-  const view = new DataView(head.buffer)
-  head.set([0x7f, 0x45, 0x4c, 0x46, 2 /* ELFCLASS64 */, 1 /* little endian */, 1 /* EV_CURRENT */, 0 /* SYSV ABI */])
-  view.setUint16(16, 4, true) // e_type ET_CORE
-  view.setUint16(18, info.arch === 'aarch64' ? 183 : 62, true) // e_machine EM_AARCH64 / EM_X86_64
-  view.setUint32(20, 1, true) // e_version
-  view.setBigUint64(32, BigInt(ELF_HEADER_BYTES), true) // e_phoff
-  view.setUint16(52, ELF_HEADER_BYTES, true) // e_ehsize
-  view.setUint16(54, PROGRAM_HEADER_BYTES, true) // e_phentsize
-  view.setUint16(56, phnum, true) // e_phnum
-  view.setUint16(58, 64, true) // e_shentsize (no sections)
-
-  const phdr = (index: number, type: number, flags: number, offset: bigint, vaddr: bigint, filesz: bigint, memsz: bigint, align: bigint): void => {
-    const p = ELF_HEADER_BYTES + index * PROGRAM_HEADER_BYTES
-    view.setUint32(p, type, true)
-    view.setUint32(p + 4, flags, true)
-    view.setBigUint64(p + 8, offset, true)
-    view.setBigUint64(p + 16, vaddr, true)
-    view.setBigUint64(p + 24, 0n, true) // p_paddr
-    view.setBigUint64(p + 32, filesz, true)
-    view.setBigUint64(p + 40, memsz, true)
-    view.setBigUint64(p + 48, align, true)
-  }
-  phdr(0, PT_NOTE, PF_R, BigInt(notesOffset), 0n, BigInt(notes.length), 0n, 4n)
-  segments.forEach((s, i) => phdr(i + 1, PT_LOAD, s.flags, s.fileOffset, s.vaddr, s.fileBytes, s.memBytes, CORE_PAGE_BYTES))
+  writeElfCoreHeader(head, { machine: info.arch === 'aarch64' ? EM_AARCH64 : EM_X86_64, phnum })
+  writeProgramHeader(head, 0, { type: PT_NOTE, flags: PF_R, offset: BigInt(notesOffset), vaddr: 0n, paddr: 0n, fileBytes: BigInt(notes.length), memBytes: 0n, align: 4n })
+  segments.forEach((s, i) => writeProgramHeader(head, i + 1, { type: PT_LOAD, flags: s.flags, offset: s.fileOffset, vaddr: s.vaddr, paddr: 0n, fileBytes: s.fileBytes, memBytes: s.memBytes, align: CORE_PAGE_BYTES }))
   head.set(notes, notesOffset)
 
   return { head, dataStart, totalBytes: at, segments, dataSegments: segments.filter((s) => s.fileBytes > 0n) }

@@ -1,22 +1,22 @@
 /**
- * The PT_NOTE contents of an x86-64 Linux core file, in the order the
- * kernel writes them: per thread NT_PRSTATUS (tid and registers) followed by
- * NT_PRFPREG (its FXSAVE area, when read), the main thread first; then
+ * The PT_NOTE contents of an x86-64 or AArch64 Linux core file, in the order
+ * the kernel writes them: per thread NT_PRSTATUS (tid and registers) followed
+ * by its FP registers when read (x86-64 NT_PRFPREG: the FXSAVE area; AArch64
+ * NT_FPREGSET: user_fpsimd_state) and, on AArch64, NT_ARM_TLS (tpidr_el0),
+ * the main thread first; then
  * NT_PRPSINFO (name, arguments, state), NT_AUXV (when the process gives its
  * auxiliary vector) and NT_FILE (which file backs which mapping, so gdb can
  * find shared libraries). Without thread records (an OS that cannot read
  * them) one NT_PRSTATUS with zero registers stands for the process.
- * Struct layouts follow the kernel's include/uapi/linux/elfcore.h for 64-bit x86.
+ * Struct layouts follow the kernel's include/uapi/linux/elfcore.h for 64-bit
+ * x86 and arm64 (the same 112-byte head; only pr_reg differs).
  */
+import { NT_ARM_TLS, NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS } from '../connectors/index.js'
+import type { ElfNote } from '../connectors/index.js'
 import type { MapEntry, ProcessInfo } from './os-model.js'
-import type { ThreadState } from './x86-64-registers.js'
+import { encodeUserPtRegs, USER_PT_REGS_BYTES } from './aarch64-registers.js'
+import type { ThreadState } from './thread-state.js'
 import { encodeUserRegs, zeroRegs } from './x86-64-registers.js'
-
-export const NT_PRSTATUS = 1
-export const NT_PRFPREG = 2
-export const NT_PRPSINFO = 3
-export const NT_AUXV = 6
-export const NT_FILE = 0x46494c45
 
 /** sizeof(struct elf_prstatus) on x86-64: 112 bytes of header, 27 general registers, pr_fpvalid, padding. */
 export const PRSTATUS_BYTES = 336
@@ -25,57 +25,43 @@ export const PRPSINFO_BYTES = 136
 
 const encoder = new TextEncoder()
 
-export interface CoreNote {
-  readonly name: string
-  readonly type: number
-  readonly desc: Uint8Array
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3
-}
-
-/** Serialises notes: namesz, descsz, type, then name and desc each padded to 4 bytes. */
-export function encodeNotes(notes: readonly CoreNote[]): Uint8Array {
-  const sizes = notes.map((n) => 12 + align4(encoder.encode(n.name).length + 1) + align4(n.desc.length))
-  const out = new Uint8Array(sizes.reduce((a, b) => a + b, 0))
-  const view = new DataView(out.buffer)
-  let at = 0
-  notes.forEach((note, i) => {
-    const name = encoder.encode(note.name)
-    view.setUint32(at, name.length + 1, true)
-    view.setUint32(at + 4, note.desc.length, true)
-    view.setUint32(at + 8, note.type, true)
-    out.set(name, at + 12)
-    out.set(note.desc, at + 12 + align4(name.length + 1))
-    at += sizes[i] ?? 0
-  })
-  return out
-}
-
 const PR_REG_OFFSET = 112
 const PR_FPVALID_OFFSET = 328
 
-/** One thread's NT_PRSTATUS; without a thread record, the process's pid and zero registers. */
 /** aarch64's elf_prstatus: the same 112-byte head, then x0..x30, sp, pc, pstate (34 u64) and pr_fpvalid. */
 export const AARCH64_PRSTATUS_BYTES = 392
+const AARCH64_PR_FPVALID_OFFSET = PR_REG_OFFSET + USER_PT_REGS_BYTES
 
+/** One thread's NT_PRSTATUS; without a thread record, the process's pid and zero registers. */
 export function prstatusDesc(info: ProcessInfo, thread?: ThreadState): Uint8Array {
-  if (info.arch === 'aarch64') {
-    // registers of arm64 threads are not recovered (yet): the pid, with zero registers
-    const desc = new Uint8Array(AARCH64_PRSTATUS_BYTES)
-    const view = new DataView(desc.buffer)
-    view.setInt32(32, thread?.tid ?? info.pid, true) // pr_pid
-    view.setInt32(36, info.ppid, true) // pr_ppid
-    return desc
-  }
-  const desc = new Uint8Array(PRSTATUS_BYTES)
+  const arm64 = info.arch === 'aarch64'
+  const desc = new Uint8Array(arm64 ? AARCH64_PRSTATUS_BYTES : PRSTATUS_BYTES)
   const view = new DataView(desc.buffer)
   view.setInt32(32, thread?.tid ?? info.pid, true) // pr_pid
   view.setInt32(36, info.ppid, true) // pr_ppid
-  desc.set(encodeUserRegs(thread?.registers.regs ?? zeroRegs()), PR_REG_OFFSET)
-  view.setInt32(PR_FPVALID_OFFSET, thread?.registers.fxsave === undefined ? 0 : 1, true)
+  const registers = thread?.registers
+  if (arm64) {
+    if (registers?.arch === 'aarch64') {
+      desc.set(encodeUserPtRegs(registers.regs), PR_REG_OFFSET)
+      view.setInt32(AARCH64_PR_FPVALID_OFFSET, registers.fpsimd === undefined ? 0 : 1, true)
+    }
+    return desc
+  }
+  desc.set(encodeUserRegs(registers?.arch === 'x86_64' ? registers.regs : zeroRegs()), PR_REG_OFFSET)
+  view.setInt32(PR_FPVALID_OFFSET, registers?.arch === 'x86_64' && registers.fxsave !== undefined ? 1 : 0, true)
   return desc
+}
+
+/** The notes after a thread's NT_PRSTATUS: its FP registers, and on AArch64 its thread pointer. */
+function threadRegsetNotes(thread: ThreadState): ElfNote[] {
+  const registers = thread.registers
+  if (registers.arch === 'x86_64') return registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: registers.fxsave }]
+  const tls = new Uint8Array(8)
+  new DataView(tls.buffer).setBigUint64(0, BigInt.asUintN(64, registers.regs.tpidr_el0), true)
+  return [
+    ...(registers.fpsimd === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: registers.fpsimd }]),
+    { name: 'LINUX', type: NT_ARM_TLS, desc: tls },
+  ]
 }
 
 /** Copies a string's UTF-8 bytes into dst at offset, truncated to leave room for a NUL. */
@@ -116,17 +102,17 @@ export function fileNoteDesc(maps: readonly MapEntry[], pageSize: bigint): Uint8
   return desc
 }
 
-function threadNotes(info: ProcessInfo, threads: readonly ThreadState[] | undefined): CoreNote[] {
-  if (threads === undefined || threads.length === 0 || info.arch === 'aarch64') return [{ name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) }]
+function threadNotes(info: ProcessInfo, threads: readonly ThreadState[] | undefined): ElfNote[] {
+  if (threads === undefined || threads.length === 0) return [{ name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info) }]
   // gdb takes the first NT_PRSTATUS as the thread that was current: the main thread, as the kernel orders them.
   const ordered = [...threads.filter((t) => t.tid === info.pid), ...threads.filter((t) => t.tid !== info.pid)]
-  return ordered.flatMap((thread): CoreNote[] => [
+  return ordered.flatMap((thread): ElfNote[] => [
     { name: 'CORE', type: NT_PRSTATUS, desc: prstatusDesc(info, thread) },
-    ...(thread.registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: thread.registers.fxsave }]),
+    ...threadRegsetNotes(thread),
   ])
 }
 
-export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint, threads?: readonly ThreadState[]): CoreNote[] {
+export function coreNotes(info: ProcessInfo, maps: readonly MapEntry[], auxv: Uint8Array | undefined, pageSize: bigint, threads?: readonly ThreadState[]): ElfNote[] {
   return [
     ...threadNotes(info, threads),
     { name: 'CORE', type: NT_PRPSINFO, desc: prpsinfoDesc(info) },

@@ -10,7 +10,7 @@ import { writeCoreFile } from './core-file.js'
 import { planCoreFile } from './core-file-layout.js'
 import { readCoreFile } from './core-file-reader.js'
 import type { CoreReadStats } from './core-file-reader.js'
-import { NT_AUXV, NT_FILE, NT_PRPSINFO, NT_PRSTATUS } from './core-file-notes.js'
+import { NT_AUXV, NT_FILE, NT_PRPSINFO, NT_PRSTATUS } from '../connectors/index.js'
 import { mapEntry, PageMemory, TestProcess } from './os-test-kit.js'
 
 const AUXV = new Uint8Array(32).fill(7)

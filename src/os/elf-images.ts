@@ -5,11 +5,10 @@
  * One batched 4-byte read checks all candidates. Any OS kind can use this.
  */
 import { basename } from 'node:path'
+import { ELF_MAGIC, hasElfMagic } from '../connectors/index.js'
 import { virtAddr } from '../mem/index.js'
 import type { VirtAddr, VirtualMemory } from '../mem/index.js'
 import type { MapEntry, ModuleInfo } from './os-model.js'
-
-const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46] as const
 
 interface Candidate {
   readonly path: string
@@ -36,7 +35,7 @@ export async function findElfImages(maps: readonly MapEntry[], mem: VirtualMemor
   candidates.forEach((candidate, i) => {
     const probe = probes[i]
     if (probe === undefined || !probe.ok || probe.data.length < ELF_MAGIC.length) return
-    if (!ELF_MAGIC.every((byte, k) => probe.data[k] === byte)) return
+    if (!hasElfMagic(probe.data)) return
     images.push({
       name: candidate.path.startsWith('/') ? basename(candidate.path) : candidate.path,
       base: virtAddr(candidate.start),

@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { Connector } from '../connectors/index.js'
 import type { PhysAddr, VirtAddr, VirtualMemory } from '../mem/index.js'
 import type { KindArgs, Lifetime } from '../tree/index.js'
-import type { ThreadState } from './x86-64-registers.js'
+import type { ThreadState } from './thread-state.js'
 
 export interface ProcessRef {
   readonly pid: number
@@ -108,6 +108,11 @@ export interface OsContext {
   readonly log: Logger
   readonly parentLifetime: Lifetime
   readonly description: string
+  /**
+   * Allowed roots for files named in the OS's args (linux symbols=) when the line came from a client;
+   * undefined: any path (the daemon's own config, or an in-process node). Still regular files only.
+   */
+  readonly fileRoots?: readonly string[]
   /** Progress for long opens (kallsyms, BTF): phase name and fraction 0..1. */
   readonly progress?: (phase: string, fraction: number) => void
 }

@@ -14,8 +14,8 @@ import type { Branch, BranchMapping, Lifetime, TreeNode } from '../tree/index.js
 import type { OsProcess } from './os-model.js'
 import { PROCESS_OBJECT } from './os-objects.js'
 import type { ProcessObject } from './os-objects.js'
-import { formatRegisters, registersJson } from './x86-64-registers.js'
-import type { ThreadState } from './x86-64-registers.js'
+import { formatRegisters, registersJson } from './thread-state.js'
+import type { ThreadState } from './thread-state.js'
 
 async function threadOf(process: OsProcess, tid: number): Promise<ThreadState | undefined> {
   return (await process.threads?.())?.find((t) => t.tid === tid)

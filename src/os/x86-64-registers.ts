@@ -47,7 +47,8 @@ export type RegisterSource =
   | 'proc-syscall' // /proc/PID/task/TID/syscall: only rip and rsp of a thread blocked in a system call
   | 'none' // unknown: all zero
 
-export interface ThreadRegisters {
+export interface X86ThreadRegisters {
+  readonly arch: 'x86_64'
   readonly source: RegisterSource
   readonly regs: UserRegs
   /** The 512-byte FXSAVE area (x87, SSE), when it could be read. */
@@ -56,24 +57,12 @@ export interface ThreadRegisters {
   readonly warnings: readonly string[]
 }
 
-/** One thread of a process. */
-export interface ThreadState {
-  readonly tid: number
-  /** The thread's own name (comm). */
-  readonly name: string
-  /** Single-letter state as in /proc/PID/task/TID/stat. */
-  readonly state: string
-  /** The CPU it was running on at dump time, if it was running. */
-  readonly cpu: number | undefined
-  readonly registers: ThreadRegisters
-}
-
 function hex(value: bigint): string {
   return `0x${BigInt.asUintN(64, value).toString(16)}`
 }
 
 /** `info registers` style text: name, hex, and decimal for the general registers. */
-export function formatRegisters(registers: ThreadRegisters): string {
+export function formatX86Registers(registers: X86ThreadRegisters): string {
   const order: readonly UserRegName[] = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
     'rip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'fs_base', 'gs_base', 'orig_rax']
   const lines = order.map((name) => {
@@ -86,8 +75,9 @@ export function formatRegisters(registers: ThreadRegisters): string {
 }
 
 /** JSON-ready registers: hex strings, so no value loses precision; the FXSAVE area as hex, or null. */
-export function registersJson(registers: ThreadRegisters): Record<string, unknown> {
+export function x86RegistersJson(registers: X86ThreadRegisters): Record<string, unknown> {
   return {
+    arch: 'x86_64',
     source: registers.source,
     registers: Object.fromEntries(USER_REGS.map((name) => [name, hex(registers.regs[name])])),
     fxsave: registers.fxsave === undefined ? null : Buffer.from(registers.fxsave).toString('hex'),

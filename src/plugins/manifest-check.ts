@@ -4,7 +4,7 @@
  * names, attach kind, filter, leaf names. A bad manifest is refused with
  * the reason; nothing of it reaches the tree.
  */
-import { MemweaveError } from '../errors/index.js'
+import { MemweaveError, isRecord } from '../errors/index.js'
 import { checkFilter, isAttachKind } from './object-filter.js'
 import type { LeafManifest, PluginManifest } from './plugin-api.js'
 
@@ -13,9 +13,6 @@ const LEAF_NAME = /^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,127}$/
 const MAX_LEAVES = 64
 const MAX_TEXT = 1000
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function invalid(message: string): MemweaveError {
   return new MemweaveError('plugin', 'invalid_argument', `plugin manifest: ${message}`)

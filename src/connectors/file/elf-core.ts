@@ -9,41 +9,17 @@
  */
 import { MemweaveError } from '../../errors/index.js'
 import type { ElfNote } from '../connector.js'
+import {
+  EHDR_BYTES, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, EM_AARCH64, EM_X86_64, ET_CORE, PHDR_BYTES, PN_XNUM, PT_LOAD, PT_NOTE, SHDR_BYTES,
+  checkNoteBytes, decodeProgramHeaders, hasElfMagic, parseElfNotes,
+} from '../elf/index.js'
+import type { ProgramHeader } from '../elf/index.js'
 import { MAX_IMAGE_RANGES, layoutRanges } from './image-layout.js'
 import type { ImageLayout, ImageSegment } from './image-layout.js'
-import { MAX_NOTES, parseNotes } from './elf-notes.js'
 import { malformed, readStruct } from './image-source.js'
 import type { ImageSource } from './image-source.js'
 
-export const ELF_MAGIC = Uint8Array.of(0x7f, 0x45, 0x4c, 0x46)
-
-const EHDR_BYTES = 64
-const PHDR_BYTES = 56
-const SHDR_BYTES = 64
-const ET_CORE = 4
-const EM_X86_64 = 62
-const EM_AARCH64 = 183
-const PT_LOAD = 1
-const PT_NOTE = 4
-/** e_phnum value meaning "the real count is in section header 0's sh_info". */
-const PN_XNUM = 0xffff
 const MAX_PHENT_BYTES = 4096
-/** All note segments together; real cores carry kilobytes to a few megabytes. */
-const MAX_NOTE_BYTES = 64 * 1024 * 1024
-
-export function hasElfMagic(head: Uint8Array): boolean {
-  return head.length >= 4 && ELF_MAGIC.every((b, i) => head[i] === b)
-}
-
-interface ProgramHeader {
-  readonly type: number
-  readonly offset: bigint
-  readonly vaddr: bigint
-  readonly paddr: bigint
-  readonly fileBytes: bigint
-  readonly memBytes: bigint
-  readonly align: bigint
-}
 
 export async function parseElfCore(source: ImageSource): Promise<ImageLayout> {
   if (source.sizeBytes === 0) throw malformed(source, 'the file is empty')
@@ -64,10 +40,10 @@ export async function parseElfCore(source: ImageSource): Promise<ImageLayout> {
 function checkIdent(source: ImageSource, ehdr: Uint8Array): void {
   const elfClass = ehdr[4]
   const data = ehdr[5]
-  if (elfClass === 1) throw unsupported(source, '32-bit ELF (ELFCLASS32) is not supported; only 64-bit x86-64 and AArch64 ELF cores are')
-  if (elfClass !== 2) throw malformed(source, `bad ELF class ${String(elfClass)} (expected 2, ELFCLASS64)`)
-  if (data === 2) throw unsupported(source, 'big-endian ELF is not supported; only little-endian x86-64 and AArch64 ELF cores are')
-  if (data !== 1) throw malformed(source, `bad ELF data encoding ${String(data)} (expected 1, little-endian)`)
+  if (elfClass === ELFCLASS32) throw unsupported(source, '32-bit ELF (ELFCLASS32) is not supported; only 64-bit x86-64 and AArch64 ELF cores are')
+  if (elfClass !== ELFCLASS64) throw malformed(source, `bad ELF class ${String(elfClass)} (expected 2, ELFCLASS64)`)
+  if (data === ELFDATA2MSB) throw unsupported(source, 'big-endian ELF is not supported; only little-endian x86-64 and AArch64 ELF cores are')
+  if (data !== ELFDATA2LSB) throw malformed(source, `bad ELF data encoding ${String(data)} (expected 1, little-endian)`)
 }
 
 function unsupported(source: ImageSource, problem: string): MemweaveError {
@@ -91,21 +67,7 @@ async function readProgramHeaders(source: ImageSource, ehdr: DataView): Promise<
     throw new MemweaveError('connector', 'limit', `${source.name}: ${count} program headers; at most ${MAX_IMAGE_RANGES} are supported`)
   }
   const table = await readStruct(source, Number(phoff), Number(tableBytes), 'program header table')
-  const view = new DataView(table.buffer, table.byteOffset, table.byteLength)
-  const headers: ProgramHeader[] = []
-  for (let i = 0; i < count; i++) {
-    const at = i * entryBytes
-    headers.push({
-      type: view.getUint32(at, true),
-      offset: view.getBigUint64(at + 8, true),
-      vaddr: view.getBigUint64(at + 16, true),
-      paddr: view.getBigUint64(at + 24, true),
-      fileBytes: view.getBigUint64(at + 32, true),
-      memBytes: view.getBigUint64(at + 40, true),
-      align: view.getBigUint64(at + 48, true),
-    })
-  }
-  return headers
+  return decodeProgramHeaders(new DataView(table.buffer, table.byteOffset, table.byteLength), count, entryBytes)
 }
 
 /** With more than 65534 segments, the count lives in section header 0 (sh_info). */
@@ -122,7 +84,7 @@ async function layoutFromHeaders(source: ImageSource, headers: readonly ProgramH
   const fileSize = BigInt(source.sizeBytes)
   const loads: { header: ProgramHeader; index: number }[] = []
   const notes: ElfNote[] = []
-  let noteBytes = 0
+  let noteBytes = 0n
   for (const [index, header] of headers.entries()) {
     if (header.type !== PT_LOAD && header.type !== PT_NOTE) continue
     const label = `${header.type === PT_LOAD ? 'PT_LOAD' : 'PT_NOTE'} #${index}`
@@ -136,11 +98,10 @@ async function layoutFromHeaders(source: ImageSource, headers: readonly ProgramH
       loads.push({ header, index })
       continue
     }
-    noteBytes += Number(header.fileBytes)
-    if (noteBytes > MAX_NOTE_BYTES) throw malformed(source, `note segments total more than ${MAX_NOTE_BYTES} bytes`)
+    noteBytes += header.fileBytes
+    checkNoteBytes(source.name, noteBytes)
     const bytes = await readStruct(source, Number(header.offset), Number(header.fileBytes), `${label} contents`)
-    parseNotes(source, bytes, header.align === 8n ? 8 : 4, Number(header.offset), label, notes)
-    if (notes.length > MAX_NOTES) throw malformed(source, `more than ${MAX_NOTES} ELF notes`)
+    parseElfNotes(source.name, { bytes, align: header.align, fileOffset: Number(header.offset), label }, notes)
   }
   if (loads.length === 0) throw malformed(source, 'the ELF core has no PT_LOAD segments, so it holds no memory')
   const virtual = loads.every((l) => l.header.paddr === 0n) && loads.some((l) => l.header.vaddr !== 0n)

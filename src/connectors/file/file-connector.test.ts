@@ -98,7 +98,7 @@ describe('file connector info and hints', () => {
       assert.equal(facts['strict'], false)
       assert.equal(facts['volatile'], false)
       await readBytes(c, 0n, 16)
-      assert.deepEqual((await c.info())['stats'], { reads: 1, pieces: 1, bytesRead: 16, fileReads: 1, fileBytesRead: 16, zeroFilledBytes: 0, failedPieces: 0, writes: 0, bytesWritten: 0 })
+      assert.deepEqual((await c.info())['stats'], { reads: 1, pieces: 1, bytesRead: 16, preads: 1, preadBytes: 16, zeroFilledBytes: 0, failedPieces: 0, writes: 0, bytesWritten: 0 })
     } finally { await c.close() }
   })
 

@@ -11,9 +11,9 @@ import { RangeMap, hex } from '../../mem/index.js'
 import { ArgReader, Lifetime } from '../../tree/index.js'
 import type { KindArgs } from '../../tree/index.js'
 import type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, PhysRangeInfo } from '../connector.js'
-import { vmcoreinfoText } from './elf-notes.js'
-import { FileMemory } from './file-memory.js'
-import type { FileGuard } from './file-memory.js'
+import { vmcoreinfoText } from '../elf/index.js'
+import { PreadMemory } from '../pread/index.js'
+import type { PreadGuard } from '../pread/index.js'
 import { FileWatch, fstatFd, identityOf } from './file-watch.js'
 import type { ImageLayout } from './image-layout.js'
 import { fdSource } from './image-source.js'
@@ -72,7 +72,7 @@ interface FileConnectorSetup {
 
 class FileConnector implements Connector {
   readonly kind = 'file'
-  readonly mem: FileMemory
+  readonly mem: PreadMemory
   readonly lifetime: Lifetime
   readonly hints: ConnectorHints
   private readonly map: RangeMap
@@ -85,12 +85,16 @@ class FileConnector implements Connector {
     this.map = new RangeMap(setup.layout.ranges)
     this.lifetime = new Lifetime(setup.context.description, setup.context.parentLifetime, () => this.watch?.check())
     this.lifetime.onEnd(() => this.watch?.close())
-    const guard: FileGuard = {
+    const guard: PreadGuard = {
       blocked: () => this.blocked(),
-      suspect: () => this.watch?.poke(),
+      // A failed or short read: the file may have changed on disk; the watch looks again now (and ends the lifetime if so).
+      readFailed: () => { this.watch?.poke(); return Promise.resolve(undefined) },
       ownWrite: (work) => (this.watch === undefined ? work() : this.watch.ownWrite(work)),
     }
-    this.mem = new FileMemory({ path: setup.path, fd: setup.fd, map: this.map, strict: setup.strict, volatile: setup.volatile, readonly: setup.readonly, guard })
+    this.mem = new PreadMemory({
+      name: setup.path, fd: setup.fd, writable: !setup.readonly, map: this.map, strict: setup.strict, volatile: setup.volatile, guard,
+      holes: false, words: { address: 'address', gap: 'not in the image' },
+    })
     const notes = setup.layout.notes
     const vmcoreinfo = vmcoreinfoText(notes)
     this.hints = {

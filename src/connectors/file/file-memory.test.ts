@@ -74,10 +74,10 @@ describe('file connector reads', () => {
     const c = await openImage(dir, 'coalesce.bin', bytes)
     try {
       const batch = Array.from({ length: 256 }, (_, i) => [BigInt((255 - i) * 4096), 4096] as [bigint, number])
-      const readsBefore = readStat(await c.info(), 'fileReads')
+      const readsBefore = readStat(await c.info(), 'preads')
       const results = await c.mem.read(pieces(batch))
-      const fileReads = readStat(await c.info(), 'fileReads') - readsBefore
-      assert.equal(fileReads, 1)
+      const preads = readStat(await c.info(), 'preads') - readsBefore
+      assert.equal(preads, 1)
       results.forEach((r, i) => {
         assert.ok(r.ok)
         const offset = (255 - i) * 4096

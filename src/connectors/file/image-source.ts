@@ -3,7 +3,7 @@
  * read-ahead window, so a LiME file's many close headers cost few syscalls)
  * or a byte array (tests). Also the 'malformed' error every parser throws.
  */
-import { preadInto } from '../positional-read.js'
+import { preadInto, readAtMost } from '../positional-read.js'
 import { MemweaveError } from '../../errors/index.js'
 
 export interface ImageSource {
@@ -55,18 +55,6 @@ export function fdSource(name: string, fd: number, sizeBytes: number): ImageSour
       return bytes.subarray(0, Math.min(length, bytes.length))
     },
   }
-}
-
-/** Fills a fresh buffer from `offset`, stopping early only at end of file. */
-export async function readAtMost(fd: number, offset: number, length: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length)
-  let done = 0
-  while (done < length) {
-    const n = await readInto(fd, bytes, done, length - done, offset + done)
-    if (n === 0) break
-    done += n
-  }
-  return done === length ? bytes : bytes.subarray(0, done)
 }
 
 /** One positional read (synchronous when small: see positional-read.ts). */

@@ -4,7 +4,8 @@
  */
 import { close } from 'node:fs'
 import { MemweaveError } from '../../errors/index.js'
-import { hasElfMagic, parseElfCore } from './elf-core.js'
+import { hasElfMagic } from '../elf/index.js'
+import { parseElfCore } from './elf-core.js'
 import { IMAGE_FORMATS, rawLayout } from './image-layout.js'
 import type { ImageFormat, ImageLayout } from './image-layout.js'
 import type { ImageSource } from './image-source.js'

@@ -7,5 +7,5 @@
  *   PT_NOTE ─▶ hints.elfNotes, hints.vmcoreinfo
  */
 export { kcoreConnectorKind, KCORE_USAGE, DEFAULT_KCORE_PATH } from './kcore-connector.js'
-export { parseKcore, parseNotes, vmcoreinfoOf } from './kcore-layout.js'
+export { parseKcore } from './kcore-layout.js'
 export type { KcoreLayout, KcoreSource } from './kcore-layout.js'

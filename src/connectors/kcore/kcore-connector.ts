@@ -10,9 +10,10 @@ import { RangeMap, hex } from '../../mem/index.js'
 import { ArgReader, Lifetime } from '../../tree/index.js'
 import type { KindArgs } from '../../tree/index.js'
 import type { Connector, ConnectorContext, ConnectorHints, ConnectorKind } from '../connector.js'
-import { preadInto } from '../positional-read.js'
-import { PreadMemory } from '../qemu/index.js'
-import { parseKcore, vmcoreinfoOf } from './kcore-layout.js'
+import { readAtMost } from '../positional-read.js'
+import { PreadMemory } from '../pread/index.js'
+import { vmcoreinfoText } from '../elf/index.js'
+import { parseKcore } from './kcore-layout.js'
 import type { KcoreLayout, KcoreSource } from './kcore-layout.js'
 
 export const KCORE_USAGE = 'kcore[:PATH][,strict=true]'
@@ -35,16 +36,7 @@ function closeFd(fd: number): Promise<void> {
 function fdSource(name: string, fd: number): KcoreSource {
   return {
     name,
-    read: async (offset, length) => {
-      const bytes = new Uint8Array(length)
-      let done = 0
-      while (done < length) {
-        const n = await preadInto(fd, bytes, done, length - done, offset + done)
-        if (n === 0) break
-        done += n
-      }
-      return bytes.subarray(0, done)
-    },
+    read: (offset, length) => readAtMost(fd, offset, length),
   }
 }
 
@@ -101,7 +93,7 @@ class KcoreConnector implements Connector {
       volatile: true,
       guard: { blocked: () => this.blocked(), readFailed: async () => this.blocked() },
     })
-    const vmcoreinfo = vmcoreinfoOf(layout.notes)
+    const vmcoreinfo = vmcoreinfoText(layout.notes)
     this.hints = { ...(layout.notes.length > 0 ? { elfNotes: layout.notes } : {}), ...(vmcoreinfo !== undefined ? { vmcoreinfo } : {}) }
   }
 

@@ -8,11 +8,16 @@
  *
  *   PT_LOAD vaddr=PAGE_OFFSET+P paddr=P ─▶ physical [P, P+size) at file offset p_offset
  *   PT_LOAD vaddr=_text       paddr=T   ─▶ skipped (alias of the direct map)
- *   PT_NOTE ─▶ notes, incl. VMCOREINFO (hints for the OS layer)
+ *   PT_NOTE ─▶ notes, incl. VMCOREINFO (hints for the OS layer), read by the
+ *             shared bounded parser (../elf): a malformed note fails the open
  */
 import { MemweaveError } from '../../errors/index.js'
 import type { MappedRange } from '../../mem/index.js'
 import type { ElfNote } from '../connector.js'
+import {
+  EHDR_BYTES, ELFCLASS64, ELFDATA2LSB, ET_CORE, NO_PADDR, PHDR_BYTES, PN_XNUM, PT_LOAD, PT_NOTE, SHDR_BYTES,
+  checkNoteBytes, decodeProgramHeaders, hasElfMagic, parseElfNotes,
+} from '../elf/index.js'
 
 export interface KcoreSource {
   readonly name: string
@@ -29,13 +34,7 @@ export interface KcoreLayout {
   readonly notes: readonly ElfNote[]
 }
 
-const PT_LOAD = 1
-const PT_NOTE = 4
-const PN_XNUM = 0xffff
-const NO_PADDR = 0xffffffffffffffffn
-const PHDR_BYTES = 56
 const MAX_PHDRS = 65536
-const MAX_NOTE_BYTES = 1024 * 1024
 const U64 = 1n << 64n
 
 interface LoadSegment { readonly offset: bigint; readonly vaddr: bigint; readonly paddr: bigint; readonly size: bigint }
@@ -51,34 +50,34 @@ async function readExactly(source: KcoreSource, offset: number, length: number, 
 }
 
 export async function parseKcore(source: KcoreSource): Promise<KcoreLayout> {
-  const head = await readExactly(source, 0, 64, 'ELF header')
-  if (head.getUint32(0, false) !== 0x7f454c46) throw malformed(source, 'not an ELF file')
-  if (head.getUint8(4) !== 2 || head.getUint8(5) !== 1) throw malformed(source, 'not a little-endian ELF64 file')
-  if (head.getUint16(16, true) !== 4) throw malformed(source, 'not an ELF core file (e_type is not ET_CORE)')
+  const head = await readExactly(source, 0, EHDR_BYTES, 'ELF header')
+  if (!hasElfMagic(new Uint8Array(head.buffer, head.byteOffset, 4))) throw malformed(source, 'not an ELF file')
+  if (head.getUint8(4) !== ELFCLASS64 || head.getUint8(5) !== ELFDATA2LSB) throw malformed(source, 'not a little-endian ELF64 file')
+  if (head.getUint16(16, true) !== ET_CORE) throw malformed(source, 'not an ELF core file (e_type is not ET_CORE)')
   const phoff = Number(head.getBigUint64(32, true))
   const phentsize = head.getUint16(54, true)
   let phnum = head.getUint16(56, true)
   if (phnum === PN_XNUM) {
     // Too many headers for e_phnum: the real count is in section header 0's sh_info.
     const shoff = Number(head.getBigUint64(40, true))
-    phnum = (await readExactly(source, shoff, 64, 'section header 0')).getUint32(44, true)
+    phnum = (await readExactly(source, shoff, SHDR_BYTES, 'section header 0')).getUint32(44, true)
   }
   if (phentsize < PHDR_BYTES || phnum === 0 || phnum > MAX_PHDRS) throw malformed(source, `bad program headers (e_phentsize ${phentsize}, e_phnum ${phnum})`)
-  const table = await readExactly(source, phoff, phentsize * phnum, 'program header table')
+  const headers = decodeProgramHeaders(await readExactly(source, phoff, phentsize * phnum, 'program header table'), phnum, phentsize)
   const loads: LoadSegment[] = []
   const notes: ElfNote[] = []
-  for (let i = 0; i < phnum; i++) {
-    const at = i * phentsize
-    const type = table.getUint32(at, true)
-    const offset = table.getBigUint64(at + 8, true)
-    const fileSize = table.getBigUint64(at + 32, true)
-    if (type === PT_NOTE && fileSize <= BigInt(MAX_NOTE_BYTES)) {
-      const bytes = await source.read(Number(offset), Number(fileSize))
-      notes.push(...parseNotes(bytes))
+  let noteBytes = 0n
+  for (const [index, header] of headers.entries()) {
+    if (header.type === PT_NOTE) {
+      noteBytes += header.fileBytes
+      checkNoteBytes(source.name, noteBytes)
+      const label = `PT_NOTE #${index}`
+      const view = await readExactly(source, Number(header.offset), Number(header.fileBytes), `${label} contents`)
+      parseElfNotes(source.name, { bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength), align: header.align, fileOffset: Number(header.offset), label }, notes)
     }
-    if (type !== PT_LOAD) continue
-    const memSize = table.getBigUint64(at + 40, true)
-    loads.push({ offset, vaddr: table.getBigUint64(at + 16, true), paddr: table.getBigUint64(at + 24, true), size: fileSize < memSize ? fileSize : memSize })
+    if (header.type !== PT_LOAD) continue
+    const size = header.fileBytes < header.memBytes ? header.fileBytes : header.memBytes
+    loads.push({ offset: header.offset, vaddr: header.vaddr, paddr: header.paddr, size })
   }
   const directMapBase = directMapOffset(loads)
   if (directMapBase === undefined) {
@@ -103,32 +102,4 @@ function directMapOffset(loads: readonly LoadSegment[]): bigint | undefined {
   let bestBytes = -1n
   for (const [delta, bytes] of bytesByDelta) if (bytes > bestBytes) { best = delta; bestBytes = bytes }
   return best
-}
-
-/** ELF notes: namesz, descsz, type, then name and desc, each padded to 4 bytes. */
-export function parseNotes(bytes: Uint8Array): ElfNote[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
-  const out: ElfNote[] = []
-  let at = 0
-  while (at + 12 <= bytes.length) {
-    const nameSize = view.getUint32(at, true)
-    const descSize = view.getUint32(at + 4, true)
-    const type = view.getUint32(at + 8, true)
-    const nameAt = at + 12
-    const descAt = nameAt + align4(nameSize)
-    const end = descAt + align4(descSize)
-    if (end > bytes.length || descAt + descSize > bytes.length) break
-    const name = new TextDecoder().decode(bytes.subarray(nameAt, nameAt + nameSize)).replace(/\0+$/, '')
-    out.push({ name, type, desc: bytes.slice(descAt, descAt + descSize) })
-    at = end
-  }
-  return out
-}
-
-const align4 = (n: number): number => (n + 3) & ~3
-
-/** The text of the VMCOREINFO note, if kcore has one. */
-export function vmcoreinfoOf(notes: readonly ElfNote[]): string | undefined {
-  const note = notes.find((n) => n.name === 'VMCOREINFO')
-  return note === undefined ? undefined : new TextDecoder().decode(note.desc).replace(/\0+$/, '')
 }

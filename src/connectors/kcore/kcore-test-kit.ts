@@ -4,9 +4,11 @@
  * kcore connector can be tested on any host. Direct-map pages hold their
  * own physical address as u32 words; other segments hold a fill byte.
  */
+import type { ElfNote } from '../connector.js'
+import { NO_PADDR, PHDR_BYTES, encodeElfNotes } from '../elf/index.js'
 
+export { NO_PADDR }
 export const PAGE_OFFSET = 0xffff888000000000n
-export const NO_PADDR = 0xffffffffffffffffn
 
 export interface KcoreSegment {
   readonly vaddr: bigint
@@ -17,27 +19,13 @@ export interface KcoreSegment {
   readonly fill?: number
 }
 
-export interface KcoreNote {
-  readonly name: string
-  readonly type: number
-  readonly desc: Uint8Array
-}
+export type KcoreNote = ElfNote
 
-const PHDR = 56
-const align4 = (n: number): number => (n + 3) & ~3
+const PHDR = PHDR_BYTES
 
 function noteBytes(notes: readonly KcoreNote[]): Buffer {
-  const parts = notes.map((n) => {
-    const name = Buffer.from(`${n.name}\0`)
-    const out = Buffer.alloc(12 + align4(name.length) + align4(n.desc.length))
-    out.writeUInt32LE(name.length, 0)
-    out.writeUInt32LE(n.desc.length, 4)
-    out.writeUInt32LE(n.type, 8)
-    name.copy(out, 12)
-    out.set(n.desc, 12 + align4(name.length))
-    return out
-  })
-  return Buffer.concat(parts)
+  const bytes = encodeElfNotes(notes)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /** The expected bytes of physical address `paddr` in a direct-map segment. */

@@ -4,14 +4,10 @@
  *
  *   name / pid / only one ─▶ /proc/PID/cmdline ─┬─ qmp=SOCKET: info mtree -f, gpa2hva ──┐
  *                                               └─ -m, -machine + /proc/PID/maps ───────┴▶ ranges (guest → host)
- *   read([pieces]) ─▶ ranges ─▶ merged extents ─▶ pread on /proc/PID/mem ─▶ views
+ *   read([pieces]) ─▶ ranges ─▶ PreadMemory (../pread: merged extents, pread on /proc/PID/mem) ─▶ views
  *   ProcessWatch (/proc/PID/stat start time, ≤100 ms old + 1 s poll) ─▶ lifetime ends when QEMU exits
- *
- * PreadMemory (batched positional reads over a RangeMap) is also used by the kcore connector.
  */
 export { qemuConnectorKind, QEMU_USAGE } from './qemu-connector.js'
-export { PreadMemory, PREAD_IDEAL_BATCH_SIZE } from './pread-memory.js'
-export type { PreadGuard, PreadMemoryOptions, PreadMemoryStats } from './pread-memory.js'
 export { QmpClient, DEFAULT_QMP_TIMEOUT_MS } from './qmp-client.js'
 export type { QmpOptions } from './qmp-client.js'
 export { parseQemuCommandLine, parseQemuOpts, parseQemuSize, isQemuBinary } from './qemu-cmdline.js'

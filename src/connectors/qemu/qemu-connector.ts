@@ -1,7 +1,8 @@
 /**
  * The `qemu` connector kind: the guest RAM of a running QEMU process, read
  * through /proc/PID/mem. The layout comes from QMP (qmp=SOCKET) or from
- * the command line and /proc/PID/maps. With QMP, the vCPUs' CR3/CR4 are
+ * the command line and /proc/PID/maps; a client-named qmp= socket must be
+ * one on the QEMU process's own command line. With QMP, the vCPUs' CR3/CR4 are
  * read too (hints.cpuRegisters) so the Linux layer need not scan. When the QEMU process exits (or its
  * pid is reused) the connector's lifetime ends and every handle on it
  * fails as stale.
@@ -19,7 +20,7 @@ import type { KindArgs } from '../../tree/index.js'
 import type { Connector, ConnectorContext, ConnectorHints, ConnectorKind, CpuRegisterSnapshot } from '../connector.js'
 import { readCpuRegisters } from './cpu-registers.js'
 import { layoutFromMaps } from './maps-layout.js'
-import { PreadMemory } from './pread-memory.js'
+import { PreadMemory } from '../pread/index.js'
 import { ProcessWatch, readProcStat } from './process-watch.js'
 import type { ProcessIdentity } from './process-watch.js'
 import { readProcMaps } from './proc-maps.js'
@@ -70,6 +71,7 @@ async function createQemuConnector(args: KindArgs, context: ConnectorContext): P
   const strict = reader.bool('strict', false)
   const qmpPath = qmpArg === undefined || qmpArg === 'auto' ? undefined : resolve(qmpArg)
   const found = await selectQemuProcess({ name: named ?? reader.target, pid: reader.int('pid'), qmpSocket: qmpPath })
+  if (qmpPath !== undefined && context.fileRoots !== undefined) checkClientQmpSocket(found, qmpPath)
   const identity = await identityOf(found.pid)
   const socket = qmpArg === 'auto' ? autoSocket(found) : qmpPath
   const { layout, cpuRegisters } = socket === undefined ? { layout: await layoutFromMaps(found.pid, found.cmd), cpuRegisters: undefined } : await readQmpLayout(found, socket, context.log)
@@ -87,6 +89,16 @@ async function createQemuConnector(args: KindArgs, context: ConnectorContext): P
   }
   context.log.info({ pid: found.pid, name: found.cmd.name, method: layout.method, ranges: layout.ranges.length, ramBytes: Number(layout.ramBytes), readonly: !writable }, 'attached to QEMU')
   return connector
+}
+
+/**
+ * A QMP socket a client names (a connector/new line, not the daemon's own config) is connected
+ * to with the daemon's privileges; it must be one the chosen QEMU process was started with, so a
+ * client cannot point the daemon at any other unix socket (docs/access.md).
+ */
+function checkClientQmpSocket(found: QemuProcess, socket: string): void {
+  if (found.cmd.qmpSockets.some((s) => resolve(s) === socket)) return
+  throw new MemweaveError('connector', 'permission', `qemu: qmp=${socket} is not a QMP socket on the command line of ${describeQemu(found)}; a client may name only those (or use qmp=auto)`)
 }
 
 function autoSocket(found: QemuProcess): string {

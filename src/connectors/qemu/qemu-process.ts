@@ -5,7 +5,7 @@
  * matches is an error that lists what is running.
  */
 import { readdir, readFile } from 'node:fs/promises'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, errnoCode, toMemweaveError } from '../../errors/index.js'
 import { isQemuBinary, parseQemuCommandLine } from './qemu-cmdline.js'
 import type { QemuCommandLine } from './qemu-cmdline.js'
 
@@ -24,9 +24,6 @@ export interface ProcessSelector {
 /** Files read at once while scanning /proc. */
 const SCAN_BATCH = 64
 
-function codeOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-}
 
 /** argv of a process, or undefined when it is gone or has none (kernel thread, zombie). */
 async function readArgv(pid: number): Promise<string[] | undefined> {
@@ -35,7 +32,7 @@ async function readArgv(pid: number): Promise<string[] | undefined> {
     raw = await readFile(`/proc/${pid}/cmdline`)
   } catch (err) {
     // A process may exit between readdir and this read.
-    if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ESRCH') return undefined
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ESRCH') return undefined
     throw toMemweaveError(err, 'connector', `qemu: cannot read /proc/${pid}/cmdline`)
   }
   if (raw.length === 0) return undefined

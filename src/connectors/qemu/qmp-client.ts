@@ -7,7 +7,7 @@
  */
 import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord, toMemweaveError } from '../../errors/index.js'
 
 export interface QmpOptions {
   /** Limit for connecting, the greeting and each command. */
@@ -24,9 +24,6 @@ interface Waiter {
   readonly timer: NodeJS.Timeout
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 export class QmpClient {
   private buffer = ''

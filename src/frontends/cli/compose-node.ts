@@ -29,6 +29,8 @@ export interface ComposeOptions {
   readonly allowWrite: boolean
   /** Allowed roots for file: paths clients name (serve sets them); undefined: any. */
   readonly fileRoots?: readonly string[]
+  /** Allowed roots for plugin files clients load (serve sets them); undefined: any. */
+  readonly pluginRoots?: readonly string[]
   readonly log: Logger
   /** Connectors and OSs to create, in any order; each comes after what it is created on. */
   readonly objects: readonly ObjectSpec[]
@@ -41,7 +43,7 @@ export interface ComposeOptions {
 export async function composeNode(options: ComposeOptions): Promise<ComposedNode> {
   // Peers first: an object may be created on a peer's connector ('-c b.dump'); then the first connections are waited for.
   const onPeers = options.objects.some((spec) => spec.on?.includes('.') === true)
-  const local = await createLocalNode({ allowWrite: options.allowWrite, fileRoots: options.fileRoots, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers, limits: options.limits })
+  const local = await createLocalNode({ allowWrite: options.allowWrite, fileRoots: options.fileRoots, pluginRoots: options.pluginRoots, log: options.log, connect: options.connect ?? [], waitForPeers: onPeers, limits: options.limits })
   try {
     for (const spec of creationOrder(options.objects)) await createObject(local.node, spec)
   } catch (err) {
@@ -67,7 +69,7 @@ async function createObject(node: MemweaveNode, spec: ObjectSpec): Promise<void>
   try {
     // The daemon's own command line and config: trusted paths (still regular files only).
     if (spec.what === 'connector') await node.newConnector(line, true)
-    else await node.newOs(line)
+    else await node.newOs(line, true)
   } catch (err) {
     const error = toMemweaveError(err, 'node', spec.source)
     throw new MemweaveError(error.origin, error.kind, `${spec.source}: ${error.message}`, { cause: error })

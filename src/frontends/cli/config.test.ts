@@ -104,6 +104,11 @@ test('docs/config.example.toml parses, and so do its commented-out examples', as
     'os:host::native:',
   ])
   assert.equal(full.tokenFile, '/etc/memweave/token')
+  assert.deepEqual(full.pluginRoots, ['/srv/memweave/plugins'])
+  assert.equal(full.socketGroup, 'memweave')
+  assert.equal(plain.socketGroup, undefined)
+  assert.deepEqual(parseConfig('socket_group = 65534\nplugin_roots = ["p"]', '/etc/mw/c.toml'), { ...parseConfig('', '/etc/mw/c.toml'), socketGroup: '65534', pluginRoots: ['/etc/mw/p'] })
+  assert.throws(() => parseConfig('socket_group = -1', 'c.toml'), /c\.toml: socket_group: must be a group name or a gid/)
   assert.ok(full.tls !== undefined)
   assert.deepEqual(full.peers, ['b=wss://b.example:7001,token-file=/etc/memweave/b.token,fingerprint=38:14:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66'])
 })

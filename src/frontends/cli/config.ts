@@ -29,11 +29,15 @@ export interface MemweaveConfig {
   readonly allowedOrigins: readonly string[]
   /** Folders whose files clients may open with file: (absolute). */
   readonly fileRoots: readonly string[]
+  /** Folders whose plugin files clients may load (absolute). */
+  readonly pluginRoots: readonly string[]
+  /** A group allowed on the unix sockets (name or gid), like serve --socket-group. */
+  readonly socketGroup: string | undefined
 }
 
 type Table = Record<string, unknown>
 
-const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer', 'allowed_origins', 'file_roots']
+const TOP_KEYS = ['listen', 'allow_write', 'token_file', 'log_level', 'tls', 'connector', 'os', 'peer', 'allowed_origins', 'file_roots', 'plugin_roots', 'socket_group']
 const PEER_KEYS = ['name', 'url', 'token_file', 'fingerprint', 'ca_file']
 const CONNECTOR_KEYS = ['name', 'kind', 'args', 'chain_on']
 const OS_KEYS = ['name', 'kind', 'args', 'connector']
@@ -92,11 +96,18 @@ export function parseConfig(text: string, file: string): MemweaveConfig {
     allowWrite: check.optionalBoolean(doc.allow_write, 'allow_write'),
     allowedOrigins: doc.allowed_origins === undefined ? [] : check.strings(doc.allowed_origins, 'allowed_origins'),
     fileRoots: doc.file_roots === undefined ? [] : check.strings(doc.file_roots, 'file_roots').map((dir) => resolve(base, dir)),
+    pluginRoots: doc.plugin_roots === undefined ? [] : check.strings(doc.plugin_roots, 'plugin_roots').map((dir) => resolve(base, dir)),
+    socketGroup: typeof doc.socket_group === 'number' ? socketGroupNumber(check, doc.socket_group) : check.optionalString(doc.socket_group, 'socket_group'),
     tokenFile: tokenFile === undefined ? undefined : resolve(base, tokenFile),
     logLevel: check.optionalString(doc.log_level, 'log_level'),
     tls,
     objects,
   }
+}
+
+function socketGroupNumber(check: ConfigChecker, value: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) check.fail('socket_group', 'must be a group name or a gid')
+  return String(value)
 }
 
 class ConfigChecker {

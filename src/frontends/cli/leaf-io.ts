@@ -1,26 +1,19 @@
 /**
- * Leaf I/O on a TreeClient for the commands: open a leaf for one job and
- * close it in `finally`, stream a leaf in 1 MiB pieces (pipelined, into
- * reused buffers) until its size or a short read, read a range piece by piece, write, and call an RPC.
+ * Leaf I/O on a TreeClient for the commands: the shared helpers of
+ * net/leaf-io.ts (withLeaf, readText, readJson, callRpc), and here: stream a
+ * leaf in 1 MiB pieces (pipelined, into reused buffers) until its size or a
+ * short read, read a range piece by piece, write a range.
  */
 import { MemweaveError } from '../../errors/index.js'
-import type { OpenResult, PieceResult, ReadIntoResult, TreeClient } from '../../net/index.js'
+import { withLeaf } from '../../net/index.js'
+import type { PieceResult, ReadIntoResult, TreeClient } from '../../net/index.js'
 import { hex } from './numbers.js'
+
+export { callRpc, readJson, readLeaf, readText, withLeaf } from '../../net/index.js'
 
 export const CHUNK_BYTES = 1024 * 1024
 /** Chunk reads in flight while streaming: enough to keep the daemon and the socket busy, few enough to stop soon after an error. */
 export const STREAM_DEPTH = 4
-/** Text and JSON leaves are small; anything larger than this is not something to parse. */
-export const MAX_TEXT_BYTES = 64 * 1024 * 1024
-
-export async function withLeaf<T>(client: TreeClient, path: string, job: (opened: OpenResult) => Promise<T>): Promise<T> {
-  const opened = await client.open(path)
-  try {
-    return await job(opened)
-  } finally {
-    await client.close(opened.handle)
-  }
-}
 
 export interface StreamOptions {
   /** Called once the leaf is open, with its size when known. */
@@ -96,26 +89,6 @@ interface InFlightChunk {
   readonly reading: Promise<ReadIntoResult[]>
 }
 
-/** The whole content of a (small) leaf. */
-export async function readLeaf(client: TreeClient, path: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  await streamLeaf(client, path, async (chunk) => { chunks.push(Buffer.from(chunk)) }, { maxBytes: MAX_TEXT_BYTES })
-  return Buffer.concat(chunks)
-}
-
-export async function readText(client: TreeClient, path: string): Promise<string> {
-  return new TextDecoder().decode(await readLeaf(client, path))
-}
-
-export async function readJson(client: TreeClient, path: string): Promise<unknown> {
-  const text = await readText(client, path)
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new MemweaveError('cli', 'malformed', `'${path}' does not hold JSON`, { cause: err })
-  }
-}
-
 export interface RangePiece {
   readonly offset: bigint
   readonly length: number
@@ -165,10 +138,6 @@ export async function writeRange(client: TreeClient, path: string, offset: bigin
   })
 }
 
-export async function callRpc(client: TreeClient, path: string, request: unknown): Promise<unknown> {
-  return withLeaf(client, path, (opened) => client.rpc(opened.handle, request))
-}
-
 function pieceLength(result: ReadIntoResult | undefined, path: string, addr: bigint, length: number): number {
   if (result === undefined) throw new MemweaveError('cli', 'protocol', `no result for the read of '${path}' at ${hex(addr)}`)
   if (!result.ok) {
@@ -176,9 +145,4 @@ function pieceLength(result: ReadIntoResult | undefined, path: string, addr: big
       `cannot read ${length} bytes of '${path}' at ${hex(addr)}: ${result.error.message}`, { cause: result.error })
   }
   return result.length
-}
-
-/** A JSON object (not an array, not null), as info leaves hold. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

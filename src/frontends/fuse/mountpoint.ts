@@ -9,7 +9,7 @@ import { readFile, realpath, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, errnoCode, toMemweaveError } from '../../errors/index.js'
 
 const run = promisify(execFile)
 
@@ -46,9 +46,6 @@ export async function mountAt(path: string): Promise<MountRecord | undefined> {
   return parseMountinfo(text).filter((m) => m.mountpoint === path).at(-1)
 }
 
-function codeOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-}
 
 /** The absolute path the kernel will record for `mountpoint` (symlinked parents resolved). */
 async function canonical(mountpoint: string): Promise<string> {
@@ -103,7 +100,7 @@ export async function prepareMountpoint(mountpoint: string, log: Logger): Promis
       isDirectory = await isDirectoryWithin(path, STAT_TIMEOUT_MS)
     } catch (err) {
       if (err instanceof MemweaveError) throw err
-      const code = codeOf(err)
+      const code = errnoCode(err)
       if (code === 'ENOENT') throw new MemweaveError('fuse', 'not_found', `mountpoint ${path} does not exist (create the directory first)`, { cause: err })
       if (code !== 'ENOTCONN' && code !== 'ECONNABORTED') throw toMemweaveError(err, 'fuse', `cannot use ${path} as a mountpoint`)
       const dead = await mountAt(path)

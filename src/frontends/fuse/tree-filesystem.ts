@@ -21,6 +21,7 @@ import type { LeafMeta, StatContext } from './fuse-stat.js'
 import { readRange } from './hole-read.js'
 import { OpenFiles } from './open-files.js'
 import { ReadAhead } from './read-ahead.js'
+import { OpDeadlines } from './op-deadlines.js'
 import type { OpenFile } from './open-files.js'
 
 export interface TreeFilesystemOptions extends StatContext {
@@ -64,11 +65,14 @@ export function treePath(fusePath: string): string {
 export class TreeFilesystem {
   readonly cache: AttrCache
   readonly files = new OpenFiles()
+  /** Every operation's ETIMEDOUT deadline, swept by one interval (no timer per request). */
+  private readonly deadlines: OpDeadlines
   private readonly log: Logger
   private readAheads = 0
 
   constructor(private readonly client: TreeClient, private readonly options: TreeFilesystemOptions) {
     this.cache = new AttrCache(options.attrCacheMs)
+    this.deadlines = new OpDeadlines(options.opTimeoutMs)
     this.log = options.log
   }
 
@@ -101,6 +105,7 @@ export class TreeFilesystem {
 
   /** Closes every handle still open (at unmount). */
   async closeAll(): Promise<void> {
+    this.deadlines.close()
     this.readAheads = 0
     for (const file of this.files.drain()) {
       try {
@@ -114,15 +119,15 @@ export class TreeFilesystem {
   private serve<T>(op: string, path: string, work: () => Promise<T | Refusal>, reply: (value: T) => void, fail: (errno: number) => void,
     late?: (value: T) => void): void {
     let settled = false
-    const timer = setTimeout(() => {
+    const timer = this.deadlines.add(() => {
       if (settled) return
       settled = true
       const failure = localFailure('ETIMEDOUT', 'timeout', `${op} ${path} took longer than ${this.options.opTimeoutMs} ms`)
       this.log.warn({ op, path, timeoutMs: this.options.opTimeoutMs }, failure.error.message)
       fail(failure.errno)
-    }, this.options.opTimeoutMs)
+    })
     const answer = (failure: FuseFailure): void => {
-      clearTimeout(timer)
+      this.deadlines.done(timer)
       this.logFailure(op, path, failure)
       if (settled) return
       settled = true
@@ -130,7 +135,7 @@ export class TreeFilesystem {
     }
     work().then((value) => {
       if (value instanceof Refusal) { answer(value.failure); return }
-      clearTimeout(timer)
+      this.deadlines.done(timer)
       if (settled) { late?.(value); return }
       try {
         reply(value)

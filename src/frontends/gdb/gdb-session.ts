@@ -18,7 +18,6 @@
 import { escapeBinary } from './rsp-framing.js'
 import { isGone } from './process-target.js'
 import type { ProcessTarget, TargetThread } from './process-target.js'
-import { REGISTER_SLOTS, targetXml } from './target-description.js'
 
 export const PACKET_SIZE = 0x4000
 
@@ -128,14 +127,14 @@ export class GdbSession {
     if (packet === 'g') {
       const thread = this.thread()
       if (thread === undefined) return one('E01')
-      return one(REGISTER_SLOTS.map((slot, i) => {
+      return one(this.target.description.slots.map((slot, i) => {
         const value = thread.values[i]
         return value === undefined ? 'xx'.repeat(slot.bytes) : hexOf(value)
       }).join(''))
     }
     if (/^p[0-9a-fA-F]+$/.test(packet)) {
       const number = Number.parseInt(packet.slice(1), 16)
-      const slot = REGISTER_SLOTS[number]
+      const slot = this.target.description.slots[number]
       if (slot === undefined) return one('E45')
       const value = this.thread()?.values[number]
       return one(value === undefined ? 'xx'.repeat(slot.bytes) : hexOf(value))
@@ -159,7 +158,7 @@ export class GdbSession {
     const xfer = /^qXfer:([a-z]+):read:([^:]*):(.*)$/.exec(packet)
     if (xfer !== null) {
       const [, object, annex, range] = xfer
-      if (object === 'features' && annex === 'target.xml') return one(xferSlice(Buffer.from(targetXml()), range ?? ''))
+      if (object === 'features' && annex === 'target.xml') return one(xferSlice(Buffer.from(this.target.description.xml), range ?? ''))
       if (object === 'threads') {
         const xml = `<?xml version="1.0"?><threads>${this.threads.map((t) => `<thread id="${t.tid.toString(16)}" name="${xmlEscape(t.name)}"/>`).join('')}</threads>`
         return one(xferSlice(Buffer.from(xml), range ?? ''))

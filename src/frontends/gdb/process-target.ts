@@ -4,29 +4,28 @@
  *
  *   PATH/mem                       memory, one handle for the session
  *   PATH/threads/                  thread ids (re-listed at every stop)
- *   PATH/threads/TID/registers.json registers and the FXSAVE area
- *   PATH/auxv, PATH/info           qXfer:auxv:read, the process name
+ *   PATH/threads/TID/registers.json registers and the FP area (FXSAVE / user_fpsimd_state)
+ *   PATH/auxv, PATH/info           qXfer:auxv:read, the process name and arch (which
+ *                                  register description gdb gets)
  *
  * A stale handle or a vanished path means the process went away: that is
  * reported as `gone` with the tree's own reason.
  */
-import { MemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord } from '../../errors/index.js'
 import type { TreeClient } from '../../net/index.js'
-import { REGISTER_SLOTS } from './target-description.js'
+import { targetFor, X86_64_TARGET } from './target-description.js'
+import type { TargetDescription } from './target-description.js'
 
 export interface TargetThread {
   readonly tid: number
   readonly name: string
-  /** Register values in REGISTER_SLOTS order, each its slot's width (undefined: unavailable). */
+  /** Register values in the description's slot order, each its slot's width (undefined: unavailable). */
   readonly values: readonly (Uint8Array | undefined)[]
 }
 
 /** Longest read gdb gets in one 'm' reply (it asks in PacketSize-bounded pieces anyway). */
 export const MAX_MEMORY_READ = 0x8000
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function littleEndian(value: bigint, bytes: number): Uint8Array {
   const out = new Uint8Array(bytes)
@@ -35,29 +34,39 @@ function littleEndian(value: bigint, bytes: number): Uint8Array {
   return out
 }
 
-/** One thread's registers.json turned into slot values. */
-export function slotValues(json: unknown): (Uint8Array | undefined)[] {
+/** One thread's registers.json turned into slot values of a description. */
+export function slotValues(json: unknown, target: TargetDescription): (Uint8Array | undefined)[] {
   const registers = isRecord(json) && isRecord(json['registers']) ? json['registers'] : {}
-  const fxsave = isRecord(json) && typeof json['fxsave'] === 'string' ? Buffer.from(json['fxsave'], 'hex') : undefined
-  return REGISTER_SLOTS.map((slot) => {
+  const fpText = isRecord(json) ? json[target.fpKey] : undefined
+  const fp = typeof fpText === 'string' ? Buffer.from(fpText, 'hex') : undefined
+  return target.slots.map((slot) => {
     if ('json' in slot.from) {
       const text = registers[slot.from.json]
       return typeof text === 'string' && /^0x[0-9a-f]+$/i.test(text) ? littleEndian(BigInt(text), slot.bytes) : undefined
     }
-    if (fxsave === undefined || fxsave.length < slot.from.fxsave + slot.from.bytes) return undefined
+    if (fp === undefined || fp.length < slot.from.fp + slot.from.bytes) return undefined
     const out = new Uint8Array(slot.bytes)
-    out.set(fxsave.subarray(slot.from.fxsave, slot.from.fxsave + slot.from.bytes))
+    out.set(fp.subarray(slot.from.fp, slot.from.fp + slot.from.bytes))
     return out
   })
 }
 
 export class ProcessTarget {
   private memHandle: number | undefined
+  /** The register set gdb is given: chosen from the process's arch when opened. */
+  description: TargetDescription = X86_64_TARGET
 
   constructor(private readonly client: TreeClient, readonly path: string, readonly allowWrite: boolean) {}
 
-  /** With writes allowed, the memory is held exclusively: no one else reads or writes it while gdb may change it. */
+  /**
+   * Picks the register description from the process's arch (an OS without
+   * one is x86-64, the only kind that reads registers without saying so).
+   * With writes allowed, the memory is held exclusively: no one else reads
+   * or writes it while gdb may change it.
+   */
   async open(): Promise<void> {
+    const info: unknown = JSON.parse((await this.readSmall(`${this.path}/info`)).toString('utf8'))
+    this.description = targetFor(isRecord(info) && typeof info['arch'] === 'string' ? info['arch'] : 'x86_64')
     const opened = await this.client.open(`${this.path}/mem`, this.allowWrite ? { exclusive: true } : {})
     this.memHandle = opened.handle
   }
@@ -89,7 +98,7 @@ export class ProcessTarget {
         this.readSmall(`${this.path}/threads/${tid}/registers.json`),
       ])
       const parsed: unknown = JSON.parse(info.toString('utf8'))
-      threads.push({ tid, name: isRecord(parsed) && typeof parsed['name'] === 'string' ? parsed['name'] : '', values: slotValues(JSON.parse(registers.toString('utf8'))) })
+      threads.push({ tid, name: isRecord(parsed) && typeof parsed['name'] === 'string' ? parsed['name'] : '', values: slotValues(JSON.parse(registers.toString('utf8')), this.description) })
     }
     return threads
   }

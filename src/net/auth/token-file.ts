@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { toMemweaveError } from '../../errors/index.js'
+import { errnoCode, toMemweaveError } from '../../errors/index.js'
 import { ensurePrivateDir, runtimeStateDir } from './state-dir.js'
 
 /** A token file is a short line; anything bigger is not one. */
@@ -29,7 +29,7 @@ export async function writeAutoToken(port: number, token: string, stateDir: stri
   await ensurePrivateDir(stateDir)
   const path = autoTokenPath(port, stateDir)
   try {
-    await unlink(path).catch((err: unknown) => { if (errnoOf(err) !== 'ENOENT') throw err })
+    await unlink(path).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err })
     // O_EXCL + O_NOFOLLOW: never write through a file or link someone put there in between.
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
     try {
@@ -75,6 +75,3 @@ async function readOwnedToken(path: string): Promise<string | undefined> {
   }
 }
 
-function errnoOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
-}

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { constants, closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { MemweaveError } from '../../errors/index.js'
+import { MemweaveError, errnoCode } from '../../errors/index.js'
 import { ROLES, tokenDigest } from './credentials.js'
 import type { Credential, Role } from './credentials.js'
 
@@ -97,7 +97,7 @@ export class TokenStore {
         closeSync(fd)
       }
     } catch (err) {
-      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return []
+      if (errnoCode(err) === 'ENOENT') return []
       throw err instanceof MemweaveError ? err : new MemweaveError('config', 'io', `cannot read the token store ${this.file}`, { cause: err })
     }
     let doc: unknown

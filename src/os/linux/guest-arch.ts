@@ -14,6 +14,7 @@
  * linear map starts at -(1 << vabits_actual) and holds PHYS_OFFSET
  * (memstart_addr) there.
  */
+import { NT_PRSTATUS } from '../../connectors/index.js'
 import type { Connector } from '../../connectors/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import type { VirtualAddressSpace } from '../../arch/index.js'
@@ -32,7 +33,6 @@ export interface ArchDecision {
   readonly image?: Arm64Image
 }
 
-const NT_PRSTATUS = 1
 const ARM64_PRSTATUS_BYTES = 392
 
 /** Where the kernel is linked without KASLR: x86-64 __START_KERNEL, arm64 KIMAGE_VADDR. */

@@ -54,3 +54,21 @@ export function isKernelAddress(kernel: KernelContext, value: bigint): boolean {
     : kernel.mode.virtualBits > 48 ? KERNEL_HALF_START_5LEVEL : KERNEL_HALF_START
   return value >= low && value < 1n << 64n
 }
+
+/** An AArch64 guest (TTBR0/TTBR1 split roots); x86-64 otherwise. */
+export function isArm64Kernel(kernel: KernelContext): boolean {
+  return kernel.mode.splitRoots === true
+}
+
+const TOP_BYTE = 0xff00000000000000n
+const BIT_55 = 1n << 55n
+
+/**
+ * A kernel pointer as the kernel dereferences it: on arm64 the top byte may
+ * carry a tag (KASAN tag-based modes; TBI1 ignores it), which the kernel's
+ * untagged_addr() resets by sign-extending bit 55. x86-64 pointers are unchanged.
+ */
+export function untagKernelPointer(kernel: KernelContext, value: bigint): bigint {
+  if (!isArm64Kernel(kernel) || (value & BIT_55) === 0n) return value
+  return value | TOP_BYTE
+}

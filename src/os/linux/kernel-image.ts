@@ -1,10 +1,11 @@
 /**
  * A copy of the kernel image's virtual range in one buffer: the mapped runs
- * of [_text, _end) read with one batched physical read. The kallsyms search
- * scans it; unmapped holes read as zeros.
+ * of [_text, _end) read with one batched physical read straight into that
+ * buffer (readInto: no second copy of the image, which is tens of MiB). The
+ * kallsyms search scans it; unmapped holes read as zeros.
  */
 import type { PhysAddr, PhysicalMemory } from '../../mem/index.js'
-import { hex, physAddr } from '../../mem/index.js'
+import { hex, physAddr, readInto } from '../../mem/index.js'
 import { MemweaveError } from '../../errors/index.js'
 
 export interface ImageRun {
@@ -44,13 +45,15 @@ export async function readKernelImage(mem: PhysicalMemory, runs: readonly ImageR
       pieces.push({ addr: physAddr(run.phys + BigInt(done)), length: Math.min(READ_CHUNK_BYTES, length - done), at: at + done })
     }
   }
-  const results = await mem.read(pieces.map(({ addr, length }) => ({ addr, length })))
+  const results = await readInto(mem, pieces, bytes)
   let mappedBytes = 0
   let failed = 0
   results.forEach((result, i) => {
     const piece = pieces[i]
     if (piece === undefined) return
-    if (result.ok) { bytes.set(result.data.subarray(0, piece.length), piece.at); mappedBytes += result.data.length } else failed++
+    // A failed piece may have left part of its bytes written: the hole stays zeros, as documented.
+    if (result.ok) mappedBytes += result.length
+    else { bytes.fill(0, piece.at, piece.at + piece.length); failed++ }
   })
   if (mappedBytes === 0) {
     throw new MemweaveError('os', 'io', `kernel image at ${hex(base)}: none of ${pieces.length} physical reads succeeded (truncated dump?)`)

@@ -34,6 +34,8 @@ import type { Vmcoreinfo } from './vmcoreinfo.js'
 
 export interface LinuxOpenOptions {
   readonly symbolsPath: string | undefined
+  /** The symbols file's text, read by the caller under the access rules (linux-kind); else read here. */
+  readonly symbolsText?: string
   readonly dtb: bigint | undefined
   /** arch= argument (x86_64 or arm64); detected from the data when absent. */
   readonly arch?: string
@@ -65,11 +67,11 @@ async function timed<T>(timings: Record<string, number>, phase: string, options:
   }
 }
 
-async function loadSymbols(path: string | undefined, image: KernelImage | undefined, location: KernelLocation): Promise<{ table: SymbolTable; layout: KallsymsLayout | undefined }> {
+async function loadSymbols(path: string | undefined, given: string | undefined, image: KernelImage | undefined, location: KernelLocation): Promise<{ table: SymbolTable; layout: KallsymsLayout | undefined }> {
   if (path !== undefined) {
     let text: string
     try {
-      text = await readFile(path, 'utf8')
+      text = given ?? await readFile(path, 'utf8')
     } catch (err) {
       throw new MemweaveError('os', 'not_found', `linux: cannot read symbols file ${path}`, { cause: err })
     }
@@ -141,7 +143,7 @@ export async function openLinuxKernel(connector: Connector, options: LinuxOpenOp
       tableCache, allowScan: options.dtb === undefined, progress: (f) => options.progress?.('dtb', f),
     }))
   const image = options.symbolsPath !== undefined ? undefined : await timed(timings, 'kernel', options, () => readKernelImage(mem, location.runs))
-  const symbols = await timed(timings, options.symbolsPath === undefined ? 'kallsyms' : 'symbols', options, () => loadSymbols(options.symbolsPath, image, location))
+  const symbols = await timed(timings, options.symbolsPath === undefined ? 'kallsyms' : 'symbols', options, () => loadSymbols(options.symbolsPath, options.symbolsText, image, location))
   let kmem = new VirtualAddressSpace(mem, physAddr(location.dtb), location.mode, { tableCache, upperDtb: physAddr(location.dtb) })
   const { btf, start: btfStart, sizeBytes: btfBytes } = await timed(timings, 'btf', options, () => loadKernelBtf(symbols.table, image, kmem))
   const root = await ownRoot(kmem, symbols.table, location)

@@ -4,13 +4,12 @@
  * as the kernel saved it at exec (mm->saved_auxv, what /proc/PID/auxv shows).
  */
 import { virtAddr } from '../../mem/index.js'
-import type { ThreadState } from '../x86-64-registers.js'
-import { zeroRegs } from '../x86-64-registers.js'
+import type { ThreadState } from '../thread-state.js'
 import type { KernelContext } from './kernel-context.js'
 import type { MmRecord } from './task-details.js'
 import type { TaskRecord } from './task-list.js'
 import { readThreadTasks } from './thread-list.js'
-import { readThreadStates } from './thread-registers.js'
+import { noUserRegisters, readThreadStates } from './thread-registers.js'
 import type { VcpuState } from './vcpu-registers.js'
 
 const AT_NULL = 0n
@@ -21,7 +20,7 @@ export async function readProcessThreads(kernel: KernelContext, task: TaskRecord
   const states = await readThreadStates(kernel, threads, vcpus)
   return states.map((state, i) => {
     if (kernelThread) {
-      return { ...state, registers: { source: 'none', regs: zeroRegs(), fxsave: undefined, warnings: ['kernel thread: it has no user-mode registers'] } }
+      return { ...state, registers: noUserRegisters(kernel, 'kernel thread: it has no user-mode registers') }
     }
     return i === 0 && warnings.length > 0 ? { ...state, registers: { ...state.registers, warnings: [...state.registers.warnings, ...warnings] } } : state
   })

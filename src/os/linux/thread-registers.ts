@@ -7,6 +7,8 @@
  *   task->thread.fpu.fpstate->regs (or the inline thread.fpu.state) ─▶ FXSAVE area
  *   a thread a vCPU was running in user mode ─▶ that CPU's note instead
  *
+ * arm64 guests are read in arm64-thread-registers.ts (same geometry).
+ *
  * The padding above pt_regs (TOP_OF_KERNEL_STACK_PADDING: 0, or 16 with
  * FRED) is not in BTF: both candidates are read and the one holding user
  * segment selectors wins. Anything implausible (a stack pointer out of the
@@ -15,14 +17,17 @@
  */
 import { MemweaveError } from '../../errors/index.js'
 import { hex, virtAddr } from '../../mem/index.js'
-import type { ThreadRegisters, ThreadState, UserRegName, UserRegs } from '../x86-64-registers.js'
+import type { ThreadState } from '../thread-state.js'
+import type { UserRegName, UserRegs, X86ThreadRegisters } from '../x86-64-registers.js'
 import { FXSAVE_BYTES, zeroRegs } from '../x86-64-registers.js'
+import { readArm64ThreadStates } from './arm64-thread-registers.js'
 import type { StructLayout, StructView } from './btf/index.js'
-import { isKernelPointer } from './kernel-context.js'
+import { stackGeometry, threadStateLetter } from './kernel-stack.js'
+import type { StackGeometry } from './kernel-stack.js'
+import { isArm64Kernel, isKernelPointer } from './kernel-context.js'
 import type { KernelContext } from './kernel-context.js'
-import { taskStateLetter } from './task-state.js'
 import type { ThreadTask } from './thread-list.js'
-import type { VcpuState } from './vcpu-registers.js'
+import type { Arm64VcpuState, VcpuState, X86VcpuState } from './vcpu-registers.js'
 
 /** pt_regs field → user_regs_struct name (arch/x86/include/asm/ptrace.h). */
 const PT_REGS_FIELDS: readonly (readonly [string, UserRegName])[] = [
@@ -34,31 +39,10 @@ const PT_REGS_FIELDS: readonly (readonly [string, UserRegName])[] = [
 const SELECTOR_FIELDS: readonly (readonly [string, UserRegName])[] = [['ds', 'ds'], ['es', 'es'], ['fsindex', 'fs'], ['gsindex', 'gs']]
 /** Candidate TOP_OF_KERNEL_STACK_PADDING values on x86-64 (0; 16 with CONFIG_X86_FRED). */
 const PADDINGS = [0, 16] as const
-/** Used only when neither BTF nor the init_task symbols give the stack size (and then with a warning). */
-const FALLBACK_THREAD_SIZE = 16384n
 const USER_HALF_END = 1n << 47n
 
-export interface StackGeometry {
-  readonly threadSize: bigint
-  readonly source: string
-  readonly ptRegs: StructLayout
-}
-
-/** THREAD_SIZE from BTF (union thread_union's stack array), else __end_init_task − __start_init_task (__*_init_stack since 6.x). */
-export function stackGeometry(kernel: KernelContext): StackGeometry & { warning?: string } {
-  const ptRegs = kernel.btf.struct('pt_regs')
-  if (kernel.btf.hasStruct('union thread_union')) {
-    const size = BigInt(kernel.btf.struct('union thread_union').sizeBytes)
-    if (size >= 4096n && (size & (size - 1n)) === 0n) return { threadSize: size, source: 'BTF union thread_union', ptRegs }
-  }
-  const start = kernel.symbols.maybe('__start_init_task') ?? kernel.symbols.maybe('__start_init_stack') ?? kernel.symbols.maybe('init_stack')
-  const end = kernel.symbols.maybe('__end_init_task') ?? kernel.symbols.maybe('__end_init_stack')
-  if (start !== undefined && end !== undefined && end > start && ((end - start) & (end - start - 1n)) === 0n) {
-    return { threadSize: end - start, source: 'symbols __start_init_task..__end_init_task (or __start_init_stack..__end_init_stack)', ptRegs }
-  }
-  return { threadSize: FALLBACK_THREAD_SIZE, source: 'default', ptRegs, warning: `kernel stack size unknown (no BTF thread_union, no init_task stack symbols); assuming ${FALLBACK_THREAD_SIZE}` }
-}
-
+export { noUserRegisters, stackGeometry } from './kernel-stack.js'
+export type { StackGeometry } from './kernel-stack.js'
 function decodePtRegs(bytes: Uint8Array, at: number, layout: StructLayout): Record<UserRegName, bigint> {
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, layout.sizeBytes)
   const regs: Record<UserRegName, bigint> = { ...zeroRegs() }
@@ -126,6 +110,11 @@ async function fxsaveAddrs(kernel: KernelContext, tasks: readonly ThreadTask[]):
 
 /** State, registers and FPU area of each thread; vcpus are the dump's CPUs (empty for live guests). */
 export async function readThreadStates(kernel: KernelContext, tasks: readonly ThreadTask[], vcpus: readonly VcpuState[]): Promise<ThreadState[]> {
+  if (isArm64Kernel(kernel)) return readArm64ThreadStates(kernel, tasks, vcpus.filter((c): c is Arm64VcpuState => c.arch === 'aarch64'))
+  return readX86ThreadStates(kernel, tasks, vcpus.filter((c): c is X86VcpuState => c.arch === 'x86_64'))
+}
+
+async function readX86ThreadStates(kernel: KernelContext, tasks: readonly ThreadTask[], vcpus: readonly X86VcpuState[]): Promise<ThreadState[]> {
   const geometry = stackGeometry(kernel)
   const ptRegsBytes = geometry.ptRegs.sizeBytes
   const span = ptRegsBytes + Math.max(...PADDINGS)
@@ -136,28 +125,26 @@ export async function readThreadStates(kernel: KernelContext, tasks: readonly Th
     fxsaveAddrs(kernel, tasks),
   ])
   const fpReads = await kernel.kmem.read(fpAddrs.map((a) => ({ addr: virtAddr(a ?? 0n), length: a === undefined ? 1 : FXSAVE_BYTES })))
-  const stateField = kernel.btf.struct('task_struct').firstField('__state', 'state').path
   return tasks.map((task, i): ThreadState => {
     const warnings: string[] = geometry.warning === undefined ? [] : [geometry.warning]
     const tid = task.view.i32('pid')
     const vcpu = vcpus.find((c) => c.currentTask === task.addr)
     const fpRead = fpReads[i]
     const fxsave = fpAddrs[i] !== undefined && fpRead?.ok === true ? fpRead.data : undefined
-    let registers: ThreadRegisters
+    let registers: X86ThreadRegisters
     if (vcpu !== undefined && vcpu.userMode) {
-      registers = { source: 'cpu-note', regs: vcpu.regs, fxsave, warnings: [...warnings, ...(fxsave === undefined ? [] : [`running on CPU ${vcpu.cpu}: the FPU area in memory is from its last switch, not live`])] }
+      registers = { arch: 'x86_64', source: 'cpu-note', regs: vcpu.regs, fxsave, warnings: [...warnings, ...(fxsave === undefined ? [] : [`running on CPU ${vcpu.cpu}: the FPU area in memory is from its last switch, not live`])] }
     } else {
       registers = kernelStackRegisters(task, stacks[i] ?? 0n, readable[i] === true, regReads[i], geometry, warnings, fxsave)
       if (vcpu !== undefined) warnings.push(`in the kernel on CPU ${vcpu.cpu} at dump time: user registers are those of its kernel entry`)
     }
-    const state = vcpu !== undefined ? 'R' : taskStateLetter(Number(task.view.uint(stateField) & 0xffffffffn), task.view.i32('exit_state'))
-    return { tid, name: task.view.cstring('comm'), state, cpu: vcpu?.cpu, registers }
+    return { tid, name: task.view.cstring('comm'), state: threadStateLetter(kernel, task, vcpu !== undefined), cpu: vcpu?.cpu, registers }
   })
 }
 
 function kernelStackRegisters(task: ThreadTask, stack: bigint, readable: boolean, read: { ok: true; data: Uint8Array } | { ok: false; error: MemweaveError } | undefined,
-  geometry: StackGeometry, warnings: string[], fxsave: Uint8Array | undefined): ThreadRegisters {
-  const none = (why: string): ThreadRegisters => ({ source: 'none', regs: zeroRegs(), fxsave, warnings: [...warnings, why] })
+  geometry: StackGeometry, warnings: string[], fxsave: Uint8Array | undefined): X86ThreadRegisters {
+  const none = (why: string): X86ThreadRegisters => ({ arch: 'x86_64', source: 'none', regs: zeroRegs(), fxsave, warnings: [...warnings, why] })
   if (!readable) return none(`task ${hex(task.addr)}: kernel stack pointer ${hex(stack)} is not a ${geometry.threadSize}-aligned kernel address`)
   if (read === undefined || !read.ok) return none(`task ${hex(task.addr)}: cannot read pt_regs below the stack top ${hex(stack + geometry.threadSize)}${read?.ok === false ? ` (${read.error.message})` : ''}`)
   const span = read.data.length
@@ -165,5 +152,5 @@ function kernelStackRegisters(task: ThreadTask, stack: bigint, readable: boolean
   const chosen = candidates.find((regs) => implausible(regs) === undefined)
   if (chosen === undefined) return none(`task ${hex(task.addr)}: ${implausible(candidates[0] ?? zeroRegs()) ?? 'pt_regs unreadable'}`)
   const regs: UserRegs = { ...chosen, ...threadStructRegs(task.view) }
-  return { source: 'kernel-stack', regs, fxsave, warnings }
+  return { arch: 'x86_64', source: 'kernel-stack', regs, fxsave, warnings }
 }

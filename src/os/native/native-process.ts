@@ -6,7 +6,7 @@
  * the start time afterwards, so a reused pid never leaks the new process's
  * data into the old object.
  */
-import type { ThreadState } from '../x86-64-registers.js'
+import type { ThreadState } from '../thread-state.js'
 import { readNativeThreads } from './native-threads.js'
 import { open, readlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'

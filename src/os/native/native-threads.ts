@@ -12,7 +12,8 @@
  */
 import { readdir } from 'node:fs/promises'
 import { toMemweaveError } from '../../errors/index.js'
-import type { ThreadState, UserRegName } from '../x86-64-registers.js'
+import type { ThreadState } from '../thread-state.js'
+import type { UserRegName } from '../x86-64-registers.js'
 import { zeroRegs } from '../x86-64-registers.js'
 import { isGone, readProcText } from './proc-files.js'
 import { parseProcStat } from './proc-stat.js'
@@ -48,8 +49,8 @@ export async function readNativeThreads(pid: number, arch: string): Promise<Thre
     const stat = parseProcStat(statText)
     const parsed = syscallText === undefined ? { why: `registers of ${arch} threads are not read` } : parseSyscallFile(syscallText)
     const registers = 'regs' in parsed
-      ? { source: 'proc-syscall' as const, regs: { ...zeroRegs(), ...parsed.regs }, fxsave: undefined, warnings: [PTRACE_ONLY] }
-      : { source: 'none' as const, regs: zeroRegs(), fxsave: undefined, warnings: [parsed.why] }
+      ? { arch: 'x86_64' as const, source: 'proc-syscall' as const, regs: { ...zeroRegs(), ...parsed.regs }, fxsave: undefined, warnings: [PTRACE_ONLY] }
+      : { arch: 'x86_64' as const, source: 'none' as const, regs: zeroRegs(), fxsave: undefined, warnings: [parsed.why] }
     return { tid, name: stat.comm, state: stat.state, cpu: undefined, registers }
   }))
   return threads.filter((t): t is ThreadState => t !== undefined)

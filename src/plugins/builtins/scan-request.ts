@@ -5,7 +5,7 @@
  * the bytes read as latin1 (one character per byte); those that may
  * backtrack exponentially are refused.
  */
-import { MemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord } from '../../errors/index.js'
 import { unsafeRegexReason } from '../object-filter.js'
 
 export const DEFAULT_MAX_RESULTS = 100
@@ -32,9 +32,6 @@ function invalid(message: string): MemweaveError {
   return new MemweaveError('plugin', 'invalid_argument', `scan: ${message}`)
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function bytesMatcher(needle: Uint8Array): Matcher {
   const buffer = Buffer.from(needle)

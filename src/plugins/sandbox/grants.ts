@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import { MemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord } from '../../errors/index.js'
 import { MAX_PIECE_BYTES } from '../../mem/index.js'
 import type { PieceResult, WriteResult } from '../../mem/index.js'
 import { descriptorKey } from '../object-access.js'
@@ -24,9 +24,6 @@ export interface Grant {
 const MAX_CALLBACK_PIECES = 4096
 const MAX_CALLBACK_BYTES = 64 * 1024 * 1024
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 export class Grants {
   private readonly byToken = new Map<string, Grant>()

@@ -6,11 +6,13 @@
  *     prlimit --as=N                            address-space cap (runaway allocations fail)
  *      nice -n 10                               below the daemon's priority: a spinning plugin cannot starve it
  *       setpriv --reuid --regid --clear-groups --no-new-privs --pdeathsig KILL   unprivileged user (nobody)
- *         node --experimental-permission --allow-fs-read=<runtime, msgpackr, plugin copy>
- *              --max-old-space-size=N  RUNTIME MSGPACKR PLUGIN
+ *         node --experimental-permission --allow-fs-read=<runtime, msgpackr>
+ *              --max-old-space-size=N  RUNTIME MSGPACKR
  *
- * Node's permission model then refuses file writes, reads of anything
- * else, child processes, workers and native addons. Not root: a user
+ * The plugin itself is no file the sandbox can read: its bundle (0600, in
+ * the daemon's private folder) arrives over the pipe and is imported from
+ * memory. Node's permission model then refuses file writes, reads of
+ * anything else, child processes, workers and native addons. Not root: a user
  * namespace stands in (unshare --user), and the plugin keeps the daemon's
  * uid outside it (no setpriv), still without network or file access.
  */
@@ -48,15 +50,15 @@ function tool(name: string): string {
   throw new MemweaveError('plugin', 'unsupported', `the plugin sandbox needs '${name}' (Debian package util-linux); it is not in ${TOOL_DIRS.join(', ')}`)
 }
 
-export function planLaunch(runtime: RuntimeFiles, pluginFile: string, limits: SandboxLimits): LaunchPlan {
+export function planLaunch(runtime: RuntimeFiles, limits: SandboxLimits): LaunchPlan {
   const root = process.getuid?.() === 0
-  const reads = [...runtime.readPaths, pluginFile].map((p) => `--allow-fs-read=${p}`)
+  const reads = runtime.readPaths.map((p) => `--allow-fs-read=${p}`)
   const nodeArgs = [
     process.execPath,
     '--experimental-permission', ...reads,
     `--max-old-space-size=${limits.heapLimitMb}`,
     '--disable-warning=ExperimentalWarning',
-    runtime.entry, runtime.msgpackr, pluginFile,
+    runtime.entry, runtime.msgpackr,
   ]
   const setpriv = root
     ? [tool('setpriv'), `--reuid=${limits.uid}`, `--regid=${limits.gid}`, '--clear-groups', '--no-new-privs', '--pdeathsig', 'KILL', '--']

@@ -4,9 +4,11 @@
  * built-ins (filter = appliesTo, owner = plugin name), removes them, lists
  * them, and serves sys/plugins/{load,rm,list}. One host per node.
  *
- *   load PATH ─▶ copy/bundle into a private dir ─▶ sandboxed run ─▶ manifest checked
+ *   load PATH ─▶ checked (roots, regular file, size) and bundled from memory into the private 0700 folder
+ *            ─▶ sandboxed run (the bundle sent over its pipe) ─▶ manifest checked
  *            ─▶ name unique? ─▶ pluginMappings(UserPlugin) ─▶ registry.add (a taken leaf name fails the load)
  */
+import { rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import type { PluginHostNode } from './host-node.js'
@@ -18,7 +20,9 @@ import type { SandboxLimits } from './launch-plan.js'
 import { DEFAULT_EVENT_INTERVAL_MS, ObjectWatch } from './object-watch.js'
 import { DEFAULT_RUN_LIMITS } from './run-limits.js'
 import type { RunLimits } from './run-limits.js'
-import { makeWorkDir, preparePlugin, prepareRuntime, removeWorkDir } from './sandbox-files.js'
+import { BundleDir, removeStaleBundleDirs } from './bundle-dir.js'
+import { preparePlugin } from './plugin-bundle.js'
+import { makeWorkDir, prepareRuntime, removeWorkDir } from './sandbox-files.js'
 import type { RuntimeFiles } from './sandbox-files.js'
 import { pluginsSysBranch } from './sys-plugins.js'
 import { DEFAULT_BACKOFF, UserPlugin } from './user-plugin.js'
@@ -33,6 +37,13 @@ export interface PluginHostOptions {
   readonly maxPlugins?: number
   /** Built-in plugins (for listings and name clashes); default: the built-ins of this package. */
   readonly builtins?: readonly PluginManifest[]
+  /**
+   * Folders plugin files must lie in (a daemon sets them: serve --plugin-root, docs/access.md);
+   * undefined: any path (an in-process node, whose caller has its own privileges).
+   */
+  readonly roots?: readonly string[]
+  /** Where the private bundle folder is made; default: the runtime state directory. */
+  readonly bundleBase?: string
 }
 
 /** Per-plugin overrides (the load line's key=value words). */
@@ -46,11 +57,12 @@ interface Loaded {
   readonly plugin: UserPlugin
   readonly unregister: (() => void)[]
   readonly watch: ObjectWatch | undefined
+  readonly bundle: string
 }
 
 export class PluginHost {
   private readonly plugins = new Map<string, Loaded>()
-  private files: Promise<{ workDir: string; runtime: RuntimeFiles }> | undefined
+  private files: Promise<{ workDir: string; runtime: RuntimeFiles; bundles: BundleDir }> | undefined
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -60,6 +72,8 @@ export class PluginHost {
   install(): this {
     this.node.extraSys.set('plugins', pluginsSysBranch(this, this.node.lifetime))
     this.node.lifetime.onEnd(() => { this.close().catch((err: unknown) => this.node.log.error({ err }, 'stopping plugins failed')) })
+    // Bundles a crashed daemon left behind go now, not only once this one loads a plugin (nothing is created here).
+    removeStaleBundleDirs(this.options.bundleBase).catch((err: unknown) => this.node.log.warn({ err }, 'removing stale plugin bundle folders failed'))
     return this
   }
 
@@ -81,6 +95,7 @@ export class PluginHost {
     for (const unregister of loaded.unregister) unregister()
     loaded.watch?.stop()
     await loaded.plugin.stop('removed')
+    await rm(loaded.bundle, { force: true })
     this.node.log.info({ plugin: name }, `plugin '${name}' removed`)
   }
 
@@ -90,6 +105,11 @@ export class PluginHost {
       leaves: m.leaves.map((l) => (l.branch ? `${l.name}/` : l.name)), description: m.description, needsWrite: m.needsWrite,
     }))
     return [...builtins, ...[...this.plugins.values()].map((l) => l.plugin.summary())]
+  }
+
+  /** The private folder of the bundles, once a plugin was loaded (tests check who can read it). */
+  async bundleDir(): Promise<string | undefined> {
+    return this.files === undefined ? undefined : (await this.files).bundles.path
   }
 
   /** The loaded user plugin with this name (tests, tools). */
@@ -103,18 +123,24 @@ export class PluginHost {
     await Promise.allSettled([...this.plugins.keys()].map((name) => this.remove(name)))
     const files = this.files
     this.files = undefined
-    if (files !== undefined) await files.then(({ workDir }) => removeWorkDir(workDir), () => undefined)
+    if (files !== undefined) await files.then(async ({ workDir, bundles }) => { await removeWorkDir(workDir); await bundles.remove() }, () => undefined)
   }
 
   private builtinManifests(): readonly PluginManifest[] {
     return this.options.builtins ?? BUILTIN_PLUGIN_MANIFESTS
   }
 
-  private sandboxFiles(): Promise<{ workDir: string; runtime: RuntimeFiles }> {
+  private sandboxFiles(): Promise<{ workDir: string; runtime: RuntimeFiles; bundles: BundleDir }> {
     if (this.files === undefined) {
       this.files = (async () => {
-        const workDir = await makeWorkDir()
-        return { workDir, runtime: await prepareRuntime(workDir) }
+        const bundles = await BundleDir.create(this.options.bundleBase)
+        try {
+          const workDir = await makeWorkDir()
+          return { workDir, runtime: await prepareRuntime(workDir), bundles }
+        } catch (err) {
+          await bundles.remove()
+          throw err
+        }
       })()
       this.files.catch(() => { this.files = undefined })
     }
@@ -127,8 +153,17 @@ export class PluginHost {
     if (this.plugins.size >= maxPlugins) {
       throw new MemweaveError('plugin', 'limit', `the daemon runs the most user plugins it may (${maxPlugins}, the cap; remove some, or raise it with serve --limit maxPlugins=N)`)
     }
-    const { workDir, runtime } = await this.sandboxFiles()
-    const file = await preparePlugin(path, workDir)
+    const { runtime, bundles } = await this.sandboxFiles()
+    const bundle = await preparePlugin(path, bundles.path, runtime, { roots: this.options.roots })
+    try {
+      return await this.start(path, bundle, runtime, options)
+    } catch (err) {
+      await rm(bundle, { force: true })
+      throw err
+    }
+  }
+
+  private async start(path: string, bundle: string, runtime: RuntimeFiles, options: LoadOptions): Promise<PluginSummary> {
     const sandbox: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, ...this.options.sandbox, ...(options.heapLimitMb === undefined ? {} : { heapLimitMb: options.heapLimitMb }) }
     const limits: RunLimits = {
       ...DEFAULT_RUN_LIMITS, ...this.options.limits,
@@ -138,7 +173,7 @@ export class PluginHost {
     const log = this.node.log.child({ component: 'plugins' })
     let watch: ObjectWatch | undefined
     const plugin = await UserPlugin.load({
-      path, plan: planLaunch(runtime, file, sandbox), limits, backoff: { ...DEFAULT_BACKOFF, ...this.options.backoff }, log,
+      path, bundle, plan: planLaunch(runtime, sandbox), limits, backoff: { ...DEFAULT_BACKOFF, ...this.options.backoff }, log,
       daemonAllowsWrite: this.node.options.allowWrite,
       onRestart: () => watch?.reset(),
     })
@@ -162,7 +197,7 @@ export class PluginHost {
       watch = new ObjectWatch(this.node, plugin.manifest, (event, object) => plugin.notify(event, object), log, this.options.eventIntervalMs ?? DEFAULT_EVENT_INTERVAL_MS)
       watch.start()
     }
-    this.plugins.set(name, { plugin, unregister, watch })
+    this.plugins.set(name, { plugin, unregister, watch, bundle })
     const summary = plugin.summary()
     log.info({ plugin: name, version: summary.version, path, pid: summary.pid, attachesTo: summary.attachesTo, leaves: summary.leaves },
       `plugin '${name}' ${summary.version} loaded from ${path}`)

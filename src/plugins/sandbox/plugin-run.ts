@@ -8,10 +8,11 @@
  *   timeout: idle (restarted by progress/callbacks) and absolute; then a ping: no answer = hung = killed
  */
 import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import type { ChildProcess } from 'node:child_process'
 import { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { isErrorKind, MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, isErrorKind, isRecord, toMemweaveError } from '../../errors/index.js'
 import { decodeMessage, encodeMessage } from '../../net/index.js'
 import { Lifetime } from '../../tree/index.js'
 import type { ProgressSink } from '../plugin-backend.js'
@@ -29,6 +30,8 @@ export interface RunOptions {
   /** Plugin name (or file, before the manifest is known) for messages and logs. */
   readonly label: string
   readonly plan: LaunchPlan
+  /** The plugin's bundle (in the daemon's private folder), sent to the process over its pipe. */
+  readonly bundle: string
   readonly limits: RunLimits
   readonly log: Logger
   /** Serves one callback; a thrown error becomes the error reply. */
@@ -45,9 +48,6 @@ interface PendingCall {
   hard: NodeJS.Timeout | undefined
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function isCallbackOp(value: unknown): value is CallbackOp {
   return typeof value === 'string' && (CALLBACK_OPS as readonly string[]).includes(value)
@@ -98,7 +98,10 @@ export class PluginRun {
 
   /** Starts a run and waits for the plugin's manifest; fails with the plugin's own reason when it cannot load. */
   static async start(options: RunOptions): Promise<PluginRun> {
+    // Read before the process starts: a bundle that is gone fails the start, not the run.
+    const source = await readFile(options.bundle, 'utf8').catch((err: unknown) => { throw toMemweaveError(err, 'plugin', `plugin '${options.label}': cannot read its bundle`) })
     const run = new PluginRun(options)
+    run.send({ op: 'load', source })
     const ready = new Promise<void>((resolve, reject) => { run.readyWaiter = { resolve, reject } })
     const timer = setTimeout(() => run.kill(`did not start within ${options.limits.startTimeoutMs} ms`), options.limits.startTimeoutMs)
     try {
@@ -122,17 +125,41 @@ export class PluginRun {
     return this.exitInfo === undefined
   }
 
-  call<K extends HostCallOp>(op: K, body: HostCallBodies[K], progress?: ProgressSink): Promise<unknown> {
+  /**
+   * Calls the plugin. `signal` (the client's cancel): the call fails at once as 'cancelled' and the
+   * plugin is told, so the handler's ctx.signal aborts; a plugin that goes on regardless only
+   * wastes its own time (its late answer is dropped).
+   */
+  call<K extends HostCallOp>(op: K, body: HostCallBodies[K], progress?: ProgressSink, signal?: AbortSignal): Promise<unknown> {
     if (this.exitInfo !== undefined) return Promise.reject(this.stoppedError(op))
+    if (signal?.aborted === true) return Promise.reject(this.cancelledError(op))
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const token = 'token' in body && typeof body.token === 'string' ? body.token : undefined
-      const call: PendingCall = { op, token, resolve, reject, progress, idle: undefined, hard: undefined }
+      const onAbort = (): void => this.cancel(id)
+      const call: PendingCall = {
+        op, token, progress, idle: undefined, hard: undefined,
+        resolve: (value) => { signal?.removeEventListener('abort', onAbort); resolve(value) },
+        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) },
+      }
       this.pending.set(id, call)
       this.arm(id, call)
       call.hard = setTimeout(() => this.timeout(id, `did not finish '${op}' within ${this.options.limits.maxCallMs} ms`), this.options.limits.maxCallMs)
+      signal?.addEventListener('abort', onAbort, { once: true })
       this.send({ id, op, ...body })
     })
+  }
+
+  private cancelledError(op: string): MemweaveError {
+    return new MemweaveError('plugin', 'cancelled', `plugin '${this.options.label}': '${op}' cancelled by the caller`)
+  }
+
+  /** The caller gave up on a call: it fails now, and the plugin's handler sees its signal abort. */
+  private cancel(id: number): void {
+    const call = this.settle(id)
+    if (call === undefined) return
+    call.reject(this.cancelledError(call.op))
+    this.notify({ op: 'cancel', call: id })
   }
 
   notify(notice: HostNotice): void {

@@ -1,29 +1,24 @@
 /**
  * The files a sandboxed plugin process may read, prepared by the daemon in
- * a private work directory: the runtime (compiled JavaScript from dist/,
- * or bundled from the TypeScript sources with esbuild when running from a
- * checkout), msgpackr's single-file build, and a copy of the plugin.
- * TypeScript plugins (and plugins importing the plugin API for
- * definePlugin) are bundled from that copy with every import refused
- * except node: built-ins and the plugin API, so bundling never reads any
- * other file on the plugin's behalf. Without esbuild (an installed
- * package) a JavaScript plugin runs as written, and `memweave/plugins`
- * resolves to a copy of the plugin API in the work directory.
+ * a public work directory (the plugin runs as another user): the runtime
+ * (compiled JavaScript from dist/, with the one import-free module it
+ * shares with the daemon, errors/guards.js, or bundled from the TypeScript
+ * sources with esbuild when running from a checkout), msgpackr's single-file build,
+ * and, for an installed package, `memweave/plugins` (a copy of the plugin
+ * API). All of it is memweave's own code. Plugins themselves never come
+ * here: plugin-bundle.ts bundles them into the daemon's private folder
+ * (bundle-dir.ts) and the sandbox gets each over its pipe.
  */
 import { existsSync, rmSync } from 'node:fs'
-import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
-import { builtinModules, createRequire } from 'node:module'
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { basename, dirname, extname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { esbuild } from './esbuild-loader.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-/** Plugins are small: a bigger file is almost certainly the wrong one. */
-const MAX_PLUGIN_BYTES = 4 * 1024 * 1024
-/** Import specifiers that mean "memweave's plugin API" (for definePlugin); all resolve to plugin-api. */
-const PLUGIN_API_IMPORT = /(^memweave(\/plugins)?$)|((^|\/)plugins\/(index|plugin-api)(\.[cm]?[jt]s)?$)|((^|\/)plugin-api(\.[cm]?[jt]s)?$)/
-
 export interface RuntimeFiles {
   /** The runtime's entry module. */
   readonly entry: string
@@ -31,18 +26,8 @@ export interface RuntimeFiles {
   readonly msgpackr: string
   /** Everything the runtime itself needs to read (files, or directories ending in '/'). */
   readonly readPaths: readonly string[]
-}
-
-type EsbuildModule = typeof import('esbuild')
-
-async function esbuild(): Promise<EsbuildModule | undefined> {
-  try {
-    return await import('esbuild')
-  } catch (err) {
-    // Only present in a checkout (tsx depends on it); a built install runs the compiled runtime instead.
-    if (err instanceof Error && 'code' in err && err.code === 'ERR_MODULE_NOT_FOUND') return undefined
-    throw toMemweaveError(err, 'plugin', 'cannot load esbuild')
-  }
+  /** The `memweave/plugins` copy a plugin run as written imports (installed package, no esbuild). */
+  readonly apiModule?: string
 }
 
 function nearestPackageJson(from: string): string | undefined {
@@ -62,8 +47,8 @@ function msgpackrFile(): string {
 const exitCleanups = new Map<string, () => void>()
 
 /**
- * A private directory others may read (the plugin runs as another user) but
- * not write. It is removed by removeWorkDir, or at exit when the daemon
+ * The public runtime directory: others may read it (the plugin runs as
+ * another user) but not write. It holds only memweave's own code. It is removed by removeWorkDir, or at exit when the daemon
  * stops without waiting for its plugins.
  */
 export async function makeWorkDir(): Promise<string> {
@@ -88,7 +73,9 @@ export async function prepareRuntime(workDir: string): Promise<RuntimeFiles> {
   if (existsSync(compiled)) {
     const packageJson = nearestPackageJson(HERE)
     const shim = await installApiPackage(workDir)
-    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])] }
+    // The runtime imports one module outside its folder: the import-free guards (errors/guards.js).
+    const guards = join(HERE, '..', '..', 'errors', 'guards.js')
+    return { entry: compiled, msgpackr, readPaths: [`${join(HERE, 'runtime')}/`, guards, msgpackr, `${shim}/`, ...(packageJson === undefined ? [] : [packageJson])], apiModule: join(shim, 'plugins.js') }
   }
   const source = join(HERE, 'runtime', 'plugin-runtime.ts')
   const builder = await esbuild()
@@ -108,7 +95,7 @@ export async function prepareRuntime(workDir: string): Promise<RuntimeFiles> {
   return { entry, msgpackr, readPaths: [entry, msgpackr] }
 }
 
-function apiSource(): string {
+export function apiSource(): string {
   for (const name of ['plugin-api.js', 'plugin-api.ts']) {
     const candidate = join(HERE, '..', name)
     if (existsSync(candidate)) return candidate
@@ -137,74 +124,3 @@ async function installApiPackage(workDir: string): Promise<string> {
   return dir
 }
 
-let prepared = 0
-
-/**
- * Copies (and, with esbuild, bundles) the plugin into the work directory;
- * returns the file the sandbox loads. Never follows the plugin's imports
- * beyond the plugin API.
- */
-export async function preparePlugin(path: string, workDir: string): Promise<string> {
-  let size: number
-  try {
-    const info = await stat(path)
-    if (!info.isFile()) throw new MemweaveError('plugin', 'invalid_argument', `plugin '${path}' is not a regular file`)
-    size = info.size
-  } catch (err) {
-    throw toMemweaveError(err, 'plugin', `cannot load plugin '${path}'`)
-  }
-  if (size > MAX_PLUGIN_BYTES) throw new MemweaveError('plugin', 'too_large', `plugin '${path}' is ${size} bytes (limit ${MAX_PLUGIN_BYTES}); plugins are single small files`)
-  const ext = extname(path)
-  if (!['.js', '.mjs', '.ts', '.mts'].includes(ext)) throw new MemweaveError('plugin', 'invalid_argument', `plugin '${path}' must be an ES module (.mjs, .js) or TypeScript (.ts, .mts)`)
-  const id = `${++prepared}-${basename(path, ext).replace(/[^A-Za-z0-9._-]/g, '_')}`
-  const copy = join(workDir, `${id}.source${ext}`)
-  // The source copy is the daemon's alone (0600) and gone once the bundle is made: others never read the source.
-  await copyFile(path, copy).catch((err: unknown) => { throw toMemweaveError(err, 'plugin', `cannot copy plugin '${path}'`) })
-  await chmod(copy, 0o600)
-  const out = join(workDir, `${id}.mjs`)
-  try {
-    const builder = await esbuild()
-    if (builder === undefined) {
-      if (ext === '.ts' || ext === '.mts') throw new MemweaveError('plugin', 'unsupported', `TypeScript plugin '${path}' needs esbuild; compile it to .mjs first`)
-      await copyFile(copy, out)
-    } else {
-      await bundlePlugin(builder, copy, out, workDir, path)
-    }
-  } finally {
-    await rm(copy, { force: true })
-  }
-  await chmod(out, 0o644)
-  return out
-}
-
-async function bundlePlugin(builder: EsbuildModule, copy: string, out: string, workDir: string, original: string): Promise<void> {
-  const api = apiSource()
-  const builtins = new Set(builtinModules)
-  try {
-    await builder.build({
-      entryPoints: [copy], bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile: out, write: true,
-      logLevel: 'silent', tsconfigRaw: '{}', absWorkingDir: workDir,
-      plugins: [{
-        name: 'memweave-plugin-imports',
-        setup(build) {
-          build.onResolve({ filter: /.*/ }, (args) => {
-            if (args.kind === 'entry-point' || args.path === api) return undefined
-            if (args.path.startsWith('node:') || builtins.has(args.path)) return { path: args.path, external: true }
-            if (PLUGIN_API_IMPORT.test(args.path)) return { path: api }
-            return { errors: [{ text: `import of '${args.path}' refused: a plugin is one file and may import only node: built-ins and memweave's plugin API` }] }
-          })
-        },
-      }],
-    })
-  } catch (err) {
-    // Only our own refusals are quoted; the bundler's messages quote the file (a plugin path may name a secret), so only places are given.
-    const errors: unknown[] = err instanceof Error && 'errors' in err && Array.isArray(err.errors) ? err.errors : []
-    const detail = errors.slice(0, 5).map((e) => {
-      const text = typeof e === 'object' && e !== null && 'text' in e ? String(e.text) : ''
-      if (text.startsWith('import of ') && text.includes(' refused: ')) return text
-      const location = typeof e === 'object' && e !== null && 'location' in e && typeof e.location === 'object' && e.location !== null ? e.location as { line?: number; column?: number } : undefined
-      return location?.line === undefined ? 'a build error' : `a syntax or build error at line ${location.line}:${location.column ?? 0}`
-    }).join('; ')
-    throw new MemweaveError('plugin', 'invalid_argument', `plugin '${original}' does not build: ${detail === '' ? 'the bundler failed' : detail.slice(0, 500)}`)
-  }
-}

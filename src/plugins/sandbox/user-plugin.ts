@@ -6,7 +6,7 @@
  * "plugin X is not running: crashed (…), restarting in N s".
  */
 import type { Logger } from 'pino'
-import { MemweaveError, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, isRecord, toMemweaveError } from '../../errors/index.js'
 import type { Lifetime } from '../../tree/index.js'
 import { validateManifest } from '../manifest-check.js'
 import type { ObjectDescriptor, PluginManifest } from '../plugin-api.js'
@@ -30,6 +30,8 @@ export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 30_000, stable
 export interface UserPluginOptions {
   /** The file the user loaded, for listings. */
   readonly path: string
+  /** Its bundle in the daemon's private folder (each run gets it over its pipe). */
+  readonly bundle: string
   readonly plan: LaunchPlan
   readonly limits: RunLimits
   readonly backoff: Backoff
@@ -57,9 +59,6 @@ export interface PluginSummary {
   readonly writesAllowed?: boolean
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 export class UserPlugin implements PluginBackend {
   /** Each run serves callbacks from its own grants, so a token never outlives the run it was issued to. */
@@ -97,6 +96,7 @@ export class UserPlugin implements PluginBackend {
     return {
       get label() { return label.name },
       plan: options.plan,
+      bundle: options.bundle,
       limits: options.limits,
       log: options.log,
       onCallback: (op, message) => serveCallback(label.name, grants, options.log, op, message),
@@ -152,11 +152,11 @@ export class UserPlugin implements PluginBackend {
     return { stream: source }
   }
 
-  /** A sandboxed call is not cancelled midway (the signal is not forwarded to the plugin process yet). */
-  async rpc(target: PluginTarget, request: unknown, progress: ProgressSink, _signal?: AbortSignal): Promise<unknown> {
+  /** A cancel (signal) reaches the plugin process: the call fails as 'cancelled' and the handler's ctx.signal aborts. */
+  async rpc(target: PluginTarget, request: unknown, progress: ProgressSink, signal?: AbortSignal): Promise<unknown> {
     const { run, grants, token } = this.grant(target)
     try {
-      return await run.call('rpc', { token, object: target.access.descriptor, leaf: target.leaf, ...this.childOf(target), request }, progress)
+      return await run.call('rpc', { token, object: target.access.descriptor, leaf: target.leaf, ...this.childOf(target), request }, progress, signal)
     } finally {
       grants.revoke(token)
     }

@@ -7,7 +7,8 @@
 import type { Command } from 'commander'
 import type { TreeClient } from '../../../net/index.js'
 import { createLine, quoteWord } from '../control-lines.js'
-import { callRpc, isRecord, readJson } from '../leaf-io.js'
+import { callRpc, readJson } from '../leaf-io.js'
+import { isRecord } from '../../../errors/index.js'
 import { formatSize, sizeFromJson } from '../numbers.js'
 import { globalsOf, withClient } from '../session.js'
 

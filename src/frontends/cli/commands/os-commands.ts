@@ -6,9 +6,9 @@
 import { open, rm } from 'node:fs/promises'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
-import { MemweaveError, toMemweaveError } from '../../../errors/index.js'
+import { MemweaveError, isRecord, toMemweaveError } from '../../../errors/index.js'
 import type { TreeClient } from '../../../net/index.js'
-import { isRecord, readJson, readText, streamLeaf } from '../leaf-io.js'
+import { readJson, readText, streamLeaf } from '../leaf-io.js'
 import { formatSize, parsePid, sizeFromJson } from '../numbers.js'
 import { globalsOf, withClient } from '../session.js'
 

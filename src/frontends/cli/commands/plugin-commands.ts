@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { callRpc, isRecord, readJson } from '../leaf-io.js'
+import { callRpc, readJson } from '../leaf-io.js'
+import { isRecord } from '../../../errors/index.js'
 import { globalsOf, withClient } from '../session.js'
 
 export function addPluginCommands(program: Command): void {

@@ -5,8 +5,10 @@
  */
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { defaultSocketPath, LocalTreeClient, startServer, stateDirectory, TokenStore } from '../../../net/index.js'
 import { mountTree } from '../../fuse/index.js'
 import type { MountedTree } from '../../fuse/index.js'
@@ -36,6 +38,7 @@ interface ServeOptions {
   limit?: string[]
   allowOrigin?: string[]
   fileRoot?: string[]
+  pluginRoot?: string[]
   socketGroup?: string
   web?: boolean
 }
@@ -47,6 +50,7 @@ export function addServeCommand(program: Command): void {
     .option('--tls-cert <file>', 'certificate for wss:// listeners')
     .option('--tls-key <file>', 'private key for wss:// listeners')
     .option('--file-root <dir>', 'a folder whose files clients may open with file: (repeatable; default: <state dir>/dumps)', collect)
+    .option('--plugin-root <dir>', 'a folder whose plugin files clients may load (repeatable; default: <state dir>/plugins and the bundled examples)', collect)
     .option('--socket-group <group>', 'let this group use the unix sockets too (0660 instead of owner-only 0600; members are admin)')
     .option('--allow-origin <origin>', 'a browser origin (http(s)://HOST[:PORT]) allowed besides the daemon\'s own (repeatable)', collect)
     .option('--fuse <mountpoint>', 'also mount the tree there with FUSE (unmounted on shutdown)')
@@ -77,8 +81,12 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [])
     const pages = options.web === true ? await webPages(settings.listen) : undefined
     const fileRoots = [...(config?.fileRoots ?? []), ...(options.fileRoot ?? [])].map((dir) => resolve(dir))
-    const node = await composeNode({ allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')], log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+    const pluginRoots = [...(config?.pluginRoots ?? []), ...(options.pluginRoot ?? [])].map((dir) => resolve(dir))
+    const node = await composeNode({
+      allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')],
+      pluginRoots: pluginRoots.length > 0 ? pluginRoots : defaultPluginRoots(), log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
     const tokens = TokenStore.inDirectory(stateDirectory())
+    const socketGroup = options.socketGroup ?? config?.socketGroup
     let server: RunningServer
     try {
       server = await startServer({
@@ -86,7 +94,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
         allowedOrigins: [...(config?.allowedOrigins ?? []), ...(options.allowOrigin ?? [])], limits: limits.server,
         // Named tokens (memweave token add): read on each hello, so added and removed ones count at once.
         tokenStore: () => tokens.credentials(),
-        ...(options.socketGroup === undefined ? {} : { socketGroup: await groupId(options.socketGroup) }),
+        ...(socketGroup === undefined ? {} : { socketGroup: await groupId(socketGroup) }),
       })
     } catch (err) {
       await node.close()
@@ -133,6 +141,20 @@ async function serveSettings(globals: GlobalOptions, options: ServeOptions, conf
     token: tokenFile === undefined ? await resolveToken(undefined, undefined) : await readTokenFile(tokenFile),
     tls: options.tlsCert !== undefined && options.tlsKey !== undefined ? { certFile: options.tlsCert, keyFile: options.tlsKey } : config?.tls,
   }
+}
+
+/**
+ * Where clients may load plugins from when nothing is configured: `<state dir>/plugins`, and the
+ * examples of a checkout (examples/plugins beside package.json), so the documented examples load as they are.
+ */
+function defaultPluginRoots(): string[] {
+  const roots = [join(stateDirectory(), 'plugins')]
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    if (!existsSync(join(dir, 'package.json'))) continue
+    if (existsSync(join(dir, 'examples', 'plugins'))) roots.push(join(dir, 'examples', 'plugins'))
+    break
+  }
+  return roots
 }
 
 /** A group name (from /etc/group) or a numeric gid. */

@@ -3,7 +3,8 @@
  * "key: value" lines, handles as a table, anything else as its JSON.
  */
 import type { Command } from 'commander'
-import { isRecord, readJson } from '../leaf-io.js'
+import { readJson } from '../leaf-io.js'
+import { isRecord } from '../../../errors/index.js'
 import type { Output } from '../output.js'
 import { globalsOf, withClient } from '../session.js'
 

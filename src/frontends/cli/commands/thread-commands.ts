@@ -4,7 +4,8 @@
  * (text like gdb's `info registers`, or --json; TID defaults to PID).
  */
 import type { Command } from 'commander'
-import { isRecord, readJson, readText } from '../leaf-io.js'
+import { readJson, readText } from '../leaf-io.js'
+import { isRecord } from '../../../errors/index.js'
 import { parsePid } from '../numbers.js'
 import { globalsOf, withClient } from '../session.js'
 

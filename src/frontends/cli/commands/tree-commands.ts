@@ -3,11 +3,11 @@
  */
 import { readFile, stat as fileStat, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { MemweaveError, toMemweaveError } from '../../../errors/index.js'
+import { MemweaveError, isRecord, toMemweaveError } from '../../../errors/index.js'
 import type { Entry, Stat, TreeClient } from '../../../net/index.js'
 import { usageError } from '../cli-errors.js'
 import { hexdumpLines, parseHexBytes } from '../hexdump.js'
-import { callRpc, isRecord, readJson, readRange, streamLeaf, withLeaf, writeRange } from '../leaf-io.js'
+import { callRpc, readJson, readRange, streamLeaf, withLeaf, writeRange } from '../leaf-io.js'
 import { formatSize, hex, parseLength, parseOffset } from '../numbers.js'
 import type { Output } from '../output.js'
 import { globalsOf, withClient } from '../session.js'

@@ -8,7 +8,9 @@
  *          ◀── {id, op:'read', token, pieces} ───────  (callback, checked against the grant)
  *          ── {id, result: [{data}|{error}]} ───────▶
  *          ◀── {id, result: {bytes} | {stream}} ─────
+ *   daemon ── {op:'load', source} (once, first: the bundle, which the sandbox cannot read from disk)
  *   plugin ── {event:'ready', manifest} (once, first)   {op:'progress', call, fraction}   (notices, no reply)
+ *   daemon ── {op:'cancel', call} (the caller cancelled, or the call timed out: its ctx.signal aborts)
  */
 import type { ObjectDescriptor } from '../../plugin-api.js'
 
@@ -47,6 +49,7 @@ export const HOST_CALL_OPS = ['open', 'pull', 'close', 'rpc', 'write', 'list', '
 export type HostCall = { [K in HostCallOp]: { readonly id: number; readonly op: K } & HostCallBodies[K] }[HostCallOp]
 
 export type HostNotice =
+  | { readonly op: 'load'; readonly source: string }
   | { readonly op: 'cancel'; readonly call: number }
   | { readonly op: 'event'; readonly event: 'appeared' | 'gone'; readonly object: ObjectDescriptor }
 

@@ -5,10 +5,8 @@
  * only reshapes and never trusts: fields pass through unchecked.
  */
 import type { LeafManifest } from '../../plugin-api.js'
+import { isRecord } from '../../../errors/guards.js'
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : ''

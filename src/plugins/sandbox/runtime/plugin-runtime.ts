@@ -1,7 +1,9 @@
 /**
- * The entry point of a sandboxed plugin process (argv: MSGPACKR_FILE
- * PLUGIN_FILE). It loads the plugin module, sends its manifest, then
- * serves the daemon's calls over fd 3 (length-prefixed msgpack frames):
+ * The entry point of a sandboxed plugin process (argv: MSGPACKR_FILE). The
+ * daemon's first frame on fd 3 carries the plugin's bundle (this process
+ * may not read it from disk); it is imported from memory (a data: URL, so
+ * it can import only node: built-ins and absolute URLs), its manifest is
+ * sent, then the daemon's calls are served over fd 3 (length-prefixed msgpack frames):
  * each call names an object and a capability token, and the handler's
  * context turns memory reads into callbacks under that token. It imports
  * only node: built-ins and files of this folder, which is all the
@@ -9,7 +11,6 @@
  */
 import { createRequire } from 'node:module'
 import { Socket } from 'node:net'
-import { pathToFileURL } from 'node:url'
 import type { Packr } from 'msgpackr'
 import type { ObjectDescriptor, PluginBranch, PluginContext, PluginDefinition, PluginLeaf } from '../../plugin-api.js'
 import type { CallbackBodies, CallbackOp, ChannelError } from './channel.js'
@@ -18,6 +19,7 @@ import { normalizeContent } from './leaf-content.js'
 import { definitionOf, manifestOf } from './manifest.js'
 import { CallbackError, remoteContext } from './remote-context.js'
 import type { CallbackChannel } from './remote-context.js'
+import { isRecord } from '../../../errors/guards.js'
 
 interface Codec {
   pack(value: unknown): Uint8Array
@@ -30,9 +32,6 @@ interface OpenStream {
   rest: Uint8Array | undefined
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function isPackrModule(value: unknown): value is { Packr: typeof Packr } {
   return isRecord(value) && typeof value['Packr'] === 'function'
@@ -86,6 +85,7 @@ class Runtime implements CallbackChannel {
   private nextId = 1
   private nextStream = 1
   definition: PluginDefinition | undefined
+  private loading = false
 
   constructor(private readonly codec: Codec, private readonly socket: Socket) {}
 
@@ -118,6 +118,7 @@ class Runtime implements CallbackChannel {
       if ('error' in message) { const e = errorOf(message['error']); waiter?.reject(new CallbackError(e.kind, e.message)) } else waiter?.resolve(message['result'])
       return
     }
+    if (message['op'] === 'load' && typeof message['source'] === 'string') { this.load(message['source']); return }
     if (message['op'] === 'cancel' && typeof message['call'] === 'number') { this.calls.get(message['call'])?.abort(); return }
     if (message['op'] === 'event') { this.event(message); return }
     if (typeof id !== 'number') return
@@ -126,6 +127,24 @@ class Runtime implements CallbackChannel {
     this.handle(id, message, abort)
       .then((result) => this.send({ id, result }), (err: unknown) => this.send({ id, error: errorOf(err) }))
       .finally(() => this.calls.delete(id))
+  }
+
+  /** Imports the bundle the daemon sent (once) and announces the manifest, or why it failed. */
+  private load(source: string): void {
+    if (this.loading) return
+    this.loading = true
+    import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`)
+      .then((module: unknown) => {
+        const definition = definitionOf(module)
+        const manifest = manifestOf(definition)
+        if (!isDefinition(definition)) throw new Error('the exported plugin has no name')
+        this.definition = definition
+        this.send({ event: 'ready', manifest })
+      })
+      .catch((err: unknown) => {
+        this.send({ event: 'failed', message: errorOf(err).message })
+        setTimeout(() => process.exit(1), 100)
+      })
   }
 
   private event(message: Record<string, unknown>): void {
@@ -216,9 +235,9 @@ class Runtime implements CallbackChannel {
   }
 }
 
-async function main(): Promise<void> {
-  const [codecPath, pluginPath] = process.argv.slice(2)
-  if (codecPath === undefined || pluginPath === undefined) throw new Error('usage: plugin-runtime MSGPACKR_FILE PLUGIN_FILE')
+function main(): void {
+  const [codecPath] = process.argv.slice(2)
+  if (codecPath === undefined) throw new Error('usage: plugin-runtime MSGPACKR_FILE (the plugin arrives on fd 3)')
   const socket = new Socket({ fd: 3, readable: true, writable: true })
   const runtime = new Runtime(loadCodec(codecPath), socket)
   socket.on('data', (chunk: Buffer) => {
@@ -233,20 +252,11 @@ async function main(): Promise<void> {
   socket.on('close', () => process.exit(0))
   socket.on('error', () => process.exit(0))
   process.on('unhandledRejection', (err) => { process.stderr.write(`unhandled rejection in plugin: ${errorOf(err).message}\n`) })
-  let definition: unknown
-  try {
-    definition = definitionOf(await import(pathToFileURL(pluginPath).href))
-    const manifest = manifestOf(definition)
-    if (!isDefinition(definition)) throw new Error('the exported plugin has no name')
-    runtime.definition = definition
-    runtime.send({ event: 'ready', manifest })
-  } catch (err) {
-    runtime.send({ event: 'failed', message: errorOf(err).message })
-    setTimeout(() => process.exit(1), 100)
-  }
 }
 
-main().catch((err: unknown) => {
+try {
+  main()
+} catch (err) {
   process.stderr.write(`plugin runtime failed: ${errorOf(err).message}\n`)
   process.exit(1)
-})
+}

@@ -7,6 +7,7 @@ import type {
   MemoryRange, ObjectDescriptor, PluginContext, PluginErrorInfo, PluginMapEntry, PluginModuleInfo, PluginReadResult, PluginWriteResult,
 } from '../../plugin-api.js'
 import type { CallbackBodies, CallbackOp } from './channel.js'
+import { isRecord } from '../../../errors/guards.js'
 
 /** An error the daemon answered a callback with, keeping its kind. */
 export class CallbackError extends Error {
@@ -21,9 +22,6 @@ export interface CallbackChannel {
   progress(call: number, fraction: number, note: string | undefined): void
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function errorInfo(value: unknown): PluginErrorInfo {
   const kind = isRecord(value) && typeof value['kind'] === 'string' ? value['kind'] : 'internal'
