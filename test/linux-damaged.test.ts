@@ -25,10 +25,10 @@ import type { ProtocolClient } from '../src/net/index.js'
 import { LinuxProcess, linuxOsKind } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
 import { parseKindArgs } from '../src/tree/index.js'
-import { lines, runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-fixtures.js'
-import type { LinuxFixture } from './linux-fixtures.js'
+import { lines, runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-kit.js'
+import type { LinuxFixture } from './linux-kit.js'
 
 const run = promisify(execFile)
 
