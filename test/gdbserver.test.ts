@@ -191,7 +191,7 @@ describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target des
     try {
       const out = await new Promise<string>((resolve) => {
         execFile(GDB_MULTIARCH ?? 'gdb-multiarch', ['-batch', '-nx', '-ex', `target remote ${stub.address}`, '-ex', 'show architecture', '-ex', 'info threads',
-          '-ex', 'thread apply all bt', '-ex', `x/s ${mmap?.address ?? '0'}`, '-ex', 'info registers pc cpsr', '-ex', 'p/x $tpidr', '-ex', 'p/x $v31.q.u', '-ex', 'p $fpcr',
+          '-ex', 'thread apply all bt', '-ex', `x/s ${mmap?.address ?? '0'}`, '-ex', 'info registers pc cpsr', '-ex', 'p/x $tpidr', '-ex', 'p/x $v31.q.u', '-ex', 'p $fpcr', '-ex', 'set $x0 = 5',
           join(ARM64_BIN, 'mw-pattern2')], { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
       })
       assert.match(out, /currently "aarch64"/, out)
@@ -206,6 +206,7 @@ describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target des
       assert.match(out, /^\$1 = 0x[0-9a-f]{4,}$/m, 'tpidr (the thread pointer) is set')
       assert.match(out, /^\$2 = \{0x[0-9a-f]+\}$/m, 'the V registers come from user_fpsimd_state')
       assert.doesNotMatch(out, /<unavailable>/, out)
+      assert.match(out, /Could not write register "x0"; remote failure reply 'E\.memweave: register writes are not supported/, out)
     } finally {
       stub.child.kill('SIGTERM')
       await stub.exited

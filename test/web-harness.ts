@@ -21,6 +21,8 @@ export interface WebDaemon {
   readonly unix: string
   /** http://127.0.0.1:PORT/ */
   readonly page: string
+  /** The daemon's own state directory (its token store), for CLI runs that manage tokens. */
+  readonly env: Record<string, string>
   /** A fresh one-time link from `memweave web [VIEW]`. */
   link(view?: string): Promise<string>
   stop(): Promise<void>
@@ -29,13 +31,14 @@ export interface WebDaemon {
 export async function startWebDaemon(withLines: readonly string[], extraArgs: readonly string[] = []): Promise<WebDaemon> {
   const dir = await mkdtemp(join(tmpdir(), 'memweave-web-'))
   const unix = `unix:${join(dir, 'daemon.sock')}`
-  const daemon = await startDaemon(['--web', '--listen', 'ws://127.0.0.1:0', '--listen', unix, ...withLines.flatMap((w) => ['--with', w]), ...extraArgs])
+  const env = { MEMWEAVE_STATE_DIR: join(dir, 'state') }
+  const daemon = await startDaemon(['--web', '--listen', 'ws://127.0.0.1:0', '--listen', unix, ...withLines.flatMap((w) => ['--with', w]), ...extraArgs], { env })
   const tcp = daemon.addresses.find((a) => a.startsWith('ws://')) ?? ''
   const page = `${tcp.replace(/^ws:/, 'http:')}/`
   return {
-    daemon, tcp, unix, page,
+    daemon, tcp, unix, page, env,
     link: async (view) => {
-      const result = await runCli(['--daemon', unix, 'web', '--no-open', ...(view === undefined ? [] : [view])])
+      const result = await runCli(['--daemon', unix, 'web', '--no-open', ...(view === undefined ? [] : [view])], { env })
       if (result.code !== 0) throw new Error(`memweave web failed: ${result.stderr}`)
       return result.stdout.trim()
     },

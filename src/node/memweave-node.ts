@@ -16,6 +16,7 @@ import {
 import type { Branch, Mapping, TreeNode } from '../tree/index.js'
 import { KindRegistry } from './kind-registry.js'
 import { ObjectStore } from './object-store.js'
+import { ProcessEvents } from './process-events.js'
 import { resolveNodeLimits } from './node-limits.js'
 import type { NodeLimits } from './node-limits.js'
 import { MEMWEAVE_VERSION } from '../version.js'
@@ -56,6 +57,8 @@ export class MemweaveNode {
    * OS is created on it with `-c b.dump`; set by the peer layer (src/node/peers/peer-wiring.ts).
    */
   remoteConnectors: ((name: string) => Promise<void>) | undefined
+  /** Polls live OSs' process lists while someone watches them (change events for processes). */
+  private readonly processEvents: ProcessEvents
 
   constructor(readonly options: NodeOptions) {
     this.log = options.log
@@ -74,6 +77,8 @@ export class MemweaveNode {
       allowWrite: options.allowWrite, rootLifetime: this.lifetime, limits: this.limits, fileRoots: options.fileRoots,
     })
     this.tree.setRoot(this.buildRoot())
+    this.processEvents = new ProcessEvents(this.store, this.tree.events, this.log)
+    this.processEvents.start()
   }
 
   /**
@@ -170,6 +175,7 @@ export class MemweaveNode {
   }
 
   async close(): Promise<void> {
+    this.processEvents.stop()
     await this.store.closeAll()
     this.lifetime.end('node shut down')
   }

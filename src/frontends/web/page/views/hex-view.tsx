@@ -20,7 +20,7 @@ import { loadRegions } from './process-view.js'
 import { ScanPanel } from './scan-panel.js'
 import { copySelection } from './copy-formats.js'
 import { addBookmark } from '../bookmarks.js'
-import { download } from '../downloads.js'
+import { download, firstUnmapped } from '../downloads.js'
 
 const ROWS = 32
 const SCREEN = BigInt(ROWS * ROW_BYTES)
@@ -174,8 +174,11 @@ export function HexView(props: { path: string; at: string | undefined }) {
           const answer = window.prompt(`Download from 0x${from.toString(16)}: how many bytes (hex with 0x, or decimal)?`, String(to - from + 1n))
           if (answer === null || answer.trim() === '') return
           const length = BigInt(answer.trim())
-          void download(clientOf(), props.path, `${props.path.replaceAll('/', '_')}@0x${from.toString(16)}.bin`, { start: from, length }, (bytes) => setNote(`downloading: ${bytes} bytes`))
-            .then((bytes) => setNote(`downloaded ${bytes} bytes`), (err: unknown) => setNote(errorText(err)))
+          // A range with unmapped bytes is refused here rather than zero-filled (the daemon would cut the download off there).
+          const hole = regions.length === 0 ? undefined : firstUnmapped(regions, from, from + length)
+          if (hole !== undefined) { setNote(`0x${hole.toString(16)} is not mapped: nothing saved`); return }
+          void download(clientOf(), props.path, `${props.path.replaceAll('/', '_')}@0x${from.toString(16)}.bin`, { start: from, length })
+            .then((grant) => setNote(`downloading ${grant.sizeBytes ?? length} bytes`), (err: unknown) => setNote(errorText(err)))
         }} title="save a range as a file">Download…</button>
         <span class="note">{note}</span>
       </div>
