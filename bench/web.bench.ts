@@ -9,9 +9,9 @@
  * are medians. Goal: the UI adds at most 2× over the protocol.
  */
 import { connectClient } from '../src/net/index.js'
-import { linuxFixtures } from '../test/linux-fixtures.js'
+import { linuxFixtures } from '../test/linux-kit.js'
 import { haveChromium, launchBrowser } from '../test/web-browser.js'
-import { startWebDaemon } from '../test/web-harness.js'
+import { startWebDaemon } from '../test/web-kit.js'
 import { emit, row } from './bench-report.js'
 
 const LOADS = 5

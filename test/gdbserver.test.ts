@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { connectClient } from '../src/net/index.js'
-import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 
 const FIXTURE = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 const BIN = join(fixtureRoot(), 'bin')

@@ -17,7 +17,7 @@ import type { OsInstance } from '../src/os/index.js'
 import { cr3TableAddress, linuxOsKind, qemuCpuStates } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
 import { parseKindArgs } from '../src/tree/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, openDump, patchedConnector, silentLog } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON, openDump, patchedConnector, silentLog } from './linux-kit.js'
 
 const FIXTURE = linuxFixtures().find((f) => f.variant === 'vmcoreinfo') ?? linuxFixtures()[0]
 

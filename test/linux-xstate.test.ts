@@ -20,8 +20,8 @@ import { linuxOsKind } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
 import { readXsaveConfig } from '../src/os/linux/x86-xstate.js'
 import { parseKindArgs } from '../src/tree/index.js'
-import { fixtureRoot, linuxFixtures, openDump, silentLog } from './linux-fixtures.js'
-import type { Truth } from './linux-fixtures.js'
+import { fixtureRoot, linuxFixtures, openDump, silentLog } from './linux-kit.js'
+import type { Truth } from './linux-kit.js'
 
 const run = promisify(execFile)
 const DIR = join(fixtureRoot(), 'xsave')
