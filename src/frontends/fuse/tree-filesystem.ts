@@ -8,6 +8,11 @@
  *   open ─▶ client.open ─▶ OpenFiles (fd ↦ handle) ◀─ release ─▶ client.close
  *   read ─▶ readRange (holes in memory read as zeros) ─▶ copy into the FUSE buffer
  *   write ─▶ client.write (control leaves run the written lines)
+ *
+ * Once the tree is gone (the daemon behind the client died, or the mount was
+ * taken down) every operation answers ENOTCONN at once, as a dead FUSE
+ * server's kernel connection does: a file opened before is not a bad file
+ * descriptor (EBADF) just because its handle went with the daemon.
  */
 import type { Logger } from 'pino'
 import type { TreeClient } from '../../net/index.js'
@@ -69,6 +74,10 @@ export class TreeFilesystem {
   private readonly deadlines: OpDeadlines
   private readonly log: Logger
   private readAheads = 0
+  /** Why the tree can no longer be reached, once it cannot. */
+  private gone: FuseFailure | undefined
+  /** Waiting for the last open file to be released (see openFilesReleased). */
+  private readonly releaseWaiters: (() => void)[] = []
 
   constructor(private readonly client: TreeClient, private readonly options: TreeFilesystemOptions) {
     this.cache = new AttrCache(options.attrCacheMs)
@@ -85,7 +94,11 @@ export class TreeFilesystem {
       open: (path, flags, done) => this.serve('open', path, () => this.open(treePath(path), flags), (file) => done(0, file.fd), done,
         // Answered ETIMEDOUT already: nobody will release this file, so give its handle back now.
         (file) => { this.release(file.fd).catch((err: unknown) => this.log.debug({ err, path }, 'closing a handle opened too late failed')) }),
-      release: (path, fd, done) => this.serve('release', path, () => this.release(fd), () => done(0), done),
+      // Once the tree is gone there is nothing to give back: the handle went with it.
+      release: (path, fd, done) => {
+        if (this.gone === undefined) this.serve('release', path, () => this.release(fd), () => done(0), done)
+        else { this.released(fd); done(0) }
+      },
       read: (path, fd, buffer, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset), (data) => {
         buffer.set(data.subarray(0, length))
         done(Math.min(data.length, length))
@@ -103,11 +116,24 @@ export class TreeFilesystem {
     }
   }
 
-  /** Closes every handle still open (at unmount). */
+  /**
+   * The tree can no longer be reached (the client's connection closed, or the
+   * mount is being taken down): from now on every operation answers ENOTCONN.
+   */
+  treeGone(why: string): void {
+    this.gone ??= localFailure('ENOTCONN', 'disconnected', why)
+  }
+
+  /**
+   * Closes every tree handle still open (at unmount); later operations answer
+   * ENOTCONN. The files stay listed until the kernel releases them, so
+   * openFilesReleased can tell when nobody holds one any more.
+   */
   async closeAll(): Promise<void> {
+    this.treeGone('the mount was taken down')
     this.deadlines.close()
     this.readAheads = 0
-    for (const file of this.files.drain()) {
+    for (const file of this.files.list()) {
       try {
         await this.client.close(file.handle)
       } catch (err) {
@@ -116,8 +142,30 @@ export class TreeFilesystem {
     }
   }
 
+  /** Files opened through the mount and not yet released by the kernel. */
+  get openFiles(): number {
+    return this.files.size
+  }
+
+  /** Resolves once every file opened through the mount has been released (at once if none is open). */
+  openFilesReleased(): Promise<void> {
+    if (this.files.size === 0) return Promise.resolve()
+    return new Promise((resolve) => { this.releaseWaiters.push(resolve) })
+  }
+
+  private released(fd: number): OpenFile | undefined {
+    const file = this.files.remove(fd)
+    if (this.files.size === 0) for (const resolve of this.releaseWaiters.splice(0)) resolve()
+    return file
+  }
+
   private serve<T>(op: string, path: string, work: () => Promise<T | Refusal>, reply: (value: T) => void, fail: (errno: number) => void,
     late?: (value: T) => void): void {
+    if (this.gone !== undefined) {
+      this.logFailure(op, path, this.gone)
+      fail(this.gone.errno)
+      return
+    }
     let settled = false
     const timer = this.deadlines.add(() => {
       if (settled) return
@@ -134,7 +182,7 @@ export class TreeFilesystem {
       fail(failure.errno)
     }
     work().then((value) => {
-      if (value instanceof Refusal) { answer(value.failure); return }
+      if (value instanceof Refusal) { answer(this.gone ?? value.failure); return }
       this.deadlines.done(timer)
       if (settled) { late?.(value); return }
       try {
@@ -144,7 +192,7 @@ export class TreeFilesystem {
         // A reply that cannot be delivered (a buffer libfuse took back) still gets an answer: an error.
         answer(fuseFailure(err, `${op} ${path}: answering`))
       }
-    }, (err: unknown) => answer(fuseFailure(err, `${op} ${path}`)))
+    }, (err: unknown) => answer(this.gone ?? fuseFailure(err, `${op} ${path}`)))
   }
 
   private logFailure(op: string, path: string, failure: FuseFailure): void {
@@ -197,7 +245,7 @@ export class TreeFilesystem {
   }
 
   private async release(fd: number): Promise<void> {
-    const file = this.files.remove(fd)
+    const file = this.released(fd)
     if (file === undefined) return
     if (file.readAhead !== undefined) this.readAheads--
     await this.client.close(file.handle)
