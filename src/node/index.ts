@@ -1,7 +1,9 @@
 /**
  * @module node
- * The composition root: a MemweaveNode wires connector kinds, OS kinds and
- * mappings into one tree, and keeps the named objects created in it.
+ * The composition root: createNode (create-node.ts) builds a MemweaveNode,
+ * which wires connector kinds, OS kinds and mappings into one tree and keeps
+ * the named objects created in it, with the plugin host and the peers
+ * (peers/: links, flattened names, handle chains, hop rules).
  */
 export { MemweaveNode } from './memweave-node.js'
 export { LocalNode, createNode } from './create-node.js'

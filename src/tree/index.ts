@@ -2,11 +2,11 @@
  * @module tree
  * The one tree every interface uses: branches and leaves, resolved by path
  * on each call; handles after open; a mapping registry through which OS
- * layers, connectors and plugins attach features to kinds of objects.
+ * layers, connectors and plugins attach features to classes of objects.
  *
  *   path ─resolve─▶ Leaf ─open─▶ handle ─read/write/rpc─▶ OpenedLeaf
  *                                  │ (refcounted per owner, checks Lifetime)
- *   MappingRegistry: kind ─▶ [name ─▶ leaf/branch factory (+ filter)]
+ *   MappingRegistry: object class ─▶ [name ─▶ leaf/branch factory (+ filter)]
  */
 export { Tree, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PIECES } from './tree.js'
 export type { OpenResult, Stat, TreeOptions } from './tree.js'
