@@ -1,7 +1,8 @@
 /**
  * The OS model every OS kind (linux guest, native host) implements, and the
  * shapes of what it enumerates. The tree layout under os/NAME/ is built from
- * this model once (os-tree), so every OS kind looks the same to users.
+ * this model once (leaves/, registered by leaves/os-mappings.ts), so every
+ * OS kind looks the same to users.
  */
 import type { Logger } from 'pino'
 import type { Connector } from '../connectors/index.js'
