@@ -59,10 +59,10 @@ export async function psOne(client: ProtocolClient, os: string, random: () => nu
   if (info.pid !== Number(pid)) throw new MemweaveError('cli', 'internal', `os/${os}: info of ${pid} says pid ${String(info.pid)}`)
 }
 
-/** A process's maps, checked to be /proc/PID/maps lines. */
+/** A process's maps, checked to be /proc/PID/maps lines (a kernel thread's are empty). */
 export async function mapsOf(client: ProtocolClient, os: string, pid: number): Promise<void> {
-  const text = Buffer.from(await readAll(client, `os/${os}/processes/by-pid/${pid}/maps`)).toString('utf8')
-  if (!/^[0-9a-f]+-[0-9a-f]+ [r-][w-][x-][ps] /m.test(text)) throw new MemweaveError('cli', 'internal', `os/${os} pid ${pid}: maps do not parse`)
+  const text = Buffer.from(await readAll(client, `os/${os}/processes/by-pid/${pid}/maps`)).toString('utf8').replace(/\0+$/, '')
+  if (text !== '' && !/^[0-9a-f]+-[0-9a-f]+ [r-][w-][x-][ps] /m.test(text)) throw new MemweaveError('cli', 'internal', `os/${os} pid ${pid}: maps do not parse`)
 }
 
 /** The scan rpc over a process's memory for a text the fixture programs hold. */
