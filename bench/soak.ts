@@ -225,16 +225,16 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     if (r < 0.54) return timed('peer', 'read-peer', () => readSome(client, 'b/connector/d/mem'))
     if (r < 0.60) return timed('local', 'list', async () => { await client.list(random() < 0.5 ? 'connector' : 'sys') })
     if (r < 0.64) return timed('plugin', 'plugin-leaf', async () => { await readText(client, 'connector/d/ok.txt') })
-    if (live !== undefined && r >= 0.84) {
-      if (r < 0.92) return timed('live', 'live-ps', () => psOne(client, 'live', random))
+    if (r < 0.66) return timed('guest', 'guest-scan', () => scanOne(client, 'g', pick(userPids) ?? 1))
+    if (live !== undefined && r >= 0.83) {
+      if (r < 0.915) return timed('live', 'live-ps', () => psOne(client, 'live', random))
       return timed('live', 'live-maps', async () => {
         const pid = pick((await livePids(client)).filter((p) => p > 1))
         if (pid !== undefined) await mapsOf(client, 'live', pid)
       })
     }
-    if (r < 0.76) return timed('guest', 'guest-ps', () => psOne(client, 'g', random))
-    if (r < 0.98) return timed('guest', 'guest-maps', () => mapsOf(client, 'g', pick(userPids) ?? 1))
-    return timed('guest', 'guest-scan', () => scanOne(client, 'g', pick(userPids) ?? 1))
+    if (r < 0.78) return timed('guest', 'guest-ps', () => psOne(client, 'g', random))
+    return timed('guest', 'guest-maps', () => mapsOf(client, 'g', pick(userPids) ?? 1))
   }
 
   const flavours = [
