@@ -48,7 +48,6 @@ interface PendingCall {
   hard: NodeJS.Timeout | undefined
 }
 
-
 function isCallbackOp(value: unknown): value is CallbackOp {
   return typeof value === 'string' && (CALLBACK_OPS as readonly string[]).includes(value)
 }
