@@ -10,9 +10,9 @@
  */
 import { cpus, loadavg } from 'node:os'
 import { connectClient } from '../src/net/index.js'
-import { linuxFixtures } from '../test/linux-fixtures.js'
+import { linuxFixtures } from '../test/linux-kit.js'
 import { haveChromium, launchBrowser } from '../test/web-browser.js'
-import { startWebDaemon } from '../test/web-harness.js'
+import { startWebDaemon } from '../test/web-kit.js'
 import { emit, row } from './bench-report.js'
 
 const LOADS = 5

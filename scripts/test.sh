@@ -18,6 +18,8 @@ npm run build --silent
 if [ -f scripts/fixtures/build-guests.sh ] && [ "${MEMWEAVE_SKIP_FIXTURES:-0}" != 1 ]; then
   say "building QEMU guest fixtures (cached in ${MEMWEAVE_CACHE:-.cache/fixtures})"
   bash scripts/fixtures/build-guests.sh
+  say "building the XSAVE (-cpu max) guest dump of the debugger tests (cached)"
+  bash scripts/fixtures/build-xsave-dump.sh
 fi
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
 say "running ${#files[@]} test files"

@@ -11,13 +11,13 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { RawPeer } from './protocol-fixtures.js'
+import { RawPeer } from './protocol-kit.js'
 import { GuestShell, liveGuestSkipReason, startGuest, stopGuest, until } from './qemu-guest-kit.js'
 import type { GuestRun } from './qemu-guest-kit.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
-import { screenshot, startWebDaemon } from './web-harness.js'
-import type { WebDaemon } from './web-harness.js'
+import { screenshot, startWebDaemon } from './web-kit.js'
+import type { WebDaemon } from './web-kit.js'
 
 const skip = liveGuestSkipReason() || (!haveChromium() ? NO_CHROMIUM_REASON : false)
 

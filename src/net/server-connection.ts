@@ -124,10 +124,16 @@ export class ServerConnection {
       else this.waiting.push({ data, isBinary })
       return
     }
+    this.handleGuarded(data, isBinary)
+  }
+
+  /** Every frame, fresh or drained from the queue, is handled here. */
+  private handleGuarded(data: RawData, isBinary: boolean): void {
     try {
       this.handleFrame(data, isBinary)
     } catch (err) {
-      // A bug must cost this connection, never the daemon (a throw here would escape into ws).
+      // A bug must cost this connection, never the daemon (a throw here would escape into ws, or into
+      // whatever callback drained the queue: a send completion, the memory budget, a ring offer).
       this.log.error({ err }, 'internal error while handling a message')
       this.hangUp(CLOSE_CODES.internalError, 'internal error')
     }
@@ -440,7 +446,7 @@ export class ServerConnection {
     this.watches.flush()
     while (!this.paused && !this.awaitingBudget && this.waiting.length > 0) {
       const next = this.waiting.shift()
-      if (next !== undefined && this.state !== 'closing') this.handleFrame(next.data, next.isBinary)
+      if (next !== undefined && this.state !== 'closing') this.handleGuarded(next.data, next.isBinary)
     }
     if (!this.paused && !this.awaitingBudget) this.ws.resume()
   }

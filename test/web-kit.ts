@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { REPO_ROOT, runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
+import { REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
 
 export const SCREENSHOTS = process.env['MEMWEAVE_SCREENSHOTS'] ?? join(REPO_ROOT, '.cache', 'web-screenshots')
 
