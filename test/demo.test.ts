@@ -10,8 +10,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { REPO_ROOT } from './cli-harness.js'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { REPO_ROOT } from './cli-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 
 const built = existsSync(join(REPO_ROOT, 'dist', 'web', 'app.js')) && existsSync(join(REPO_ROOT, 'dist', 'src', 'frontends', 'cli', 'main.js'))
 const skip = linuxFixtures().length === 0 ? NO_FIXTURES_REASON : !built ? 'not built (npm run build)' : false
