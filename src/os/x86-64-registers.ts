@@ -53,6 +53,8 @@ export interface X86ThreadRegisters {
   readonly regs: UserRegs
   /** The 512-byte FXSAVE area (x87, SSE), when it could be read. */
   readonly fxsave: Uint8Array | undefined
+  /** The XSAVE area in standard format (XCR0 at bytes 464..471), when the kernel uses XSAVE: NT_X86_XSTATE. */
+  readonly xsave?: Uint8Array
   /** Why registers are missing or doubtful (damaged stack, running in the kernel, …). */
   readonly warnings: readonly string[]
 }
@@ -81,6 +83,7 @@ export function x86RegistersJson(registers: X86ThreadRegisters): Record<string, 
     source: registers.source,
     registers: Object.fromEntries(USER_REGS.map((name) => [name, hex(registers.regs[name])])),
     fxsave: registers.fxsave === undefined ? null : Buffer.from(registers.fxsave).toString('hex'),
+    xsave: registers.xsave === undefined ? null : Buffer.from(registers.xsave).toString('hex'),
     warnings: registers.warnings,
   }
 }
