@@ -97,6 +97,10 @@ describe('plugin load on a daemon', { skip: SANDBOX_SKIP, concurrency: false }, 
     await rm(dir, { recursive: true, force: true })
   })
 
+  test('a bundle folder a dead daemon left behind is removed at start', async () => {
+    await waitFor('the stale folder to go', async () => !(await readdir(stateDir)).some((name) => name.includes(String(DEAD_PID))))
+  })
+
   test('a plugin in the allowed roots loads', async () => {
     const loaded = await load(join(roots, 'tiny.mjs'))
     assert.equal(loaded.code, 0, loaded.stderr)

@@ -1,8 +1,9 @@
 /**
- * The layer rule of STYLE.md §5.1, checked: each folder of src/ imports only
+ * The layer rule of docs/architecture.md §2, checked: each folder of src/ imports only
  * the layers below it, and another layer only through an index.ts. The
- * composition points (the node, and the CLI's compose-node) are the only
- * places that reach up to wire kinds together.
+ * composition root is src/node/create-node.ts (createNode); the CLI's serve
+ * and --embedded start a node through it (a lazy import of node/index.ts),
+ * the only places a frontend reaches the node layer.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -38,8 +39,8 @@ const ROOT_FILES: Readonly<Record<string, string>> = { 'index.ts': 'api' }
  */
 const SIDE_DOORS = new Set(['testing.js', 'plugins/plugin-api.js', 'errors/guards.js'])
 
-/** Composition roots: they build a node, so they may import it (and what it is made of). */
-const COMPOSITION_ROOTS = new Set(['frontends/cli/compose-node.ts'])
+/** Where a frontend starts a node (createNode), so it may import the node layer. */
+const COMPOSITION_ROOTS = new Set(['frontends/cli/commands/serve-command.ts', 'frontends/cli/session.ts'])
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

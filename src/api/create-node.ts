@@ -1,19 +1,20 @@
 /**
  * `createNode()`: a memweave node inside this program, with every built-in
  * connector and OS kind, built-in plugins and the plugin sandbox: the same
- * node `memweave serve` runs, without a socket.
+ * node `memweave serve` runs, without a socket (both start at node/create-node.ts).
  *
  *   const node = await createNode()
  *   await node.openConnector('dump', 'file:/data/vm.elf')
  *   await node.openOs('g', 'linux', { connector: 'dump' })
  *   const client = node.client()          // a TreeClient, as connect() returns
  */
-import { createLocalNode } from '../node/index.js'
-import type { LocalNode, LocalNodeOptions } from '../node/index.js'
+import { createNode as createNodeInProcess } from '../node/index.js'
+import type { CreateNodeOptions, LocalNode } from '../node/index.js'
 
-export type NodeOptions = LocalNodeOptions
+/** The library's options; objects to create at start are the daemon's (a program calls openConnector/openOs). */
+export type NodeOptions = Omit<CreateNodeOptions, 'objects'>
 export type { LocalNode }
 
 export function createNode(options: NodeOptions = {}): Promise<LocalNode> {
-  return createLocalNode(options)
+  return createNodeInProcess(options)
 }

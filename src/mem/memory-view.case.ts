@@ -1,5 +1,5 @@
 /**
- * The shared suite every MemoryView implementation runs (STYLE §5.13):
+ * The shared suite every MemoryView implementation runs (docs/architecture.md §8):
  * batch shape, reads against an oracle (seeded random batches crossing
  * pages and range edges, zero-length pieces, duplicates, any order),
  * per-piece failures, metadata, and writes (refused when read-only, else

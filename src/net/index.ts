@@ -1,15 +1,21 @@
 /**
  * @module net
- * The node protocol: a daemon serves its Tree over WebSocket (unix socket or
- * TCP, TLS and a token beyond loopback) with msgpack messages; clients (CLI,
- * FUSE, web, other daemons) use it through the TreeClient surface.
+ * The node protocol: a daemon serves its Tree over WebSocket (an owner-only
+ * unix socket, or TCP with a token always, TLS beyond loopback; auth/) with
+ * msgpack messages. Node clients (CLI, FUSE, the gdb stub, peers, the
+ * library) use it through the TreeClient surface; the web page speaks the
+ * same messages from the browser with its own small client
+ * (frontends/web/page/protocol.ts), and the server also hands out the
+ * page's files and its one-time tickets (browser-origin.ts, browser-tickets.ts).
  *
  *   frontend ─▶ TreeClient ─┬─ ProtocolClient ══ ws+msgpack ══▶ ServerConnection (owner conn-N) ─▶ Tree
  *                           └─ LocalTreeClient (in-process, --embedded) ─────────────────────────▶ Tree
+ *   web page ─▶ page/protocol.ts ══ ws+msgpack (ticket at hello) ══▶ ServerConnection ─▶ Tree
  *
  * Requests are pipelined and carry ids; reads and writes are batched with a
  * result per piece; errors travel as MemweaveError codes; watches push
- * change events. Message types live in messages.ts, shared with the web UI.
+ * change events. Message types live in messages.ts; the web page imports
+ * them as types only (its bundle carries no Node code).
  * A client on the unix socket may share a ring file on tmpfs with the daemon
  * (data-ring.ts): big read replies then carry ring positions, not bytes.
  */

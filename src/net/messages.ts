@@ -1,6 +1,7 @@
 /**
  * The node protocol's messages, typed once here and shared by the server,
- * the Node client, peers and the web frontend. Every message is one msgpack
+ * the Node client (peers use it too) and the web page's browser client
+ * (frontends/web/page/protocol.ts, type imports only). Every message is one msgpack
  * value in one binary WebSocket message; bytes travel as msgpack `bin`,
  * addresses and sizes as 64-bit integers (bigint).
  *
@@ -20,7 +21,7 @@
  * handles are plain numbers a forwarding node maps to (peer, peer handle).
  * Path requests a node forwards carry `via` (node ids already passed, in
  * order; a node refuses a request that names it), and events carry the
- * nodes they came through (see src/node/peer-context.ts).
+ * nodes they came through (rules in src/node/peers/hop-rules.ts).
  */
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 

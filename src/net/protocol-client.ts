@@ -147,7 +147,7 @@ export class ProtocolClient implements TreeClient {
     this.pump()
   }
 
-  // `via`: the hop chain of a request a node forwards for someone else (see src/node/peer-context.ts).
+  // `via`: the hop chain of a request a node forwards for someone else (tree/hop-context.ts carries it, src/node/peers/hop-rules.ts sets the rules).
   list(path: string, via?: readonly string[]): Promise<Entry[]> { return this.call('list', { path, ...viaField(via) }) }
   stat(path: string, via?: readonly string[]): Promise<Stat> { return this.call('stat', { path, ...viaField(via) }) }
   open(path: string, options: OpenOptions = {}, via?: readonly string[]): Promise<OpenResult> {

@@ -53,14 +53,19 @@ export class MemweaveNode {
   readonly extraSys = new Map<string, TreeNode>()
   /**
    * Makes a connector named with dots ('b.dump': connector 'dump' of peer 'b') exist here before an
-   * OS is created on it with `-c b.dump`; set by the peer layer (src/node/peer-wiring.ts).
+   * OS is created on it with `-c b.dump`; set by the peer layer (src/node/peers/peer-wiring.ts).
    */
   remoteConnectors: ((name: string) => Promise<void>) | undefined
 
   constructor(readonly options: NodeOptions) {
     this.log = options.log
     this.limits = resolveNodeLimits(options.limits)
-    this.tree = new Tree({ allowWrite: options.allowWrite })
+    this.tree = new Tree({
+      allowWrite: options.allowWrite,
+      onFilterError: (failure) => {
+        this.log.warn({ err: failure.error, mapping: `${failure.kind}/${failure.name}`, owner: failure.owner }, `the filter of mapping '${failure.name}' (${failure.owner}) threw; the mapping is hidden`)
+      },
+    })
     for (const kind of options.connectorKinds) this.connectorKinds.add(kind)
     for (const kind of options.osKinds) this.osKinds.add(kind)
     for (const mapping of options.mappings) this.tree.registry.add(mapping)

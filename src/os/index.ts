@@ -9,7 +9,7 @@
  *                  threads/TID/{info,registers,registers.json}
  *   MODULE_OBJECT  info, mem
  *
- * Plugins attach to the same object kinds. The core writer (core-file*)
+ * Plugins attach to the same object kinds. The core writer (core-file/)
  * turns any OsProcess into an ELF core, streamed from its memory.
  */
 export type {
@@ -17,19 +17,19 @@ export type {
 } from './os-model.js'
 export { OS_OBJECT, PROCESS_OBJECT, MODULE_OBJECT } from './os-objects.js'
 export type { ModuleObject, NamedOs, ProcessObject } from './os-objects.js'
-export { OS_MAPPINGS } from './os-mappings.js'
-export { formatMaps, formatMapsLine, formatPhysMaps, formatPhysMapsLine, parseMaps } from './maps-format.js'
-export { segmentForName, pidNameSegment, parsePidSegment, parsePidNameSegment, uniqueSegments, SLASH_STAND_IN } from './tree-names.js'
-export { writeCoreFile } from './core-file.js'
-export type { CoreWriteProgress, CoreWriteResult } from './core-file.js'
-export { planCoreFile } from './core-file-layout.js'
-export type { CoreLayout, CoreSegment } from './core-file-layout.js'
-export { readCoreFile } from './core-file-reader.js'
-export type { CoreReadStats } from './core-file-reader.js'
+export { OS_MAPPINGS } from './leaves/os-mappings.js'
+export { formatMaps, formatMapsLine, formatPhysMaps, formatPhysMapsLine, parseMaps } from './leaves/maps-format.js'
+export { segmentForName, pidNameSegment, parsePidSegment, parsePidNameSegment, uniqueSegments, SLASH_STAND_IN } from './leaves/tree-names.js'
+export { writeCoreFile } from './core-file/core-file.js'
+export type { CoreWriteProgress, CoreWriteResult } from './core-file/core-file.js'
+export { planCoreFile } from './core-file/core-file-layout.js'
+export type { CoreLayout, CoreSegment } from './core-file/core-file-layout.js'
+export { readCoreFile } from './core-file/core-file-reader.js'
+export type { CoreReadStats } from './core-file/core-file-reader.js'
 export { findElfImages } from './elf-images.js'
 export { WindowMemory } from './window-memory.js'
-export { processIdentity } from './process-branch.js'
-export { PROCESSES_README } from './processes-readme.js'
+export { processIdentity } from './leaves/process-branch.js'
+export { PROCESSES_README } from './leaves/processes-readme.js'
 export { USER_REGS, GDB_REGS, FXSAVE_BYTES, encodeUserRegs, zeroRegs } from './x86-64-registers.js'
 export type { RegisterSource, UserRegName, UserRegs, X86ThreadRegisters } from './x86-64-registers.js'
 export { AARCH64_REGS, FPSIMD_BYTES, encodeUserPtRegs, zeroAarch64Regs } from './aarch64-registers.js'

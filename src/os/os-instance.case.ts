@@ -1,5 +1,5 @@
 /**
- * The shared suite every OsInstance implementation runs (STYLE §5.13): the
+ * The shared suite every OsInstance implementation runs (docs/architecture.md §8): the
  * process listing (sorted, unique, each ref resolvable to the same
  * process), per-process info, maps, phys_maps and modules that agree with
  * each other, absent pids, lifetimes, kernel modules and refresh. A live OS

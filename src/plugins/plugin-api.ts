@@ -128,7 +128,7 @@ export interface PluginModuleInfo {
 /** What every handler receives: the object it runs for and calls that reach only that object. */
 export interface PluginContext<K extends AttachKind = AttachKind> {
   readonly object: DescriptorOf[K]
-  /** Aborted when the call is cancelled (timeout, handle closed). */
+  /** Aborted when the call is cancelled (the client's protocol `cancel`, a timeout, a closed stream). */
   readonly signal: AbortSignal
   /**
    * Batched read of the object's memory (process: virtual; connector:

@@ -1,7 +1,7 @@
 /**
  * Ready-made branches: a fixed set of children, and a dynamic branch whose
  * children a function lists and looks up on every call (names are resolved
- * afresh each time, as ARCHITECTURE.md §3 requires).
+ * afresh each time, as docs/architecture.md §3 requires).
  */
 import type { Lifetime } from './lifetime.js'
 import type { Branch, Entry, Leaf, TreeNode } from './tree-node.js'

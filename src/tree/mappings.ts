@@ -56,9 +56,22 @@ export function nodeFor<T>(mapping: Mapping<T>, object: TreeObject<T>, registry:
   return isLeafMapping(mapping) ? mapping.leaf(object, registry) : mapping.branch(object, registry)
 }
 
+/** A mapping whose filter threw: which one, whose (a plugin's name, or 'builtin'), and what it threw. */
+export interface FilterFailure {
+  readonly kind: string
+  readonly name: string
+  readonly owner: string
+  readonly error: unknown
+}
+
 export class MappingRegistry {
   private readonly byKind = new Map<string, Mapping<unknown>[]>()
   private readonly listeners = new Set<(kind: string) => void>()
+  /** Mappings whose filter already threw once: reported once, not on every listing. */
+  private readonly reported = new WeakSet<Mapping<unknown>>()
+
+  /** onFilterError hears about the first throw of each mapping's filter (the node logs it). */
+  constructor(private readonly onFilterError?: (failure: FilterFailure) => void) {}
 
   /** Registers a mapping; a duplicate name on the same kind throws. Returns the unregister function. */
   add<T>(mapping: Mapping<T>): () => void {
@@ -82,7 +95,7 @@ export class MappingRegistry {
   /** The mappings that apply to this object, in registration order. */
   applicable<T>(kind: ObjectKind<T>, value: T): Mapping<T>[] {
     const list = (this.byKind.get(kind.name) ?? []).filter((m): m is Mapping<T> => isMappingOf(m, kind))
-    return list.filter((m) => m.appliesTo === undefined || safeApplies(m, value))
+    return list.filter((m) => m.appliesTo === undefined || this.safeApplies(m, value))
   }
 
   all(): { kind: string; name: string; owner: string }[] {
@@ -96,6 +109,19 @@ export class MappingRegistry {
 
   private changed(kind: string): void {
     for (const listener of this.listeners) listener(kind)
+  }
+
+  private safeApplies<T>(mapping: Mapping<T>, value: T): boolean {
+    try {
+      return mapping.appliesTo?.(value) ?? true
+    } catch (error) {
+      // A throwing filter (buggy plugin) hides its mapping rather than breaking the listing; said once per mapping.
+      if (!this.reported.has(mapping as Mapping<unknown>)) {
+        this.reported.add(mapping as Mapping<unknown>)
+        this.onFilterError?.({ kind: mapping.on.name, name: mapping.name, owner: mapping.owner ?? 'builtin', error })
+      }
+      return false
+    }
   }
 
   /** A branch showing an object: its mappings, plus fixed children the owner provides. */
@@ -121,15 +147,6 @@ export class MappingRegistry {
         return mapping === undefined ? undefined : nodeFor(mapping, object, this)
       },
     }
-  }
-}
-
-function safeApplies<T>(mapping: Mapping<T>, value: T): boolean {
-  try {
-    return mapping.appliesTo?.(value) ?? true
-  } catch {
-    // A throwing filter (buggy plugin) hides its mapping rather than breaking the listing.
-    return false
   }
 }
 

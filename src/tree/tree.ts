@@ -10,6 +10,7 @@ import { ChangeBus } from './change-bus.js'
 import { HandleTable } from './handles.js'
 import type { HandleEntry } from './handles.js'
 import { MappingRegistry } from './mappings.js'
+import type { FilterFailure } from './mappings.js'
 import { joinPath, splitPath } from './path.js'
 import type { Branch, Entry, LeafMeta, RpcContext, TreeNode } from './tree-node.js'
 
@@ -35,6 +36,8 @@ export interface TreeOptions {
   maxPieces?: number
   /** Most bytes one read call may ask for in total. */
   maxBatchBytes?: number
+  /** Told the first time each mapping's filter throws (the mapping is then hidden); the node logs it. */
+  onFilterError?: (failure: FilterFailure) => void
 }
 
 export const DEFAULT_MAX_PIECES = 65536
@@ -43,7 +46,7 @@ export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024
 export class Tree {
   readonly handles = new HandleTable()
   readonly events = new ChangeBus()
-  readonly registry = new MappingRegistry()
+  readonly registry: MappingRegistry
   readonly maxPieces: number
   readonly maxBatchBytes: number
   private rootBranch: Branch | undefined
@@ -51,6 +54,7 @@ export class Tree {
   constructor(readonly options: TreeOptions) {
     this.maxPieces = options.maxPieces ?? DEFAULT_MAX_PIECES
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES
+    this.registry = new MappingRegistry(options.onFilterError)
   }
 
   setRoot(root: Branch): void {

@@ -74,3 +74,13 @@ export function creationOrder(specs: readonly ObjectSpec[]): ObjectSpec[] {
   }
   return out
 }
+
+/** The objects to create when a node starts (createNode's `objects`), in creation order, each with its line. */
+export function startObjects(specs: readonly ObjectSpec[]): { what: 'connector' | 'os'; line: string; source: string }[] {
+  return creationOrder(specs).map((spec) => ({ what: spec.what, line: specLine(spec), source: spec.source }))
+}
+
+/** Whether an object is created on a peer's connector ('-c b.dump'): the node must then wait for its peers. */
+export function onPeers(specs: readonly ObjectSpec[]): boolean {
+  return specs.some((spec) => spec.on?.includes('.') === true)
+}

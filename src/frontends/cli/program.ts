@@ -19,6 +19,7 @@ import { addWebCommand } from './commands/web-command.js'
 import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor, usageError } from './cli-errors.js'
 import { LOG_LEVELS } from './logger.js'
 import { collect } from './session.js'
+import { MEMWEAVE_VERSION } from '../../version.js'
 
 export function buildProgram(): Command {
   const program = new Command('memweave')
@@ -62,8 +63,7 @@ export function buildProgram(): Command {
   program.action(async (options: { version?: boolean }, command: Command) => {
     if (command.args.length > 0) throw usageError(`unknown command '${command.args[0] ?? ''}' (see 'memweave --help')`)
     if (options.version === true) {
-      const { memweaveVersion } = await import('./compose-node.js')
-      process.stdout.write(`${memweaveVersion()}\n`)
+      process.stdout.write(`${MEMWEAVE_VERSION}\n`)
       return
     }
     program.outputHelp()

@@ -9,7 +9,7 @@ import { connectClient, defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, res
 import type { TreeClient } from '../../net/index.js'
 import { isAbsentDaemon, NoDaemonError, usageError } from './cli-errors.js'
 import { loadConfig } from './config.js'
-import { parseWith } from './control-lines.js'
+import { onPeers, parseWith, startObjects } from './control-lines.js'
 import { createLogger } from './logger.js'
 import { Output } from './output.js'
 
@@ -101,13 +101,15 @@ async function withEmbedded(globals: GlobalOptions, job: (client: TreeClient) =>
   const config = globals.config === undefined ? undefined : await loadConfig(globals.config)
   const objects = [...(config?.objects ?? []), ...globals.with.map(parseWith)]
   // Loaded on demand: a command that talks to a daemon never needs the node layer.
-  const { composeNode } = await import('./compose-node.js')
-  const node = await composeNode({
+  // This and serve are where the CLI starts a node (the layer test's composition doors).
+  const { createNode } = await import('../../node/index.js')
+  const node = await createNode({
     allowWrite: globals.allowWrite === true || config?.allowWrite === true,
     log: createLogger({ level: globals.logLevel ?? config?.logLevel ?? 'warn', json: globals.json === true }),
-    objects,
+    objects: startObjects(objects),
+    waitForPeers: onPeers(objects),
   })
-  const client = node.client()
+  const client = node.client('cli')
   try {
     await job(client)
   } finally {

@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { physAddr, virtAddr } from '../../mem/index.js'
 import type { MapEntry, PhysMapEntry } from '../os-model.js'
-import { parseMaps } from '../maps-format.js'
+import { parseMaps } from '../leaves/maps-format.js'
 import { preadAt, readProcText } from './proc-files.js'
 
 const PAGE_BYTES = 4096n

@@ -15,8 +15,8 @@
  * not found without symbols.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { probeReadable } from '../core-file-layout.js'
-import type { CoreLayout, CoreSegment } from '../core-file-layout.js'
+import { probeReadable } from '../core-file/core-file-layout.js'
+import type { CoreLayout, CoreSegment } from '../core-file/core-file-layout.js'
 import type { OsProcess } from '../os-model.js'
 
 const HEADER_BYTES = 32

@@ -4,8 +4,8 @@
  * is planned when listed or opened, and the memory is read as it is asked for.
  */
 import type { Leaf, LeafMapping, LeafMeta, OpenedLeaf } from '../../tree/index.js'
-import type { CoreLayout } from '../core-file-layout.js'
-import { readCoreFile } from '../core-file-reader.js'
+import type { CoreLayout } from '../core-file/core-file-layout.js'
+import { readCoreFile } from '../core-file/core-file-reader.js'
 import { PROCESS_OBJECT } from '../os-objects.js'
 import type { ProcessObject } from '../os-objects.js'
 import { planMinidump } from './minidump-layout.js'

@@ -4,7 +4,8 @@
  * other user (the sandboxed plugins' `nobody` included) can list or read
  * it; a plugin gets its bundle over its pipe. Folders of daemons that
  * died without cleaning up (a crash, SIGKILL) are removed when the next
- * host starts; the own folder is removed on close and at process exit.
+ * host starts (and again when it makes its own folder); the own folder is
+ * removed on close and at process exit.
  */
 import { rmSync } from 'node:fs'
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises'
@@ -26,7 +27,7 @@ function alive(pid: number): boolean {
 }
 
 /** Removes the bundle folders of daemons that are gone (several hosts of one process each have their own). */
-async function removeStale(base: string): Promise<void> {
+export async function removeStaleBundleDirs(base: string = runtimeStateDir()): Promise<void> {
   for (const entry of await readdir(base).catch(() => [])) {
     const pid = Number(STALE.exec(entry)?.[1])
     if (!Number.isSafeInteger(pid) || pid <= 0 || alive(pid)) continue
@@ -40,7 +41,7 @@ export class BundleDir {
   /** Creates the folder under `base` (default: the runtime state directory, made 0700 if needed). */
   static async create(base: string = runtimeStateDir()): Promise<BundleDir> {
     await ensurePrivateDir(base)
-    await removeStale(base)
+    await removeStaleBundleDirs(base)
     let path: string
     try {
       path = await mkdtemp(join(base, `${PREFIX}${process.pid}-`))

@@ -20,7 +20,7 @@ import type { SandboxLimits } from './launch-plan.js'
 import { DEFAULT_EVENT_INTERVAL_MS, ObjectWatch } from './object-watch.js'
 import { DEFAULT_RUN_LIMITS } from './run-limits.js'
 import type { RunLimits } from './run-limits.js'
-import { BundleDir } from './bundle-dir.js'
+import { BundleDir, removeStaleBundleDirs } from './bundle-dir.js'
 import { preparePlugin } from './plugin-bundle.js'
 import { makeWorkDir, prepareRuntime, removeWorkDir } from './sandbox-files.js'
 import type { RuntimeFiles } from './sandbox-files.js'
@@ -72,6 +72,8 @@ export class PluginHost {
   install(): this {
     this.node.extraSys.set('plugins', pluginsSysBranch(this, this.node.lifetime))
     this.node.lifetime.onEnd(() => { this.close().catch((err: unknown) => this.node.log.error({ err }, 'stopping plugins failed')) })
+    // Bundles a crashed daemon left behind go now, not only once this one loads a plugin (nothing is created here).
+    removeStaleBundleDirs(this.options.bundleBase).catch((err: unknown) => this.node.log.warn({ err }, 'removing stale plugin bundle folders failed'))
     return this
   }
 

@@ -16,7 +16,8 @@ import type { PageServer, RunningServer } from '../../../net/index.js'
 import { usageError } from '../cli-errors.js'
 import { loadConfig } from '../config.js'
 import type { MemweaveConfig } from '../config.js'
-import { parseWith } from '../control-lines.js'
+import { onPeers, parseWith, startObjects } from '../control-lines.js'
+import { parseLimitOptions } from '../limit-options.js'
 import { createLogger } from '../logger.js'
 import { Output } from '../output.js'
 import { collect, globalsOf, normalizeUrl, readTokenFile, resolveToken } from '../session.js'
@@ -75,16 +76,18 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     // A bug that escapes every handler still ends the daemon (state is unknown), but through the log, not a bare stack.
     process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
     const settings = await serveSettings(globals, options, config)
-    const { composeNode, parseLimitOptions } = await import('../compose-node.js')
+    // Loaded on demand: a client command never needs the node layer. serve and --embedded are where the CLI starts a node.
+    const { createNode, DEFAULT_NODE_LIMITS } = await import('../../../node/index.js')
     const connect = checkConnectOptions([...(config?.peers ?? []), ...(options.connect ?? [])])
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
-    const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [])
+    const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [], DEFAULT_NODE_LIMITS)
     const pages = options.web === true ? await webPages(settings.listen) : undefined
     const fileRoots = [...(config?.fileRoots ?? []), ...(options.fileRoot ?? [])].map((dir) => resolve(dir))
     const pluginRoots = [...(config?.pluginRoots ?? []), ...(options.pluginRoot ?? [])].map((dir) => resolve(dir))
-    const node = await composeNode({
+    const objects = [...(config?.objects ?? []), ...globals.with.map(parseWith)]
+    const node = await createNode({
       allowWrite: settings.allowWrite, fileRoots: fileRoots.length > 0 ? fileRoots : [join(stateDirectory(), 'dumps')],
-      pluginRoots: pluginRoots.length > 0 ? pluginRoots : defaultPluginRoots(), log, limits: limits.node, objects: [...(config?.objects ?? []), ...globals.with.map(parseWith)], connect })
+      pluginRoots: pluginRoots.length > 0 ? pluginRoots : defaultPluginRoots(), log, limits: limits.node, objects: startObjects(objects), connect, waitForPeers: onPeers(objects) })
     const tokens = TokenStore.inDirectory(stateDirectory())
     const socketGroup = options.socketGroup ?? config?.socketGroup
     let server: RunningServer
