@@ -10,7 +10,7 @@ import type { LinuxOs, LinuxProcess } from '../src/os/linux/index.js'
 import { physAddr, virtAddr } from '../src/mem/index.js'
 import type { PhysAddr, VirtAddr } from '../src/mem/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
-import { linuxFixtures } from '../test/linux-fixtures.js'
+import { linuxFixtures } from '../test/linux-kit.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
 

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { connectClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { linuxFixtures } from '../test/linux-fixtures.js'
+import { linuxFixtures } from '../test/linux-kit.js'
 import { emit, row } from './bench-report.js'
 
 const run = promisify(execFile)

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { connectClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { linuxFixtures } from '../test/linux-fixtures.js'
+import { linuxFixtures } from '../test/linux-kit.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
 

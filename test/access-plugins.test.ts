@@ -16,10 +16,10 @@ import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { MemweaveError } from '../src/errors/index.js'
 import { connectClient } from '../src/net/index.js'
-import { REPO_ROOT, runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
+import { REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
 import { SANDBOX_SKIP, waitFor } from './plugin-kit.js'
-import { RawPeer } from './protocol-fixtures.js'
+import { RawPeer } from './protocol-kit.js'
 
 const run = promisify(execFile)
 const SECRET = 'SECRETHASH-7f3a91'

@@ -14,8 +14,8 @@ import { promisify } from 'node:util'
 import { WebSocket } from 'ws'
 import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, PROTOCOL_VERSION } from '../src/net/index.js'
-import { REPO_ROOT, runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
+import { REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
 import { encodeMessage, decodeMessage } from '../src/net/index.js'
 
 const run = promisify(execFile)

@@ -13,7 +13,7 @@ import { pino } from 'pino'
 import { connectClient, startServer } from '../src/net/index.js'
 import type { ProtocolClient, RunningServer } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
-import { RawPeer } from './protocol-fixtures.js'
+import { RawPeer } from './protocol-kit.js'
 
 const log = pino({ level: process.env.MEMWEAVE_TEST_LOG ?? 'silent' })
 const MIB = 1 << 20

@@ -13,9 +13,10 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { connectClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { RawPeer, waitFor } from './protocol-fixtures.js'
+import { startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { RawPeer } from './protocol-kit.js'
+import { waitFor } from './wait-for.js'
 
 const MIB = 1 << 20
 let dir = ''
@@ -136,7 +137,7 @@ test('a 10,000-line connector write is refused at the cap; removing everything g
     assert.ok(fdsAfter <= baseFds + 2, `fds ${baseFds} → ${fdsAfter}`)
     // Memory comes back once the collector has run; poll rather than sleep.
     let rss = await rssBytes(pid)
-    await waitFor(() => rss < baseRss + 48 * MIB, `RSS back near ${Math.round(baseRss / MIB)} MiB`, 20_000).catch(() => undefined)
+    await waitFor(`RSS back near ${Math.round(baseRss / MIB)} MiB`, () => rss < baseRss + 48 * MIB, { limitMs: 20_000 }).catch(() => undefined)
     for (let i = 0; i < 40 && rss >= baseRss + 48 * MIB; i++) {
       await new Promise((resolve) => setTimeout(resolve, 250))
       rss = await rssBytes(pid)

@@ -9,8 +9,8 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { lines, runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
+import { lines, runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
 
 let dir = ''
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'memweave-serve-')) })

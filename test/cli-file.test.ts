@@ -9,7 +9,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { lines, runCli, startDaemon } from './cli-harness.js'
+import { lines, runCli, startDaemon } from './cli-kit.js'
 
 const IMAGE_BYTES = 2 * 1024 * 1024 + 12345 // not a multiple of the 1 MiB chunks cat reads
 const MARKER = 'MEMWEAVE-CLI-TEST'

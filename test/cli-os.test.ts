@@ -12,7 +12,7 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { CLI_MAIN, lines, REPO_ROOT, runCli, startDaemon } from './cli-harness.js'
+import { CLI_MAIN, lines, REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
 
 const HOST = ['--embedded', '--with', 'os host native']
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { lines, runCli } from './cli-harness.js'
+import { lines, runCli } from './cli-kit.js'
 
 let dir = ''
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'memweave-cli-')) })

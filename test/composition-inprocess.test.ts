@@ -18,7 +18,7 @@ import { parseConnectOption, PeerManager } from '../src/node/index.js'
 import type { PeerTuning } from '../src/node/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import { Lifetime, memLeaf } from '../src/tree/index.js'
-import { RegionMemory } from './protocol-fixtures.js'
+import { RegionMemory } from './protocol-kit.js'
 
 const log = pino({ level: process.env.MEMWEAVE_TEST_LOG ?? 'silent' })
 let dir = ''

@@ -22,9 +22,10 @@ import { WebSocketServer } from 'ws'
 import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, decodeMessage, encodeMessage } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { runCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { linuxFixtures } from './linux-fixtures.js'
+import { runCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { linuxFixtures } from './linux-kit.js'
+import { waitFor } from './wait-for.js'
 
 const IMAGE_BYTES = 4 << 20
 const guest = linuxFixtures().find((f) => f.variant === 'plain')
@@ -71,14 +72,9 @@ async function peers(c: ProtocolClient): Promise<PeerRow[]> {
   return JSON.parse(await readLeaf(c, 'sys/peers/list')) as PeerRow[]
 }
 
-/** Polls until check() holds: daemons connect in the background, with backoff. Not a timing assertion. */
-async function waitFor(what: string, check: () => Promise<boolean>, limitMs = 30_000): Promise<void> {
-  const start = Date.now()
-  for (;;) {
-    if (await check().catch(() => false)) return
-    if (Date.now() - start > limitMs) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+/** Polls until check() holds: daemons connect in the background, with backoff (a check that fails meanwhile counts as not yet). */
+function waitUntil(what: string, check: () => Promise<boolean>, limitMs = 30_000): Promise<void> {
+  return waitFor(what, () => check().catch(() => false), { limitMs, everyMs: 100 })
 }
 
 const peerUp = (c: ProtocolClient, name: string) => async (): Promise<boolean> => (await peers(c)).some((p) => p.name === name && p.state === 'up')
@@ -124,7 +120,7 @@ before(async () => {
   assert.equal(added.code, 0, added.stderr)
   assert.match(added.stdout, /peer 'a' added and connected/)
   const viaA = await client('a')
-  await waitFor("A's peer b and B's peer c", async () => (await peerUp(viaA, 'b')()) && (await readLeaf(viaA, 'b/sys/peers/list')).includes('"up"'))
+  await waitUntil("A's peer b and B's peer c", async () => (await peerUp(viaA, 'b')()) && (await readLeaf(viaA, 'b/sys/peers/list')).includes('"up"'))
 })
 
 after(async () => {
@@ -210,7 +206,7 @@ describe('three daemons A→B→C and D→A', () => {
     // The connector made on demand goes with the last OS on it; the flattened name then shows C's own connector again.
     const rmOs = await a.open('os/rm')
     await a.rpc(rmOs.handle, 'g')
-    await waitFor('the on-demand connector going', async () => (JSON.parse(await readLeaf(a, 'connector/b.c.guest/info')) as { kind: string }).kind === 'file')
+    await waitUntil('the on-demand connector going', async () => (JSON.parse(await readLeaf(a, 'connector/b.c.guest/info')) as { kind: string }).kind === 'file')
     const again = await a.open('os/new')
     assert.match(String(await a.rpc(again.handle, 'g -c b.c.guest linux')), /os 'g' created/)
     await a.close(again.handle)
@@ -283,7 +279,7 @@ describe('three daemons A→B→C and D→A', () => {
       }
     }
     const failures = Promise.all([flow(a, throughA.handle), flow(a, throughA.handle), flow(d, throughD.handle)])
-    await waitFor('reads in flight', async () => started > 16)
+    await waitUntil('reads in flight', async () => started > 16)
     await daemons.b?.stop('SIGKILL')
     const errors = await failures
     for (const error of errors) {
@@ -296,9 +292,9 @@ describe('three daemons A→B→C and D→A', () => {
     await expectBytes(a, local.handle, [0, 4096], 1024, localImage)
     const row = (await peers(a)).find((p) => p.name === 'b')
     assert.notEqual(row?.state, 'up')
-    await waitFor("C dropping the dead connection's references", async () =>
+    await waitUntil("C dropping the dead connection's references", async () =>
       !(JSON.parse(await readLeaf(c, 'sys/handles')) as { path: string }[]).some((h) => h.path === 'connector/dump/mem'))
-    if (guest !== undefined) await waitFor("A removing its OS built through B", async () => !(await a.list('os')).some((e) => e.name === 'g'))
+    if (guest !== undefined) await waitUntil("A removing its OS built through B", async () => !(await a.list('os')).some((e) => e.name === 'g'))
     const staleRows = (JSON.parse(await readLeaf(a, 'sys/handles')) as { path: string; stale: boolean }[]).filter((h) => h.path === 'b/c/connector/dump/mem')
     assert.ok(staleRows.every((h) => h.stale))
     await a.close(throughA.handle)
@@ -311,8 +307,8 @@ describe('three daemons A→B→C and D→A', () => {
     assert.ok(daemons.b.stdout().includes(fingerprint), 'B kept its certificate across the restart')
     const a = await client('a')
     const d = await client('d')
-    await waitFor('A reconnecting to B', peerUp(a, 'b'))
-    await waitFor("B's connector list coming back through A", async () => (await a.list('connector')).some((e) => e.name === 'b.c.dump'))
+    await waitUntil('A reconnecting to B', peerUp(a, 'b'))
+    await waitUntil("B's connector list coming back through A", async () => (await a.list('connector')).some((e) => e.name === 'b.c.dump'))
     const again = await a.open('b/c/connector/dump/mem')
     await expectBytes(a, again.handle, [8192, 3 << 20], 4096)
     const viaD = await d.open('connector/a.b.c.dump/mem')

@@ -13,9 +13,9 @@ import { after, before, describe, it } from 'node:test'
 import { MemweaveError } from '../src/errors/index.js'
 import { connectClient } from '../src/net/index.js'
 import type { TreeClient } from '../src/net/index.js'
-import { runCli, startDaemon } from './cli-harness.js'
-import { RawPeer } from './protocol-fixtures.js'
-import type { RunningDaemon } from './cli-harness.js'
+import { runCli, startDaemon } from './cli-kit.js'
+import { RawPeer } from './protocol-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
 
 const busy = (message: RegExp) => (err: unknown): boolean => {
   assert.ok(err instanceof MemweaveError, String(err))

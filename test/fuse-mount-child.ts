@@ -5,7 +5,7 @@
  */
 import { mountTree } from '../src/frontends/fuse/index.js'
 import { LocalTreeClient } from '../src/net/index.js'
-import { testLog, testNode } from './fuse-harness.js'
+import { testLog, testNode } from './fuse-kit.js'
 
 const mountpoint = process.argv[2]
 if (mountpoint === undefined) throw new Error('usage: fuse-mount-child.ts MOUNTPOINT')

@@ -17,7 +17,7 @@ import { mountAt, mountTree } from '../src/frontends/fuse/index.js'
 import { connectClient, LocalTreeClient, startServer } from '../src/net/index.js'
 import type { ProtocolClient, RunningServer } from '../src/net/index.js'
 import type { MemweaveNode } from '../src/node/index.js'
-import { PATTERN_AT, PHYS_PATTERN, childMount, fuseUnavailable, memoryImage, sh, shBytes, startShell, testLog, testNode } from './fuse-harness.js'
+import { PATTERN_AT, PHYS_PATTERN, childMount, fuseUnavailable, memoryImage, sh, shBytes, startShell, testLog, testNode } from './fuse-kit.js'
 
 describe('FUSE mount life cycle', { skip: fuseUnavailable() ?? false }, () => {
   let dir: string

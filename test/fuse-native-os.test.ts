@@ -19,7 +19,7 @@ import { mountTree } from '../src/frontends/fuse/index.js'
 import type { MountedTree } from '../src/frontends/fuse/index.js'
 import { LocalTreeClient } from '../src/net/index.js'
 import type { MemweaveNode } from '../src/node/index.js'
-import { fuseUnavailable, sh, shBytes, testLog, testNode } from './fuse-harness.js'
+import { fuseUnavailable, sh, shBytes, testLog, testNode } from './fuse-kit.js'
 import { available } from './host-target.js'
 
 const run = promisify(execFile)

@@ -22,7 +22,7 @@ import { BufferMemory } from '../src/mem/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadPiece, WriteResult } from '../src/mem/index.js'
 import { Lifetime, readSnapshot } from '../src/tree/index.js'
 import type { LeafMapping } from '../src/tree/index.js'
-import { PATTERN_AT, PHYS_PATTERN, RANGE_A, RANGE_B, fuseUnavailable, memoryImage, sh, shBytes, testLog, testNode } from './fuse-harness.js'
+import { PATTERN_AT, PHYS_PATTERN, RANGE_A, RANGE_B, fuseUnavailable, memoryImage, sh, shBytes, testLog, testNode } from './fuse-kit.js'
 
 const HAS_STRINGS = (await sh('command -v strings')).code === 0
 const UNSIZED_TEXT = 'generated text whose size is only known once opened\n'.repeat(40)

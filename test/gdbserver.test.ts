@@ -10,15 +10,16 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { connectClient } from '../src/net/index.js'
-import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
+import type { Truth } from './linux-kit.js'
 
 const FIXTURE = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 const BIN = join(fixtureRoot(), 'bin')
@@ -191,7 +192,7 @@ describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target des
     try {
       const out = await new Promise<string>((resolve) => {
         execFile(GDB_MULTIARCH ?? 'gdb-multiarch', ['-batch', '-nx', '-ex', `target remote ${stub.address}`, '-ex', 'show architecture', '-ex', 'info threads',
-          '-ex', 'thread apply all bt', '-ex', `x/s ${mmap?.address ?? '0'}`, '-ex', 'info registers pc cpsr', '-ex', 'p/x $tpidr', '-ex', 'p/x $v31.q.u', '-ex', 'p $fpcr',
+          '-ex', 'thread apply all bt', '-ex', `x/s ${mmap?.address ?? '0'}`, '-ex', 'info registers pc cpsr', '-ex', 'p/x $tpidr', '-ex', 'p/x $v31.q.u', '-ex', 'p $fpcr', '-ex', 'set $x0 = 5',
           join(ARM64_BIN, 'mw-pattern2')], { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
       })
       assert.match(out, /currently "aarch64"/, out)
@@ -206,6 +207,43 @@ describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target des
       assert.match(out, /^\$1 = 0x[0-9a-f]{4,}$/m, 'tpidr (the thread pointer) is set')
       assert.match(out, /^\$2 = \{0x[0-9a-f]+\}$/m, 'the V registers come from user_fpsimd_state')
       assert.doesNotMatch(out, /<unavailable>/, out)
+      assert.match(out, /Could not write register "x0"; remote failure reply 'E\.memweave: register writes are not supported/, out)
+    } finally {
+      stub.child.kill('SIGTERM')
+      await stub.exited
+    }
+  })
+})
+
+const XSAVE_DUMP = join(fixtureRoot(), 'xsave', 'dump.elf')
+const XSAVE_SKIP = !existsSync(XSAVE_DUMP) ? `no XSAVE guest dump (run: bash scripts/fixtures/build-xsave-dump.sh)` : SKIP
+
+describe('gdbserver: AVX registers of a -cpu max guest (org.gnu.gdb.i386.avx from the XSAVE area)', { skip: XSAVE_SKIP }, () => {
+  let dir: string
+  let daemon: RunningDaemon
+  const delta = XSAVE_SKIP === false ? (JSON.parse(readFileSync(join(fixtureRoot(), 'xsave', 'truth.json'), 'utf8')) as Truth).testPids['delta'] ?? 0 : 0
+  const sock = (): string => `unix:${join(dir, 'x.sock')}`
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mw-gdbserver-avx-'))
+    daemon = await startDaemon(['--log-level', 'warn', '--listen', sock(), '--with', `connector dump file:${XSAVE_DUMP}`, '--with', 'os guest -c dump linux'],
+      { env: { MEMWEAVE_STATE_DIR: join(dir, 'state') } })
+  })
+
+  after(async () => {
+    await daemon?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('target remote: ymm registers whose low halves are the xmm registers, and bt still reaches main', async () => {
+    const stub = await startStub(['--daemon', sock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
+    try {
+      const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'bt', 'p/x $ymm0.v2_int128[0]', 'p/x $xmm0', 'info registers ymm15'])
+      assert.match(out, /in pause \(\)\n#1 [^\n]* in main \(\)/, out)
+      const ymmLow = /^\$1 = (0x[0-9a-f]+)$/m.exec(out)?.[1]
+      assert.ok(ymmLow !== undefined && ymmLow !== '0x0', out)
+      assert.match(out, new RegExp(`^\\$2 = ${ymmLow}$`, 'm'), 'ymm0\'s low half is xmm0')
+      assert.match(out, /^ymm15\s+\{/m, out)
     } finally {
       stub.child.kill('SIGTERM')
       await stub.exited

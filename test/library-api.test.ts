@@ -13,9 +13,9 @@ import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { connect, MemweaveError, openConnector, openOs, osView, parseMaps, readJson, writeLine } from '../src/index.js'
 import type { ProtocolClient } from '../src/index.js'
-import { startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 
 const fixture = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test'
 import { virtAddr } from '../src/mem/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import type { OsInstance } from '../src/os/index.js'
-import { linuxFixtures, silentLog } from './linux-fixtures.js'
+import { linuxFixtures, silentLog } from './linux-kit.js'
 import { liveGuestSkipReason } from './qemu-guest-kit.js'
 import type { GuestRun, TruthPattern } from './qemu-guest-kit.js'
 

@@ -14,8 +14,8 @@ import { fileConnectorKind } from '../src/connectors/file/index.js'
 import { LocalTreeClient } from '../src/net/local-client.js'
 import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
-import { fixtureRoot, silentLog } from './linux-fixtures.js'
-import type { Truth } from './linux-fixtures.js'
+import { fixtureRoot, silentLog } from './linux-kit.js'
+import type { Truth } from './linux-kit.js'
 
 const DIR = join(fixtureRoot(), 'big-8g')
 const BUILT = existsSync(join(DIR, 'complete')) && existsSync(join(DIR, 'truth.json'))

@@ -24,8 +24,8 @@ import { OS_MAPPINGS } from '../src/os/index.js'
 import type { OsInstance } from '../src/os/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-fixtures.js'
-import type { LinuxFixture } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-kit.js'
+import type { LinuxFixture } from './linux-kit.js'
 
 const FIXTURES = linuxFixtures()
 const execFileAsync = promisify(execFile)

@@ -17,8 +17,8 @@ import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
 import { OS_MAPPINGS } from '../src/os/index.js'
 import type { OsInstance } from '../src/os/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-fixtures.js'
-import type { TruthProcess } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-kit.js'
+import type { TruthProcess } from './linux-kit.js'
 import { GuestShell, until } from './qemu-guest-kit.js'
 
 const run = promisify(execFile)

@@ -10,7 +10,7 @@ import type { Connector } from '../src/connectors/index.js'
 import { runOsInstanceCases } from '../src/os/os-instance.case.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import { parseKindArgs } from '../src/tree/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-kit.js'
 
 const FIXTURES = linuxFixtures()
 

@@ -16,7 +16,7 @@ import type { OsInstance } from '../src/os/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import type { KernelSymbol, LinuxOs } from '../src/os/linux/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-kit.js'
 
 const FIXTURE = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 const IMAGE_START = 0xffffffff80000000n

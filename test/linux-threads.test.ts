@@ -31,8 +31,8 @@ import { stackGeometry } from '../src/os/linux/thread-registers.js'
 import { readThreadTasks } from '../src/os/linux/thread-list.js'
 import { TaskFields, walkTasks } from '../src/os/linux/task-list.js'
 import { parseKindArgs } from '../src/tree/index.js'
-import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON, openDump, patchedConnector, silentLog } from './linux-fixtures.js'
-import type { LinuxFixture } from './linux-fixtures.js'
+import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON, openDump, patchedConnector, silentLog } from './linux-kit.js'
+import type { LinuxFixture } from './linux-kit.js'
 
 const run = promisify(execFile)
 const FIXTURES = linuxFixtures()

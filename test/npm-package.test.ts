@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 
 const run = promisify(execFile)
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileConnectorKind } from '../src/connectors/file/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import type { ScanResult } from '../src/plugins/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 import {
   available, bashWithHistory, buildTarget, callRpc, isKind, pluginNode, readLeaf, readText, spawnTarget,
 } from './plugin-kit.js'

@@ -126,14 +126,7 @@ export function isKind(kind: string) {
   return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
 }
 
-/** Waits (polling) until `check` holds; fails after `timeoutMs`. Not a timing assertion: only a bound on waiting. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+export { waitFor } from './wait-for.js'
 
 /** The sandbox needs root (for the network namespace and uid switch) and util-linux. */
 export const SANDBOX_SKIP: string | false = process.getuid?.() !== 0

@@ -12,7 +12,7 @@ import { test } from 'node:test'
 import { promisify } from 'node:util'
 import { MemweaveError } from '../src/errors/index.js'
 import { CLOSE_CODES, connectClient, defaultSocketPath, formatVersion, PROTOCOL_VERSION, startServer } from '../src/net/index.js'
-import { makeTree, RawPeer, serve, testLog } from './protocol-fixtures.js'
+import { makeTree, RawPeer, serve, testLog } from './protocol-kit.js'
 
 const TOKEN = 'correct-horse-battery-staple'
 

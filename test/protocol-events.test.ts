@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { BufferMemory } from '../src/mem/index.js'
 import { Lifetime, memLeaf, rpcLeaf, staticBranch, Tree } from '../src/tree/index.js'
-import { RawPeer, serve } from './protocol-fixtures.js'
-import type { TestServer } from './protocol-fixtures.js'
+import { RawPeer, serve } from './protocol-kit.js'
+import type { TestServer } from './protocol-kit.js'
 
 let server: TestServer
 let lifetime: Lifetime

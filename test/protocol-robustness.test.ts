@@ -5,11 +5,12 @@
  * error (or is closed) and every other client keeps being served.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { mock, test } from 'node:test'
 import { MemweaveError } from '../src/errors/index.js'
 import { CLOSE_CODES, connectClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
-import { KERNEL_BASE, makeTree, RawPeer, serve, waitFor } from './protocol-fixtures.js'
+import { KERNEL_BASE, makeTree, RawPeer, serve } from './protocol-kit.js'
+import { waitFor } from './wait-for.js'
 
 const PROTOCOL = 6000 + 14 // origin net, kind protocol
 const MALFORMED = 6000 + 12
@@ -69,7 +70,7 @@ test('malformed frames get errors, the connection survives them, and repeated ga
     peer.ws.send(Buffer.from('not msgpack at all, ninth strike'))
     assert.deepEqual(await peer.closed, { code: CLOSE_CODES.tooManyErrors, reason: 'too many malformed messages' })
     await stillServes(bystander)
-    await waitFor(() => srv.server.connections() === 1, 'the bad connection to be gone')
+    await waitFor('the bad connection to be gone', () => srv.server.connections() === 1)
   } finally {
     peer.ws.terminate()
     await bystander.disconnect()
@@ -162,16 +163,16 @@ test('a client that vanishes mid-request loses its handles; late replies and ope
     t.gated.openGate = new Promise<void>((resolve) => { releaseOpen = resolve })
     peer.send({ id: 2, op: 'read', handle, pieces: [{ addr: 0n, length: 4096 }] })
     peer.send({ id: 3, op: 'open', path: 'data/gated' })
-    await waitFor(() => t.slow.reads === 1 && t.gated.opens === 1, 'the read and the open to be in flight')
+    await waitFor('the read and the open to be in flight', () => t.slow.reads === 1 && t.gated.opens === 1)
     assert.equal(t.tree.handles.size, 2)
 
     peer.ws.terminate()
-    await waitFor(() => srv.server.connections() === 1, 'the server to notice')
-    await waitFor(() => t.tree.handles.size === 1, 'the slow handle to be dropped')
+    await waitFor('the server to notice', () => srv.server.connections() === 1)
+    await waitFor('the slow handle to be dropped', () => t.tree.handles.size === 1)
     releaseRead()
     releaseOpen()
     // The open finished after its connection was gone: its reference is dropped as well.
-    await waitFor(() => t.gated.closes === 1, 'the late open to be released')
+    await waitFor('the late open to be released', () => t.gated.closes === 1)
     assert.deepEqual(t.tree.handles.summaries().map((h) => h.path), ['data/kmem'])
     const [piece] = await bystander.read(kept.handle, [{ addr: KERNEL_BASE, length: 1 }])
     assert.ok(piece?.ok)
@@ -199,7 +200,7 @@ test('beyond the in-flight limit requests get limit errors, not a queue; the cli
     }
     const opened = await client.open('data/slow')
     const queued = Promise.all(Array.from({ length: 10 }, () => client.read(opened.handle, [{ addr: 0n, length: 8 }])))
-    await waitFor(() => t.slow.reads === 8, 'four reads from each connection')
+    await waitFor('four reads from each connection', () => t.slow.reads === 8)
     release()
     for (let id = 10; id < 14; id++) assert.ok('result' in (await peer.reply(id)))
     const results = await queued
@@ -225,11 +226,14 @@ test('a client that stops reading stops being served until it drains', async () 
     peer.ws.pause()
     // 4 MiB of reply, far above the 1 MiB the server lets pile up for one client.
     peer.send({ id: 10, op: 'read', handle, pieces: Array.from({ length: 4 }, () => ({ addr: KERNEL_BASE, length: 1 << 20 })) })
-    await waitFor(() => t.kmem.reads === readsBefore + 1, 'the first read to run')
+    await waitFor('the first read to run', () => t.kmem.reads === readsBefore + 1)
     for (let id = 20; id < 28; id++) peer.send({ id, op: 'read', handle, pieces: [{ addr: KERNEL_BASE, length: 1 << 20 }] })
-    // Others are still served meanwhile, and the paused client's later requests have not run.
+    // The paused client's requests are on the wire (written to its socket) before the bystander asks anything.
+    await waitFor("the paused client's requests to leave its buffer", () => peer.ws.bufferedAmount === 0)
+    // Ordering, not time: the bystander's open, read and close are three round trips through the same
+    // event loop, sent after those requests; a daemon that served the paused client would have run
+    // them by the bystander's last reply. It has not: only the bystander's read ran.
     await stillServes(bystander)
-    await new Promise((resolve) => setTimeout(resolve, 100))
     assert.equal(t.kmem.reads, readsBefore + 2, 'only the bystander read ran')
     peer.ws.resume()
     const first = (await peer.reply(10)).result as Array<{ data: Uint8Array }>
@@ -246,25 +250,39 @@ test('a client that stops reading stops being served until it drains', async () 
   }
 })
 
-test('a client that answers no pings is cut off and loses its handles', async () => {
+test('a client that answers no pings is cut off and loses its handles; one that idles stays', async () => {
+  // The heartbeat is driven by hand (setInterval mocked, nothing else), so a loaded machine cannot
+  // make the live client miss a beat: each beat is a tick, and a client's pong is known to have
+  // arrived once a request it sent after the ping has been answered.
+  const HEARTBEAT_MS = 30
+  mock.timers.enable({ apis: ['setInterval'] })
   const t = makeTree()
-  const srv = await serve(t.tree, { tcp: false, limits: { heartbeatMs: 30 } })
+  const srv = await serve(t.tree, { tcp: false, limits: { heartbeatMs: HEARTBEAT_MS } })
   const live = await connectClient(srv.unixUrl)
   const peer = await RawPeer.connect(srv.unixUrl)
+  /** One heartbeat; then a live client's round trips (which follow the ping on its socket) carry its pong back. */
+  const beat = async (): Promise<void> => {
+    mock.timers.tick(HEARTBEAT_MS)
+    await stillServes(live)
+  }
   try {
     await peer.hello()
     peer.send({ id: 1, op: 'open', path: 'data/slow' })
     await peer.reply(1)
     assert.equal(t.tree.handles.size, 1)
     peer.ws.pause() // a hung client: reads nothing, answers nothing
-    await waitFor(() => srv.server.connections() === 1, 'the silent client to be cut off')
-    await waitFor(() => t.tree.handles.size === 0, 'its handle to be released')
-    // A client that merely idles answers pings by itself and stays.
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    await stillServes(live)
+    await beat() // pings everyone
+    assert.equal(srv.server.connections(), 2, 'one unanswered ping is not yet a miss')
+    await beat() // the hung client has not answered: cut off
+    await waitFor('the silent client to be cut off', () => srv.server.connections() === 1)
+    await waitFor('its handle to be released', () => t.tree.handles.size === 0)
+    // A client that merely idles answers pings by itself and stays, beat after beat.
+    for (let i = 0; i < 3; i++) await beat()
+    assert.equal(srv.server.connections(), 1)
   } finally {
     peer.ws.terminate()
     await live.disconnect()
     await srv.stop()
+    mock.timers.reset()
   }
 })

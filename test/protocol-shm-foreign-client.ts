@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { connectClient, PROTOCOL_VERSION } from '../src/net/index.js'
 import { RING_KEY_BYTES } from '../src/net/data-ring.js'
-import { RawPeer } from './protocol-fixtures.js'
+import { RawPeer } from './protocol-kit.js'
 
 const [url = '', victim = ''] = process.argv.slice(2)
 let victimReadable: boolean

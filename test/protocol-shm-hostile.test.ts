@@ -24,10 +24,10 @@ import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, decodeMessage, encodeMessage, PROTOCOL_VERSION } from '../src/net/index.js'
 import type { DataRingAnswer } from '../src/net/index.js'
 import { RING_KEY_BYTES } from '../src/net/data-ring.js'
-import { RawPeer, serve, testLog } from './protocol-fixtures.js'
-import type { TestServer } from './protocol-fixtures.js'
-import { MIB, ringBytes, ringPath, shmDir, SMALL_RING_BYTES, SMALL_RING_CAPACITY, twoLeafTree, writeRingFile } from './protocol-shm-fixtures.js'
-import type { TwoLeafTree } from './protocol-shm-fixtures.js'
+import { RawPeer, serve, testLog } from './protocol-kit.js'
+import type { TestServer } from './protocol-kit.js'
+import { MIB, ringBytes, ringPath, shmDir, SMALL_RING_BYTES, SMALL_RING_CAPACITY, twoLeafTree, writeRingFile } from './protocol-shm-kit.js'
+import type { TwoLeafTree } from './protocol-shm-kit.js'
 
 let t: TwoLeafTree
 let srv: TestServer

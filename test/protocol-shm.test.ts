@@ -18,10 +18,11 @@ import type { PieceResult, ReadPiece } from '../src/mem/index.js'
 import { connectClient, DEFAULT_DATA_RING_POLICY, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { READ_SCRATCH } from '../src/net/scratch-pool.js'
-import { gate, RawPeer, serve, testLog, waitFor } from './protocol-fixtures.js'
-import type { TestServer } from './protocol-fixtures.js'
-import { MIB, ringFds, shmDir, SMALL_RING_BYTES, twoLeafTree } from './protocol-shm-fixtures.js'
-import type { TwoLeafTree } from './protocol-shm-fixtures.js'
+import { gate, RawPeer, serve, testLog } from './protocol-kit.js'
+import { waitFor } from './wait-for.js'
+import type { TestServer } from './protocol-kit.js'
+import { MIB, ringFds, shmDir, SMALL_RING_BYTES, twoLeafTree } from './protocol-shm-kit.js'
+import type { TwoLeafTree } from './protocol-shm-kit.js'
 
 const LEAF_BYTES = 4 * MIB
 
@@ -132,7 +133,7 @@ describe('with a shared ring', () => {
       t.a.gate = held.promise
       const readsBefore = t.a.reads
       const reads = [0, 1, 2].map((i) => client.read(handle, [{ addr: BigInt(i * half), length: half }]))
-      await waitFor(() => t.a.reads === readsBefore + 3, 'three reads held in the source')
+      await waitFor('three reads held in the source', () => t.a.reads === readsBefore + 3)
       t.a.gate = undefined
       held.open()
       const results = await Promise.all(reads)
@@ -187,17 +188,17 @@ describe('with a shared ring', () => {
       const readsBefore = t.a.reads
       const reads = [0, 1, 2, 3].map((i) => client.readInto(handle, [{ addr: BigInt(i * MIB), length: MIB, at: 0 }], Buffer.alloc(MIB)))
       for (const r of reads) r.catch(() => undefined)
-      await waitFor(() => t.a.reads === readsBefore + 4, 'four big reads held inside the source')
+      await waitFor('four big reads held inside the source', () => t.a.reads === readsBefore + 4)
       assert.equal(READ_SCRATCH.stats.inUse, scratchBefore + 4, 'each held read has its scratch buffer')
       client.terminate() // gone mid-transfer, without a close handshake
       for (const r of reads) await assert.rejects(r, (err: unknown) => err instanceof MemweaveError && err.kind === 'disconnected')
-      await waitFor(() => ringFds(dir.path) === 0, 'both ends of the ring closed')
+      await waitFor('both ends of the ring closed', () => ringFds(dir.path) === 0)
     } finally {
       t.a.gate = undefined
       held.open()
     }
-    await waitFor(() => READ_SCRATCH.stats.inUse === scratchBefore, 'the scratch buffers back in the pool once the source answered')
-    await waitFor(() => t.tree.handles.size === handlesBefore, 'the handle released')
+    await waitFor('the scratch buffers back in the pool once the source answered', () => READ_SCRATCH.stats.inUse === scratchBefore)
+    await waitFor('the handle released', () => t.tree.handles.size === handlesBefore)
     // The daemon goes on serving rings: a new client reads through its own.
     const again = await ringClient(2 * MIB)
     try {
@@ -238,12 +239,12 @@ describe('with a shared ring', () => {
     const { handle } = await client.open('data/b')
     assertPieces(t, 'b', [{ addr: 0n, length: MIB }], await client.read(handle, [{ addr: 0n, length: MIB }]), 'read before disconnect')
     await client.disconnect()
-    await waitFor(() => ringFds(dir.path) === 0, 'both ends to close the ring')
+    await waitFor('both ends to close the ring', () => ringFds(dir.path) === 0)
 
     const cut = await ringClient(SMALL_RING_BYTES)
     assert.equal(ringFds(dir.path), 2)
     cut.terminate()
-    await waitFor(() => ringFds(dir.path) === 0 && srv.server.connections() === 0, 'the daemon to drop a client that vanished')
+    await waitFor('the daemon to drop a client that vanished', () => ringFds(dir.path) === 0 && srv.server.connections() === 0)
     assert.deepEqual(readdirSync(dir.path), [])
   })
 })
@@ -261,7 +262,7 @@ test('a daemon restart: the old ring is dropped, a new connection gets a new one
     const handle = (await first.open('data/a')).handle
     assertPieces(t, 'a', pieces, await first.read(handle, pieces), 'before the restart')
     await server.close()
-    await waitFor(() => first.closed, 'the client to see the daemon go')
+    await waitFor('the client to see the daemon go', () => first.closed)
     await assert.rejects(first.read(handle, pieces), (err: unknown) => err instanceof MemweaveError && err.kind === 'disconnected')
     assert.equal(ringFds(dir.path), 0)
     server = await start()

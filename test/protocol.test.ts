@@ -12,8 +12,9 @@ import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, decodeMessage, encodeMessage, LocalTreeClient } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
-import { KERNEL_BASE, makeTree, serve, testLog, waitFor } from './protocol-fixtures.js'
-import type { TestServer, TestTree } from './protocol-fixtures.js'
+import { KERNEL_BASE, makeTree, serve, testLog } from './protocol-kit.js'
+import { waitFor } from './wait-for.js'
+import type { TestServer, TestTree } from './protocol-kit.js'
 
 function isKind(kind: string) {
   return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
@@ -133,11 +134,11 @@ for (const transport of ['unix', 'tcp'] as const) {
       const unwatch = await client.watch('data', (path) => seen.push(path))
       const ctl = await client.open('ctl')
       await client.write(ctl.handle, [{ addr: 0n, data: Buffer.from('alpha\n') }])
-      await waitFor(() => seen.length === 1, 'the first change event')
+      await waitFor('the first change event', () => seen.length === 1)
       assert.deepEqual(seen, ['data/alpha'])
       t.tree.events.notify('elsewhere/thing')
       t.tree.events.notify('data/beta/gamma')
-      await waitFor(() => seen.length === 2, 'the second change event')
+      await waitFor('the second change event', () => seen.length === 2)
       assert.deepEqual(seen, ['data/alpha', 'data/beta/gamma'])
       await unwatch()
       t.tree.events.notify('data/delta')
@@ -176,7 +177,7 @@ test('handles are shared and counted across connections, and dropped with them',
     await assert.rejects(c.read(ha.handle, [{ addr: KERNEL_BASE, length: 1 }]), isKind('not_found'))
     await c.disconnect()
     await a.disconnect()
-    await waitFor(() => Object.keys(t.tree.handles.summaries()[0]?.refs ?? {}).length === 1, 'a\'s references to go')
+    await waitFor('a\'s references to go', () => Object.keys(t.tree.handles.summaries()[0]?.refs ?? {}).length === 1)
     const [piece] = await b.read(hb.handle, [{ addr: KERNEL_BASE + 1n, length: 1 }])
     assert.ok(piece?.ok)
     assert.equal(piece.data[0], 7)
@@ -222,7 +223,7 @@ test('a dropped connection fails everything pending with disconnected and tells 
   const reasons: string[] = []
   client.onClose((reason) => reasons.push(reason.kind))
   const pending = assert.rejects(client.read(handle, [{ addr: 0n, length: 8 }]), isKind('disconnected'))
-  await waitFor(() => t.slow.reads === 1, 'the read to reach the leaf')
+  await waitFor('the read to reach the leaf', () => t.slow.reads === 1)
   await srv.stop()
   await pending
   assert.deepEqual(reasons, ['disconnected'])
@@ -248,7 +249,7 @@ test('per-request timeouts fail the caller, and a late open gives its handle bac
     t.gated.openGate = new Promise<void>((resolve) => { releaseOpen = resolve })
     await assert.rejects(client.open('data/gated'), isKind('timeout'))
     releaseOpen()
-    await waitFor(() => t.gated.closes === 1, 'the late handle to be given back')
+    await waitFor('the late handle to be given back', () => t.gated.closes === 1)
     assert.equal(t.gated.opens, 1)
     assert.equal(t.tree.handles.size, 1) // only data/slow, still open
   } finally {

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import { REPO_ROOT, startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { REPO_ROOT, startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 
 const run = promisify(execFile)
 /** Debian's interpreter, which sees Debian's python3-* packages (a pyenv python3 on PATH would not). */

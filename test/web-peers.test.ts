@@ -9,13 +9,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { startDaemon } from './cli-harness.js'
-import type { RunningDaemon } from './cli-harness.js'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { startDaemon } from './cli-kit.js'
+import type { RunningDaemon } from './cli-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
-import { screenshot, startWebDaemon } from './web-harness.js'
-import type { WebDaemon } from './web-harness.js'
+import { screenshot, startWebDaemon } from './web-kit.js'
+import type { WebDaemon } from './web-kit.js'
 
 const FIXTURE = linuxFixtures()[0]
 const skip = FIXTURE === undefined ? NO_FIXTURES_REASON : !haveChromium() ? NO_CHROMIUM_REASON : false

@@ -6,7 +6,9 @@
  * deep link to a test program's heap shows its pattern; an unmapped page
  * shows `??`; go-to `module+0xOFF` lands there; a scan finds the pattern
  * with progress and can be cancelled; the ticket leaves the address bar and
- * works once; and a page from another origin cannot connect.
+ * works once; a page from another origin cannot connect; a process's core
+ * downloads streamed to disk (an ELF core of the daemon's size), and a read
+ * token limited to some paths downloads nothing outside them.
  */
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -15,12 +17,15 @@ import type { Server } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { WebSocket } from 'ws'
-import { linuxFixtures, NO_FIXTURES_REASON } from './linux-fixtures.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 import { haveChromium, launchBrowser, NO_CHROMIUM_REASON } from './web-browser.js'
 import type { Browser } from './web-browser.js'
-import { runCli } from './cli-harness.js'
-import { screenshot, startWebDaemon } from './web-harness.js'
-import type { WebDaemon } from './web-harness.js'
+import { runCli } from './cli-kit.js'
+import { ERROR_KINDS } from '../src/errors/index.js'
+import { connectClient } from '../src/net/index.js'
+import { RawPeer } from './protocol-kit.js'
+import { screenshot, startWebDaemon } from './web-kit.js'
+import type { WebDaemon } from './web-kit.js'
 
 const FIXTURE = linuxFixtures()[0]
 const skip = FIXTURE === undefined ? NO_FIXTURES_REASON : !haveChromium() ? NO_CHROMIUM_REASON : false
@@ -137,6 +142,72 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.goto(`${web.page}#/~bookmarks`) // same document: the hash changes, the session stays
     await page.locator('.bookmarks td', { hasText: 'the heap pattern' }).waitFor()
     assert.match(await page.textContent('.bookmarks') ?? '', new RegExp(`mem@${pattern.address}`))
+    await page.close()
+  })
+
+  /** Checks a downloaded core: ELF, 64-bit, ET_CORE, and exactly the size the daemon gives the process's core leaf. */
+  async function checkCore(saved: string, processPid: number): Promise<void> {
+    const bytes = await readFile(saved)
+    assert.equal(bytes.subarray(0, 4).toString('latin1'), '\x7fELF')
+    assert.equal(bytes[4], 2, 'ELFCLASS64')
+    assert.equal(bytes.readUInt16LE(16), 4, 'ET_CORE')
+    const client = await connectClient(web.unix, { name: 'web-test' })
+    try {
+      const opened = await client.open(`os/guest/processes/by-pid/${processPid}/core`)
+      assert.equal(BigInt(bytes.length), opened.sizeBytes)
+      await client.close(opened.handle)
+    } finally {
+      await client.disconnect()
+    }
+  }
+
+  test('a process core downloads streamed to disk: an ELF core file of the size the daemon gives', async () => {
+    const page = await open(`os/guest/processes/by-pid/${pid}`)
+    const button = page.locator('button[data-download="core"]')
+    await button.waitFor({ timeout: 30_000 })
+    const [file] = await Promise.all([page.waitForEvent('download'), button.click()])
+    const saved = await file.path()
+    assert.equal(await file.failure(), null)
+    assert.match(file.suggestedFilename(), new RegExp(`by-pid_${pid}_core$`))
+    await checkCore(saved, pid)
+    await page.close()
+  })
+
+  test('a read token limited to one process downloads its core and nothing outside its paths; a download ticket works once', async () => {
+    const added = await runCli(['token', 'add', 'web-narrow', '--role', 'read', '--paths', `os/guest/processes/by-pid/${pid}/**`], { env: web.env })
+    assert.equal(added.code, 0, added.stderr)
+    const token = added.stdout.trim()
+    // The protocol: a download ticket only for what the token sees.
+    const raw = await RawPeer.connect(web.tcp)
+    assert.ok('result' in await raw.hello(token))
+    raw.send({ id: 1, op: 'download', path: 'os/guest/processes/by-pid/1/core' })
+    raw.send({ id: 2, op: 'download', path: 'os/guest/kmem', offset: 0, length: 4096 })
+    raw.send({ id: 3, op: 'download', path: `os/guest/processes/by-pid/${pid}/core` })
+    for (const id of [1, 2]) assert.equal(((await raw.reply(id))['error'] as { code: number }).code % 1000, ERROR_KINDS.not_found)
+    const grant = (await raw.reply(3))['result'] as { ticket: string; action: string }
+    raw.ws.close()
+    const post = (origin: string): Promise<Response> => fetch(new URL(grant.action, web.page), {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin }, body: `ticket=${grant.ticket}`,
+    })
+    assert.equal((await post('http://evil.example')).status, 403, 'a form from another origin is refused before the ticket is looked at')
+    const first = await post(new URL(web.page).origin)
+    assert.equal(first.status, 200)
+    assert.equal(Buffer.from(await first.arrayBuffer()).subarray(0, 4).toString('latin1'), '\x7fELF')
+    const again = await post(new URL(web.page).origin)
+    assert.equal(again.status, 204)
+    assert.match(again.headers.get('x-memweave-refusal') ?? '', /not valid/)
+    // The page of such a token: the process's core downloads; another process does not exist for it.
+    const link = await runCli(['--daemon', web.tcp, '--token', token, 'web', '--no-open', `os/guest/processes/by-pid/${pid}`], { env: web.env })
+    assert.equal(link.code, 0, link.stderr)
+    const page = await browser.newPage()
+    await page.goto(link.stdout.trim())
+    const button = page.locator('button[data-download="core"]')
+    await button.waitFor({ timeout: 30_000 })
+    const [file] = await Promise.all([page.waitForEvent('download'), button.click()])
+    await checkCore(await file.path(), pid)
+    await page.goto(`${web.page}#/os/guest/processes/by-pid/1`)
+    await page.locator('.main .error', { hasText: 'no such path' }).first().waitFor({ timeout: 30_000 })
+    assert.equal(await page.locator('button[data-download]').count(), 0)
     await page.close()
   })
 

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test'
 import { processMinidumpLeaf } from '../src/os/windows/index.js'
 import { buildWindowsImage } from '../src/os/windows/windows-image-kit.js'
 import { containerBytes } from '../src/os/windows/windows-test-kit.js'
-import { REPO_ROOT, runCli } from './cli-harness.js'
+import { REPO_ROOT, runCli } from './cli-kit.js'
 
 const run = promisify(execFile)
 let dir = ''

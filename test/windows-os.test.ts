@@ -20,7 +20,7 @@ import { MemweaveError } from '../src/errors/index.js'
 import { runOsInstanceCases } from '../src/os/os-instance.case.js'
 import { buildWindowsImage } from '../src/os/windows/windows-image-kit.js'
 import { containerBytes, openBuilt, openConnector, openWindows } from '../src/os/windows/windows-test-kit.js'
-import { lines, runCli } from './cli-harness.js'
+import { lines, runCli } from './cli-kit.js'
 
 let dir = ''
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'mw-windows-e2e-')) })

@@ -1,8 +1,10 @@
 /**
  * One-value helpers built on the batch interface: each builds a batch of one
- * (or a few) and unwraps the result, throwing that piece's error.
+ * (or a few) and unwraps the result, throwing that piece's error. Also the
+ * bookkeeping of batches forwarded in parts (splitPieces, scatterResults).
  */
 import { MemweaveError } from '../errors/index.js'
+import type { ErrorOrigin } from '../errors/index.js'
 import type { MemoryView, PieceResult, ReadPiece } from './memory-view.js'
 import { MAX_PIECE_BYTES } from './memory-view.js'
 
@@ -54,4 +56,23 @@ export function splitPieces<A extends bigint>(pieces: readonly ReadPiece<A>[], m
 /** Zero-filled copy of a failed read; used by frontends that document holes as zeros. */
 export function dataOrZeros(result: PieceResult, length: number): Uint8Array {
   return result.ok ? result.data : new Uint8Array(length)
+}
+
+/**
+ * Puts the results of a forwarded batch back where their pieces sit in the
+ * caller's batch (`owners[i]` = the caller's index of forwarded piece i). A
+ * count or an index that does not match is a bug below, reported as an
+ * internal error rather than written over some other piece's result.
+ */
+export function scatterResults<R>(results: (R | undefined)[], owners: readonly number[], forwarded: readonly R[], origin: ErrorOrigin, what: string): void {
+  if (forwarded.length !== owners.length) {
+    throw new MemweaveError(origin, 'internal', `${what}: ${forwarded.length} results came back for ${owners.length} pieces`)
+  }
+  forwarded.forEach((result, i) => {
+    const index = owners[i]
+    if (index === undefined || !Number.isInteger(index) || index < 0 || index >= results.length) {
+      throw new MemweaveError(origin, 'internal', `${what}: result ${i} has no piece to go to (index ${String(index)} of ${results.length})`)
+    }
+    results[index] = result
+  })
 }

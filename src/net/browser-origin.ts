@@ -72,11 +72,16 @@ export function originRefusal(originHeader: string | undefined, _hostHeader: str
   return `Origin '${printable(originHeader)}' is not allowed here (allow it with --allow-origin)`
 }
 
-/** The refusal (HTTP status and reason) for a request on a TCP listener, or undefined to go on: 421 for a foreign Host, 403 for a foreign Origin. */
-export function browserRefusal(request: IncomingMessage, site: ListenerSite): { status: 400 | 403 | 421; reason: string } | undefined {
+/**
+ * The refusal (HTTP status and reason) for a request on a TCP listener, or undefined to go on: 421 for a foreign Host, 403 for a foreign Origin.
+ * `nullOrigin`: `Origin: null` passes — what the page's own form posts carry under `Referrer-Policy: no-referrer`
+ * (for the download endpoint, whose one-time ticket in the body is the credential; a foreign origin is still refused).
+ */
+export function browserRefusal(request: IncomingMessage, site: ListenerSite, nullOrigin = false): { status: 400 | 403 | 421; reason: string } | undefined {
   const host = hostRefusal(request.headers.host, site)
   // 421 Misdirected Request: the name is not this daemon's (DNS rebinding, or a wrong address).
   if (host !== undefined) return { status: request.headers.host === undefined ? 400 : 421, reason: host }
+  if (nullOrigin && request.headers.origin === 'null') return undefined
   const origin = originRefusal(request.headers.origin, request.headers.host, site)
   return origin === undefined ? undefined : { status: 403, reason: origin }
 }

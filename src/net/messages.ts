@@ -38,7 +38,7 @@ export interface ProtocolVersion {
  * `cancel` of a running request, `progress` events keyed by request id (an rpc that reports them,
  * such as a scan), and a pushed `stale` event for a handle whose object went away.
  */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 3 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 4 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -53,7 +53,7 @@ export interface WireError {
 export interface ClientIdentity {
   /** Free text for logs: 'cli', 'fuse', 'web', 'peer:NAME'. */
   readonly name?: string
-  /** Node ids this connection already passed through (peers forward it; loops are refused). */
+  /** Node ids this connection already passed through (peers forward it; loops are refused). In code this hop list is `via`; the wire name stays. */
   readonly chain?: readonly string[]
 }
 
@@ -118,13 +118,19 @@ export interface RequestBodies {
   write: { readonly handle: number; readonly pieces: readonly WireWritePiece[] }
   rpc: { readonly handle: number; readonly request: unknown }
   close: { readonly handle: number }
-  watch: { readonly path: string; readonly via?: readonly string[] }
+  /** objects (1.4): send `appeared`/`gone` events for the objects a change names, instead of that `change`. */
+  watch: { readonly path: string; readonly via?: readonly string[]; readonly objects?: boolean }
   unwatch: { readonly watchId: number }
   ping: Record<never, never>
   /** 1.2: a one-time ticket for a browser session with this connection's rights. */
   ticket: Record<never, never>
   /** 1.2: stop the request with this id (its reply is then a 'cancelled' error); unknown or finished ids are ignored. */
   cancel: { readonly target: number }
+  /**
+   * 1.4: a one-time ticket to fetch a readable leaf, or [offset, offset+length) of it, by HTTP POST to this
+   * TCP listener (DownloadGrant.action), streamed; `name` is the file name to suggest (letters, digits, `._-`).
+   */
+  download: { readonly path: string; readonly offset?: bigint; readonly length?: bigint; readonly name?: string }
 }
 
 /** Each op's result on success. */
@@ -142,6 +148,18 @@ export interface ResultBodies {
   ping: { readonly timeMs: number }
   ticket: TicketGrant
   cancel: null
+  download: DownloadGrant
+}
+
+/**
+ * 1.4: a download waiting for its HTTP request: POST `action` with the form field `ticket`, once, within
+ * `expiresInMs`; `sizeBytes` is what it will send when known.
+ */
+export interface DownloadGrant {
+  readonly ticket: string
+  readonly expiresInMs: number
+  readonly action: string
+  readonly sizeBytes?: bigint
 }
 
 /** A ticket for one browser session: traded once at hello, within `expiresInMs`; `pages` are the daemon's web pages. */
@@ -153,7 +171,7 @@ export interface TicketGrant {
 
 export type Op = keyof RequestBodies
 
-export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel'] as const satisfies readonly Op[]
+export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download'] as const satisfies readonly Op[]
 
 export type RequestOf<K extends Op> = { readonly id: number; readonly op: K } & RequestBodies[K]
 export type Request = { [K in Op]: RequestOf<K> }[Op]
@@ -194,7 +212,22 @@ export interface StaleEvent {
   readonly reason: string
 }
 
-export type ServerEvent = ChangeEvent | ProtocolErrorEvent | ProgressEvent | StaleEvent
+/**
+ * 1.4: an object appeared under, or went from, a watched branch (a process of an OS on a live source).
+ * Sent instead of the `change` it explains, only on watches that asked for them (`watch.objects`); others get the `change`.
+ */
+export interface ObjectEvent {
+  readonly event: 'appeared' | 'gone'
+  readonly watchId: number
+  /** The object's path (os/g/processes/by-pid/42). */
+  readonly path: string
+  /** What is known of it without opening it: a process's pid, ppid and name. */
+  readonly object: Readonly<Record<string, unknown>>
+  /** As on `change`: the nodes the event came through, the sending node last. */
+  readonly via?: readonly string[]
+}
+
+export type ServerEvent = ChangeEvent | ProtocolErrorEvent | ProgressEvent | StaleEvent | ObjectEvent
 export type ServerMessage = Reply | ServerEvent
 export type ClientMessage = Request
 

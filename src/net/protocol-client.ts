@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { checkTarget } from '../mem/index.js'
+import { checkTarget, scatterResults } from '../mem/index.js'
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
@@ -171,7 +171,7 @@ export class ProtocolClient implements TreeClient {
     await Promise.all(batches.map(async (batch) => {
       const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })) })
       if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
-      wire.forEach((result, j) => { results[batch.indexes[j] ?? 0] = toPieceResult(result) })
+      scatterResults(results, batch.indexes, wire.map(toPieceResult), 'net', 'read')
     }))
     return results
   }
@@ -188,7 +188,7 @@ export class ProtocolClient implements TreeClient {
       }
       const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })) }, this.options.timeoutMs, undefined, into)
       if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
-      wire.forEach((result, j) => { results[batch.indexes[j] ?? 0] = placeResult(result, batch.pieces[j]!, target) })
+      scatterResults(results, batch.indexes, wire.map((result, j) => placeResult(result, batch.pieces[j]!, target)), 'net', 'read')
     }))
     return results
   }
@@ -200,7 +200,7 @@ export class ProtocolClient implements TreeClient {
     await Promise.all(batches.map(async (batch) => {
       const wire = await this.call('write', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, data: p.data })) })
       if (wire.length !== batch.pieces.length) throw protocolError(`write of ${batch.pieces.length} pieces got ${wire.length} results`)
-      wire.forEach((result, j) => { results[batch.indexes[j] ?? 0] = 'error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true } })
+      scatterResults(results, batch.indexes, wire.map((result): WriteResult => ('error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true })), 'net', 'write')
     }))
     return results
   }

@@ -196,6 +196,14 @@ export const RESULT_PARSERS: { readonly [K in Op]: (value: unknown) => ResultBod
     return { ticket: stringField(grant, 'ticket', 'ticket result', 256), expiresInMs: uintField(grant, 'expiresInMs', 'ticket result'), pages }
   },
   cancel: nullResult,
+  download: (value) => {
+    const grant = fieldsOf(value, 'download result')
+    const size = optionalSize(grant, 'sizeBytes', 'download result')
+    return {
+      ticket: stringField(grant, 'ticket', 'download result', 256), expiresInMs: uintField(grant, 'expiresInMs', 'download result'),
+      action: stringField(grant, 'action', 'download result', 1024), ...(size === undefined ? {} : { sizeBytes: size }),
+    }
+  },
   ping: (value) => {
     const ping = fieldsOf(value, 'ping result')
     const timeMs = field(ping, 'timeMs')

@@ -50,8 +50,13 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
   const where = `${op} request`
   switch (op) {
     case 'hello': return { id, op, ...parseHello(fields) }
-    case 'list': case 'stat': case 'watch':
+    case 'list': case 'stat':
       return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...viaOf(fields, where) }
+    case 'watch': {
+      // 1.4; older clients never send it.
+      const objects = field(fields, 'objects') === undefined || field(fields, 'objects') === null ? {} : { objects: booleanField(fields, 'objects', where) }
+      return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...viaOf(fields, where), ...objects }
+    }
     case 'open': {
       // 1.3; a 1.2 client never sends it.
       const exclusive = field(fields, 'exclusive') === undefined || field(fields, 'exclusive') === null ? {} : { exclusive: booleanField(fields, 'exclusive', where) }
@@ -67,6 +72,12 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
     case 'unwatch': return { id, op, watchId: uintField(fields, 'watchId', where, MAX_HANDLE) }
     case 'ping': case 'ticket': return { id, op }
     case 'cancel': return { id, op, target: uintField(fields, 'target', where, MAX_ID) }
+    case 'download': {
+      const offset = field(fields, 'offset') === undefined || field(fields, 'offset') === null ? {} : { offset: bigintValue(field(fields, 'offset'), `${where}.offset`) }
+      const length = field(fields, 'length') === undefined || field(fields, 'length') === null ? {} : { length: bigintValue(field(fields, 'length'), `${where}.length`) }
+      const name = optionalStringField(fields, 'name', where, 255)
+      return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...offset, ...length, ...(name === undefined ? {} : { name }) }
+    }
   }
 }
 

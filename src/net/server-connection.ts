@@ -24,6 +24,7 @@ import type { AuditLog } from './auth/audit.js'
 import { identityRights } from './auth/credentials.js'
 import type { Authenticator, Identity, Transport } from './auth/credentials.js'
 import type { BrowserTickets } from './browser-tickets.js'
+import type { Downloads } from './downloads.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { serveRead } from './server-read.js'
@@ -47,6 +48,8 @@ export interface ConnectionContext {
   readonly nodeId: string
   /** One-time tickets for browser sessions (issued by the `ticket` op, traded at hello). */
   readonly tickets: BrowserTickets
+  /** Streamed downloads (the `download` op's tickets, posted to the TCP listener). */
+  readonly downloads: Downloads
   /** The web page's URLs, when the daemon serves it. */
   pages(): string[]
   /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
@@ -121,10 +124,16 @@ export class ServerConnection {
       else this.waiting.push({ data, isBinary })
       return
     }
+    this.handleGuarded(data, isBinary)
+  }
+
+  /** Every frame, fresh or drained from the queue, is handled here. */
+  private handleGuarded(data: RawData, isBinary: boolean): void {
     try {
       this.handleFrame(data, isBinary)
     } catch (err) {
-      // A bug must cost this connection, never the daemon (a throw here would escape into ws).
+      // A bug must cost this connection, never the daemon (a throw here would escape into ws, or into
+      // whatever callback drained the queue: a send completion, the memory budget, a ring offer).
       this.log.error({ err }, 'internal error while handling a message')
       this.hangUp(CLOSE_CODES.internalError, 'internal error')
     }
@@ -236,11 +245,12 @@ export class ServerConnection {
         }
         case 'rpc': this.reply(request.id, await this.rpc(request)); return
         case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); this.dropStaleWatch(request.handle); return
-        case 'watch': this.hop(request.via, () => this.watch(request)); return
+        case 'watch': await this.hop(request.via, () => this.ctx.tree.events.prepare(request.path)); this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
         case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
         case 'ticket': this.ticket(request.id); return
         case 'cancel': this.running.get(request.target)?.abort(); this.reply(request.id, null); return
+        case 'download': this.reply(request.id, await this.ctx.downloads.issue(guard.identity, request, (path) => tree.stat(path))); return
         case 'hello': return // handled before admission
       }
     } catch (err) {
@@ -359,7 +369,7 @@ export class ServerConnection {
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.
   private watch(request: RequestOf<'watch'>): void {
-    this.reply(request.id, { watchId: this.watches.add(request.path) })
+    this.reply(request.id, { watchId: this.watches.add(request.path, request.objects === true) })
   }
 
   private unwatch(request: RequestOf<'unwatch'>): void {
@@ -436,7 +446,7 @@ export class ServerConnection {
     this.watches.flush()
     while (!this.paused && !this.awaitingBudget && this.waiting.length > 0) {
       const next = this.waiting.shift()
-      if (next !== undefined && this.state !== 'closing') this.handleFrame(next.data, next.isBinary)
+      if (next !== undefined && this.state !== 'closing') this.handleGuarded(next.data, next.isBinary)
     }
     if (!this.paused && !this.awaitingBudget) this.ws.resume()
   }

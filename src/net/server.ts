@@ -39,6 +39,7 @@ import type { ConnectionContext } from './server-connection.js'
 import { resolveDataRingPolicy } from './server-data-ring.js'
 import type { DataRingPolicy } from './server-data-ring.js'
 import { DaemonBudget } from './server-budget.js'
+import { DOWNLOAD_ACTION, Downloads } from './downloads.js'
 import type { BudgetStats } from './server-budget.js'
 import { resolveLimits } from './server-limits.js'
 import type { ServerLimits } from './server-limits.js'
@@ -129,8 +130,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   })
   const audit = new AuditLog(log)
   const budget = new DaemonBudget(limits.budgetBytes)
+  const downloads = new Downloads(options.tree, log)
   const context: ConnectionContext = {
-    tree: options.tree, log, limits, auth, audit, nodeId, budget, tickets: new BrowserTickets(), pages: pageUrls,
+    tree: options.tree, log, limits, auth, audit, nodeId, budget, tickets: new BrowserTickets(), pages: pageUrls, downloads,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
@@ -184,7 +186,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   try {
     for (const endpoint of endpoints) {
-      const listener = await listen(endpoint, tls, onUpgrade, options.pages, options.allowedOrigins, options.socketGroup, log)
+      const listener = await listen(endpoint, tls, onUpgrade, { pages: options.pages, downloads }, options.allowedOrigins, options.socketGroup, log)
       listeners.push(listener)
       if (autoToken !== undefined && listener.site !== undefined) tokenFiles.push(await writeAutoToken(listener.site.port, autoToken, stateDir))
     }
@@ -256,7 +258,7 @@ async function loadTls(tls: ServerOptions['tls']): Promise<{ cert: Buffer; key: 
 
 async function listen(
   endpoint: Endpoint, tls: { cert: Buffer; key: Buffer } | undefined,
-  onUpgrade: UpgradeHandler, pages: PageServer | undefined, extraOrigins: readonly string[] | undefined, socketGroup: number | undefined, log: Logger,
+  onUpgrade: UpgradeHandler, http: { readonly pages: PageServer | undefined; readonly downloads: Downloads }, extraOrigins: readonly string[] | undefined, socketGroup: number | undefined, log: Logger,
 ): Promise<Listener> {
   if (endpoint.kind === 'unix') await prepareUnixSocket(endpoint.path)
   const server = endpoint.kind === 'tcp' && endpoint.tls ? createHttpsServer({ ...tls }) : createHttpServer()
@@ -267,13 +269,17 @@ async function listen(
     onUpgrade(request, socket, head, site)
   })
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const refusal = site === undefined ? undefined : browserRefusal(request, site)
+    const download = (request.url ?? '').split('?')[0] === DOWNLOAD_ACTION
+    const refusal = site === undefined ? undefined : browserRefusal(request, site, download)
     if (refusal !== undefined) {
       log.warn({ reason: refusal.reason }, 'refusing an HTTP request')
       response.writeHead(refusal.status, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' })
       response.end(refusal.status === 421 ? 'misdirected request: this daemon answers only to its own address\n' : `${refusal.reason}\n`)
       return
     }
+    // A download ticket is the credential (in the body, never the URL); Host and Origin were checked above.
+    if (download) { void http.downloads.serve(request, response); return }
+    const pages = http.pages
     if (pages === undefined || site === undefined) {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' })
       response.end('this is a memweave daemon: connect with a memweave client (WebSocket + msgpack)\n')

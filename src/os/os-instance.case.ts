@@ -36,8 +36,8 @@ export interface OsInstanceCaseSetup {
 }
 
 export interface OsInstanceCaseOptions {
-  /** Case name → why it is skipped for this implementation. */
-  readonly skip?: Readonly<Record<string, string>>
+  /** Case key (OS_INSTANCE_CASES) → why it is skipped for this implementation. */
+  readonly skip?: Readonly<Partial<Record<OsInstanceCaseKey, string>>>
 }
 
 export const OS_INSTANCE_CASES = {
@@ -54,7 +54,8 @@ export const OS_INSTANCE_CASES = {
   refresh: 'refresh() keeps listing and lookups working',
 } as const
 
-type CaseKey = keyof typeof OS_INSTANCE_CASES
+export type OsInstanceCaseKey = keyof typeof OS_INSTANCE_CASES
+type CaseKey = OsInstanceCaseKey
 
 const PERMS = /^[r-][w-][x-][ps]$/
 const DEFAULT_INSPECT = 8
@@ -66,10 +67,10 @@ interface Suite {
 
 /** Registers the shared cases under describe(name); setup runs once for the whole suite. */
 export function runOsInstanceCases(name: string, setup: () => Promise<OsInstanceCaseSetup>, options: OsInstanceCaseOptions = {}): void {
-  const known = new Set<string>(Object.values(OS_INSTANCE_CASES))
+  const known = new Set<string>(Object.keys(OS_INSTANCE_CASES))
   for (const [key, reason] of Object.entries(options.skip ?? {})) {
     if (!known.has(key)) throw new MemweaveError('os', 'invalid_argument', `skip names an unknown case '${key}'`)
-    if (reason.trim() === '') throw new MemweaveError('os', 'invalid_argument', `skipping '${key}' needs a reason`)
+    if (typeof reason !== 'string' || reason.trim() === '') throw new MemweaveError('os', 'invalid_argument', `skipping '${key}' needs a reason`)
   }
   const bodies: Record<CaseKey, (suite: Suite) => Promise<void>> = {
     info: checkInfo, listing: checkListing, resolve: checkResolve, processInfo: checkProcessInfo, maps: checkMaps,
@@ -83,7 +84,7 @@ export function runOsInstanceCases(name: string, setup: () => Promise<OsInstance
     })
     after(async () => { await suite?.s.close?.() })
     for (const [key, title] of Object.entries(OS_INSTANCE_CASES) as [CaseKey, string][]) {
-      it(title, { skip: options.skip?.[title] ?? false }, async () => {
+      it(title, { skip: options.skip?.[key] ?? false }, async () => {
         assert.ok(suite !== undefined, 'setup ran')
         await bodies[key](suite)
       })

@@ -29,6 +29,8 @@ export interface ProcessInfo extends ProcessRef {
   readonly dtb: PhysAddr | undefined
   readonly arch: string
   readonly kernelThread: boolean
+  /** What looked corrupt about this process in the OS's structures (a damaged dump); absent when nothing did. */
+  readonly damage?: readonly string[]
 }
 
 export interface MapEntry {

@@ -5,7 +5,7 @@
  * read at its end does.
  */
 import { MemweaveError } from '../errors/index.js'
-import { hex, readInto, virtAddr } from '../mem/index.js'
+import { hex, readInto, scatterResults, virtAddr } from '../mem/index.js'
 import type { MemMetadata, MemoryView, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, VirtAddr, VirtualMemory, WritePiece, WriteResult } from '../mem/index.js'
 
 export class WindowMemory implements MemoryView {
@@ -23,7 +23,7 @@ export class WindowMemory implements MemoryView {
       owners.push(index)
     })
     const inner = forwarded.length > 0 ? await this.inner.read(forwarded) : []
-    inner.forEach((result, i) => { results[owners[i] ?? 0] = result })
+    scatterResults(results, owners, inner, 'os', 'window read')
     return results.map((r) => r ?? { ok: false, error: new MemweaveError('os', 'internal', 'window read returned no result') })
   }
 
@@ -39,7 +39,7 @@ export class WindowMemory implements MemoryView {
       owners.push(index)
     })
     const inner = forwarded.length > 0 ? await readInto(this.inner, forwarded, target) : []
-    inner.forEach((result, i) => { results[owners[i] ?? 0] = result })
+    scatterResults(results, owners, inner, 'os', 'window read')
     return results.map((r) => r ?? { ok: false, error: new MemweaveError('os', 'internal', 'window read returned no result') })
   }
 
@@ -56,7 +56,7 @@ export class WindowMemory implements MemoryView {
       owners.push(index)
     })
     const inner = forwarded.length > 0 ? await this.inner.write(forwarded) : []
-    inner.forEach((result, i) => { results[owners[i] ?? 0] = result })
+    scatterResults(results, owners, inner, 'os', 'window write')
     return results.map((r) => r ?? { ok: false, error: new MemweaveError('os', 'internal', 'window write returned no result') })
   }
 

@@ -3,10 +3,11 @@
  *
  *   USER_REGS      the 27 registers in user_regs_struct order (NT_PRSTATUS pr_reg)
  *   GDB_REGS       the order of gdb's amd64 'g' packet (rax..r15, rip, eflags, 6 selectors, fs_base, gs_base)
- *   formatRegisters  text like gdb's `info registers`
+ *   formatX86Registers  text like gdb's `info registers` (register-text.ts)
  *
  * Values are unsigned 64-bit bigints; unknown registers are zero.
  */
+import { hex64, registerText } from './register-text.js'
 
 export const USER_REGS = [
   'r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi',
@@ -53,25 +54,20 @@ export interface X86ThreadRegisters {
   readonly regs: UserRegs
   /** The 512-byte FXSAVE area (x87, SSE), when it could be read. */
   readonly fxsave: Uint8Array | undefined
+  /** The XSAVE area in standard format (XCR0 at bytes 464..471), when the kernel uses XSAVE: NT_X86_XSTATE. */
+  readonly xsave?: Uint8Array
   /** Why registers are missing or doubtful (damaged stack, running in the kernel, …). */
   readonly warnings: readonly string[]
 }
 
-function hex(value: bigint): string {
-  return `0x${BigInt.asUintN(64, value).toString(16)}`
-}
+const hex = hex64
 
 /** `info registers` style text: name, hex, and decimal for the general registers. */
 export function formatX86Registers(registers: X86ThreadRegisters): string {
   const order: readonly UserRegName[] = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
     'rip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'fs_base', 'gs_base', 'orig_rax']
-  const lines = order.map((name) => {
-    const value = registers.regs[name]
-    const decimal = name === 'rip' || name === 'eflags' || name.endsWith('_base') ? '' : String(BigInt.asIntN(64, value))
-    return `${name.padEnd(15)}${hex(value).padEnd(19)}${decimal}`.trimEnd()
-  })
-  const notes = [`source: ${registers.source}`, ...registers.warnings.map((w) => `warning: ${w}`)]
-  return `${[...lines, ...notes].join('\n')}\n`
+  const rows = order.map((name) => ({ name, value: registers.regs[name], decimal: !(name === 'rip' || name === 'eflags' || name.endsWith('_base')) }))
+  return registerText(rows, registers.source, registers.warnings)
 }
 
 /** JSON-ready registers: hex strings, so no value loses precision; the FXSAVE area as hex, or null. */
@@ -81,6 +77,7 @@ export function x86RegistersJson(registers: X86ThreadRegisters): Record<string, 
     source: registers.source,
     registers: Object.fromEntries(USER_REGS.map((name) => [name, hex(registers.regs[name])])),
     fxsave: registers.fxsave === undefined ? null : Buffer.from(registers.fxsave).toString('hex'),
+    xsave: registers.xsave === undefined ? null : Buffer.from(registers.xsave).toString('hex'),
     warnings: registers.warnings,
   }
 }

@@ -39,6 +39,8 @@ export const NT_PRFPREG = 2
 export const NT_PRPSINFO = 3
 export const NT_AUXV = 6
 export const NT_FILE = 0x46494c45
+/** x86-64: the XSAVE area in standard format (AVX and later), after NT_PRFPREG. */
+export const NT_X86_XSTATE = 0x202
 /** AArch64: the thread pointer tpidr_el0 (the kernel's tls regset). */
 export const NT_ARM_TLS = 0x401
 

@@ -7,7 +7,7 @@
  */
 export {
   EHDR_BYTES, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ELF_MAGIC, EM_AARCH64, EM_X86_64, ET_CORE, EV_CURRENT,
-  NO_PADDR, NT_ARM_TLS, NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS, PF_R, PF_W, PF_X, PHDR_BYTES, PN_XNUM, PT_LOAD, PT_NOTE, SHDR_BYTES,
+  NO_PADDR, NT_ARM_TLS, NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE, PF_R, PF_W, PF_X, PHDR_BYTES, PN_XNUM, PT_LOAD, PT_NOTE, SHDR_BYTES,
   decodeProgramHeaders, hasElfMagic, writeElfCoreHeader, writeProgramHeader,
 } from './elf-format.js'
 export type { ElfCoreHeaderFields, ProgramHeader } from './elf-format.js'

@@ -40,6 +40,15 @@ export interface MountedTree {
   readonly mountpoint: string
   /** Unmounts (lazily, so open files do not block it) and closes the handles still open. Safe to call twice. */
   unmount(): Promise<void>
+  /** Files opened through the mount that the kernel has not released yet. */
+  readonly openFiles: number
+  /**
+   * Resolves once no file of the mount is open. After unmount, files opened
+   * before still send requests here (answered ENOTCONN); a server that exits
+   * before they are closed would leave requests it had not answered to fail
+   * with ECONNABORTED instead.
+   */
+  openFilesReleased(): Promise<void>
 }
 
 export const DEFAULT_ATTR_CACHE_MS = 1000
@@ -75,6 +84,10 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     ],
   })
   const stopWatching = await client.watch('', (changed) => filesystem.cache.invalidate(changed))
+  // A daemon that dies takes every handle with it: from then on the mount answers ENOTCONN (never EBADF).
+  if ('onClose' in client && typeof client.onClose === 'function') {
+    client.onClose((reason: unknown) => filesystem.treeGone(`the daemon behind the mount went away (${reason instanceof Error ? reason.message : String(reason)})`))
+  }
   try {
     await binding.mount()
   } catch (err) {
@@ -104,5 +117,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
   return {
     mountpoint: path,
     unmount: () => (unmounting ??= unmount()),
+    get openFiles() { return filesystem.openFiles },
+    openFilesReleased: () => filesystem.openFilesReleased(),
   }
 }

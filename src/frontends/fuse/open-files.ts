@@ -42,11 +42,9 @@ export class OpenFiles {
     return file
   }
 
-  /** Empties the table, giving back what was open (for unmount). */
-  drain(): OpenFile[] {
-    const all = [...this.files.values()]
-    this.files.clear()
-    return all
+  /** What is open now. */
+  list(): OpenFile[] {
+    return [...this.files.values()]
   }
 
   get size(): number {

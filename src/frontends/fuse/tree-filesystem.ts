@@ -8,6 +8,11 @@
  *   open ─▶ client.open ─▶ OpenFiles (fd ↦ handle) ◀─ release ─▶ client.close
  *   read ─▶ readRange (holes in memory read as zeros) ─▶ copy into the FUSE buffer
  *   write ─▶ client.write (control leaves run the written lines)
+ *
+ * Once the tree is gone (the daemon behind the client died, or the mount was
+ * taken down) every operation answers ENOTCONN at once, as a dead FUSE
+ * server's kernel connection does: a file opened before is not a bad file
+ * descriptor (EBADF) just because its handle went with the daemon.
  */
 import type { Logger } from 'pino'
 import type { TreeClient } from '../../net/index.js'
@@ -69,6 +74,10 @@ export class TreeFilesystem {
   private readonly deadlines: OpDeadlines
   private readonly log: Logger
   private readAheads = 0
+  /** Why the tree can no longer be reached, once it cannot. */
+  private gone: FuseFailure | undefined
+  /** Waiting for the last open file to be released (see openFilesReleased). */
+  private readonly releaseWaiters: (() => void)[] = []
 
   constructor(private readonly client: TreeClient, private readonly options: TreeFilesystemOptions) {
     this.cache = new AttrCache(options.attrCacheMs)
@@ -85,15 +94,19 @@ export class TreeFilesystem {
       open: (path, flags, done) => this.serve('open', path, () => this.open(treePath(path), flags), (file) => done(0, file.fd), done,
         // Answered ETIMEDOUT already: nobody will release this file, so give its handle back now.
         (file) => { this.release(file.fd).catch((err: unknown) => this.log.debug({ err, path }, 'closing a handle opened too late failed')) }),
-      release: (path, fd, done) => this.serve('release', path, () => this.release(fd), () => done(0), done),
-      read: (path, fd, buffer, length, position, done) => this.serve('read', path, () => this.read(fd, length, position), (data) => {
+      // Once the tree is gone there is nothing to give back: the handle went with it.
+      release: (path, fd, done) => {
+        if (this.gone === undefined) this.serve('release', path, () => this.release(fd), () => done(0), done)
+        else { this.released(fd); done(0) }
+      },
+      read: (path, fd, buffer, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset), (data) => {
         buffer.set(data.subarray(0, length))
         done(Math.min(data.length, length))
       }, done),
-      write: (path, fd, buffer, length, position, done) => {
+      write: (path, fd, buffer, length, offset, done) => {
         // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
         const data = new Uint8Array(buffer.subarray(0, length))
-        this.serve('write', path, () => this.write(fd, data, position), (written) => done(written), done)
+        this.serve('write', path, () => this.write(fd, data, offset), (written) => done(written), done)
       },
       truncate: (path, _size, done) => this.serve('truncate', path, () => this.truncate(treePath(path)), () => done(0), done),
       ftruncate: (path, fd, _size, done) => this.serve('ftruncate', path, async () => this.truncateOpen(fd), () => done(0), done),
@@ -103,11 +116,24 @@ export class TreeFilesystem {
     }
   }
 
-  /** Closes every handle still open (at unmount). */
+  /**
+   * The tree can no longer be reached (the client's connection closed, or the
+   * mount is being taken down): from now on every operation answers ENOTCONN.
+   */
+  treeGone(why: string): void {
+    this.gone ??= localFailure('ENOTCONN', 'disconnected', why)
+  }
+
+  /**
+   * Closes every tree handle still open (at unmount); later operations answer
+   * ENOTCONN. The files stay listed until the kernel releases them, so
+   * openFilesReleased can tell when nobody holds one any more.
+   */
   async closeAll(): Promise<void> {
+    this.treeGone('the mount was taken down')
     this.deadlines.close()
     this.readAheads = 0
-    for (const file of this.files.drain()) {
+    for (const file of this.files.list()) {
       try {
         await this.client.close(file.handle)
       } catch (err) {
@@ -116,8 +142,30 @@ export class TreeFilesystem {
     }
   }
 
+  /** Files opened through the mount and not yet released by the kernel. */
+  get openFiles(): number {
+    return this.files.size
+  }
+
+  /** Resolves once every file opened through the mount has been released (at once if none is open). */
+  openFilesReleased(): Promise<void> {
+    if (this.files.size === 0) return Promise.resolve()
+    return new Promise((resolve) => { this.releaseWaiters.push(resolve) })
+  }
+
+  private released(fd: number): OpenFile | undefined {
+    const file = this.files.remove(fd)
+    if (this.files.size === 0) for (const resolve of this.releaseWaiters.splice(0)) resolve()
+    return file
+  }
+
   private serve<T>(op: string, path: string, work: () => Promise<T | Refusal>, reply: (value: T) => void, fail: (errno: number) => void,
     late?: (value: T) => void): void {
+    if (this.gone !== undefined) {
+      this.logFailure(op, path, this.gone)
+      fail(this.gone.errno)
+      return
+    }
     let settled = false
     const timer = this.deadlines.add(() => {
       if (settled) return
@@ -134,7 +182,7 @@ export class TreeFilesystem {
       fail(failure.errno)
     }
     work().then((value) => {
-      if (value instanceof Refusal) { answer(value.failure); return }
+      if (value instanceof Refusal) { answer(this.gone ?? value.failure); return }
       this.deadlines.done(timer)
       if (settled) { late?.(value); return }
       try {
@@ -144,7 +192,7 @@ export class TreeFilesystem {
         // A reply that cannot be delivered (a buffer libfuse took back) still gets an answer: an error.
         answer(fuseFailure(err, `${op} ${path}: answering`))
       }
-    }, (err: unknown) => answer(fuseFailure(err, `${op} ${path}`)))
+    }, (err: unknown) => answer(this.gone ?? fuseFailure(err, `${op} ${path}`)))
   }
 
   private logFailure(op: string, path: string, failure: FuseFailure): void {
@@ -197,17 +245,17 @@ export class TreeFilesystem {
   }
 
   private async release(fd: number): Promise<void> {
-    const file = this.files.remove(fd)
+    const file = this.released(fd)
     if (file === undefined) return
     if (file.readAhead !== undefined) this.readAheads--
     await this.client.close(file.handle)
   }
 
-  private async read(fd: number, length: number, position: number): Promise<Uint8Array | Refusal> {
+  private async read(fd: number, length: number, offset: number): Promise<Uint8Array | Refusal> {
     const file = this.files.get(fd)
     if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
-    if (position > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${position} is past 2^53, where FUSE offsets stop being exact here`)
-    const addr = BigInt(position)
+    if (offset > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${offset} is past 2^53, where FUSE offsets stop being exact here`)
+    const addr = BigInt(offset)
     let wanted = length
     if (file.meta.content === 'mem' && file.sizeBytes !== undefined) {
       if (addr >= file.sizeBytes) return new Uint8Array(0)
@@ -217,11 +265,11 @@ export class TreeFilesystem {
     return readRange(this.client, file.handle, addr, wanted, this.options.zeroFillUnmapped && file.meta.content === 'mem')
   }
 
-  private async write(fd: number, data: Uint8Array, position: number): Promise<number | Refusal> {
+  private async write(fd: number, data: Uint8Array, offset: number): Promise<number | Refusal> {
     const file = this.files.get(fd)
     if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
-    if (position > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${position} is past 2^53, where FUSE offsets stop being exact here`)
-    const [result] = await this.client.write(file.handle, [{ addr: BigInt(position), data }])
+    if (offset > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${offset} is past 2^53, where FUSE offsets stop being exact here`)
+    const [result] = await this.client.write(file.handle, [{ addr: BigInt(offset), data }])
     if (result === undefined) return refuse('EIO', 'internal', `write to ${file.path} returned no result`)
     if (!result.ok) throw result.error
     if (file.meta.content === 'control') this.cache.invalidate('')

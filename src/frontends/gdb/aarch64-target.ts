@@ -12,9 +12,9 @@ const SLOTS: readonly RegisterSlot[] = [
   { name: 'sp', bytes: 8, from: { json: 'sp' } },
   { name: 'pc', bytes: 8, from: { json: 'pc' } },
   { name: 'cpsr', bytes: 4, from: { json: 'pstate' } },
-  ...Array.from({ length: 32 }, (_, i) => ({ name: `v${i}`, bytes: 16, from: { fp: i * 16, bytes: 16 } })),
-  { name: 'fpsr', bytes: 4, from: { fp: 512, bytes: 4 } },
-  { name: 'fpcr', bytes: 4, from: { fp: 516, bytes: 4 } },
+  ...Array.from({ length: 32 }, (_, i) => ({ name: `v${i}`, bytes: 16, from: { area: 'fpsimd', at: i * 16, bytes: 16 } })),
+  { name: 'fpsr', bytes: 4, from: { area: 'fpsimd', at: 512, bytes: 4 } },
+  { name: 'fpcr', bytes: 4, from: { area: 'fpsimd', at: 516, bytes: 4 } },
   { name: 'tpidr', bytes: 8, from: { json: 'tpidr_el0' } },
 ]
 
@@ -50,4 +50,4 @@ function xml(): string {
     + '</target>'
 }
 
-export const AARCH64_TARGET: TargetDescription = { arch: 'aarch64', slots: SLOTS, fpKey: 'fpsimd', xml: xml() }
+export const AARCH64_TARGET: TargetDescription = { arch: 'aarch64', slots: SLOTS, xml: xml() }

@@ -5,7 +5,8 @@
  *                                       (memweave never runs or stops the process: a
  *                                       "continue" is a fresh look at it)
  *   threads    qfThreadInfo qsThreadInfo qC T Hg Hc qXfer:threads:read
- *   registers  g p (from the stop's thread records); G P refused
+ *   registers  g p (from the stop's thread records); G P refused with an "E.text" reply
+ *              gdb shows ("Could not write register …; remote failure reply '…'")
  *   memory     m, and M only with --allow-write
  *   breakpoints Z0/Z1 and z0/z1 accepted and never hit (the process is not run), so gdb
  *              does not patch breakpoint instructions into memory on `continue`
@@ -20,6 +21,8 @@ import { isGone } from './process-target.js'
 import type { ProcessTarget, TargetThread } from './process-target.js'
 
 export const PACKET_SIZE = 0x4000
+/** Register writes would have to change the saved pt_regs in guest memory; memweave does not do that. */
+export const REGISTER_WRITES_REFUSED = 'memweave: register writes are not supported (the saved user registers in guest memory are never changed; memory writes with --allow-write are)'
 
 export interface SessionReply {
   readonly payload: Buffer | string
@@ -139,7 +142,7 @@ export class GdbSession {
       const value = this.thread()?.values[number]
       return one(value === undefined ? 'xx'.repeat(slot.bytes) : hexOf(value))
     }
-    if (packet === 'G' || /^[GP]/.test(packet)) return one('E01')
+    if (/^[GP]/.test(packet)) return one(`E.${REGISTER_WRITES_REFUSED}`)
     if (/^[Zz][01],/.test(packet)) return one('OK')
     if (packet.startsWith('m')) {
       const range = parseRange(packet.slice(1))

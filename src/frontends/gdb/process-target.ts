@@ -37,16 +37,23 @@ function littleEndian(value: bigint, bytes: number): Uint8Array {
 /** One thread's registers.json turned into slot values of a description. */
 export function slotValues(json: unknown, target: TargetDescription): (Uint8Array | undefined)[] {
   const registers = isRecord(json) && isRecord(json['registers']) ? json['registers'] : {}
-  const fpText = isRecord(json) ? json[target.fpKey] : undefined
-  const fp = typeof fpText === 'string' ? Buffer.from(fpText, 'hex') : undefined
+  const areas = new Map<string, Buffer>()
+  const area = (key: string): Buffer | undefined => {
+    if (!areas.has(key)) {
+      const text = isRecord(json) ? json[key] : undefined
+      if (typeof text === 'string') areas.set(key, Buffer.from(text, 'hex'))
+    }
+    return areas.get(key)
+  }
   return target.slots.map((slot) => {
     if ('json' in slot.from) {
       const text = registers[slot.from.json]
       return typeof text === 'string' && /^0x[0-9a-f]+$/i.test(text) ? littleEndian(BigInt(text), slot.bytes) : undefined
     }
-    if (fp === undefined || fp.length < slot.from.fp + slot.from.bytes) return undefined
+    const bytes = area(slot.from.area)
+    if (bytes === undefined || bytes.length < slot.from.at + slot.from.bytes) return undefined
     const out = new Uint8Array(slot.bytes)
-    out.set(fp.subarray(slot.from.fp, slot.from.fp + slot.from.bytes))
+    out.set(bytes.subarray(slot.from.at, slot.from.at + slot.from.bytes))
     return out
   })
 }
@@ -66,9 +73,17 @@ export class ProcessTarget {
    */
   async open(): Promise<void> {
     const info: unknown = JSON.parse((await this.readSmall(`${this.path}/info`)).toString('utf8'))
-    this.description = targetFor(isRecord(info) && typeof info['arch'] === 'string' ? info['arch'] : 'x86_64')
+    this.description = targetFor(isRecord(info) && typeof info['arch'] === 'string' ? info['arch'] : 'x86_64', await this.hasXsave())
     const opened = await this.client.open(`${this.path}/mem`, this.allowWrite ? { exclusive: true } : {})
     this.memHandle = opened.handle
+  }
+
+  /** Whether the process's first thread carries an XSAVE area (then gdb gets the AVX registers too). */
+  private async hasXsave(): Promise<boolean> {
+    const [first] = (await this.client.list(`${this.path}/threads`).catch((err: unknown) => { if (isGone(err)) return []; throw err })).filter((e) => e.type === 'branch')
+    if (first === undefined) return false
+    const json: unknown = JSON.parse((await this.readSmall(`${this.path}/threads/${first.name}/registers.json`)).toString('utf8'))
+    return isRecord(json) && typeof json['xsave'] === 'string'
   }
 
   private async readSmall(path: string): Promise<Buffer> {

@@ -62,10 +62,12 @@ export async function probeReadable(process: OsProcess, maps: readonly MapEntry[
     return m === undefined ? [] : [{ addr: m.start, length: 1 }, { addr: virtAddr(m.end - 1n), length: 1 }]
   })
   const results = pieces.length === 0 ? [] : await process.mem.read(pieces)
+  if (results.length !== pieces.length) throw new MemweaveError('os', 'internal', `probe of ${pieces.length} pieces got ${results.length} results`)
   const ok = maps.map(() => false)
   results.forEach((r, k) => {
     if (!r.ok && r.error.kind === 'stale') throw r.error
-    const index = indexes[Math.floor(k / 2)] ?? 0
+    const index = indexes[Math.floor(k / 2)]
+    if (index === undefined) throw new MemweaveError('os', 'internal', `probe result ${k} has no mapping`)
     ok[index] = ok[index] === true || (r.ok && r.data.length === 1)
   })
   return ok

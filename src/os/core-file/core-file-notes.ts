@@ -2,7 +2,8 @@
  * The PT_NOTE contents of an x86-64 or AArch64 Linux core file, in the order
  * the kernel writes them: per thread NT_PRSTATUS (tid and registers) followed
  * by its FP registers when read (x86-64 NT_PRFPREG: the FXSAVE area; AArch64
- * NT_FPREGSET: user_fpsimd_state) and, on AArch64, NT_ARM_TLS (tpidr_el0),
+ * NT_FPREGSET: user_fpsimd_state), then x86-64 NT_X86_XSTATE (the XSAVE area,
+ * when the kernel uses XSAVE) or AArch64 NT_ARM_TLS (tpidr_el0),
  * the main thread first; then
  * NT_PRPSINFO (name, arguments, state), NT_AUXV (when the process gives its
  * auxiliary vector) and NT_FILE (which file backs which mapping, so gdb can
@@ -11,7 +12,7 @@
  * Struct layouts follow the kernel's include/uapi/linux/elfcore.h for 64-bit
  * x86 and arm64 (the same 112-byte head; only pr_reg differs).
  */
-import { NT_ARM_TLS, NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS } from '../../connectors/index.js'
+import { NT_ARM_TLS, NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS, NT_X86_XSTATE } from '../../connectors/index.js'
 import type { ElfNote } from '../../connectors/index.js'
 import type { MapEntry, ProcessInfo } from '../os-model.js'
 import { encodeUserPtRegs, USER_PT_REGS_BYTES } from '../aarch64-registers.js'
@@ -55,7 +56,12 @@ export function prstatusDesc(info: ProcessInfo, thread?: ThreadState): Uint8Arra
 /** The notes after a thread's NT_PRSTATUS: its FP registers, and on AArch64 its thread pointer. */
 function threadRegsetNotes(thread: ThreadState): ElfNote[] {
   const registers = thread.registers
-  if (registers.arch === 'x86_64') return registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: registers.fxsave }]
+  if (registers.arch === 'x86_64') {
+    return [
+      ...(registers.fxsave === undefined ? [] : [{ name: 'CORE', type: NT_PRFPREG, desc: registers.fxsave }]),
+      ...(registers.xsave === undefined ? [] : [{ name: 'LINUX', type: NT_X86_XSTATE, desc: registers.xsave }]),
+    ]
+  }
   const tls = new Uint8Array(8)
   new DataView(tls.buffer).setBigUint64(0, BigInt.asUintN(64, registers.regs.tpidr_el0), true)
   return [

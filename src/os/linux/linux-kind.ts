@@ -53,11 +53,13 @@ async function createLinux(args: KindArgs, connector: Connector | undefined, con
   const opened = await openLinuxKernel(connector, { symbolsPath, symbolsText, dtb: reader.bigint('dtb'), arch: reader.string('arch'), progress: context.progress })
   context.progress?.('tasks', 0)
   const started = performance.now()
-  const tasks = await LinuxOs.taskListAtOpen(opened.kernel).catch((err: unknown) => { throw stepFailure('tasks', err, performance.now() - started) })
+  const walk = await LinuxOs.taskListAtOpen(opened.kernel).catch((err: unknown) => { throw stepFailure('tasks', err, performance.now() - started) })
   const timingsMs = { ...opened.timingsMs, tasks: Math.round((performance.now() - started) * 10) / 10 }
   context.progress?.('tasks', 1)
-  const os = new LinuxOs(opened.kernel, opened.facts, timingsMs, context.description, context.parentLifetime, tasks, connector.hints.elfNotes)
-  context.log.info({ release: opened.facts.release, kernelBase: opened.facts.kernelBase, tasks: tasks.length, timingsMs }, 'linux guest opened')
+  const os = new LinuxOs(opened.kernel, opened.facts, timingsMs, context.description, context.parentLifetime, walk, connector.hints.elfNotes)
+  context.log.info({ release: opened.facts.release, kernelBase: opened.facts.kernelBase, tasks: walk.tasks.length, timingsMs }, 'linux guest opened')
+  // A damaged list opens with what could be read; what was not is in os info `warnings` and on the tasks.
+  if (walk.warnings.length > 0) context.log.warn({ warnings: walk.warnings }, 'linux guest: damaged task list')
   return os
 }
 

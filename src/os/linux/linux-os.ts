@@ -32,8 +32,8 @@ import { checkTask } from './task-check.js'
 import type { TaskCheck } from './task-check.js'
 import { readTaskDetails } from './task-details.js'
 import type { TaskDetails } from './task-details.js'
-import { TaskFields, walkTasks } from './task-list.js'
-import type { TaskRecord } from './task-list.js'
+import { readTaskList, TaskFields } from './task-list.js'
+import type { TaskRecord, TaskWalk } from './task-list.js'
 import { readVcpuStates } from './vcpu-registers.js'
 import type { VcpuState } from './vcpu-registers.js'
 import { VmaLayouts } from './vmas.js'
@@ -42,7 +42,7 @@ import { readGateEntry } from './vsyscall-gate.js'
 interface Cached<T> { readonly value: Promise<T>; readonly at: number }
 interface Walk extends Cached<TaskRecord[]> { settled: boolean }
 
-/** A walk of a list the guest is changing can step onto a task being freed: it is tried this often before failing. */
+/** A walk of a list the guest is changing can step onto a task being freed: it is tried this often before failing or reporting damage. */
 const LIVE_WALK_TRIES = 3
 
 /** Same task_struct, same start, same mm and name: after exec (new mm) it is a new object with its own handles. */
@@ -65,24 +65,29 @@ export class LinuxOs implements OsInstance, ProcessServices {
   private vcpus: Promise<VcpuState[]> | undefined
   /** One object per task (see taskKey), so each keeps one lifetime however often it is looked up. */
   private readonly processByKey = new Map<string, LinuxProcess>()
+  /** What the latest finished walk found broken in the task list (os info `warnings`). */
+  private walkWarnings: readonly string[]
 
   constructor(readonly kernel: KernelContext, private readonly facts: Record<string, unknown>, private readonly timingsMs: Record<string, number>,
-    description: string, parent: Lifetime, initialTasks: TaskRecord[], private readonly cpuNotes: readonly ElfNote[] = []) {
+    description: string, parent: Lifetime, initial: TaskWalk, private readonly cpuNotes: readonly ElfNote[] = []) {
     this.lifetime = new Lifetime(description, parent)
     this.kernelMemory = kernel.kmem
     // Kernel addresses live in the upper canonical half, so kmem spans all of 0..2^64.
     this.kernelAddressSpaceBytes = 1n << 64n
     this.volatile = kernel.mem.metadata().volatile
     this.taskFields = new TaskFields(kernel)
-    this.tasks = { value: Promise.resolve(initialTasks), at: performance.now(), settled: true }
+    this.tasks = { value: Promise.resolve(initial.tasks), at: performance.now(), settled: true }
+    this.walkWarnings = initial.warnings
   }
 
-  static async taskListAtOpen(kernel: KernelContext): Promise<TaskRecord[]> {
-    return walkTasks(kernel, new TaskFields(kernel))
+  static async taskListAtOpen(kernel: KernelContext): Promise<TaskWalk> {
+    return readTaskList(kernel, new TaskFields(kernel))
   }
 
+  /** Facts found at open, with the damage the latest task-list walk reported added to `warnings`. */
   async info(): Promise<Record<string, unknown>> {
-    return { kind: this.kind, ...this.facts, timingsMs: this.timingsMs }
+    const opened = Array.isArray(this.facts['warnings']) ? this.facts['warnings'] : []
+    return { kind: this.kind, ...this.facts, warnings: [...opened, ...this.walkWarnings], timingsMs: this.timingsMs }
   }
 
   private fresh<T>(cached: Cached<T> | undefined): cached is Cached<T> {
@@ -105,12 +110,19 @@ export class LinuxOs implements OsInstance, ProcessServices {
     return walk
   }
 
+  /** A live list that looks broken may only be changing under us: walked again before its damage is believed. */
   private async walkRetrying(): Promise<TaskRecord[]> {
     for (let attempt = 1; ; attempt++) {
+      let walk: TaskWalk
       try {
-        return await walkTasks(this.kernel, this.taskFields)
+        walk = await readTaskList(this.kernel, this.taskFields)
       } catch (err) {
         if (!this.volatile || attempt >= LIVE_WALK_TRIES || !(err instanceof MemweaveError) || err.kind !== 'malformed') throw err
+        continue
+      }
+      if (walk.warnings.length === 0 || !this.volatile || attempt >= LIVE_WALK_TRIES) {
+        this.walkWarnings = walk.warnings
+        return walk.tasks
       }
     }
   }

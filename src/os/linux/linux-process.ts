@@ -5,10 +5,12 @@
  * address space and they have no maps, arguments or environment.
  */
 import { VirtualAddressSpace, addressSpaceBytes, halfBits, walkMappings } from '../../arch/index.js'
+import { MemweaveError } from '../../errors/index.js'
 import { physAddr, virtAddr } from '../../mem/index.js'
 import type { PhysAddr, VirtualMemory } from '../../mem/index.js'
 import { Lifetime } from '../../tree/index.js'
 import { findElfImages } from '../elf-images.js'
+import { UnreadableMemory } from './unreadable-memory.js'
 import type { MapEntry, ModuleInfo, OsProcess, PhysMapEntry, ProcessInfo, ProcessRef } from '../os-model.js'
 import type { ThreadState } from '../thread-state.js'
 import type { PathResolver } from './dentry-path.js'
@@ -45,6 +47,12 @@ export interface ProcessServices {
   vcpuStates(): Promise<VcpuState[]>
 }
 
+/** The damage notes of a task and its details, as the optional `damage` field of ProcessInfo. */
+function damageOf(task: TaskRecord, details: TaskDetails): { damage?: readonly string[] } {
+  const damage = [...(task.damage ?? []), ...details.damage]
+  return damage.length === 0 ? {} : { damage }
+}
+
 export class LinuxProcess implements OsProcess {
   readonly ref: ProcessRef
   readonly lifetime: Lifetime
@@ -65,7 +73,10 @@ export class LinuxProcess implements OsProcess {
     this.addressSpaceBytes = addressSpaceBytes(kernel.mode)
     const mm = details.mm
     this.dtb = mm === undefined ? undefined : directMapToPhys(kernel, mm.pgd, `process ${task.pid}: mm->pgd`)
-    this.mem = this.dtb === undefined ? kernel.kmem : new VirtualAddressSpace(kernel.mem, this.dtb, kernel.mode, { tableCache: kernel.tableCache, upperDtb: kernel.dtb })
+    const kernelThread = (task.flags & PF_KTHREAD) !== 0 || task.mm === 0n
+    this.mem = this.dtb !== undefined ? new VirtualAddressSpace(kernel.mem, this.dtb, kernel.mode, { tableCache: kernel.tableCache, upperDtb: kernel.dtb })
+      : kernelThread ? kernel.kmem
+        : new UnreadableMemory(kernel.kmem.metadata(), `process ${task.pid} (${task.comm}) has no readable address space: ${details.damage.join('; ') || 'its mm has no page tables'}`)
   }
 
   /**
@@ -89,8 +100,9 @@ export class LinuxProcess implements OsProcess {
     if (this.mem instanceof VirtualAddressSpace && this.mem !== this.services.kernel.kmem) this.mem.translationCache?.invalidate()
   }
 
+  /** A task without an mm of its own; a user task whose mm cannot be read is damaged, not a kernel thread. */
   get kernelThread(): boolean {
-    return (this.task.flags & PF_KTHREAD) !== 0 || this.details.mm === undefined
+    return (this.task.flags & PF_KTHREAD) !== 0 || this.task.mm === 0n
   }
 
   /** Task and details as of now: those read at lookup for a dump, re-read for a live guest (state, brk, stack move). */
@@ -108,7 +120,11 @@ export class LinuxProcess implements OsProcess {
     let path: string | undefined
     let cmdline: string[] = []
     if (mm !== undefined) {
-      cmdline = await readStringArea(this.mem, mm.argStart, mm.argEnd)
+      // A damaged process still has info: an argument area that cannot be read is one more damage note.
+      cmdline = await readStringArea(this.mem, mm.argStart, mm.argEnd).catch((err: unknown) => {
+        if (damageOf(task, details).damage === undefined) throw err
+        return []
+      })
       if (mm.exeFile !== 0n) path = await this.exePath(mm.exeFile)
     }
     return {
@@ -122,6 +138,7 @@ export class LinuxProcess implements OsProcess {
       dtb: this.dtb,
       arch: this.services.kernel.mode.splitRoots === true ? 'aarch64' : 'x86_64',
       kernelThread: this.kernelThread,
+      ...damageOf(task, details),
     }
   }
 
@@ -138,7 +155,11 @@ export class LinuxProcess implements OsProcess {
   }
 
   async maps(): Promise<MapEntry[]> {
-    const mm = (await this.current()).details.mm
+    const { task, details } = await this.current()
+    const mm = details.mm
+    if (mm === undefined && !this.kernelThread) {
+      throw new MemweaveError('os', 'malformed', `process ${task.pid} (${task.comm}) is damaged, its maps cannot be read: ${details.damage.join('; ')}`)
+    }
     if (mm === undefined) return []
     const kernel = this.services.kernel
     const entries = await readMaps(kernel, this.services.vmaLayouts(), this.services.pathResolver(), mm, `process ${this.task.pid} maps`)

@@ -6,7 +6,7 @@
  * NUL-separated strings in the process's own memory.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { virtAddr } from '../../mem/index.js'
+import { hex, virtAddr } from '../../mem/index.js'
 import type { VirtualMemory } from '../../mem/index.js'
 import { readStructs } from './btf/index.js'
 import type { StructView } from './btf/index.js'
@@ -33,6 +33,8 @@ export interface TaskDetails {
   readonly uid: number
   readonly threads: number
   readonly mm: MmRecord | undefined
+  /** Pointers of the task that lead nowhere (a user task whose mm cannot be read, …); empty when whole. */
+  readonly damage: readonly string[]
 }
 
 /** /proc/PID/cmdline and environ are bounded reads too; larger areas are cut. */
@@ -69,7 +71,13 @@ export async function readTaskDetails(kernel: KernelContext, tasks: readonly Tas
   ])
   // A kernel thread may borrow a user mm (kthread_use_mm); /proc shows it without one, as get_task_mm() does.
   const ownMm = (t: TaskRecord): MmRecord | undefined => (t.mm === 0n || (t.flags & PF_KTHREAD) !== 0 ? undefined : mms.get(t.mm))
-  return tasks.map((t) => ({ uid: uids.get(t.realCred) ?? 0, threads: threads.get(t.signal) ?? 1, mm: ownMm(t) }))
+  return tasks.map((t) => {
+    const damage: string[] = []
+    if (t.mm !== 0n && (t.flags & PF_KTHREAD) === 0 && !mms.has(t.mm)) damage.push(`mm ${hex(t.mm)} cannot be read (no memory, maps or arguments)`)
+    if (!uids.has(t.realCred)) damage.push(`real_cred ${hex(t.realCred)} cannot be read (uid unknown)`)
+    if (!threads.has(t.signal)) damage.push(`signal ${hex(t.signal)} cannot be read (thread count unknown)`)
+    return { uid: uids.get(t.realCred) ?? 0, threads: threads.get(t.signal) ?? 1, mm: ownMm(t), damage }
+  })
 }
 
 /** NUL-separated strings of [start, end) in a process's memory; a final unterminated string is kept. */

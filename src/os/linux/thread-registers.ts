@@ -4,7 +4,8 @@
  *   task->stack ─▶ top of the kernel stack (THREAD_SIZE from BTF union thread_union)
  *                  − padding − sizeof(struct pt_regs) ─▶ the registers saved at kernel entry
  *   task->thread.fsbase / gsbase / es, ds, fsindex, gsindex
- *   task->thread.fpu.fpstate->regs (or the inline thread.fpu.state) ─▶ FXSAVE area
+ *   task->thread.fpu.fpstate->regs (or the inline thread.fpu.state) ─▶ FXSAVE area, and the
+ *                  whole XSAVE area in standard format when the kernel uses XSAVE (x86-xstate.ts)
  *   a thread a vCPU was running in user mode ─▶ that CPU's note instead
  *
  * arm64 guests are read in arm64-thread-registers.ts (same geometry).
@@ -27,6 +28,8 @@ import type { StackGeometry } from './kernel-stack.js'
 import { isArm64Kernel, isKernelPointer } from './kernel-context.js'
 import type { KernelContext } from './kernel-context.js'
 import type { ThreadTask } from './thread-list.js'
+import { readXsaveConfig, standardXsave } from './x86-xstate.js'
+import type { XsaveConfig } from './x86-xstate.js'
 import type { Arm64VcpuState, VcpuState, X86VcpuState } from './vcpu-registers.js'
 
 /** pt_regs field → user_regs_struct name (arch/x86/include/asm/ptrace.h). */
@@ -114,6 +117,21 @@ export async function readThreadStates(kernel: KernelContext, tasks: readonly Th
   return readX86ThreadStates(kernel, tasks, vcpus.filter((c): c is X86VcpuState => c.arch === 'x86_64'))
 }
 
+const xsaveConfigs = new WeakMap<KernelContext, Promise<XsaveConfig | { why: string }>>()
+
+/** The kernel's XSAVE layout, read once per kernel (it is fixed at boot); a failed read is tried again next time. */
+function kernelXsaveConfig(kernel: KernelContext): Promise<XsaveConfig | { why: string }> {
+  let config = xsaveConfigs.get(kernel)
+  if (config === undefined) {
+    config = readXsaveConfig(kernel).catch((err: unknown) => {
+      xsaveConfigs.delete(kernel)
+      return { why: `cannot read the XSAVE layout (${err instanceof Error ? err.message : String(err)})` }
+    })
+    xsaveConfigs.set(kernel, config)
+  }
+  return config
+}
+
 async function readX86ThreadStates(kernel: KernelContext, tasks: readonly ThreadTask[], vcpus: readonly X86VcpuState[]): Promise<ThreadState[]> {
   const geometry = stackGeometry(kernel)
   const ptRegsBytes = geometry.ptRegs.sizeBytes
@@ -124,13 +142,18 @@ async function readX86ThreadStates(kernel: KernelContext, tasks: readonly Thread
     kernel.kmem.read(stacks.map((s, i) => ({ addr: virtAddr(readable[i] === true ? s + geometry.threadSize - BigInt(span) : 0n), length: readable[i] === true ? span : 1 }))),
     fxsaveAddrs(kernel, tasks),
   ])
-  const fpReads = await kernel.kmem.read(fpAddrs.map((a) => ({ addr: virtAddr(a ?? 0n), length: a === undefined ? 1 : FXSAVE_BYTES })))
+  const xsaveConfig = await kernelXsaveConfig(kernel)
+  const fpBytes = 'why' in xsaveConfig ? FXSAVE_BYTES : xsaveConfig.bufferSize
+  const fpReads = await kernel.kmem.read(fpAddrs.map((a) => ({ addr: virtAddr(a ?? 0n), length: a === undefined ? 1 : fpBytes })))
   return tasks.map((task, i): ThreadState => {
     const warnings: string[] = geometry.warning === undefined ? [] : [geometry.warning]
     const tid = task.view.i32('pid')
     const vcpu = vcpus.find((c) => c.currentTask === task.addr)
     const fpRead = fpReads[i]
-    const fxsave = fpAddrs[i] !== undefined && fpRead?.ok === true ? fpRead.data : undefined
+    const fpData = fpAddrs[i] !== undefined && fpRead?.ok === true ? fpRead.data : undefined
+    const fxsave = fpData?.slice(0, FXSAVE_BYTES)
+    const xsave = fpData === undefined || 'why' in xsaveConfig ? undefined : standardXsave(xsaveConfig, fpData)
+    if (xsave !== undefined && 'why' in xsave) warnings.push(`no XSAVE state: ${xsave.why}`)
     let registers: X86ThreadRegisters
     if (vcpu !== undefined && vcpu.userMode) {
       registers = { arch: 'x86_64', source: 'cpu-note', regs: vcpu.regs, fxsave, warnings: [...warnings, ...(fxsave === undefined ? [] : [`running on CPU ${vcpu.cpu}: the FPU area in memory is from its last switch, not live`])] }
@@ -138,6 +161,7 @@ async function readX86ThreadStates(kernel: KernelContext, tasks: readonly Thread
       registers = kernelStackRegisters(task, stacks[i] ?? 0n, readable[i] === true, regReads[i], geometry, warnings, fxsave)
       if (vcpu !== undefined) warnings.push(`in the kernel on CPU ${vcpu.cpu} at dump time: user registers are those of its kernel entry`)
     }
+    if (xsave instanceof Uint8Array) registers = { ...registers, xsave }
     return { tid, name: task.view.cstring('comm'), state: threadStateLetter(kernel, task, vcpu !== undefined), cpu: vcpu?.cpu, registers }
   })
 }

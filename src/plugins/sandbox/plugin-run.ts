@@ -12,13 +12,13 @@ import { readFile } from 'node:fs/promises'
 import type { ChildProcess } from 'node:child_process'
 import { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import { MemweaveError, isErrorKind, isRecord, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, isErrorKind, toMemweaveError } from '../../errors/index.js'
 import { decodeMessage, encodeMessage } from '../../net/index.js'
 import { Lifetime } from '../../tree/index.js'
 import type { ProgressSink } from '../plugin-backend.js'
 import type { LaunchPlan } from './launch-plan.js'
-import { CALLBACK_OPS } from './runtime/channel.js'
-import type { CallbackOp, ChannelError, HostCallBodies, HostCallOp, HostNotice } from './runtime/channel.js'
+import { parsePluginMessage } from './plugin-messages.js'
+import type { CallbackOp, ChannelError, ChannelReply, HostCallBodies, HostCallOp, HostNotice, PluginNotice } from './runtime/channel.js'
 import { FrameDecoder, frameOf } from './runtime/frames.js'
 import { OutputLog } from './output-log.js'
 import { RssWatchdog } from './rss-watchdog.js'
@@ -48,10 +48,6 @@ interface PendingCall {
   hard: NodeJS.Timeout | undefined
 }
 
-
-function isCallbackOp(value: unknown): value is CallbackOp {
-  return typeof value === 'string' && (CALLBACK_OPS as readonly string[]).includes(value)
-}
 
 function channelError(err: unknown): ChannelError {
   const error = toMemweaveError(err, 'plugin', 'callback failed')
@@ -259,44 +255,44 @@ export class PluginRun {
     }
   }
 
-  private dispatch(message: unknown): void {
-    if (!isRecord(message)) { this.kill('protocol violation: a message that is not a map'); return }
-    const id = message['id']
-    const op = message['op']
-    if (message['event'] === 'ready') {
-      if (this.manifest === undefined) this.manifest = message['manifest']
-      this.readyWaiter?.resolve()
-      return
+  private dispatch(value: unknown): void {
+    const message = parsePluginMessage(value)
+    switch (message.type) {
+      case 'violation': this.kill(`protocol violation: ${message.why}`); return
+      case 'ignored': return
+      case 'reply': this.reply(message.reply); return
+      case 'callback': this.callback(message.id, message.op, message.body); return
+      case 'notice': this.notice(message.notice)
     }
-    if (message['event'] === 'failed') {
-      const reason = typeof message['message'] === 'string' ? message['message'].slice(0, 500) : 'unknown reason'
-      this.readyWaiter?.reject(new MemweaveError('plugin', 'invalid_argument', `plugin '${this.options.label}' failed to load: ${reason}`))
-      return
-    }
-    if (op === 'progress') {
-      const call = typeof message['call'] === 'number' ? this.pending.get(message['call']) : undefined
-      if (call === undefined || typeof message['fraction'] !== 'number') return
-      this.arm(Number(message['call']), call)
-      call.progress?.(message['fraction'], typeof message['note'] === 'string' ? message['note'] : undefined)
-      return
-    }
-    if (typeof id === 'number' && op === undefined && ('result' in message || 'error' in message)) { this.reply(id, message); return }
-    if (typeof id === 'number' && isCallbackOp(op)) { this.callback(id, op, message); return }
-    this.kill(`protocol violation: unexpected message${typeof op === 'string' ? ` '${op.slice(0, 40)}'` : ''}`)
   }
 
-  private reply(id: number, message: Record<string, unknown>): void {
-    const call = this.settle(id)
+  private notice(notice: PluginNotice): void {
+    if ('event' in notice) {
+      if (notice.event === 'ready') {
+        if (this.manifest === undefined) this.manifest = notice.manifest
+        this.readyWaiter?.resolve()
+      } else {
+        this.readyWaiter?.reject(new MemweaveError('plugin', 'invalid_argument', `plugin '${this.options.label}' failed to load: ${notice.message}`))
+      }
+      return
+    }
+    const call = this.pending.get(notice.call)
+    if (call === undefined) return
+    this.arm(notice.call, call)
+    call.progress?.(notice.fraction, notice.note)
+  }
+
+  private reply(reply: ChannelReply): void {
+    const call = this.settle(reply.id)
     if (call === undefined) return // answered after its timeout: dropped
-    const error = message['error']
-    if (error === undefined) { call.resolve(message['result']); return }
-    const kind = isRecord(error) && isErrorKind(error['kind']) ? error['kind'] : 'internal'
-    const text = isRecord(error) && typeof error['message'] === 'string' ? error['message'].slice(0, 1000) : 'failed'
+    if (!('error' in reply)) { call.resolve(reply.result); return }
+    const kind = isErrorKind(reply.error.kind) ? reply.error.kind : 'internal'
+    const text = reply.error.message
     this.options.log.warn({ plugin: this.options.label, op: call.op, kind }, `plugin '${this.options.label}' failed '${call.op}': ${text}`)
     call.reject(new MemweaveError('plugin', kind, `plugin '${this.options.label}': ${text}`))
   }
 
-  private callback(id: number, op: CallbackOp, message: Record<string, unknown>): void {
+  private callback(id: number, op: CallbackOp, message: Readonly<Record<string, unknown>>): void {
     if (this.callbacksInFlight >= MAX_CALLBACKS_IN_FLIGHT) {
       // A plugin firing callbacks without waiting for answers would queue unbounded work in the daemon.
       if (this.callbacksInFlight === MAX_CALLBACKS_IN_FLIGHT) this.options.log.warn({ plugin: this.options.label }, `plugin '${this.options.label}' refused: more than ${MAX_CALLBACKS_IN_FLIGHT} callbacks in flight`)

@@ -46,6 +46,16 @@ export function addMountCommand(program: Command): void {
           const why = await Promise.race([stop.promise, lost])
           log.info({ why }, 'unmounting')
           await mounted.unmount()
+          if (why !== 'daemon connection lost' || mounted.openFiles === 0) return
+          // Files opened before the loss still read through us (ENOTCONN): serve them until they are closed
+          // (or a stop signal), so none is left with an unanswered request when this process exits.
+          log.info({ openFiles: mounted.openFiles }, 'the daemon is gone: answering ENOTCONN until the files still open are closed')
+          const keepAlive = setInterval(() => undefined, 1 << 30) // the FUSE thread no longer holds the event loop open
+          try {
+            await Promise.race([mounted.openFilesReleased(), stop.promise])
+          } finally {
+            clearInterval(keepAlive)
+          }
         })
       } finally {
         stop.dispose()

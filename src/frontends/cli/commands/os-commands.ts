@@ -25,10 +25,13 @@ export function addOsCommands(program: Command): void {
         const processes = await processInfos(client, os)
         if (out.json) { out.jsonValue(processes); return }
         const ordered = options.tree === true ? treeOrder(processes) : processes.map((p) => ({ info: p, depth: 0 }))
-        out.table(['PID', 'PPID', 'NAME', 'STATE', 'UID', 'THR', 'CMDLINE'], ordered.map(({ info, depth }) => [
+        // A damaged guest (corrupt task_structs) adds a DAMAGE column naming what is wrong with each affected process.
+        const damaged = processes.some((p) => damageText(p) !== '')
+        out.table(['PID', 'PPID', 'NAME', 'STATE', 'UID', 'THR', 'CMDLINE', ...(damaged ? ['DAMAGE'] : [])], ordered.map(({ info, depth }) => [
           String(info.pid), String(info.ppid),
           `${depth > 0 ? `${'   '.repeat(depth - 1)} \\_ ` : ''}${String(info.name ?? '?')}`,
           String(info.state ?? ''), String(info.uid ?? ''), String(info.threads ?? ''), cmdlineText(info),
+          ...(damaged ? [damageText(info)] : []),
         ]))
       })
     })
@@ -117,6 +120,13 @@ function treeOrder(processes: readonly ProcessRecord[]): { info: ProcessRecord; 
   }
   visit(-1, 0)
   return out
+}
+
+/** The process's damage notes (info.damage), joined and cut like a command line; '' when whole. */
+function damageText(info: Record<string, unknown>): string {
+  const notes = Array.isArray(info.damage) ? info.damage.map(String) : []
+  const text = notes.join('; ')
+  return text.length > CMDLINE_WIDTH ? `${text.slice(0, CMDLINE_WIDTH - 1)}…` : text
 }
 
 function cmdlineText(info: Record<string, unknown>): string {

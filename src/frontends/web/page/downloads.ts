@@ -1,43 +1,44 @@
 /**
- * Downloads: a leaf, or a range of a mem leaf, read in 1 MiB pieces over the
- * protocol, collected into a Blob and handed to the browser as a file (the
- * pieces are read one after another, so the daemon never holds more than
- * one). A range with unmapped pages is refused rather than filled with
- * zeros; a process's whole memory is its `core` leaf.
+ * Downloads streamed to disk by the browser itself: the page asks the daemon
+ * for a one-time download ticket over its session (protocol 1.4 `download`:
+ * the path, the range, the session's own rights), then posts a small form
+ * carrying the ticket in its body to the daemon's `/download`. The daemon
+ * streams the leaf as an attachment, so the bytes go straight to the
+ * browser's download manager: nothing is collected in page memory, and no
+ * credential is ever in a URL. A process's whole memory is its `core` leaf.
  */
+import type { DownloadGrant } from '../../../net/index.js'
+import type { Region } from './memory-map.js'
 import type { PageClient } from './protocol.js'
-
-const CHUNK = 1 << 20
 
 export interface DownloadRange { readonly start: bigint; readonly length: bigint }
 
-/** Reads [start, start+length) (or a whole leaf: length undefined, until a short read) and saves it as `name`. */
-export async function download(client: PageClient, path: string, name: string, range: DownloadRange | undefined, onProgress: (bytes: number) => void): Promise<number> {
-  const opened = await client.open(path)
-  const parts: Uint8Array[] = []
-  let total = 0
-  try {
-    const start = range?.start ?? 0n
-    const end = range === undefined ? (opened.sizeBytes ?? 1n << 62n) : start + range.length
-    for (let at = start; at < end;) {
-      const length = Number(end - at < BigInt(CHUNK) ? end - at : BigInt(CHUNK))
-      const [piece] = await client.read(opened.handle, [{ addr: at, length }])
-      if (piece === undefined || !piece.ok) throw new Error(`cannot read at 0x${at.toString(16)}: ${piece?.ok === false ? piece.error.message : 'no answer'} (nothing saved)`)
-      parts.push(piece.data)
-      total += piece.data.length
-      onProgress(total)
-      if (piece.data.length < length) break
-      at += BigInt(length)
-    }
-  } finally {
-    await client.close(opened.handle).catch(() => null)
+/** Saves a leaf, or [start, start+length) of it, as `name`; resolves once the browser was handed the download. */
+export async function download(client: PageClient, path: string, name: string, range: DownloadRange | undefined): Promise<DownloadGrant> {
+  const grant = await client.call('download', { path, name, ...(range === undefined ? {} : { offset: range.start, length: range.length }) })
+  const form = document.createElement('form')
+  form.method = 'POST'
+  form.action = grant.action
+  form.enctype = 'application/x-www-form-urlencoded'
+  const ticket = document.createElement('input')
+  ticket.type = 'hidden'
+  ticket.name = 'ticket'
+  ticket.value = grant.ticket
+  form.append(ticket)
+  document.body.append(form)
+  form.submit()
+  form.remove()
+  return grant
+}
+
+/** The first address of [start, end) that no region maps, or undefined when the regions cover all of it. */
+export function firstUnmapped(regions: readonly Region[], start: bigint, end: bigint): bigint | undefined {
+  let at = start
+  for (const region of [...regions].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
+    if (at >= end) return undefined
+    if (region.end <= at) continue
+    if (region.start > at) return at
+    at = region.end
   }
-  const blob = new Blob(parts as BlobPart[], { type: 'application/octet-stream' })
-  const url = URL.createObjectURL(blob)
-  const link = document.createElement('a')
-  link.href = url
-  link.download = name
-  link.click()
-  setTimeout(() => URL.revokeObjectURL(url), 60_000)
-  return total
+  return at >= end ? undefined : at
 }

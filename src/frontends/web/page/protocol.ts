@@ -7,12 +7,17 @@
  */
 import { Packr } from 'msgpackr'
 import type {
-  Entry, Op, OpenResult, ProgressEvent, RequestBodies, ResultBodies, ServerHello, Stat, StaleEvent, WireError, WireLimits, WireReadPiece, WireReadResult,
+  Entry, ObjectEvent, Op, OpenResult, ProgressEvent, RequestBodies, ResultBodies, ServerHello, Stat, StaleEvent, WireError, WireLimits, WireReadPiece, WireReadResult,
 } from '../../../net/index.js'
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', useBigIntExtension: true })
-/** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events). */
-const VERSION = { major: 1, minor: 2 }
+/** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events; 1.4: appeared/gone). */
+const VERSION = { major: 1, minor: 4 }
+
+/** What a watch hears: a branch changed (list it again), or (watches with objects) one object appeared or went. */
+export type WatchEvent =
+  | { readonly event: 'change'; readonly path: string }
+  | { readonly event: 'appeared' | 'gone'; readonly path: string; readonly object: ObjectEvent['object'] }
 
 export class ProtocolError extends Error {
   constructor(readonly code: number, message: string) {
@@ -36,7 +41,7 @@ export class PageClient {
   private nextId = 1
   private hello: ServerHello | undefined
   private readonly staleListeners = new Set<(event: StaleEvent) => void>()
-  private readonly changeListeners = new Map<number, (path: string) => void>()
+  private readonly changeListeners = new Map<number, (event: WatchEvent) => void>()
   private readonly closeListeners = new Set<(reason: string) => void>()
   closedReason: string | undefined
   /** Requests sent and not answered; beyond the daemon's maxInFlight the rest wait here, in order. */
@@ -122,7 +127,11 @@ export class PageClient {
     return results.flat().map((r: WireReadResult): ReadOutcome => ('data' in r ? { ok: true, data: r.data } : 'error' in r ? { ok: false, error: r.error } : { ok: false, error: { code: 0, message: 'ring replies are for unix clients' } }))
   }
 
-  /** Reads a whole text leaf (open, read to the end, close). */
+  /**
+   * Reads a whole text leaf (open, read to the end, close). The close is sent at once but not waited
+   * for: the text is ready after two round trips, not three (a failed close only leaves a handle the
+   * daemon drops with the session).
+   */
   async readText(path: string): Promise<string> {
     const opened = await this.open(path)
     try {
@@ -131,12 +140,13 @@ export class PageClient {
       if (result === undefined || !result.ok) throw new ProtocolError(result?.ok === false ? result.error.code : 0, result?.ok === false ? result.error.message : 'no result')
       return new TextDecoder().decode(result.data)
     } finally {
-      await this.close(opened.handle).catch(() => null)
+      void this.close(opened.handle).catch(() => null)
     }
   }
 
-  async watch(path: string, listener: (path: string) => void): Promise<() => void> {
-    const { watchId } = await this.call('watch', { path })
+  /** objects: also hear which objects appeared or went (a live OS's processes), instead of the change they explain. */
+  async watch(path: string, listener: (event: WatchEvent) => void, objects = false): Promise<() => void> {
+    const { watchId } = await this.call('watch', { path, ...(objects ? { objects } : {}) })
     this.changeListeners.set(watchId, listener)
     return () => { this.changeListeners.delete(watchId); void this.call('unwatch', { watchId }).catch(() => null) }
   }
@@ -180,7 +190,10 @@ export class PageClient {
     } else if (event === 'stale' && 'handle' in message) {
       for (const listener of this.staleListeners) listener(message as StaleEvent)
     } else if (event === 'change' && 'watchId' in message && typeof message.watchId === 'number' && 'path' in message && typeof message.path === 'string') {
-      this.changeListeners.get(message.watchId)?.(message.path)
+      this.changeListeners.get(message.watchId)?.({ event: 'change', path: message.path })
+    } else if ((event === 'appeared' || event === 'gone') && 'watchId' in message && typeof message.watchId === 'number' && 'path' in message && typeof message.path === 'string'
+      && 'object' in message && typeof message.object === 'object' && message.object !== null) {
+      this.changeListeners.get(message.watchId)?.({ event, path: message.path, object: message.object as ObjectEvent['object'] })
     }
   }
 

@@ -14,7 +14,7 @@ export function securityHeaders(socketOrigin: string): Record<string, string> {
     "img-src 'self' data:",
     `connect-src ${socketOrigin}`,
     "base-uri 'none'",
-    "form-action 'none'",
+    "form-action 'self'",
     "frame-ancestors 'none'",
   ].join('; ')
   return {

@@ -78,8 +78,8 @@ for (const { label, data } of sources) {
     const firstLookupMs = performance.now() - started - parsedMs
     t.diagnostic(`${data.name}: ${data.bytes.length} bytes, ${btf.typeCount} types, parse ${parsedMs.toFixed(1)} ms, name index + first lookup ${firstLookupMs.toFixed(1)} ms`)
     assert.ok(btf.typeCount > 50_000)
-    // A generous bound that only a pathological slowdown breaks (the target is well under 300 ms).
-    assert.ok(parsedMs + firstLookupMs < 3000, `parse took ${parsedMs.toFixed(0)} ms`)
+    // No time bound here: on a loaded machine any wall-clock limit flakes. Speed is npm run bench's
+    // (the OS open of bench/linux-live.bench.ts includes this parse); the diagnostic above shows it.
     checkCommonLayout(btf)
     if (data.name.startsWith('6.1.')) {
       const module = btf.struct('module')

@@ -151,13 +151,12 @@ function exercise(bytes: Uint8Array): number {
   return errors
 }
 
-/** Runs a property whose every case must finish well inside a generous bound (a hang or blow-up, not speed, is what this catches). */
-function bounded(run: () => void): void {
-  const started = performance.now()
-  run()
-  const elapsedMs = performance.now() - started
-  assert.ok(elapsedMs < 2000, `one case took ${elapsedMs.toFixed(0)} ms`)
-}
+/**
+ * The fuzz tests catch a hang or a blow-up, not slowness: they carry no per-case wall-clock limit
+ * (one flakes on a loaded 2-core machine), only this test timeout, far above any sane run, which a
+ * parser that loops on a cyclic type graph still hits. Speed is npm run bench's.
+ */
+const HANG = { timeout: 10 * 60_000 }
 
 test('the unmodified sample passes the exerciser with only expected misses', () => {
   const bytes = sample()
@@ -167,26 +166,26 @@ test('the unmodified sample passes the exerciser with only expected misses', () 
   assert.ok(exercise(bytes) > 0)
 })
 
-test('fuzz: truncations at every length only give MemweaveErrors', () => {
+test('fuzz: truncations at every length only give MemweaveErrors', HANG, () => {
   const bytes = sample()
-  for (let length = 0; length < bytes.length; length++) bounded(() => { exercise(bytes.subarray(0, length)) })
+  for (let length = 0; length < bytes.length; length++) exercise(bytes.subarray(0, length))
   fc.assert(fc.property(fc.integer({ min: 0, max: bytes.length }), (typeLen) => {
     // Shrink the declared type section instead: the parser then meets a type cut mid-way.
-    bounded(() => { exercise(withU32(bytes, 12, typeLen & ~3)) })
+    exercise(withU32(bytes, 12, typeLen & ~3))
   }), { numRuns: 200, seed: 1 })
 })
 
-test('fuzz: random header bytes', () => {
+test('fuzz: random header bytes', HANG, () => {
   const bytes = sample()
   fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.boolean(), (edits, keepMagic) => {
     const copy = bytes.slice()
     for (const [at, value] of edits) copy[at] = value
     if (keepMagic) { copy[0] = 0x9f; copy[1] = 0xeb; copy[2] = 1 }
-    bounded(() => { exercise(copy) })
+    exercise(copy)
   }), { numRuns: 500, seed: 2 })
 })
 
-test('fuzz: random words in the type section, including kinds, vlen counts and string offsets', () => {
+test('fuzz: random words in the type section, including kinds, vlen counts and string offsets', HANG, () => {
   const bytes = sample()
   const typeLen = new DataView(bytes.buffer).getUint32(12, true)
   const words = typeLen / 4
@@ -198,11 +197,11 @@ test('fuzz: random words in the type section, including kinds, vlen counts and s
   fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: words - 1 }), wordValue), { minLength: 1, maxLength: 6 }), (edits) => {
     let copy = bytes
     for (const [word, value] of edits) copy = withU32(copy, 24 + word * 4, value)
-    bounded(() => { exercise(copy) })
+    exercise(copy)
   }), { numRuns: 1000, seed: 3 })
 })
 
-test('fuzz: entirely random blobs behind a valid header', () => {
+test('fuzz: entirely random blobs behind a valid header', HANG, () => {
   fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 400 }), fc.integer({ min: 0, max: 400 }), (body, split) => {
     const typeLen = Math.min(split, body.length) & ~3
     const out = new Uint8Array(24 + body.length)
@@ -216,11 +215,11 @@ test('fuzz: entirely random blobs behind a valid header', () => {
     out.set(body, 24)
     // Make the string section well-formed so most cases get as far as the type walk.
     if (body.length > typeLen) { out[24 + typeLen] = 0; out[out.length - 1] = 0 }
-    bounded(() => { exercise(out) })
+    exercise(out)
   }), { numRuns: 1000, seed: 4 })
 })
 
-test('fuzz: random type graphs (members, typedefs, pointers and arrays pointing anywhere, cycles included)', () => {
+test('fuzz: random type graphs (members, typedefs, pointers and arrays pointing anywhere, cycles included)', HANG, () => {
   const node = fc.record({
     kind: fc.constantFrom('struct', 'union', 'typedef', 'ptr', 'array', 'const', 'fwd'),
     named: fc.boolean(),
@@ -246,6 +245,6 @@ test('fuzz: random type graphs (members, typedefs, pointers and arrays pointing 
         case 'fwd': b.fwd(name, spec.named); break
       }
     })
-    bounded(() => { exercise(b.build()) })
+    exercise(b.build())
   }), { numRuns: 1000, seed: 5 })
 })

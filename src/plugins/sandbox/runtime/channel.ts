@@ -72,7 +72,8 @@ export type Callback = { [K in CallbackOp]: { readonly id: number; readonly op: 
 export type ChannelPieceResult = { readonly data: Uint8Array } | { readonly ok: true } | { readonly error: ChannelError }
 
 export type PluginNotice =
-  | { readonly event: 'ready'; readonly manifest: Readonly<Record<string, unknown>> }
+  /** The manifest is whatever the plugin sent; the daemon checks it (manifest-check.ts). */
+  | { readonly event: 'ready'; readonly manifest: unknown }
   | { readonly event: 'failed'; readonly message: string }
   | { readonly op: 'progress'; readonly call: number; readonly fraction: number; readonly note?: string }
 

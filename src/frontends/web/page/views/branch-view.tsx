@@ -3,7 +3,7 @@ import { useAsync } from '../hooks.js'
 import { formatRoute, joinTreePath } from '../route.js'
 import { clientOf } from '../state.js'
 import { sizeText } from '../format.js'
-import { download } from '../downloads.js'
+import { DownloadButton, downloadable } from './download-button.js'
 
 export function BranchView(props: { path: string }) {
   const listing = useAsync(() => clientOf().list(props.path), [props.path])
@@ -20,8 +20,7 @@ export function BranchView(props: { path: string }) {
             <td>{entry.type === 'branch' ? 'branch' : entry.meta?.content ?? 'leaf'}</td>
             <td class="num">{entry.type === 'leaf' ? sizeText(entry.meta?.sizeBytes) : ''}</td>
             <td class="dim">{entry.meta === undefined ? '' : `${entry.meta.readable ? 'r' : '-'}${entry.meta.writable ? 'w' : '-'}${entry.meta.rpc ? 'x' : '-'}`}</td>
-            <td>{entry.type === 'leaf' && entry.meta?.readable === true && entry.meta.content !== 'mem' && entry.meta.content !== 'control'
-              ? <button class="small" onClick={() => { void download(clientOf(), joinTreePath(props.path, entry.name), entry.name, undefined, () => undefined) }}>download</button> : null}</td>
+            <td>{downloadable(entry) ? <DownloadButton parent={props.path} name={entry.name} /> : null}</td>
           </tr>
         ))}
       </tbody>

@@ -12,6 +12,7 @@ import type { Region } from '../memory-map.js'
 import { formatRoute, joinTreePath } from '../route.js'
 import { clientOf } from '../state.js'
 import { KeyValues } from './text-view.js'
+import { DownloadButton, downloadable } from './download-button.js'
 
 export async function loadRegions(processPath: string, withPhys = true): Promise<Region[]> {
   const client = clientOf()
@@ -40,7 +41,8 @@ export function ProcessView(props: { path: string }) {
           <h2>Leaves</h2>
           <ul class="leaves">
             {leaves.state === 'done' ? leaves.value.map((e) => (
-              <li key={e.name}><a href={formatRoute({ path: joinTreePath(props.path, e.name) })}>{e.name}{e.type === 'branch' ? '/' : ''}</a> <span class="dim">{e.meta?.content ?? ''}</span></li>
+              <li key={e.name}><a href={formatRoute({ path: joinTreePath(props.path, e.name) })}>{e.name}{e.type === 'branch' ? '/' : ''}</a> <span class="dim">{e.meta?.content ?? ''}</span>
+                {downloadable(e) ? <> <DownloadButton parent={props.path} name={e.name} /></> : null}</li>
             )) : null}
           </ul>
           <p><a class="button" href={formatRoute({ path: memPath })}>Open memory</a></p>

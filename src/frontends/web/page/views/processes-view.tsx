@@ -3,11 +3,17 @@
  * each, pipelined), sortable by any column, filtered by a text box (`/`),
  * or shown as a tree by parent pid. A row opens the process (its info and
  * memory map). Names and command lines are guest data: text only.
+ *
+ * The table follows the OS without a reload: it watches the processes
+ * branch with `objects` (1.4), adds a row when a process appears (reading
+ * its info) and drops one when it goes; a plain change (through a peer)
+ * lists the whole table again.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
-import { useAsync } from '../hooks.js'
+import type { Async } from '../hooks.js'
+import type { WatchEvent } from '../protocol.js'
 import { formatRoute } from '../route.js'
-import { clientOf } from '../state.js'
+import { clientOf, errorText } from '../state.js'
 
 export interface ProcessRow {
   readonly pid: number
@@ -27,15 +33,54 @@ const COLUMNS: readonly Column[] = ['pid', 'ppid', 'name', 'state', 'uid', 'thre
 export async function loadProcesses(osPath: string): Promise<ProcessRow[]> {
   const client = clientOf()
   const pids = (await client.list(`${osPath}/processes/by-pid`)).map((e) => e.name)
-  const rows = await Promise.all(pids.map(async (pid) => {
-    try {
-      return toRow(JSON.parse(await client.readText(`${osPath}/processes/by-pid/${pid}/info`)) as Record<string, unknown>)
-    } catch (err) {
-      // A process that exited between listing and reading is simply left out.
-      return err instanceof Error ? undefined : undefined
-    }
-  }))
+  const rows = await Promise.all(pids.map((pid) => loadRow(osPath, pid)))
   return rows.filter((r): r is ProcessRow => r !== undefined)
+}
+
+/** One process's row, or undefined when it exited before its info could be read (it is simply left out). */
+async function loadRow(osPath: string, pid: string): Promise<ProcessRow | undefined> {
+  try {
+    return toRow(JSON.parse(await clientOf().readText(`${osPath}/processes/by-pid/${pid}/info`)) as Record<string, unknown>)
+  } catch (err) {
+    return err instanceof Error ? undefined : undefined
+  }
+}
+
+/**
+ * The rows of an OS's process table, kept up to date by a watch. Events that come while the
+ * table is first read are applied after it, in order.
+ */
+function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]> {
+  const [table, setTable] = useState<Async<ProcessRow[]>>({ state: 'loading' })
+  useEffect(() => {
+    let current = true
+    let relist: ReturnType<typeof setTimeout> | undefined
+    let queued: WatchEvent[] | undefined = []
+    const update = (change: (rows: ProcessRow[]) => ProcessRow[]): void => {
+      if (current) setTable((t) => (t.state === 'done' ? { state: 'done', value: change(t.value) } : t))
+    }
+    const apply = (event: WatchEvent): void => {
+      if (event.event === 'change') {
+        clearTimeout(relist)
+        relist = setTimeout(() => { void loadProcesses(osPath).then((rows) => update(() => rows), () => undefined) }, 250)
+        return
+      }
+      const pid = Number(event.object['pid'])
+      if (event.event === 'gone') { update((rows) => rows.filter((r) => r.pid !== pid)); return }
+      void loadRow(osPath, String(pid)).then((row) => { if (row !== undefined) update((rows) => [...rows.filter((r) => r.pid !== pid), row]) })
+    }
+    setTable({ state: 'loading' })
+    const unwatch = clientOf().watch(`${osPath}/processes`, (event) => { if (queued === undefined) apply(event); else queued.push(event) }, true).catch(() => undefined)
+    void unwatch.then(() => loadProcesses(osPath)).then((rows) => {
+      if (!current) return
+      setTable({ state: 'done', value: rows })
+      const waiting = queued ?? []
+      queued = undefined
+      waiting.forEach(apply)
+    }, (err: unknown) => { if (current) setTable({ state: 'failed', error: errorText(err) }) })
+    return () => { current = false; clearTimeout(relist); void unwatch.then((stop) => stop?.()) }
+  }, [osPath, generation])
+  return table
 }
 
 function toRow(info: Record<string, unknown>): ProcessRow {
@@ -60,7 +105,7 @@ async function refreshOs(osPath: string): Promise<void> {
 
 export function ProcessesView(props: { osPath: string }) {
   const [generation, setGeneration] = useState(0)
-  const loaded = useAsync(() => loadProcesses(props.osPath), [props.osPath, generation])
+  const loaded = useProcessRows(props.osPath, generation)
   const [sort, setSort] = useState<{ column: Column; down: boolean }>({ column: 'pid', down: false })
   const [filter, setFilter] = useState('')
   const [tree, setTree] = useState(false)

@@ -16,7 +16,8 @@ export function SideNav() {
       if (live) setObjects(next)
     }
     void load()
-    const unwatch = client.watch('', () => { void load() }).catch(() => undefined)
+    // Only objects at the top matter here (an OS or connector made or removed, a peer); a process coming or going does not.
+    const unwatch = client.watch('', (event) => { if (event.path.split('/').length <= 2) void load() }).catch(() => undefined)
     return () => { live = false; void unwatch.then((u) => u?.()) }
   }, [])
   const here = route.value.path

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { RING_HEADER_BYTES, RING_KEY_BYTES, RING_MAGIC } from '../src/net/data-ring.js'
 import { Lifetime, memLeaf, staticBranch, Tree } from '../src/tree/index.js'
-import { RegionMemory } from './protocol-fixtures.js'
+import { RegionMemory } from './protocol-kit.js'
 
 export const MIB = 1 << 20
 /** The smallest ring the daemon takes by default: 1 MiB file, so 1 MiB - 4 KiB of ring. */

@@ -128,15 +128,6 @@ export async function serve(tree: Tree, options: { token?: string; limits?: Part
   }
 }
 
-/** Polls until `condition` holds; fails with `what` after a generous deadline (never a timing assertion). */
-export async function waitFor(condition: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
-  const end = Date.now() + deadlineMs
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open = (): void => {}
   const promise = new Promise<void>((resolve) => { open = resolve })
