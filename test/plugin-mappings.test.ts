@@ -16,7 +16,7 @@ import { staticBranch, Tree } from '../src/tree/index.js'
 function setup(os: TestOs, extra: ReturnType<typeof pluginMappings> = []): Tree {
   const tree = new Tree({ allowWrite: false })
   for (const mapping of [...OS_MAPPINGS.filter((m) => m.name !== 'environ'), ...BUILTIN_PLUGIN_MAPPINGS, ...extra]) tree.registry.add(mapping)
-  const osBranch = tree.registry.objectBranch({ kind: OS_OBJECT, value: { name: 't', kind: 'test', os, openMs: 1, connectorName: undefined }, identity: 'os:t#1', lifetime: os.lifetime })
+  const osBranch = tree.registry.objectBranch({ class: OS_OBJECT, value: { name: 't', kind: 'test', os, openMs: 1, connectorName: undefined }, identity: 'os:t#1', lifetime: os.lifetime })
   tree.setRoot(staticBranch({ os: staticBranch({ t: osBranch }) }))
   return tree
 }

@@ -1,9 +1,9 @@
 /**
  * The tree under connector/NAME/: `mem` (physical memory) and `info`, as
- * mappings on the connector object kind so plugins can add more.
+ * mappings on the connector object class so plugins can add more.
  */
-import { jsonLeaf, memLeaf, objectKind } from '../tree/index.js'
-import type { LeafMapping, ObjectKind } from '../tree/index.js'
+import { jsonLeaf, memLeaf, objectClass } from '../tree/index.js'
+import type { LeafMapping, ObjectClass } from '../tree/index.js'
 import type { Connector } from './connector.js'
 
 export interface NamedConnector {
@@ -12,7 +12,7 @@ export interface NamedConnector {
   readonly connector: Connector
 }
 
-export const CONNECTOR_OBJECT: ObjectKind<NamedConnector> = objectKind<NamedConnector>('connector')
+export const CONNECTOR_OBJECT: ObjectClass<NamedConnector> = objectClass<NamedConnector>('connector')
 
 export const connectorMemLeaf: LeafMapping<NamedConnector> = {
   on: CONNECTOR_OBJECT,

@@ -53,7 +53,7 @@ export interface WireError {
 export interface ClientIdentity {
   /** Free text for logs: 'cli', 'fuse', 'web', 'peer:NAME'. */
   readonly name?: string
-  /** Node ids this connection already passed through (peers forward it; loops are refused). */
+  /** Node ids this connection already passed through (peers forward it; loops are refused). In code this hop list is `via`; the wire name stays. */
   readonly chain?: readonly string[]
 }
 

@@ -14,6 +14,8 @@ export type { ConnectorRecord, OsRecord } from './object-store.js'
 export { KindRegistry } from './kind-registry.js'
 export { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS } from './builtins.js'
 export { MEMWEAVE_VERSION } from '../version.js'
+/** Helper processes a FUSE-mounting daemon starts before it mounts (spawn order keeps /dev/fuse out of them). */
+export { startBundler } from '../plugins/index.js'
 export { currentEventVia, currentVia, outsideRequests, runWithVia } from '../tree/index.js'
 export { forwardVia, MAX_HOPS, notifyFromPeer } from './peers/hop-rules.js'
 export { PeerWiring } from './peers/peer-wiring.js'

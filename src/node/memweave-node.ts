@@ -66,7 +66,7 @@ export class MemweaveNode {
     this.tree = new Tree({
       allowWrite: options.allowWrite,
       onFilterError: (failure) => {
-        this.log.warn({ err: failure.error, mapping: `${failure.kind}/${failure.name}`, owner: failure.owner }, `the filter of mapping '${failure.name}' (${failure.owner}) threw; the mapping is hidden`)
+        this.log.warn({ err: failure.error, mapping: `${failure.objectClass}/${failure.name}`, owner: failure.owner }, `the filter of mapping '${failure.name}' (${failure.owner}) threw; the mapping is hidden`)
       },
     })
     for (const kind of options.connectorKinds) this.connectorKinds.add(kind)
@@ -93,7 +93,7 @@ export class MemweaveNode {
   /** Runs one `os/new` line; `trusted` as for newConnector (a symbols= file outside the roots). */
   async newOs(line: string, trusted = false): Promise<string> {
     const parsed = parseCreateLine(line)
-    const on = parsed.chainOn
+    const on = parsed.on
     if (on !== undefined && on.includes('.') && !this.store.connectors.has(on)) await this.remoteConnectors?.(on)
     const record = await this.store.createOs(parsed, trusted)
     return `os '${record.name}' created (${record.kind}, ${Math.round(record.openMs)} ms)`
@@ -102,10 +102,10 @@ export class MemweaveNode {
   private buildRoot(): Branch {
     const registry = this.tree.registry
     const localConnectors = dynamicBranch(() => new Map<string, TreeNode>([...this.store.connectors.values()].map((r) => [r.name,
-      registry.objectBranch({ kind: CONNECTOR_OBJECT, value: { name: r.name, kind: r.kind, connector: r.connector }, identity: r.identity, lifetime: r.connector.lifetime })])))
+      registry.objectBranch({ class: CONNECTOR_OBJECT, value: { name: r.name, kind: r.kind, connector: r.connector }, identity: r.identity, lifetime: r.connector.lifetime })])))
     const localOses = dynamicBranch(() => new Map<string, TreeNode>([...this.store.oses.values()].map((r) => [r.name,
       registry.objectBranch({
-        kind: OS_OBJECT,
+        class: OS_OBJECT,
         value: { name: r.name, kind: r.kind, os: r.os, openMs: r.openMs, connectorName: r.connectorName },
         identity: r.identity,
         lifetime: r.os.lifetime,

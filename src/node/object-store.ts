@@ -17,7 +17,7 @@ export interface ConnectorRecord {
   readonly name: string
   readonly kind: string
   readonly args: KindArgs
-  readonly chainOn: string | undefined
+  readonly on: string | undefined
   readonly connector: Connector
   readonly identity: string
   readonly createdAt: Date
@@ -67,9 +67,9 @@ export class ObjectStore {
     try {
       const kind = this.options.connectorKinds.get(line.kind)
       let parentLifetime = this.options.rootLifetime
-      if (line.chainOn !== undefined) {
-        const os = this.oses.get(line.chainOn)
-        if (os === undefined) throw new MemweaveError('node', 'not_found', `connector '${name}': no OS named '${line.chainOn}' to chain on`)
+      if (line.on !== undefined) {
+        const os = this.oses.get(line.on)
+        if (os === undefined) throw new MemweaveError('node', 'not_found', `connector '${name}': no OS named '${line.on}' to chain on`)
         parentLifetime = os.os.lifetime
       }
       const description = `connector '${name}'`
@@ -82,7 +82,7 @@ export class ObjectStore {
         description,
       }).catch((err: unknown) => { throw toMemweaveError(err, 'connector', `connector '${name}' (${line.kind}:${line.args.raw})`) })
       const record: ConnectorRecord = {
-        name, kind: line.kind, args: line.args, chainOn: line.chainOn, connector,
+        name, kind: line.kind, args: line.args, on: line.on, connector,
         identity: `connector:${name}#${++this.serial}`, createdAt: new Date(),
       }
       this.connectors.set(name, record)
@@ -107,9 +107,9 @@ export class ObjectStore {
     try {
       const kind = this.options.osKinds.get(line.kind)
       let connector: ConnectorRecord | undefined
-      if (line.chainOn !== undefined) {
-        connector = this.connectors.get(line.chainOn)
-        if (connector === undefined) throw new MemweaveError('node', 'not_found', `os '${name}': no connector named '${line.chainOn}' (see connector/)`)
+      if (line.on !== undefined) {
+        connector = this.connectors.get(line.on)
+        if (connector === undefined) throw new MemweaveError('node', 'not_found', `os '${name}': no connector named '${line.on}' (see connector/)`)
       } else if (kind.needsConnector) {
         throw new MemweaveError('node', 'invalid_argument', `os '${name}': kind '${line.kind}' needs a connector: '${name} -c CONNECTOR ${line.kind}'`)
       }
@@ -161,7 +161,7 @@ export class ObjectStore {
   async removeOs(name: string, force: boolean): Promise<void> {
     const record = this.oses.get(name)
     if (record === undefined) throw new MemweaveError('node', 'not_found', `no OS named '${name}'`)
-    const chained = [...this.connectors.values()].filter((c) => c.chainOn === name)
+    const chained = [...this.connectors.values()].filter((c) => c.on === name)
     const open = this.options.tree.handles.openUnder(record.identity)
     if (!force && (chained.length > 0 || open.length > 0)) {
       const why = [

@@ -9,7 +9,7 @@
  *                  threads/TID/{info,registers,registers.json}
  *   MODULE_OBJECT  info, mem
  *
- * Plugins attach to the same object kinds. The core writer (core-file/)
+ * Plugins attach to the same object classes. The core writer (core-file/)
  * turns any OsProcess into an ELF core, streamed from its memory.
  */
 export type {

@@ -1,10 +1,10 @@
 /**
- * Object kinds the OS tree hosts. Features (built-in leaves, plugins) attach
+ * Object classes the OS tree hosts. Features (built-in leaves, plugins) attach
  * to these with mappings: e.g. a `maps` leaf on every process, an `environ`
  * leaf on processes of OS kinds that can read environments.
  */
-import { objectKind } from '../tree/index.js'
-import type { ObjectKind } from '../tree/index.js'
+import { objectClass } from '../tree/index.js'
+import type { ObjectClass } from '../tree/index.js'
 import type { ModuleInfo, OsInstance, OsProcess } from './os-model.js'
 
 export interface NamedOs {
@@ -31,6 +31,6 @@ export interface ModuleObject {
   readonly module: ModuleInfo
 }
 
-export const OS_OBJECT: ObjectKind<NamedOs> = objectKind<NamedOs>('os')
-export const PROCESS_OBJECT: ObjectKind<ProcessObject> = objectKind<ProcessObject>('process')
-export const MODULE_OBJECT: ObjectKind<ModuleObject> = objectKind<ModuleObject>('module')
+export const OS_OBJECT: ObjectClass<NamedOs> = objectClass<NamedOs>('os')
+export const PROCESS_OBJECT: ObjectClass<ProcessObject> = objectClass<ProcessObject>('process')
+export const MODULE_OBJECT: ObjectClass<ModuleObject> = objectClass<ModuleObject>('module')

@@ -12,7 +12,7 @@ import { physAddr, virtAddr } from '../mem/index.js'
 import type { MemoryView, PieceResult, ReadPiece, VirtAddr, WritePiece, WriteResult } from '../mem/index.js'
 import { MODULE_OBJECT, OS_OBJECT, PROCESS_OBJECT, WindowMemory } from '../os/index.js'
 import type { ModuleObject, NamedOs, ProcessObject } from '../os/index.js'
-import type { ObjectKind } from '../tree/index.js'
+import type { ObjectClass } from '../tree/index.js'
 import type {
   AttachKind, MemoryRange, ObjectDescriptor, ObjectFeature, PluginMapEntry, PluginModuleInfo,
 } from './plugin-api.js'
@@ -28,9 +28,9 @@ export interface ObjectAccess {
   environ(): Promise<Record<string, string>>
 }
 
-/** The tree's object kind for each attach kind, and how to reach an object of it. */
+/** The tree's object class for each attach kind (the plugin API's public word), and how to reach an object of it. */
 export interface AttachTarget<T> {
-  readonly kind: ObjectKind<T>
+  readonly class: ObjectClass<T>
   readonly access: (value: T) => ObjectAccess
 }
 
@@ -161,10 +161,10 @@ export function connectorAccess(value: NamedConnector): ObjectAccess {
   }
 }
 
-export const PROCESS_TARGET: AttachTarget<ProcessObject> = { kind: PROCESS_OBJECT, access: processAccess }
-export const MODULE_TARGET: AttachTarget<ModuleObject> = { kind: MODULE_OBJECT, access: moduleAccess }
-export const OS_TARGET: AttachTarget<NamedOs> = { kind: OS_OBJECT, access: osAccess }
-export const CONNECTOR_TARGET: AttachTarget<NamedConnector> = { kind: CONNECTOR_OBJECT, access: connectorAccess }
+export const PROCESS_TARGET: AttachTarget<ProcessObject> = { class: PROCESS_OBJECT, access: processAccess }
+export const MODULE_TARGET: AttachTarget<ModuleObject> = { class: MODULE_OBJECT, access: moduleAccess }
+export const OS_TARGET: AttachTarget<NamedOs> = { class: OS_OBJECT, access: osAccess }
+export const CONNECTOR_TARGET: AttachTarget<NamedConnector> = { class: CONNECTOR_OBJECT, access: connectorAccess }
 
 /** A stable key naming one object (same pid and start time = same process). */
 export function descriptorKey(d: ObjectDescriptor): string {

@@ -1,6 +1,6 @@
 /**
  * The one registration path: a plugin (built-in or sandboxed) becomes
- * mappings on its object kind, one per leaf or branch, each with the
+ * mappings on its object class, one per leaf or branch, each with the
  * plugin's filter as `appliesTo` and the plugin's name as owner. The
  * registry refuses a leaf name already taken on that kind.
  */
@@ -40,13 +40,13 @@ function mappingsOn<T>(target: AttachTarget<T>, backend: PluginBackend): Mapping
   return manifest.leaves.map((leaf): Mapping<T> => {
     if (leaf.branch) {
       const mapping: BranchMapping<T> = {
-        on: target.kind, name: leaf.name, owner: manifest.name, appliesTo,
+        on: target.class, name: leaf.name, owner: manifest.name, appliesTo,
         branch: (object) => pluginBranch(object, target.access(object.value), leaf, backend, progress),
       }
       return mapping
     }
     const mapping: LeafMapping<T> = {
-      on: target.kind, name: leaf.name, owner: manifest.name, appliesTo,
+      on: target.class, name: leaf.name, owner: manifest.name, appliesTo,
       leaf: (object) => pluginLeaf({
         identity: `${object.identity}/${leaf.name}`, objectLifetime: object.lifetime, access: target.access(object.value),
         leaf, child: undefined, backend, progress,

@@ -12,14 +12,14 @@ function refused(fn: () => unknown, pattern: RegExp): void {
 test('create lines parse name, chain target, kind and args', () => {
   const line = parseCreateLine('dump file:/data/vm.elf,strict=true')
   assert.equal(line.name, 'dump')
-  assert.equal(line.chainOn, undefined)
+  assert.equal(line.on, undefined)
   assert.equal(line.kind, 'file')
   assert.equal(line.args.target, '/data/vm.elf')
   assert.equal(line.args.options.get('strict'), 'true')
 
   const chained = parseCreateLine('  g   -c  b.dump   linux:kaslr=auto ')
   assert.equal(chained.name, 'g')
-  assert.equal(chained.chainOn, 'b.dump')
+  assert.equal(chained.on, 'b.dump')
   assert.equal(chained.kind, 'linux')
   assert.equal(chained.args.target, undefined)
   assert.equal(chained.args.options.get('kaslr'), 'auto')

@@ -1,9 +1,12 @@
 /**
  * Lines written to the control leaves:
- *   connector/new, os/new:  NAME [-c CHAIN_ON] KIND[:ARGS]
+ *   connector/new, os/new:  NAME [-c ON] KIND[:ARGS]
  *   connector/rm,  os/rm:   NAME [-f|--force]
  * Names are single path segments: no '/', no '.', not 'new' or 'rm'.
- * CHAIN_ON may contain dots (a remote object: 'b.dump').
+ * ON is the OS a connector is created in, or the connector an OS opens; it
+ * may contain dots (a remote object: 'b.dump'). Its flag keeps the old word,
+ * '-c' or '--chain' (user syntax, unchanged); in code it is `on`, since
+ * "chain" names a remote handle's forwarding chain.
  */
 import { MemweaveError, quote } from '../errors/index.js'
 import { parseKindArgs } from './kind-args.js'
@@ -11,7 +14,7 @@ import type { KindArgs } from './kind-args.js'
 
 export interface CreateLine {
   readonly name: string
-  readonly chainOn: string | undefined
+  readonly on: string | undefined
   readonly kind: string
   readonly args: KindArgs
 }
@@ -64,15 +67,15 @@ function words(line: string): string[] {
 
 export function parseCreateLine(line: string): CreateLine {
   const parts = words(line.trim())
-  const usage = "expected 'NAME [-c CHAIN_ON] KIND[:ARGS]'"
+  const usage = "expected 'NAME [-c ON] KIND[:ARGS]'"
   if (parts.length === 0) throw new MemweaveError('tree', 'invalid_argument', `empty line: ${usage}`)
   const name = validateName(parts[0] ?? '')
-  let chainOn: string | undefined
+  let on: string | undefined
   let index = 1
   if (parts[index] === '-c' || parts[index] === '--chain') {
-    chainOn = parts[index + 1]
-    if (chainOn === undefined || chainOn.length === 0) throw new MemweaveError('tree', 'invalid_argument', `'-c' needs a name: ${usage}`)
-    for (const segment of chainOn.split('.')) validateName(segment, `chain target ${quote(chainOn)}`)
+    on = parts[index + 1]
+    if (on === undefined || on.length === 0) throw new MemweaveError('tree', 'invalid_argument', `'-c' needs a name: ${usage}`)
+    for (const segment of on.split('.')) validateName(segment, `chain target ${quote(on)}`)
     index += 2
   }
   const spec = parts[index]
@@ -81,7 +84,7 @@ export function parseCreateLine(line: string): CreateLine {
   const colon = spec.indexOf(':')
   const kind = colon < 0 ? spec : spec.slice(0, colon)
   if (!KIND_PATTERN.test(kind)) throw new MemweaveError('tree', 'invalid_argument', `kind ${quote(kind)} is not a valid kind name`)
-  return { name, chainOn, kind, args: parseKindArgs(colon < 0 ? '' : spec.slice(colon + 1)) }
+  return { name, on, kind, args: parseKindArgs(colon < 0 ? '' : spec.slice(colon + 1)) }
 }
 
 export function parseRemoveLine(line: string): RemoveLine {

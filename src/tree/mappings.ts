@@ -1,6 +1,8 @@
 /**
- * The mapping registry: features attach named leaves or branches to a kind
+ * The mapping registry: features attach named leaves or branches to a class
  * of object (connector, os, process, module) without the object knowing.
+ * ("Class", not "kind": a kind is what creates a connector or OS, e.g. the
+ * `file` connector kind; a connector object's class is CONNECTOR_OBJECT.)
  * A mapping may carry a filter; listing an object's branch shows exactly the
  * mappings that apply to it. Built-ins and plugins register the same way.
  */
@@ -9,20 +11,20 @@ import { entryOf } from './branches.js'
 import type { Lifetime } from './lifetime.js'
 import type { Branch, Entry, Leaf, TreeNode } from './tree-node.js'
 
-/** A kind of object, typed by what its mappings receive. Compare by name. */
-export interface ObjectKind<T> {
+/** A class of objects, typed by what its mappings receive. Compare by name. */
+export interface ObjectClass<T> {
   readonly name: string
-  /** Phantom: carries T for type inference only; never set. A method so kinds stay assignable both ways. */
+  /** Phantom: carries T for type inference only; never set. A method so classes stay assignable both ways. */
   sample?(value: T): void
 }
 
-export function objectKind<T>(name: string): ObjectKind<T> {
+export function objectClass<T>(name: string): ObjectClass<T> {
   return { name }
 }
 
 /** What a mapping receives: the object, a stable identity for handles, and its lifetime. */
 export interface TreeObject<T> {
-  readonly kind: ObjectKind<T>
+  readonly class: ObjectClass<T>
   readonly value: T
   /** Unique per object instance (e.g. 'os:g/pid:42@1234'); leaf identities extend it. */
   readonly identity: string
@@ -30,7 +32,7 @@ export interface TreeObject<T> {
 }
 
 interface MappingBase<T> {
-  readonly on: ObjectKind<T>
+  readonly on: ObjectClass<T>
   readonly name: string
   /** Who registered it ('builtin', or a plugin's name): shown in listings of sys/. */
   readonly owner?: string
@@ -58,24 +60,25 @@ export function nodeFor<T>(mapping: Mapping<T>, object: TreeObject<T>, registry:
 
 /** A mapping whose filter threw: which one, whose (a plugin's name, or 'builtin'), and what it threw. */
 export interface FilterFailure {
-  readonly kind: string
+  /** The name of the object class it is registered on. */
+  readonly objectClass: string
   readonly name: string
   readonly owner: string
   readonly error: unknown
 }
 
 export class MappingRegistry {
-  private readonly byKind = new Map<string, Mapping<unknown>[]>()
-  private readonly listeners = new Set<(kind: string) => void>()
+  private readonly byClass = new Map<string, Mapping<unknown>[]>()
+  private readonly listeners = new Set<(objectClass: string) => void>()
   /** Mappings whose filter already threw once: reported once, not on every listing. */
   private readonly reported = new WeakSet<Mapping<unknown>>()
 
   /** onFilterError hears about the first throw of each mapping's filter (the node logs it). */
   constructor(private readonly onFilterError?: (failure: FilterFailure) => void) {}
 
-  /** Registers a mapping; a duplicate name on the same kind throws. Returns the unregister function. */
+  /** Registers a mapping; a duplicate name on the same object class throws. Returns the unregister function. */
   add<T>(mapping: Mapping<T>): () => void {
-    const list = this.byKind.get(mapping.on.name) ?? []
+    const list = this.byClass.get(mapping.on.name) ?? []
     if (list.some((m) => m.name === mapping.name)) {
       throw new MemweaveError('tree', 'already_exists', `a mapping named '${mapping.name}' is already registered on ${mapping.on.name}`)
     }
@@ -83,32 +86,33 @@ export class MappingRegistry {
       throw new MemweaveError('tree', 'invalid_argument', `mapping name '${mapping.name}' must be non-empty and contain no '/'`)
     }
     list.push(mapping)
-    this.byKind.set(mapping.on.name, list)
+    this.byClass.set(mapping.on.name, list)
     this.changed(mapping.on.name)
     return () => {
-      const current = this.byKind.get(mapping.on.name) ?? []
-      this.byKind.set(mapping.on.name, current.filter((m) => m !== mapping))
+      const current = this.byClass.get(mapping.on.name) ?? []
+      this.byClass.set(mapping.on.name, current.filter((m) => m !== mapping))
       this.changed(mapping.on.name)
     }
   }
 
   /** The mappings that apply to this object, in registration order. */
-  applicable<T>(kind: ObjectKind<T>, value: T): Mapping<T>[] {
-    const list = (this.byKind.get(kind.name) ?? []).filter((m): m is Mapping<T> => isMappingOf(m, kind))
+  applicable<T>(of: ObjectClass<T>, value: T): Mapping<T>[] {
+    const list = (this.byClass.get(of.name) ?? []).filter((m): m is Mapping<T> => isMappingOf(m, of))
     return list.filter((m) => m.appliesTo === undefined || this.safeApplies(m, value))
   }
 
+  /** For sys/mappings: `kind` is the object class's name (the field keeps its published name). */
   all(): { kind: string; name: string; owner: string }[] {
-    return [...this.byKind].flatMap(([kind, list]) => list.map((m) => ({ kind, name: m.name, owner: m.owner ?? 'builtin' })))
+    return [...this.byClass].flatMap(([name, list]) => list.map((m) => ({ kind: name, name: m.name, owner: m.owner ?? 'builtin' })))
   }
 
-  onChange(listener: (kind: string) => void): () => void {
+  onChange(listener: (objectClass: string) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
   }
 
-  private changed(kind: string): void {
-    for (const listener of this.listeners) listener(kind)
+  private changed(objectClass: string): void {
+    for (const listener of this.listeners) listener(objectClass)
   }
 
   private safeApplies<T>(mapping: Mapping<T>, value: T): boolean {
@@ -118,7 +122,7 @@ export class MappingRegistry {
       // A throwing filter (buggy plugin) hides its mapping rather than breaking the listing; said once per mapping.
       if (!this.reported.has(mapping as Mapping<unknown>)) {
         this.reported.add(mapping as Mapping<unknown>)
-        this.onFilterError?.({ kind: mapping.on.name, name: mapping.name, owner: mapping.owner ?? 'builtin', error })
+        this.onFilterError?.({ objectClass: mapping.on.name, name: mapping.name, owner: mapping.owner ?? 'builtin', error })
       }
       return false
     }
@@ -128,7 +132,7 @@ export class MappingRegistry {
   objectBranch<T>(object: TreeObject<T>, fixed: ReadonlyMap<string, TreeNode> = new Map()): Branch {
     const nodes = (): Map<string, TreeNode> => {
       const out = new Map(fixed)
-      for (const mapping of this.applicable(object.kind, object.value)) {
+      for (const mapping of this.applicable(object.class, object.value)) {
         if (!out.has(mapping.name)) out.set(mapping.name, nodeFor(mapping, object, this))
       }
       return out
@@ -143,14 +147,14 @@ export class MappingRegistry {
       },
       get: async (name) => {
         if (fixed.has(name)) return fixed.get(name)
-        const mapping = this.applicable(object.kind, object.value).find((m) => m.name === name)
+        const mapping = this.applicable(object.class, object.value).find((m) => m.name === name)
         return mapping === undefined ? undefined : nodeFor(mapping, object, this)
       },
     }
   }
 }
 
-/** Registered under kind.name, so its object type is the kind's. */
-function isMappingOf<T>(mapping: Mapping<unknown>, kind: ObjectKind<T>): mapping is Mapping<T> {
-  return mapping.on.name === kind.name
+/** Registered under the class's name, so its object type is the class's. */
+function isMappingOf<T>(mapping: Mapping<unknown>, of: ObjectClass<T>): mapping is Mapping<T> {
+  return mapping.on.name === of.name
 }

@@ -5,7 +5,7 @@ import { BufferMemory } from '../mem/index.js'
 import { dynamicBranch, staticBranch } from './branches.js'
 import { generatedLeaf, jsonLeaf, memLeaf, rpcLeaf } from './leaves.js'
 import { Lifetime } from './lifetime.js'
-import { objectKind } from './mappings.js'
+import { objectClass } from './mappings.js'
 import type { TreeNode } from './tree-node.js'
 import { Tree } from './tree.js'
 
@@ -150,13 +150,13 @@ test('json leaves render bigints as hex; rpc leaves answer; text is a snapshot p
 test('mappings attach leaves to object kinds with filters; duplicates throw', async () => {
   const tree = new Tree({ allowWrite: false })
   interface Proc { name: string; pid: number }
-  const PROC = objectKind<Proc>('process')
+  const PROC = objectClass<Proc>('process')
   tree.registry.add<Proc>({ on: PROC, name: 'pid', leaf: (o) => jsonLeaf(`${o.identity}/pid`, o.lifetime, () => o.value.pid) })
   tree.registry.add<Proc>({ on: PROC, name: 'sshd-only', appliesTo: (p) => p.name === 'sshd', leaf: (o) => jsonLeaf(`${o.identity}/x`, o.lifetime, () => 'secret') })
   tree.registry.add<Proc>({ on: PROC, name: 'broken-filter', appliesTo: () => { throw new Error('plugin bug') }, leaf: (o) => jsonLeaf(`${o.identity}/y`, o.lifetime, () => 1) })
   assert.throws(() => tree.registry.add<Proc>({ on: PROC, name: 'pid', leaf: (o) => jsonLeaf('z', o.lifetime, () => 0) }), isKind('already_exists'))
   const lifetime = new Lifetime('p')
-  const branchFor = (value: Proc) => tree.registry.objectBranch({ kind: PROC, value, identity: `p${value.pid}`, lifetime })
+  const branchFor = (value: Proc) => tree.registry.objectBranch({ class: PROC, value, identity: `p${value.pid}`, lifetime })
   tree.setRoot(staticBranch({ bash: branchFor({ name: 'bash', pid: 1 }), sshd: branchFor({ name: 'sshd', pid: 2 }) }))
   assert.deepEqual((await tree.list('bash')).map((e) => e.name), ['pid'])
   assert.deepEqual((await tree.list('sshd')).map((e) => e.name), ['pid', 'sshd-only'])

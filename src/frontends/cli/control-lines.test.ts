@@ -12,7 +12,7 @@ test('create lines round-trip through the tree parser, spaces and commas include
   assert.equal(parsed.args.target, '/data/my vm.elf')
   assert.equal(parsed.args.options.get('strict'), 'true')
   const escaped = parseCreateLine(createLine('x', 'guest', 'file:/a\\,b "q".raw'))
-  assert.equal(escaped.chainOn, 'guest')
+  assert.equal(escaped.on, 'guest')
   assert.equal(escaped.args.target, '/a,b "q".raw')
 })
 

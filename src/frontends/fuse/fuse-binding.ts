@@ -50,9 +50,9 @@ export interface FuseOperations {
   readdir(path: string, done: (result: number, names?: string[]) => void): void
   open(path: string, flags: number, done: (result: number, fd?: number) => void): void
   release(path: string, fd: number, done: FuseDone): void
-  /** `position` is a double: exact only up to 2^53. */
-  read(path: string, fd: number, buffer: Buffer, length: number, position: number, done: FuseDone): void
-  write(path: string, fd: number, buffer: Buffer, length: number, position: number, done: FuseDone): void
+  /** `offset` (fuse-native names it position) is a double: exact only up to 2^53. */
+  read(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
+  write(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
   truncate(path: string, size: number, done: FuseDone): void
   ftruncate(path: string, fd: number, size: number, done: FuseDone): void
   utimens(path: string, atime: number, mtime: number, done: FuseDone): void

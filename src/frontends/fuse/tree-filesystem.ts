@@ -99,14 +99,14 @@ export class TreeFilesystem {
         if (this.gone === undefined) this.serve('release', path, () => this.release(fd), () => done(0), done)
         else { this.released(fd); done(0) }
       },
-      read: (path, fd, buffer, length, position, done) => this.serve('read', path, () => this.read(fd, length, position), (data) => {
+      read: (path, fd, buffer, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset), (data) => {
         buffer.set(data.subarray(0, length))
         done(Math.min(data.length, length))
       }, done),
-      write: (path, fd, buffer, length, position, done) => {
+      write: (path, fd, buffer, length, offset, done) => {
         // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
         const data = new Uint8Array(buffer.subarray(0, length))
-        this.serve('write', path, () => this.write(fd, data, position), (written) => done(written), done)
+        this.serve('write', path, () => this.write(fd, data, offset), (written) => done(written), done)
       },
       truncate: (path, _size, done) => this.serve('truncate', path, () => this.truncate(treePath(path)), () => done(0), done),
       ftruncate: (path, fd, _size, done) => this.serve('ftruncate', path, async () => this.truncateOpen(fd), () => done(0), done),
@@ -251,11 +251,11 @@ export class TreeFilesystem {
     await this.client.close(file.handle)
   }
 
-  private async read(fd: number, length: number, position: number): Promise<Uint8Array | Refusal> {
+  private async read(fd: number, length: number, offset: number): Promise<Uint8Array | Refusal> {
     const file = this.files.get(fd)
     if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
-    if (position > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${position} is past 2^53, where FUSE offsets stop being exact here`)
-    const addr = BigInt(position)
+    if (offset > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${offset} is past 2^53, where FUSE offsets stop being exact here`)
+    const addr = BigInt(offset)
     let wanted = length
     if (file.meta.content === 'mem' && file.sizeBytes !== undefined) {
       if (addr >= file.sizeBytes) return new Uint8Array(0)
@@ -265,11 +265,11 @@ export class TreeFilesystem {
     return readRange(this.client, file.handle, addr, wanted, this.options.zeroFillUnmapped && file.meta.content === 'mem')
   }
 
-  private async write(fd: number, data: Uint8Array, position: number): Promise<number | Refusal> {
+  private async write(fd: number, data: Uint8Array, offset: number): Promise<number | Refusal> {
     const file = this.files.get(fd)
     if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
-    if (position > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${position} is past 2^53, where FUSE offsets stop being exact here`)
-    const [result] = await this.client.write(file.handle, [{ addr: BigInt(position), data }])
+    if (offset > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${offset} is past 2^53, where FUSE offsets stop being exact here`)
+    const [result] = await this.client.write(file.handle, [{ addr: BigInt(offset), data }])
     if (result === undefined) return refuse('EIO', 'internal', `write to ${file.path} returned no result`)
     if (!result.ok) throw result.error
     if (file.meta.content === 'control') this.cache.invalidate('')

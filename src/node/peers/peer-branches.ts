@@ -16,7 +16,7 @@ import { forwardVia } from './hop-rules.js'
 import type { PeerLink, PeerSession } from './peer-link.js'
 import { ReadBatcher } from './peer-read-batcher.js'
 import { StatCache } from './peer-stat-cache.js'
-import type { RemoteKind } from './peer-stat-cache.js'
+import type { RemoteStat } from './peer-stat-cache.js'
 
 export interface RemoteTreeContext {
   /** This node's id, appended to the hop chain of every forwarded request. */
@@ -37,16 +37,16 @@ export function viaTo(context: RemoteTreeContext, session: PeerSession, localPat
   return forwardVia(context.selfId, session.remoteNodeId, `'${localPath}'`)
 }
 
-/** What kind of node a remote path is; undefined when the peer says it does not exist. */
-export async function remoteKind(context: RemoteTreeContext, session: PeerSession, remotePath: string, localPath: string): Promise<RemoteKind | undefined> {
+/** What a remote path is (branch or leaf, with its metadata); undefined when the peer says it does not exist. */
+export async function remoteStat(context: RemoteTreeContext, session: PeerSession, remotePath: string, localPath: string): Promise<RemoteStat | undefined> {
   const cache = context.cacheOf(session)
   const cached = cache.get(remotePath)
   if (cached !== undefined && (cached.type === 'branch' || cached.meta !== undefined)) return cached
   try {
     const stat = await session.stat(remotePath, viaTo(context, session, localPath))
-    const kind: RemoteKind = stat.meta === undefined ? { type: stat.type } : { type: stat.type, meta: stat.meta }
-    cache.set(remotePath, kind)
-    return kind
+    const found: RemoteStat = stat.meta === undefined ? { type: stat.type } : { type: stat.type, meta: stat.meta }
+    cache.set(remotePath, found)
+    return found
   } catch (err) {
     if (err instanceof MemweaveError && err.kind === 'not_found') return undefined
     throw err
@@ -68,10 +68,10 @@ export function remoteBranch(context: RemoteTreeContext, link: PeerLink, remoteP
       const session = link.session()
       const path = childPath(remotePath, name)
       const local = childPath(localPath, name)
-      const kind = await remoteKind(context, session, path, local)
-      if (kind === undefined) return undefined
-      if (kind.type === 'branch') return remoteBranch(context, link, path, local)
-      return remoteLeaf(context, link, session, path, local, kind.meta)
+      const found = await remoteStat(context, session, path, local)
+      if (found === undefined) return undefined
+      if (found.type === 'branch') return remoteBranch(context, link, path, local)
+      return remoteLeaf(context, link, session, path, local, found.meta)
     },
   }
 }

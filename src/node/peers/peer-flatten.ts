@@ -9,7 +9,7 @@
  */
 import type { Branch, Entry, TreeNode } from '../../tree/index.js'
 import { currentVia } from '../../tree/index.js'
-import { remoteBranch, remoteKind, viaTo } from './peer-branches.js'
+import { remoteBranch, remoteStat, viaTo } from './peer-branches.js'
 import type { RemoteTreeContext } from './peer-branches.js'
 import type { PeerDirectory } from './peer-link.js'
 
@@ -46,7 +46,7 @@ export function flattenedBranch(context: RemoteTreeContext, directory: PeerDirec
       if (currentVia().includes(session.remoteNodeId)) return undefined
       const remotePath = `${kind}/${name.slice(dot + 1)}`
       const localPath = `${kind}/${name}`
-      const found = await remoteKind(context, session, remotePath, localPath)
+      const found = await remoteStat(context, session, remotePath, localPath)
       return found?.type === 'branch' ? remoteBranch(context, link, remotePath, localPath) : undefined
     },
   }

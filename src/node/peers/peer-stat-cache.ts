@@ -1,32 +1,33 @@
 /**
- * The only thing a node remembers about a peer's tree: what kind of node a
- * remote path is (branch or leaf, with its metadata), so resolving a deep
+ * The only thing a node remembers about a peer's tree: a remote path's stat
+ * (branch or leaf, with its metadata), so resolving a deep
  * remote path does not cost one round trip per segment every time. Tiny
  * (bounded entries, short expiry) and cleared by the peer's change events;
  * listings themselves are never cached.
  */
 import type { LeafMeta } from '../../tree/index.js'
 
-export interface RemoteKind {
+/** What a remote path is (its entry type, as Entry.type) and, for a leaf, its metadata. */
+export interface RemoteStat {
   readonly type: 'leaf' | 'branch'
   readonly meta?: LeafMeta
 }
 
 export class StatCache {
-  private readonly entries = new Map<string, { readonly kind: RemoteKind; readonly at: number }>()
+  private readonly entries = new Map<string, { readonly stat: RemoteStat; readonly at: number }>()
 
   constructor(private readonly maxEntries = 512, private readonly ttlMs = 2000) {}
 
-  get(path: string): RemoteKind | undefined {
+  get(path: string): RemoteStat | undefined {
     const hit = this.entries.get(path)
     if (hit === undefined) return undefined
     if (performance.now() - hit.at > this.ttlMs) { this.entries.delete(path); return undefined }
-    return hit.kind
+    return hit.stat
   }
 
-  set(path: string, kind: RemoteKind): void {
+  set(path: string, stat: RemoteStat): void {
     this.entries.delete(path)
-    this.entries.set(path, { kind, at: performance.now() })
+    this.entries.set(path, { stat, at: performance.now() })
     // Maps keep insertion order: the first key is the oldest.
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next()

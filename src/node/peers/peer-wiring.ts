@@ -114,7 +114,7 @@ export class PeerWiring {
     const store = this.node.store
     let record
     try {
-      record = await store.createConnector({ name, chainOn: undefined, kind: 'remote', args: parseKindArgs(name.replaceAll(',', '\\,')) })
+      record = await store.createConnector({ name, on: undefined, kind: 'remote', args: parseKindArgs(name.replaceAll(',', '\\,')) })
     } catch (err) {
       if (err instanceof MemweaveError && err.kind === 'already_exists') return // made meanwhile by a concurrent create
       throw err

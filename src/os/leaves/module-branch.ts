@@ -24,7 +24,7 @@ export interface ModulesBranchOptions {
 
 export function modulesBranch(options: ModulesBranchOptions): Branch {
   const nodeFor = (module: ModuleInfo): TreeNode => options.registry.objectBranch({
-    kind: MODULE_OBJECT,
+    class: MODULE_OBJECT,
     value: { osName: options.osName, os: options.os, process: options.process, module },
     identity: `${options.ownerIdentity}/module:${module.name}@${hex(module.base)}`,
     lifetime: options.lifetime,

@@ -1,7 +1,7 @@
 /**
  * Every built-in feature of the os/NAME/ tree, as one list of mappings the
  * composition root registers (the same door plugins use). Grouped by the
- * object kind they attach to.
+ * object class they attach to.
  */
 import { moduleInfoLeaf } from './module-info-leaf.js'
 import { moduleMemLeaf } from './module-mem-leaf.js'

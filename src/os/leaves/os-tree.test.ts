@@ -20,7 +20,7 @@ function setup(os: TestOs, extra: readonly Mapping<never>[] = []): { client: Tes
   const tree = new Tree({ allowWrite: false })
   for (const mapping of [...OS_MAPPINGS, ...extra]) tree.registry.add(mapping)
   const osBranch = tree.registry.objectBranch({
-    kind: OS_OBJECT, value: { name: 't', kind: 'test', os, openMs: 1, connectorName: undefined }, identity: 'os:t#1', lifetime: os.lifetime,
+    class: OS_OBJECT, value: { name: 't', kind: 'test', os, openMs: 1, connectorName: undefined }, identity: 'os:t#1', lifetime: os.lifetime,
   })
   tree.setRoot(staticBranch({ os: staticBranch({ t: osBranch }) }))
   const owner = 'test'

@@ -15,7 +15,7 @@ export function processIdentity(osIdentity: string, process: OsProcess): string 
 
 export function processBranch(registry: MappingRegistry, os: TreeObject<NamedOs>, process: OsProcess): Branch {
   return registry.objectBranch({
-    kind: PROCESS_OBJECT,
+    class: PROCESS_OBJECT,
     value: { osName: os.value.name, osKind: os.value.kind, os: os.value.os, process },
     identity: processIdentity(os.identity, process),
     lifetime: process.lifetime,

@@ -18,3 +18,21 @@ export async function esbuild(): Promise<EsbuildModule | undefined> {
   }
 }
 
+
+let bundlerStarted: Promise<boolean> | undefined
+
+/**
+ * Starts esbuild's long-lived service process now, if esbuild is here.
+ * esbuild spawns it itself, on first use, and closes no descriptors: started
+ * after `serve --fuse` mounted, it would inherit /dev/fuse (libfuse 2 opens it
+ * without O_CLOEXEC) and could answer the mount's requests. So a mounting
+ * daemon starts it first (spawn order); it lives as long as the process.
+ */
+export function startBundler(): Promise<boolean> {
+  bundlerStarted ??= esbuild().then(async (builder) => {
+    if (builder === undefined) return false
+    await builder.initialize({})
+    return true
+  })
+  return bundlerStarted
+}

@@ -77,7 +77,7 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(70) })
     const settings = await serveSettings(globals, options, config)
     // Loaded on demand: a client command never needs the node layer. serve and --embedded are where the CLI starts a node.
-    const { createNode, DEFAULT_NODE_LIMITS } = await import('../../../node/index.js')
+    const { createNode, DEFAULT_NODE_LIMITS, startBundler } = await import('../../../node/index.js')
     const connect = checkConnectOptions([...(config?.peers ?? []), ...(options.connect ?? [])])
     const certificate = await serveCertificate(settings.listen, settings.tls, log)
     const limits = parseLimitOptions(options.memoryBudget, options.limit ?? [], DEFAULT_NODE_LIMITS)
@@ -105,6 +105,9 @@ async function serve(globals: GlobalOptions, options: ServeOptions): Promise<voi
     }
     let mounted: MountedTree | undefined
     try {
+      // Children spawned after the mount would inherit /dev/fuse (no O_CLOEXEC in libfuse 2): the bundler,
+      // which esbuild spawns itself, starts first; plugin hosts close the descriptor in their launch wrapper.
+      if (options.fuse !== undefined) await startBundler()
       mounted = options.fuse === undefined ? undefined
         : await mountTree(new LocalTreeClient(node.tree, 'fuse'), options.fuse, { readOnly: options.fuseReadOnly === true, log })
     } catch (err) {
