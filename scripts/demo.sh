@@ -4,15 +4,19 @@
 # opens the guest's Linux kernel with no symbol files, and shows what the
 # tree holds. On a terminal the daemon keeps running until Ctrl-C, so the
 # printed commands can be tried; elsewhere (or MEMWEAVE_DEMO_EXIT=1) it stops.
+# MEMWEAVE_DEMO_PREPARED=1 skips the setup and build steps (test/demo.test.ts:
+# npm test has done both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\n\033[1;36m==> %s\033[0m\n' "$*" >&2; }
 run() { printf '\033[2m$ memweave %s\033[0m\n' "$*" >&2; node bin/memweave.js --daemon "$DAEMON" "$@"; }
 
-say "installing what is missing"
-bash scripts/setup.sh
-say "compiling (tsc) and building the web page (esbuild)"
-npm run build --silent >/dev/null
+if [ "${MEMWEAVE_DEMO_PREPARED:-0}" != 1 ]; then
+  say "installing what is missing"
+  bash scripts/setup.sh
+  say "compiling (tsc) and building the web page (esbuild)"
+  npm run build --silent >/dev/null
+fi
 
 say "building the guest dump (first time ~1 minute: Debian kernel under QEMU TCG, KASLR on)"
 bash scripts/fixtures/build-guests.sh

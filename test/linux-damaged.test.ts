@@ -27,7 +27,7 @@ import type { LinuxOs } from '../src/os/linux/index.js'
 import { parseKindArgs } from '../src/tree/index.js'
 import { lines, runCli, startDaemon } from './cli-kit.js'
 import type { RunningDaemon } from './cli-kit.js'
-import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog, truthWithLateKernelThreads } from './linux-kit.js'
 import type { LinuxFixture } from './linux-kit.js'
 
 const run = promisify(execFile)
@@ -92,7 +92,7 @@ async function learn(os: LinuxOs, fixture: LinuxFixture): Promise<Facts> {
     first: { pid: firstPid, comm: 'init', task: firstTask },
     field, phys, nowhere,
     userPids: fixture.truth.processes.filter((p) => !p.kernelThread).map((p) => p.pid),
-    allPids: fixture.truth.processes.map((p) => p.pid),
+    allPids: truthWithLateKernelThreads(fixture.truth, refs).map((p) => p.pid),
   }
 }
 

@@ -121,3 +121,16 @@ export class PatchedMemory implements PhysicalMemory {
     return this.inner.metadata()
   }
 }
+
+/**
+ * The guest prints its truth a moment before the host pauses it for the dump, so a
+ * kernel thread started in between (a workqueue adding a kworker under load) is in the
+ * dump and not in the truth. This returns the truth's processes plus such late kernel
+ * threads from `listed`: only children of kthreadd (ppid 2) with a pid above every pid
+ * of the truth, so a process missing from the list, or any other extra one, still fails.
+ */
+export function truthWithLateKernelThreads(truth: Truth, listed: readonly { readonly pid: number; readonly ppid: number; readonly name: string }[]): { pid: number; ppid: number; name: string }[] {
+  const lastPid = Math.max(...truth.processes.map((p) => p.pid))
+  const late = listed.filter((p) => p.pid > lastPid && p.ppid === 2)
+  return [...truth.processes, ...late].map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name })).sort((a, b) => a.pid - b.pid)
+}

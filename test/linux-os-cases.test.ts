@@ -10,7 +10,7 @@ import type { Connector } from '../src/connectors/index.js'
 import { runOsInstanceCases } from '../src/os/os-instance.case.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import { parseKindArgs } from '../src/tree/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog } from './linux-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog, truthWithLateKernelThreads } from './linux-kit.js'
 
 const FIXTURES = linuxFixtures()
 
@@ -28,7 +28,7 @@ for (const fixture of FIXTURES) {
         os,
         expect: {
           kind: 'linux',
-          processes: truth.processes.map((p) => ({ pid: p.pid, ppid: p.ppid, name: p.name })),
+          processes: truthWithLateKernelThreads(truth, await os.processes()),
           kernelModules: truth.modules.map((m) => m.name),
         },
         inspect: Object.values(truth.testPids),

@@ -4,7 +4,7 @@
  * `memweave web` as a user gets them, and screenshots kept under
  * .cache/web-screenshots/ (the best ones are copied into docs/).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
@@ -23,6 +23,8 @@ export interface WebDaemon {
   readonly page: string
   /** The daemon's own state directory (its token store), for CLI runs that manage tokens. */
   readonly env: Record<string, string>
+  /** The daemon's auto token (an admin token for TCP clients), from its file in that state directory. */
+  token(): Promise<string>
   /** A fresh one-time link from `memweave web [VIEW]`. */
   link(view?: string): Promise<string>
   stop(): Promise<void>
@@ -37,6 +39,7 @@ export async function startWebDaemon(withLines: readonly string[], extraArgs: re
   const page = `${tcp.replace(/^ws:/, 'http:')}/`
   return {
     daemon, tcp, unix, page, env,
+    token: async () => (await readFile(join(dir, 'state', `tcp-${new URL(tcp).port}.token`), 'utf8')).trim(),
     link: async (view) => {
       const result = await runCli(['--daemon', unix, 'web', '--no-open', ...(view === undefined ? [] : [view])], { env })
       if (result.code !== 0) throw new Error(`memweave web failed: ${result.stderr}`)

@@ -7,6 +7,7 @@
  *
  * Values are unsigned 64-bit bigints; unknown registers are zero.
  */
+import { hex64, registerText } from './register-text.js'
 import type { RegisterSource } from './x86-64-registers.js'
 
 export const AARCH64_REGS = [
@@ -58,19 +59,12 @@ export function encodeUserPtRegs(regs: Aarch64Regs): Uint8Array {
   return out
 }
 
-function hex(value: bigint): string {
-  return `0x${BigInt.asUintN(64, value).toString(16)}`
-}
+const hex = hex64
 
-/** `info registers` style text. */
+/** `info registers` style text: name, hex, and decimal for x0..x30. */
 export function formatAarch64Registers(registers: Aarch64ThreadRegisters): string {
-  const lines = [...AARCH64_REGS, 'tpidr_el0' as const].map((name) => {
-    const value = registers.regs[name]
-    const decimal = name.startsWith('x') ? String(BigInt.asIntN(64, value)) : ''
-    return `${name.padEnd(15)}${hex(value).padEnd(19)}${decimal}`.trimEnd()
-  })
-  const notes = [`source: ${registers.source}`, ...registers.warnings.map((w) => `warning: ${w}`)]
-  return `${[...lines, ...notes].join('\n')}\n`
+  const rows = [...AARCH64_REGS, 'tpidr_el0' as const].map((name) => ({ name, value: registers.regs[name], decimal: name.startsWith('x') }))
+  return registerText(rows, registers.source, registers.warnings)
 }
 
 export function aarch64RegistersJson(registers: Aarch64ThreadRegisters): Record<string, unknown> {

@@ -3,10 +3,11 @@
  *
  *   USER_REGS      the 27 registers in user_regs_struct order (NT_PRSTATUS pr_reg)
  *   GDB_REGS       the order of gdb's amd64 'g' packet (rax..r15, rip, eflags, 6 selectors, fs_base, gs_base)
- *   formatRegisters  text like gdb's `info registers`
+ *   formatX86Registers  text like gdb's `info registers` (register-text.ts)
  *
  * Values are unsigned 64-bit bigints; unknown registers are zero.
  */
+import { hex64, registerText } from './register-text.js'
 
 export const USER_REGS = [
   'r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi',
@@ -59,21 +60,14 @@ export interface X86ThreadRegisters {
   readonly warnings: readonly string[]
 }
 
-function hex(value: bigint): string {
-  return `0x${BigInt.asUintN(64, value).toString(16)}`
-}
+const hex = hex64
 
 /** `info registers` style text: name, hex, and decimal for the general registers. */
 export function formatX86Registers(registers: X86ThreadRegisters): string {
   const order: readonly UserRegName[] = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
     'rip', 'eflags', 'cs', 'ss', 'ds', 'es', 'fs', 'gs', 'fs_base', 'gs_base', 'orig_rax']
-  const lines = order.map((name) => {
-    const value = registers.regs[name]
-    const decimal = name === 'rip' || name === 'eflags' || name.endsWith('_base') ? '' : String(BigInt.asIntN(64, value))
-    return `${name.padEnd(15)}${hex(value).padEnd(19)}${decimal}`.trimEnd()
-  })
-  const notes = [`source: ${registers.source}`, ...registers.warnings.map((w) => `warning: ${w}`)]
-  return `${[...lines, ...notes].join('\n')}\n`
+  const rows = order.map((name) => ({ name, value: registers.regs[name], decimal: !(name === 'rip' || name === 'eflags' || name.endsWith('_base')) }))
+  return registerText(rows, registers.source, registers.warnings)
 }
 
 /** JSON-ready registers: hex strings, so no value loses precision; the FXSAVE area as hex, or null. */

@@ -154,12 +154,12 @@ export class HandleTable {
     await entry.opened.close?.()
   }
 
-  /** Open handles whose identity starts with prefix (e.g. everything on one connector). */
   /** Whether owner still holds a reference on handle (no staleness check). */
   isHeldBy(handle: number, owner: string): boolean {
     return this.byHandle.get(handle)?.refs.has(owner) === true
   }
 
+  /** Open handles whose identity starts with prefix (e.g. everything on one connector). */
   openUnder(identityPrefix: string): HandleEntry[] {
     return [...this.byHandle.values()].filter((e) => e.identity === identityPrefix || e.identity.startsWith(`${identityPrefix}/`))
   }

@@ -46,7 +46,6 @@ export async function mountAt(path: string): Promise<MountRecord | undefined> {
   return parseMountinfo(text).filter((m) => m.mountpoint === path).at(-1)
 }
 
-
 /** The absolute path the kernel will record for `mountpoint` (symlinked parents resolved). */
 async function canonical(mountpoint: string): Promise<string> {
   const absolute = resolve(mountpoint)

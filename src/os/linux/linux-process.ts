@@ -121,9 +121,14 @@ export class LinuxProcess implements OsProcess {
     let cmdline: string[] = []
     if (mm !== undefined) {
       // A damaged process still has info: an argument area that cannot be read is one more damage note.
-      cmdline = await readStringArea(this.mem, mm.argStart, mm.argEnd).catch((err: unknown) => {
-        if (damageOf(task, details).damage === undefined) throw err
-        return []
+      cmdline = await readStringArea(this.mem, mm.argStart, mm.argEnd).catch(async (err: unknown) => {
+        if (damageOf(task, details).damage !== undefined) return []
+        // A live process exiting (or exec'ing) while we read: say it is gone (stale) if it is, not that memory is unmapped.
+        if (this.services.volatile) {
+          this.checkedAt = Number.NEGATIVE_INFINITY
+          await this.lifetime.ensureAlive('os')
+        }
+        throw err
       })
       if (mm.exeFile !== 0n) path = await this.exePath(mm.exeFile)
     }

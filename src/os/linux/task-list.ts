@@ -161,7 +161,9 @@ async function walkLeg(kernel: KernelContext, fields: TaskFields, head: StructVi
     if (budget.left <= 0) return stop(`leads past ${MAX_TASKS} tasks (a corrupt list?)`)
     const nextView = await readTaskAt(kernel, fields, next)
     if (nextView === undefined) return stop(`points to ${hex(next)}, which cannot be read`)
-    if (nextView.ptr(`tasks.${back}`) !== addr + offset) return stop(`points to ${hex(next)}, whose tasks.${back} does not point back`)
+    // A task being unlinked on a live guest (list_del_rcu poisons its prev) still leads on through next; its successor points back past it.
+    const unlinking = direction === 'next' && current !== undefined && !isKernelPointer(kernel, view.ptr('tasks.prev'))
+    if (!unlinking && nextView.ptr(`tasks.${back}`) !== addr + offset) return stop(`points to ${hex(next)}, whose tasks.${back} does not point back`)
     visited.add(next)
     budget.left--
     view = nextView

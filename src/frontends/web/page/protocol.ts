@@ -127,7 +127,11 @@ export class PageClient {
     return results.flat().map((r: WireReadResult): ReadOutcome => ('data' in r ? { ok: true, data: r.data } : 'error' in r ? { ok: false, error: r.error } : { ok: false, error: { code: 0, message: 'ring replies are for unix clients' } }))
   }
 
-  /** Reads a whole text leaf (open, read to the end, close). */
+  /**
+   * Reads a whole text leaf (open, read to the end, close). The close is sent at once but not waited
+   * for: the text is ready after two round trips, not three (a failed close only leaves a handle the
+   * daemon drops with the session).
+   */
   async readText(path: string): Promise<string> {
     const opened = await this.open(path)
     try {
@@ -136,7 +140,7 @@ export class PageClient {
       if (result === undefined || !result.ok) throw new ProtocolError(result?.ok === false ? result.error.code : 0, result?.ok === false ? result.error.message : 'no result')
       return new TextDecoder().decode(result.data)
     } finally {
-      await this.close(opened.handle).catch(() => null)
+      void this.close(opened.handle).catch(() => null)
     }
   }
 

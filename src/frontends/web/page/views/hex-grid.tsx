@@ -3,7 +3,16 @@
  * read yet is blank, an unmapped one `??` (never 00); the cursor, the
  * selection and recently changed bytes (live mode) are marked. Bytes are
  * text nodes: memory content is never interpreted as markup.
+ *
+ * The grid is the view's hot path (every new screen, every live re-read,
+ * every cursor move), so preact renders its fixed structure (rows × cells)
+ * once, and each render only writes the text and class of the cells that
+ * changed, straight into those elements, before the frame is painted
+ * (useLayoutEffect). A screen of new bytes costs about a thousand property
+ * writes, not a virtual-DOM diff of a thousand elements.
  */
+import { useLayoutEffect, useMemo, useRef } from 'preact/hooks'
+import { pageOf } from '../hex-pages.js'
 import type { HexPages } from '../hex-pages.js'
 
 export const ROW_BYTES = 16
@@ -22,37 +31,91 @@ interface GridProps {
 }
 
 export function HexGrid(props: GridProps) {
-  const digits = props.size > 1n << 48n ? 16 : 12
-  const now = performance.now()
-  const rows = []
-  let complete = true
+  const grid = useRef<HTMLDivElement>(null)
+  const latest = useRef(props)
+  latest.current = props
+  // The structure: fixed while the number of rows is; cells carry their index for clicks.
+  const structure = useMemo(() => Array.from({ length: props.rows }, (_, r) => {
+    const pick = (e: MouseEvent): void => {
+      const target = e.target instanceof HTMLElement ? e.target.dataset['a'] : undefined
+      if (target !== undefined) latest.current.onPick(latest.current.top + BigInt(r * ROW_BYTES + Number(target)), e.shiftKey)
+    }
+    // Each cell holds one text node, whose data paint() sets.
+    const cells = Array.from({ length: ROW_BYTES }, (_, i) => <span key={i} data-a={i}>{'  '}</span>)
+    const chars = Array.from({ length: ROW_BYTES }, (_, i) => <span key={i} data-a={i}>{' '}</span>)
+    return <div class="row" key={r} onMouseDown={pick}><span class="addr">{' '}</span><span class="bytes">{cells}</span><span class="ascii">{chars}</span></div>
+  }), [props.rows])
+  // What each element shows now (text and class by element), so unchanged ones are not touched.
+  const shown = useMemo(() => new Map<Element, string>(), [props.rows])
+  useLayoutEffect(() => { if (grid.current !== null) paint(grid.current, props, shown) })
+  // data-top and data-complete let tests and the bench see when a screen is filled.
+  return <div class="hex-grid" ref={grid} data-top={props.top.toString(16)} data-complete={String(complete(props))}>{structure}</div>
+}
+
+/** Whether every shown row's page has been read (a row never crosses a page). */
+function complete(props: GridProps): boolean {
   for (let r = 0; r < props.rows; r++) {
     const base = props.top + BigInt(r * ROW_BYTES)
     if (base >= props.size) break
-    const cells = []
-    const chars = []
-    for (let i = 0; i < ROW_BYTES; i++) {
-      const addr = base + BigInt(i)
-      const b = props.pages.byte(addr)
-      if (b === undefined) complete = false
-      const changed = (props.pages.changedAt.get(addr) ?? -Infinity) > now - CHANGE_GLOW_MS
-      const selected = props.selection !== undefined && addr >= props.selection[0] && addr <= props.selection[1]
-      const cls = `${b === null ? 'un' : b === 0 ? 'z' : ''}${addr === props.cursor ? ' cur' : ''}${selected ? ' sel' : ''}${changed ? ' chg' : ''}${i === 8 ? ' mid' : props.group > 1 && i % props.group === 0 ? ' gap' : ''}`
-      cells.push(<span key={i} class={`b ${cls}`} data-a={i}>{b === undefined ? '  ' : b === null ? '??' : b.toString(16).padStart(2, '0')}</span>)
-      chars.push(<span key={i} class={`c ${cls}`} data-a={i}>{b === undefined ? ' ' : b === null ? '·' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.'}</span>)
-    }
-    const pick = (e: MouseEvent): void => {
-      const target = e.target instanceof HTMLElement ? e.target.dataset['a'] : undefined
-      if (target !== undefined) props.onPick(base + BigInt(Number(target)), e.shiftKey)
-    }
-    rows.push(
-      <div class="row" key={r} onMouseDown={pick}>
-        <span class="addr">{base.toString(16).padStart(digits, '0')}</span>
-        <span class="bytes">{cells}</span>
-        <span class="ascii">{chars}</span>
-      </div>,
-    )
+    if (props.pages.page(base) === undefined) return false
   }
-  // data-top and data-complete let tests and the bench see when a screen is filled.
-  return <div class="hex-grid" data-top={props.top.toString(16)} data-complete={String(complete)}>{rows}</div>
+  return true
+}
+
+function paint(grid: HTMLDivElement, props: GridProps, shown: Map<Element, string>): void {
+  const setText = (element: Element, text: string): void => {
+    const node = element.firstChild
+    if (!(node instanceof Text)) { element.textContent = text; return }
+    if (node.data !== text) node.data = text
+  }
+  const setClass = (element: Element, name: string): void => {
+    if (shown.get(element) === name) return
+    element.className = name
+    shown.set(element, name)
+  }
+  const digits = props.size > 1n << 48n ? 16 : 12
+  const now = performance.now()
+  const glowing = props.pages.changedAt.size > 0
+  const rows = grid.children
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as HTMLElement
+    const base = props.top + BigInt(r * ROW_BYTES)
+    const visible = base < props.size
+    setStyleHidden(row, !visible)
+    if (!visible) continue
+    const [addr, bytes, ascii] = [row.children[0] as HTMLElement, row.children[1] as HTMLElement, row.children[2] as HTMLElement]
+    setText(addr, base.toString(16).padStart(digits, '0'))
+    // A row never crosses a page (rows are 16-byte aligned, pages 4 KiB): one lookup per row, numbers per byte.
+    const page = props.pages.page(base)
+    const data = page === undefined || 'error' in page ? undefined : page.data
+    const at = Number(base - pageOf(base))
+    const cursor = inRow(props.cursor, base)
+    const from = props.selection === undefined ? 16 : props.selection[0] <= base ? 0 : inRow(props.selection[0], base) ?? 16
+    const to = props.selection === undefined ? -1 : props.selection[1] >= base + 15n ? 15 : inRow(props.selection[1], base) ?? -1
+    for (let i = 0; i < ROW_BYTES; i++) {
+      const b = page === undefined ? undefined : data === undefined ? null : data[at + i] ?? null
+      const changed = glowing && (props.pages.changedAt.get(base + BigInt(i)) ?? -Infinity) > now - CHANGE_GLOW_MS
+      const cls = `${b === null ? 'un' : b === 0 ? 'z' : ''}${i === cursor ? ' cur' : ''}${i >= from && i <= to ? ' sel' : ''}${changed ? ' chg' : ''}${i === 8 ? ' mid' : props.group > 1 && i % props.group === 0 ? ' gap' : ''}`
+      const cell = bytes.children[i] as HTMLElement
+      const char = ascii.children[i] as HTMLElement
+      setClass(cell, `b ${cls}`)
+      setClass(char, `c ${cls}`)
+      setText(cell, b === undefined ? '  ' : b === null ? '??' : HEX[b] ?? '??')
+      setText(char, b === undefined ? ' ' : b === null ? '·' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')
+    }
+  }
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
+/** Rows past the end of the space are not shown (an inline style: the stylesheet's `display: flex` would beat `hidden`). */
+function setStyleHidden(element: HTMLElement, hidden: boolean): void {
+  const display = hidden ? 'none' : ''
+  if (element.style.display !== display) element.style.display = display
+}
+
+/** addr's offset in the row at base (0..15), or undefined outside it. */
+function inRow(addr: bigint, base: bigint): number | undefined {
+  const offset = addr - base
+  return offset >= 0n && offset < BigInt(ROW_BYTES) ? Number(offset) : undefined
 }

@@ -7,7 +7,7 @@
  * scan panel. A handle that goes stale greys the view with the reason and
  * offers to reopen the path (which may then be a different object).
  */
-import { useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks'
 import { HexPages } from '../hex-pages.js'
 import { defaultAddress, describeAddress, resolveAddress } from '../memory-map.js'
 import type { Region } from '../memory-map.js'
@@ -27,6 +27,8 @@ const SCREEN = BigInt(ROWS * ROW_BYTES)
 const LIVE_INTERVAL_MS = 1000
 
 interface Opened { pages: HexPages; regions: Region[] }
+/** How long the last new screen took: until its read came back, until its bytes were in the DOM, until the next frame. */
+interface Fill { top: bigint; ms: number; readMs: number; domMs: number }
 
 function align(addr: bigint): bigint {
   return addr - (addr % BigInt(ROW_BYTES))
@@ -47,7 +49,9 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [, redraw] = useReducer((n: number) => n + 1, 0)
   const [scanOpen, setScanOpen] = useState(false)
   /** How long the last new screen took from asking to painted (the bench and the status line read it). */
-  const [fill, setFill] = useState<{ top: bigint; ms: number } | undefined>(undefined)
+  const [fill, setFill] = useState<Fill | undefined>(undefined)
+  /** A new screen being filled: when it was asked for, and when its read came back. */
+  const filling = useRef<{ top: bigint; started: number; readMs: number } | undefined>(undefined)
   const box = useRef<HTMLDivElement>(null)
   const isProcess = /\/processes\/by-[^/]+\/[^/]+\/mem$/.test(props.path)
 
@@ -91,11 +95,20 @@ export function HexView(props: { path: string; at: string | undefined }) {
     opened.pages.load(top, top + SCREEN).then((r) => {
       if (!current) return
       if (r.staleReason !== undefined) setStale(r.staleReason)
+      filling.current = { top, started, readMs: performance.now() - started }
       redraw(0)
-      requestAnimationFrame(() => { if (current) setFill({ top, ms: performance.now() - started }) })
     }, (err: unknown) => { if (current) setNote(errorText(err)) })
     return () => { current = false }
   }, [opened, top, stale])
+
+  // After the grid has written the new bytes (its layout effect runs first): the screen's time in the DOM, then at the next frame.
+  useLayoutEffect(() => {
+    const done = filling.current
+    if (done === undefined) return
+    filling.current = undefined
+    const domMs = performance.now() - done.started
+    requestAnimationFrame(() => setFill({ top: done.top, ms: performance.now() - done.started, readMs: done.readMs, domMs }))
+  })
 
   // Live: re-read the screen on a timer; changed bytes light up.
   useEffect(() => {
@@ -143,7 +156,8 @@ export function HexView(props: { path: string; at: string | undefined }) {
     if (text.ok) { void navigator.clipboard.writeText(text.text).then(() => setNote(`copied ${to - from + 1n} bytes as ${format}`), (err: unknown) => setNote(`cannot copy: ${errorText(err)}`)) } else setNote(text.reason)
   }
   return (
-    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-ms={fill === undefined ? undefined : fill.ms.toFixed(1)}>
+    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-ms={fill?.ms.toFixed(1)}
+      data-fill-read-ms={fill?.readMs.toFixed(1)} data-fill-dom-ms={fill?.domMs.toFixed(1)}>
       {stale === undefined ? null : (
         <div class="banner stale-banner">
           <strong>Stale:</strong> {stale}
