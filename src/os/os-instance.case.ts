@@ -199,9 +199,11 @@ async function checkResolve(suite: Suite): Promise<void> {
     if (proc === undefined) continue
     const same = proc.ref.pid === ref.pid && proc.ref.name === ref.name && proc.ref.startTime === ref.startTime
     if (!same && s.live === true) {
-      // Exec renames a process, and a pid can be reused: the lookup must then agree with a fresh listing.
+      // A live process renames itself at any time (exec, prctl, a kworker taking work), so its
+      // identity is pid + start time; a reused pid must agree with a fresh listing.
+      if (proc.ref.pid === ref.pid && proc.ref.startTime === ref.startTime) { resolved++; continue }
       const now = await freshRef(s.os, ref.pid)
-      if (now !== undefined && now.startTime === proc.ref.startTime && now.name === proc.ref.name) { resolved++; continue }
+      if (now !== undefined && now.startTime === proc.ref.startTime) { resolved++; continue }
     }
     assert.deepEqual([proc.ref.pid, proc.ref.name, proc.ref.startTime], [ref.pid, ref.name, ref.startTime], `process(${ref.pid}) is the listed process`)
     resolved++
