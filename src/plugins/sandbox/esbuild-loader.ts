@@ -6,8 +6,10 @@
  */
 import { toMemweaveError } from '../../errors/index.js'
 
+/** @internal esbuild's own types: stripped from the shipped declarations. */
 export type EsbuildModule = typeof import('esbuild')
 
+/** @internal */
 export async function esbuild(): Promise<EsbuildModule | undefined> {
   try {
     return await import('esbuild')
