@@ -50,11 +50,15 @@ export function addMountCommand(program: Command): void {
           // Files opened before the loss still read through us (ENOTCONN): serve them until they are closed
           // (or a stop signal), so none is left with an unanswered request when this process exits.
           log.info({ openFiles: mounted.openFiles }, 'the daemon is gone: answering ENOTCONN until the files still open are closed')
-          const keepAlive = setInterval(() => undefined, 1 << 30) // the FUSE thread no longer holds the event loop open
+          // Bounded: a release the kernel never sends (a reader killed inside open, a lazily detached mount)
+          // must not keep this process alive for ever.
+          let graceTimer: NodeJS.Timeout | undefined
+          const grace = new Promise<'grace'>((resolve) => { graceTimer = setTimeout(() => resolve('grace'), LOST_DAEMON_GRACE_MS) })
           try {
-            await Promise.race([mounted.openFilesReleased(), stop.promise])
+            const ended = await Promise.race([mounted.openFilesReleased(), stop.promise, grace])
+            if (ended === 'grace') log.warn({ openFiles: mounted.openFiles, graceMs: LOST_DAEMON_GRACE_MS }, 'files still open after the grace period: exiting anyway')
           } finally {
-            clearInterval(keepAlive)
+            clearTimeout(graceTimer)
           }
         })
       } finally {
@@ -62,6 +66,9 @@ export function addMountCommand(program: Command): void {
       }
     })
 }
+
+/** How long a mount whose daemon died keeps answering ENOTCONN for files still open. */
+const LOST_DAEMON_GRACE_MS = 30_000
 
 function numericId(value: string, option: string): number {
   if (!/^\d+$/.test(value)) throw usageError(`${option} takes a numeric id, not '${value}'`)
