@@ -357,6 +357,16 @@ describe('roles and path limits of named tokens', { concurrency: false }, () => 
   })
 })
 
+/** The socket is 0660 for gid 65534, and nobody (in that group) connects and lists the tree. */
+async function assertNobodysGroupSocket(socket: string): Promise<void> {
+  const info = await stat(socket)
+  assert.equal((info.mode & 0o777).toString(8), '660')
+  assert.equal(info.gid, 65534)
+  const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
+    { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
+  assert.match(stdout, /^sys\/$/m)
+}
+
 describe('the unix socket', () => {
   test('is owner-only by default; --socket-group lets that group in (0660)', async (t) => {
     if (process.getuid?.() !== 0) { t.skip('needs root to switch to nobody'); return }
@@ -365,13 +375,7 @@ describe('the unix socket', () => {
     const socket = join(dir, 'mw.sock')
     const daemon = await startDaemon(['--listen', `unix:${socket}`, '--socket-group', '65534', '--log-level', 'warn'])
     try {
-      const info = await stat(socket)
-      assert.equal((info.mode & 0o777).toString(8), '660')
-      assert.equal(info.gid, 65534)
-      // nobody's group (65534) may now connect.
-      const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
-        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
-      assert.match(stdout, /^sys\/$/m)
+      await assertNobodysGroupSocket(socket)
     } finally {
       assert.equal((await daemon.stop()).code, 0)
       await rm(dir, { recursive: true, force: true })
@@ -388,12 +392,7 @@ describe('the unix socket', () => {
     await writeFile(config, `listen = ["unix:${socket}"]\nsocket_group = "${group}"\n`)
     const daemon = await startDaemon(['--config', config, '--log-level', 'warn'])
     try {
-      const info = await stat(socket)
-      assert.equal((info.mode & 0o777).toString(8), '660')
-      assert.equal(info.gid, 65534)
-      const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/memweave.js', '--daemon', `unix:${socket}`, 'ls'],
-        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } })
-      assert.match(stdout, /^sys\/$/m)
+      await assertNobodysGroupSocket(socket)
     } finally {
       assert.equal((await daemon.stop()).code, 0)
       await rm(dir, { recursive: true, force: true })
