@@ -83,6 +83,7 @@ export async function startDaemon(args: readonly string[], options: RunOptions =
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  const wantedListeners = args.filter((a) => a === '--listen').length
   const addresses = await new Promise<string[]>((resolve, reject) => {
     const killer = setTimeout(() => { child.kill('SIGKILL') }, KILL_AFTER_MS)
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -92,7 +93,8 @@ export async function startDaemon(args: readonly string[], options: RunOptions =
       const found = [...stdout.matchAll(/^listening on (\S+)$/gm)].map((m) => m[1] ?? '')
       const json = /^\{"listening":.*$/m.exec(stdout)?.[0]
       const listed = json === undefined ? found : (JSON.parse(json) as { listening: string[] }).listening
-      if (listed.length > 0) { clearTimeout(killer); resolve(listed) }
+      // Each listener prints its own line, possibly in separate chunks: wait for every --listen given.
+      if (listed.length > 0 && listed.length >= wantedListeners) { clearTimeout(killer); resolve(listed) }
     })
     exited.then(([code]) => { clearTimeout(killer); reject(new Error(`serve exited with ${code} before listening: ${stderr}`)) }, reject)
   })
