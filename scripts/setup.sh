@@ -44,3 +44,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   say "npm packages present"
 fi
+
+# Native addons (native/*/, optional at run time: pure-Node paths without them).
+bash scripts/build-native.sh
