@@ -103,6 +103,9 @@ export class TreeFilesystem {
         buffer.set(data.subarray(0, length))
         done(Math.min(data.length, length))
       }, done),
+      // The bytes as the tree gave them: libfuse 3 writes them to the kernel from this memory.
+      readData: (path, fd, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset),
+        (data) => done(0, data.length > length ? data.subarray(0, length) : data), done),
       write: (path, fd, buffer, length, offset, done) => {
         // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
         const data = new Uint8Array(buffer.subarray(0, length))

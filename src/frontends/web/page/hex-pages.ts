@@ -46,10 +46,10 @@ export class HexPages {
     return out
   }
 
-  /** Reads the pages of [start, end) not held yet (or all of them with `again`); true when anything changed. */
-  async load(start: bigint, end: bigint, again = false): Promise<{ changed: boolean; staleReason?: string }> {
+  /** Reads the pages of [start, end) not held yet (or all of them with `again`); `read`: whether it asked the daemon. */
+  async load(start: bigint, end: bigint, again = false): Promise<{ read: boolean; changed: boolean; staleReason?: string }> {
     const wanted = this.pagesFor(start, end).filter((p) => again || !this.pages.has(p))
-    if (wanted.length === 0) return { changed: false }
+    if (wanted.length === 0) return { read: false, changed: false }
     const results = await this.client.read(this.handle, wanted.map((addr) => ({ addr, length: PAGE_BYTES })))
     this.reads++
     const now = performance.now()
@@ -72,7 +72,7 @@ export class HexPages {
       if (oldest === undefined) break
       this.pages.delete(oldest)
     }
-    return staleReason === undefined ? { changed } : { changed, staleReason }
+    return staleReason === undefined ? { read: true, changed } : { read: true, changed, staleReason }
   }
 
   clear(): void {

@@ -11,8 +11,8 @@ import type {
 } from '../../../net/index.js'
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', useBigIntExtension: true })
-/** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events; 1.4: appeared/gone). */
-const VERSION = { major: 1, minor: 4 }
+/** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events; 1.4: appeared/gone; 1.5: get). */
+const VERSION = { major: 1, minor: 5 }
 
 /** What a watch hears: a branch changed (list it again), or (watches with objects) one object appeared or went. */
 export type WatchEvent =
@@ -109,6 +109,11 @@ export class PageClient {
   stat(path: string): Promise<Stat> { return this.call('stat', { path }) }
   open(path: string): Promise<OpenResult> { return this.call('open', { path }) }
   close(handle: number): Promise<null> { return this.call('close', { handle }) }
+  /** Whole text leaves by path in one request (`*` for every name of a branch): path → text, or the error. */
+  async get(paths: readonly string[]): Promise<Array<{ path: string; text: string } | { path: string; error: WireError }>> {
+    const decoder = new TextDecoder()
+    return (await this.call('get', { paths })).map((r) => ('data' in r ? { path: r.path, text: decoder.decode(r.data) } : r))
+  }
   rpc(handle: number, request: unknown, onProgress?: (event: ProgressEvent) => void): Promise<unknown> { return this.call('rpc', { handle, request }, onProgress) }
 
   /** Reads pieces, split into batches within the daemon's limits; one outcome per piece. */
