@@ -25,6 +25,7 @@ import { connectClient } from '../src/net/index.js'
 import { linuxFixtures } from '../test/linux-kit.js'
 import { haveChromium, launchBrowser } from '../test/web-browser.js'
 import { startWebDaemon } from '../test/web-kit.js'
+import type { CDPSession } from 'playwright-core'
 import { emit, row } from './bench-report.js'
 
 const LOADS = 5
@@ -33,6 +34,29 @@ const REGIONS = 16
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+/**
+ * Waits in the page until `selector` has data-`key`, and gives that element's data- attributes (and its tbody's
+ * row count as `rows`). Through CDP's Runtime.evaluate, not playwright's locators: those inject playwright's own
+ * script (hundreds of KB, tens of ms of the page's main thread under load) into the page while it is being timed.
+ */
+async function shown(cdp: CDPSession, selector: string, key: string, value?: string): Promise<Record<string, string>> {
+  const expression = `new Promise((resolve) => {
+    const look = () => {
+      const element = document.querySelector(${JSON.stringify(selector)})
+      const got = element?.dataset[${JSON.stringify(key)}]
+      if (got === undefined || (${JSON.stringify(value ?? null)} !== null && got !== ${JSON.stringify(value ?? null)})) return false
+      resolve({ ...element.dataset, rows: String(element.querySelectorAll('tbody tr').length) })
+      return true
+    }
+    if (look()) return
+    const observer = new MutationObserver(() => { if (look()) observer.disconnect() })
+    observer.observe(document.documentElement, { subtree: true, childList: true, attributes: true })
+  })`
+  const reply = await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true, timeout: 60_000 })
+  if (reply.exceptionDetails !== undefined) throw new Error(`waiting for ${selector}: ${reply.exceptionDetails.text}`)
+  return reply.result.value as Record<string, string>
 }
 
 const fixture = linuxFixtures()[0]
@@ -82,14 +106,15 @@ try {
   const pageTable = async (): Promise<Load> => {
     const link = await web.link('os/guest/processes')
     const page = await browser.newPage()
+    const cdp = await page.context().newCDPSession(page)
     const started = performance.now()
     await page.goto(link)
-    await page.locator('.process-table[data-paint-ms]').waitFor({ timeout: 60_000 })
+    const table = await shown(cdp, '.process-table', 'paintMs')
     const driverMs = performance.now() - started
-    const shown = await page.locator('.process-table tbody tr').count()
-    if (shown !== fixture.truth.processes.length) throw new Error(`the table shows ${shown} rows, the guest has ${fixture.truth.processes.length} processes`)
-    const number = async (selector: string, name: string): Promise<number> => Number(await page.getAttribute(selector, name))
-    const load = { driverMs, scriptMs: await number('html', 'data-script-ms'), helloMs: await number('html', 'data-hello-ms'), domMs: await number('.process-table', 'data-dom-ms'), paintMs: await number('.process-table', 'data-paint-ms') }
+    const html = await shown(cdp, 'html', 'helloMs')
+    if (table['rows'] !== String(fixture.truth.processes.length)) throw new Error(`the table shows ${table['rows']} rows, the guest has ${fixture.truth.processes.length} processes`)
+    const load = { driverMs, scriptMs: Number(html['scriptMs']), helloMs: Number(html['helloMs']), domMs: Number(table['domMs']), paintMs: Number(table['paintMs']) }
+    await cdp.detach()
     await page.close()
     return load
   }
@@ -113,7 +138,8 @@ try {
   const mem = await client.open(`os/guest/processes/by-pid/${pid}/mem`)
   const page = await browser.newPage()
   await page.goto(await web.link(`os/guest/processes/by-pid/${pid}/mem`))
-  await page.locator('.hex-grid[data-complete="true"]').waitFor({ timeout: 60_000 })
+  const hexCdp = await page.context().newCDPSession(page)
+  await shown(hexCdp, '.hex-grid', 'complete', 'true')
   const rawScreenMs: number[] = []
   const fills: Array<{ driverMs: number; sentMs: number; readMs: number; domMs: number; paintMs: number }> = []
   for (let i = 0; i < REGIONS; i++) {
@@ -125,10 +151,9 @@ try {
     await page.keyboard.type(`0x${addr.toString(16)}`)
     const started = performance.now()
     await page.keyboard.press('Enter')
-    await page.locator(`.hex-view[data-fill-top="${addr.toString(16)}"]`).waitFor({ timeout: 60_000 })
+    const filled = await shown(hexCdp, '.hex-view', 'fillTop', addr.toString(16))
     const driverMs = performance.now() - started
-    const number = async (name: string): Promise<number> => Number(await page.getAttribute('.hex-view', name))
-    fills.push({ driverMs, sentMs: await number('data-fill-sent-ms'), readMs: await number('data-fill-read-ms'), domMs: await number('data-fill-dom-ms'), paintMs: await number('data-fill-paint-ms') })
+    fills.push({ driverMs, sentMs: Number(filled['fillSentMs']), readMs: Number(filled['fillReadMs']), domMs: Number(filled['fillDomMs']), paintMs: Number(filled['fillPaintMs']) })
   }
   await page.close()
   await client.close(mem.handle)

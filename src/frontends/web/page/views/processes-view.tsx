@@ -70,6 +70,7 @@ function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]>
     let current = true
     let relist: ReturnType<typeof setTimeout> | undefined
     let queued: WatchEvent[] | undefined = []
+    const turns = new Map<number, number>()
     const update = (change: (rows: ProcessRow[]) => ProcessRow[]): void => {
       if (current) setTable((t) => (t.state === 'done' ? { state: 'done', value: change(t.value) } : t))
     }
@@ -80,8 +81,11 @@ function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]>
         return
       }
       const pid = Number(event.object['pid'])
+      // Only the latest event of a pid counts (an exec is gone then appeared: an older read must not win).
+      const turn = (turns.get(pid) ?? 0) + 1
+      turns.set(pid, turn)
       if (event.event === 'gone') { update((rows) => rows.filter((r) => r.pid !== pid)); return }
-      void loadRow(osPath, String(pid)).then((row) => { if (row !== undefined) update((rows) => [...rows.filter((r) => r.pid !== pid), row]) })
+      void loadRow(osPath, String(pid)).then((row) => { if (row !== undefined && turns.get(pid) === turn) update((rows) => [...rows.filter((r) => r.pid !== pid), row]) })
     }
     setTable({ state: 'loading' })
     const unwatch = clientOf().watch(`${osPath}/processes`, (event) => { if (queued === undefined) apply(event); else queued.push(event) }, true).catch(() => undefined)
