@@ -114,9 +114,9 @@ export class ProtocolClient implements TreeClient {
     return this.hello
   }
 
-  /** Whether big reads come through the shared data ring, and how much did. */
-  get dataRing(): { readonly active: boolean; readonly pieces: number; readonly bytes: number } {
-    return { active: this.ring?.active === true, pieces: this.ring?.stats.pieces ?? 0, bytes: this.ring?.stats.bytes ?? 0 }
+  /** Whether big reads come through the shared data ring (mapped: copied out of a mapping, not with preadv), and how much did. */
+  get dataRing(): { readonly active: boolean; readonly mapped: boolean; readonly pieces: number; readonly bytes: number } {
+    return { active: this.ring?.active === true, mapped: this.ring?.active === true && this.ring.mapped, pieces: this.ring?.stats.pieces ?? 0, bytes: this.ring?.stats.bytes ?? 0 }
   }
 
   get closed(): boolean {

@@ -1,6 +1,6 @@
 /**
  * The FUSE operations over a TreeClient. Every callback starts async work
- * and returns at once (fuse-native runs them on the event loop, so blocking
+ * and returns at once (both bindings run them on the event loop, so blocking
  * would stall every reader), answers exactly once, and bounds its own time:
  * a late answer is dropped and never touches a buffer libfuse reused.
  *
