@@ -1,5 +1,5 @@
 /**
- * The TCP data channel (protocol 1.5, src/net/data-channel.ts) over real
+ * The TCP data channel (protocol 1.6, src/net/data-channel.ts) over real
  * loopback TCP: a server in this process on the test tree (unmapped ranges
  * give per-piece failures), and real daemons for the disconnect, TLS and
  * two-hop cases. Bytes equal the source through readInto and read, pipelined;
@@ -81,7 +81,7 @@ describe('one hop (a server in this process, real TCP)', () => {
   test('hello offers the channel; readInto over it equals the bytes, a failed piece keeps its own error', async () => {
     const c = await client()
     assert.equal(c.serverInfo.dataChannel, true)
-    assert.equal(c.serverInfo.version.minor >= 5, true)
+    assert.equal(c.serverInfo.version.minor >= 6, true)
     assert.equal(await c.openDataChannel(), true)
     const { handle } = await c.open('data/kmem')
     const target = new Uint8Array(3 * MIB + 100)

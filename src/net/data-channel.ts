@@ -1,5 +1,5 @@
 /**
- * The TCP data channel both sides agree on (protocol 1.5): a second
+ * The TCP data channel both sides agree on (protocol 1.6): a second
  * connection beside a TCP client's WebSocket that carries big read replies
  * as raw bytes, so one hop costs one network copy (no WebSocket framing,
  * no msgpack around the data, no reassembly on the client).

@@ -16,7 +16,7 @@
  * big read pieces come back as `{ring, length}`: the bytes are in the file,
  * and the client reports with each read how far it has `consumed` them.
  *
- * Over TCP (1.5), a client may open a data channel beside the WebSocket
+ * Over TCP (1.6), a client may open a data channel beside the WebSocket
  * (data-channel.ts): reads that ask for it (`channel: true`) are answered
  * there as raw bytes behind a small header.
  *
@@ -41,10 +41,11 @@ export interface ProtocolVersion {
  * 1.2: browser sessions: the `ticket` op (a one-time ticket a browser trades at hello, `hello.ticket`),
  * `cancel` of a running request, `progress` events keyed by request id (an rpc that reports them,
  * such as a scan), and a pushed `stale` event for a handle whose object went away.
- * 1.5: the TCP data channel (data-channel.ts): ServerHello.dataChannel, the `channel` op (a one-time
+ * 1.5: the `get` op (whole small leaves by path, `*` for every name of a branch, in one request).
+ * 1.6: the TCP data channel (data-channel.ts): ServerHello.dataChannel, the `channel` op (a one-time
  * ticket for a raw socket on the same listener), and read `channel: true` (the reply comes on it).
  */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 5 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 6 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -82,7 +83,7 @@ export interface ServerHello {
   readonly node: Readonly<Record<string, unknown>>
   /** The answer to a hello that offered a data ring (absent otherwise, and from 1.0 daemons). */
   readonly dataRing?: DataRingAnswer
-  /** 1.5: this TCP session may open a data channel (the `channel` op); absent on unix sockets, for browsers and from older daemons. */
+  /** 1.6: this TCP session may open a data channel (the `channel` op); absent on unix sockets, for browsers and from older daemons. */
   readonly dataChannel?: boolean
 }
 
@@ -104,6 +105,8 @@ export interface WireWritePiece {
 /** `ring`: the piece's bytes are in the shared data ring at this ring position (see data-ring.ts). */
 export type WireReadResult = { readonly data: Uint8Array } | { readonly ring: number; readonly length: number } | { readonly error: WireError }
 export type WireWriteResult = { readonly ok: true } | { readonly error: WireError }
+/** 1.5: one leaf of a `get`: its whole content, or why not (a leaf fails alone). */
+export type WireGetResult = { readonly path: string; readonly data: Uint8Array } | { readonly path: string; readonly error: WireError }
 
 /** Each op's request fields (besides id and op). */
 export interface RequestBodies {
@@ -139,7 +142,12 @@ export interface RequestBodies {
    * TCP listener (DownloadGrant.action), streamed; `name` is the file name to suggest (letters, digits, `._-`).
    */
   download: { readonly path: string; readonly offset?: bigint; readonly length?: bigint; readonly name?: string }
-  /** 1.5: a one-time ticket for this session's data channel (TCP only; see data-channel.ts). */
+  /**
+   * 1.5: whole text or binary leaves by path in one request (open, read, close each, on the daemon); a segment `*`
+   * stands for every name of its branch. `maxBytes` bounds each leaf (1 MiB unless given).
+   */
+  get: { readonly paths: readonly string[]; readonly maxBytes?: number }
+  /** 1.6: a one-time ticket for this session's data channel (TCP only; see data-channel.ts). */
   channel: Record<never, never>
 }
 
@@ -159,10 +167,11 @@ export interface ResultBodies {
   ticket: TicketGrant
   cancel: null
   download: DownloadGrant
+  get: WireGetResult[]
   channel: ChannelGrant
 }
 
-/** 1.5: a ticket to open this session's data channel: sent once, in the upgrade's header, within `expiresInMs`. */
+/** 1.6: a ticket to open this session's data channel: sent once, in the upgrade's header, within `expiresInMs`. */
 export interface ChannelGrant {
   readonly ticket: string
   readonly expiresInMs: number
@@ -188,7 +197,7 @@ export interface TicketGrant {
 
 export type Op = keyof RequestBodies
 
-export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download', 'channel'] as const satisfies readonly Op[]
+export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download', 'get', 'channel'] as const satisfies readonly Op[]
 
 export type RequestOf<K extends Op> = { readonly id: number; readonly op: K } & RequestBodies[K]
 export type Request = { [K in Op]: RequestOf<K> }[Op]

@@ -76,7 +76,7 @@ export interface ServerOptions {
   pages?: PageServer
   /** Origins besides each listener's own that browsers may connect from. */
   allowedOrigins?: readonly string[]
-  /** TCP data channels (protocol 1.5, data-channel.ts) for clients that ask; false offers none, as a 1.4 daemon. On by default. */
+  /** TCP data channels (protocol 1.6, data-channel.ts) for clients that ask; false offers none, as a 1.5 daemon. On by default. */
   dataChannels?: boolean
 }
 

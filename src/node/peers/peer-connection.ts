@@ -37,7 +37,7 @@ export interface PeerStatus {
   readonly outstanding: { readonly requests: number; readonly readBytes: number }
   readonly tls: string
   readonly token: boolean
-  /** The TCP data channel big reads come back on (protocol 1.5), and what came through it. */
+  /** The TCP data channel big reads come back on (protocol 1.6), and what came through it. */
   readonly dataChannel: { readonly active: boolean; readonly frames: number; readonly bytes: number }
 }
 
