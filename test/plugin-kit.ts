@@ -21,6 +21,7 @@ import { nativeOsKind } from '../src/os/native/index.js'
 import { BUILTIN_PLUGIN_MAPPINGS } from '../src/plugins/index.js'
 import type { Mapping } from '../src/tree/index.js'
 import { buildTarget as buildHostTarget } from './host-target.js'
+export { isKind } from './error-kit.js'
 
 
 /**
@@ -120,10 +121,6 @@ export async function leafError(client: LocalTreeClient, path: string): Promise<
     throw err
   }
   throw new Error(`reading ${path} succeeded`)
-}
-
-export function isKind(kind: string) {
-  return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
 }
 
 export { waitFor } from './wait-for.js'
