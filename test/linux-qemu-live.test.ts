@@ -182,7 +182,7 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
     assert.deepEqual(info['warnings'], [])
   })
 
-  for (const os of ['g', 'gq']) it(`lists the processes the guest\'s own /proc shows at that moment (pid, ppid, name, start time), os ${os}`, async () => {
+  for (const os of ['g', 'gq']) it(`lists the processes the guest's own /proc shows at that moment (pid, ppid, name, start time), os ${os}`, async () => {
     let last: { guest: Proc[]; ours: Proc[] } | undefined
     for (let attempt = 0; attempt < LIST_TRIES; attempt++) {
       const before = await guestProcesses(shell)

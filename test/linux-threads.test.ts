@@ -187,7 +187,7 @@ function runningCpuNotes(fixture: LinuxFixture, connector: Connector): { notes: 
     view.setBigUint64(112 + 32 * 8, 0x400bc8n, true) // pc, in mw-pattern2's text
     view.setBigUint64(112 + 31 * 8, 0xffff9a4bfb40n, true) // sp
     view.setBigUint64(112 + 33 * 8, 0x60000000n, true) // pstate: EL0t, flags Z and C
-    view.setBigUint64(112 + 0 * 8, 0x1234n, true) // x0
+    view.setBigUint64(112, 0x1234n, true) // x0 (register 0 of 112 + 8 * n)
   } else {
     view.setBigUint64(8 + 16 * 8, 0x401ae5n, true) // rip
     view.setBigUint64(8 + 6 * 8, 0x7fff1234560n, true) // rsp

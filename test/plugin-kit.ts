@@ -47,7 +47,7 @@ export class LogLines extends Writable {
   }
 
   messages(): string[] {
-    return this.lines.map((l) => String(l['msg'] ?? ''))
+    return this.lines.map((l) => (typeof l['msg'] === 'string' ? l['msg'] : ''))
   }
 
   logger(): Logger {
