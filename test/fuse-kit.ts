@@ -15,6 +15,8 @@ import { pino } from 'pino'
 import type { Logger } from 'pino'
 import { fileConnectorKind, writeElfCore } from '../src/connectors/file/index.js'
 import type { ConnectorKind } from '../src/connectors/index.js'
+import { libfuse3Unavailable } from '../src/frontends/fuse/fuse-binding.js'
+import type { FuseImplementation } from '../src/frontends/fuse/fuse-binding.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import { OS_MAPPINGS } from '../src/os/index.js'
 import type { OsKind } from '../src/os/index.js'
@@ -27,6 +29,9 @@ export function fuseUnavailable(): string | undefined {
   if (process.getuid?.() !== 0 && !existsSync('/usr/bin/fusermount')) return 'not root and fusermount is not installed'
   return undefined
 }
+
+/** The FUSE bindings the tests can mount with here: libfuse3 where its addon is built, and fuse-native. */
+export const FUSE_TEST_BINDINGS: readonly FuseImplementation[] = libfuse3Unavailable() === undefined ? ['libfuse3', 'fuse-native'] : ['fuse-native']
 
 export function testLog(): Logger {
   return pino({ level: process.env.MEMWEAVE_TEST_LOG ?? 'silent' })

@@ -4,7 +4,8 @@
  * LocalTreeClient, and exercised only by child processes (ls, cat, dd,
  * strings, grep, bash): listing and modes, JSON leaves, dd against the
  * protocol read, gaps, control leaves and their errnos, leaves of unknown
- * size, many readers at once, and a read-only mount.
+ * size, many readers at once, and a read-only mount. The main suite runs
+ * once per FUSE binding this machine has (libfuse3 and fuse-native).
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -22,7 +23,7 @@ import { BufferMemory } from '../src/mem/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadPiece, WriteResult } from '../src/mem/index.js'
 import { Lifetime, readSnapshot } from '../src/tree/index.js'
 import type { LeafMapping } from '../src/tree/index.js'
-import { PATTERN_AT, PHYS_PATTERN, RANGE_A, RANGE_B, fuseUnavailable, memoryImage, sh, shBytes, testLog, testNode } from './fuse-kit.js'
+import { FUSE_TEST_BINDINGS, PATTERN_AT, PHYS_PATTERN, RANGE_A, RANGE_B, fuseUnavailable, memoryImage, sh, shBytes, testLog, testNode } from './fuse-kit.js'
 
 const HAS_STRINGS = (await sh('command -v strings')).code === 0
 const UNSIZED_TEXT = 'generated text whose size is only known once opened\n'.repeat(40)
@@ -80,18 +81,19 @@ class GatedMemory implements PhysicalMemory {
   metadata(): MemMetadata { return this.inner.metadata() }
 }
 
-const gated = new GatedMemory()
-const gatedConnectorKind: ConnectorKind = {
-  kind: 'gated',
-  usage: 'gated (test only: reads wait for each other)',
-  create: async (_args, context) => ({
+function gatedConnectorKind(gated: GatedMemory): ConnectorKind {
+  return {
     kind: 'gated',
-    mem: gated,
-    lifetime: new Lifetime(context.description, context.parentLifetime),
-    hints: {},
-    info: () => ({ kind: 'gated' }),
-    close: async () => {},
-  }),
+    usage: 'gated (test only: reads wait for each other)',
+    create: async (_args, context) => ({
+      kind: 'gated',
+      mem: gated,
+      lifetime: new Lifetime(context.description, context.parentLifetime),
+      hints: {},
+      info: () => ({ kind: 'gated' }),
+      close: async () => {},
+    }),
+  }
 }
 
 async function protocolRead(client: LocalTreeClient, path: string, addr: bigint, length: number): Promise<Buffer> {
@@ -115,7 +117,8 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-describe('FUSE mount of an in-process tree', { skip: fuseUnavailable() ?? false }, () => {
+for (const implementation of FUSE_TEST_BINDINGS) describe(`FUSE mount of an in-process tree (${implementation})`, { skip: fuseUnavailable() ?? false }, () => {
+  const gated = new GatedMemory()
   let dir: string
   let mnt: string
   let node: MemweaveNode
@@ -129,11 +132,12 @@ describe('FUSE mount of an in-process tree', { skip: fuseUnavailable() ?? false 
     image = join(dir, 'ram.elf')
     await mkdir(mnt)
     await writeFile(image, memoryImage())
-    node = testNode({ allowWrite: false, log: testLog(), connectorKinds: [gatedConnectorKind] })
+    node = testNode({ allowWrite: false, log: testLog(), connectorKinds: [gatedConnectorKind(gated)] })
     node.tree.registry.add(unsizedLeaf)
     await node.newConnector(`dump file:${image}`)
     client = new LocalTreeClient(node.tree)
-    mounted = await mountTree(client, mnt, { readOnly: false, log: testLog() })
+    mounted = await mountTree(client, mnt, { readOnly: false, log: testLog(), implementation })
+    assert.equal(mounted.implementation, implementation)
   })
 
   after(async () => {

@@ -9,23 +9,25 @@
 /** Layer → the layers it may import (besides itself and src/version.ts): the documented table. */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   errors: [],
+  // Native addons (native/NAME/, optional: every user keeps a pure-Node path).
+  addons: ['errors'],
   mem: ['errors'],
   arch: ['errors', 'mem'],
   tree: ['errors', 'mem'],
   // Connectors implement mem's interface and register their features into the tree as mappings.
-  connectors: ['errors', 'mem', 'tree'],
+  connectors: ['errors', 'addons', 'mem', 'tree'],
   // An OS uses arch and mem, registers into the tree, and is opened on a connector (its memory and hints).
   os: ['errors', 'mem', 'arch', 'tree', 'connectors'],
   // net serves the tree.
-  net: ['errors', 'mem', 'tree'],
+  net: ['errors', 'addons', 'mem', 'tree'],
   // Plugins see only the tree's mapping API (exceptions below).
   plugins: ['errors', 'mem', 'tree'],
   // The composition root wires every kind together.
-  node: ['errors', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins'],
+  node: ['errors', 'addons', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins'],
   // Frontends talk only to net (exceptions below).
-  frontends: ['errors', 'net'],
+  frontends: ['errors', 'addons', 'net'],
   // The library surface (src/index.ts and the npm subpaths) sits on top of everything except the frontends.
-  api: ['errors', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins', 'node'],
+  api: ['errors', 'addons', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins', 'node'],
 }
 
 /** File (under src/) → layers it may import beyond its layer's row, and why. */

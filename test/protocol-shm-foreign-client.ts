@@ -31,6 +31,7 @@ const { handle } = await client.open('data/a')
 const [piece] = await client.read(handle, [{ addr: 0n, length: 1 << 20 }])
 process.stdout.write(`${JSON.stringify({
   uid: process.getuid?.(),
+  pid: process.pid,
   victimReadable,
   stolen: typeof stolen === 'object' && stolen !== null && 'dataRing' in stolen ? stolen.dataRing : undefined,
   ownRing: client.dataRing,

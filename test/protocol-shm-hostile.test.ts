@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, fstatSync, ftruncateSync, linkSync, openSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, fstatSync, ftruncateSync, linkSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -186,12 +186,15 @@ test('a client of another user cannot use the victim\'s ring, but its own works 
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child, srv.unixUrl, victim], {
     uid: 65534, gid: 65534, cwd: dirname(dirname(child)), env: { ...process.env, HOME: tmpdir() },
   })
-  const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { uid: number; victimReadable: boolean; stolen?: DataRingAnswer; ownRing: { active: boolean; pieces: number }; sha256?: string }
+  const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { uid: number; pid: number; victimReadable: boolean; stolen?: DataRingAnswer; ownRing: { active: boolean; mapped: boolean; pieces: number }; sha256?: string }
   assert.equal(report.uid, 65534)
   assert.equal(report.victimReadable, false)
   assert.ok(report.stolen !== undefined && !report.stolen.accepted)
   assert.match(report.stolen.reason, /key does not match/)
-  assert.deepEqual(report.ownRing, { active: true, pieces: 1, bytes: MIB })
+  const { mapped: _clientMapped, ...ownRing } = report.ownRing // the client maps its own ring when the addon loads
+  assert.deepEqual(ownRing, { active: true, pieces: 1, bytes: MIB })
+  // The daemon (this process) never maps a ring another user owns: shrinking it would crash a root daemon (SIGBUS).
+  assert.ok(!readFileSync('/proc/self/maps', 'utf8').includes(`/memweave-${report.pid}-`), 'the root daemon mapped the ring of another user')
   assert.equal(report.sha256, createHash('sha256').update(t.expected('a', 0, MIB)).digest('hex'))
 })
 

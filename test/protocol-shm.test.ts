@@ -3,7 +3,8 @@
  * files: ring data equals inline data and the source for random pipelined
  * batches around the thresholds; a full ring falls back to inline data;
  * replies completing out of order and late replies of timed-out reads keep
- * the ring in step; nothing is left behind on disconnect or restart; and
+ * the ring in step; nothing is left behind on disconnect or restart (all of
+ * it with the ring mapped on both ends, and copied with pwritev/preadv); and
  * either side with the feature off (or a 1.0 peer) still works.
  */
 import assert from 'node:assert/strict'
@@ -15,6 +16,7 @@ import { after, before, describe, test } from 'node:test'
 import fc from 'fast-check'
 import { MemweaveError } from '../src/errors/index.js'
 import type { PieceResult, ReadPiece } from '../src/mem/index.js'
+import { mmapAddonAbsence, reloadMmapAddon } from '../src/addons/index.js'
 import { connectClient, DEFAULT_DATA_RING_POLICY, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { READ_SCRATCH } from '../src/net/scratch-pool.js'
@@ -40,11 +42,15 @@ function assertPieces(t: TwoLeafTree, leaf: 'a' | 'b', pieces: readonly ReadPiec
   })
 }
 
-describe('with a shared ring', () => {
+// Both ends either map the ring (the mmap addon: the daemon reads the source straight into it) or copy with pwritev/preadv.
+for (const mode of ['mapped', 'copied'] as const) describe(`with a shared ring, ${mode}`, { skip: mode === 'mapped' ? mmapAddonAbsence() ?? false : false }, () => {
   let t: TwoLeafTree
   let srv: TestServer
   let dir: { path: string; remove: () => Promise<void> }
+  const native = process.env['MEMWEAVE_NATIVE']
   before(async () => {
+    if (mode === 'copied') process.env['MEMWEAVE_NATIVE'] = '0'
+    reloadMmapAddon()
     t = twoLeafTree(LEAF_BYTES)
     srv = await serve(t.tree, { tcp: false })
     dir = await shmDir()
@@ -52,10 +58,16 @@ describe('with a shared ring', () => {
   after(async () => {
     await srv.stop()
     await dir.remove()
+    if (native === undefined) delete process.env['MEMWEAVE_NATIVE']
+    else process.env['MEMWEAVE_NATIVE'] = native
+    reloadMmapAddon()
   })
 
-  const ringClient = (sizeBytes: number, extra: { timeoutMs?: number } = {}): Promise<ProtocolClient> =>
-    connectClient(srv.unixUrl, { log: testLog(), dataRing: { dir: dir.path, sizeBytes }, connectTimeoutMs: 10_000, ...extra })
+  const ringClient = async (sizeBytes: number, extra: { timeoutMs?: number } = {}): Promise<ProtocolClient> => {
+    const client = await connectClient(srv.unixUrl, { log: testLog(), dataRing: { dir: dir.path, sizeBytes }, connectTimeoutMs: 10_000, ...extra })
+    assert.equal(client.dataRing.mapped, mode === 'mapped', `the client's ring is ${mode}`)
+    return client
+  }
 
   test('ring data equals inline data and the source, for random pipelined batches around the thresholds', async () => {
     const viaRing = await ringClient(2 * MIB)
@@ -180,7 +192,7 @@ describe('with a shared ring', () => {
   test('a client that disconnects mid-transfer leaves no scratch buffer, ring descriptor or handle behind', async () => {
     const handlesBefore = t.tree.handles.size
     const scratchBefore = READ_SCRATCH.stats.inUse
-    const client = await ringClient(4 * MIB)
+    const client = await ringClient(8 * MIB) // room for all four reads (a mapped ring takes their regions before reading)
     const held = gate()
     try {
       const { handle } = await client.open('data/a')
@@ -189,7 +201,8 @@ describe('with a shared ring', () => {
       const reads = [0, 1, 2, 3].map((i) => client.readInto(handle, [{ addr: BigInt(i * MIB), length: MIB, at: 0 }], Buffer.alloc(MIB)))
       for (const r of reads) r.catch(() => undefined)
       await waitFor('four big reads held inside the source', () => t.a.reads === readsBefore + 4)
-      assert.equal(READ_SCRATCH.stats.inUse, scratchBefore + 4, 'each held read has its scratch buffer')
+      // Copied: each held read has its scratch buffer; mapped: each reads into its ring region, no scratch.
+      assert.equal(READ_SCRATCH.stats.inUse, scratchBefore + (mode === 'copied' ? 4 : 0), 'scratch buffers of the held reads')
       client.terminate() // gone mid-transfer, without a close handshake
       for (const r of reads) await assert.rejects(r, (err: unknown) => err instanceof MemweaveError && err.kind === 'disconnected')
       await waitFor('both ends of the ring closed', () => ringFds(dir.path) === 0)

@@ -5,12 +5,15 @@
  * out into a fresh buffer the moment its reply arrives, before anyone sees
  * the reply, so the daemon may reuse the space once told. A readInto reply
  * is copied straight into the caller's target instead (one copy out).
+ * With the mmap addon the ring is mapped here too, and each copy out is a
+ * memory copy instead of a preadv.
  */
 import { randomBytes } from 'node:crypto'
 import { closeSync, constants, fchmodSync, ftruncateSync, openSync, readvSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import { mmapAddon } from '../addons/index.js'
 import { DEFAULT_RING_DIR, DEFAULT_RING_FILE_BYTES, RING_FILE_PREFIX, RING_HEADER_BYTES, RING_KEY_BYTES, RING_MAGIC, ringEpoch } from './data-ring.js'
 import { isFields, protocolError, uintField } from './field-guards.js'
 import type { DataRingAnswer } from './messages.js'
@@ -20,6 +23,8 @@ export interface DataRingOptions {
   dir?: string
   /** Size of the ring file, header included (default 64 MiB; the daemon bounds it, 1 MiB..256 MiB by default). */
   sizeBytes?: number
+  /** false: copy out with preadv even when the mmap addon is there (tests of that path). */
+  mapped?: boolean
 }
 
 interface RingPiece { readonly index: number; readonly offset: number; readonly length: number }
@@ -30,6 +35,8 @@ export class ClientDataRing {
   private capacity = 0
   private epoch = 0
   private consumedMark = 0
+  /** The ring data (after the header), mapped; undefined without the addon (then preadv). */
+  private view: Uint8Array | undefined
   /** Pieces and bytes that came through the ring. */
   readonly stats = { pieces: 0, bytes: 0 }
 
@@ -56,11 +63,28 @@ export class ClientDataRing {
       ftruncateSync(fd, sizeBytes)
       const header = Buffer.concat([RING_MAGIC, key])
       if (writeSync(fd, header, 0, header.length, 0) !== header.length) throw new MemweaveError('net', 'io', 'short write of the ring header')
+      if (options.mapped !== false) ring.map()
     } catch (err) {
       ring.close()
       throw toMemweaveError(err, 'net', `cannot prepare the data ring ${path}`)
     }
     return ring
+  }
+
+  /** Whether copies out are memory copies from a mapping (the mmap addon) rather than preadv. */
+  get mapped(): boolean {
+    return this.view !== undefined
+  }
+
+  private map(): void {
+    const addon = mmapAddon()
+    const fd = this.fd
+    if (addon === undefined || fd === undefined) return
+    try {
+      this.view = new Uint8Array(addon.map(fd, this.sizeBytes), RING_HEADER_BYTES, this.sizeBytes - RING_HEADER_BYTES)
+    } catch (err) {
+      this.log.debug({ err }, 'cannot map the data ring; copying out with preadv')
+    }
   }
 
   /** True once the daemon accepted the ring and until the connection ends. */
@@ -147,8 +171,14 @@ export class ClientDataRing {
         into[piece.index] = { data: buffer }
         bytes += piece.length
       }
-      const got = readvSync(fd, buffers, RING_HEADER_BYTES + first.offset)
-      if (got !== bytes) throw protocolError(`the data ring held ${got} of ${bytes} bytes at offset ${first.offset}`)
+      const view = this.view
+      if (view !== undefined) {
+        let at = first.offset
+        for (const buffer of buffers) { buffer.set(view.subarray(at, at + buffer.length)); at += buffer.length }
+      } else {
+        const got = readvSync(fd, buffers, RING_HEADER_BYTES + first.offset)
+        if (got !== bytes) throw protocolError(`the data ring held ${got} of ${bytes} bytes at offset ${first.offset}`)
+      }
       this.stats.pieces += buffers.length
       this.stats.bytes += bytes
     }
@@ -159,6 +189,7 @@ export class ClientDataRing {
     const fd = this.fd
     if (fd === undefined) return
     this.fd = undefined
+    this.view = undefined // unmapped by the garbage collector
     try {
       closeSync(fd)
     } catch (err) {

@@ -9,9 +9,9 @@
  * Ring positions count bytes modulo an epoch (a multiple of the capacity
  * below 2^32, so positions stay plain msgpack uint32 and `position %
  * capacity` is the same on both sides across the wrap). The daemon hands out
- * regions in order; the client copies each out as soon as its reply
- * arrives, and reports the end of the last one it consumed with its next
- * read request. Regions never straddle the end of the ring: the tail of a
+ * regions in order (their replies may overtake each other: ring-ledger.ts);
+ * the client copies each out as soon as its reply arrives, and reports the
+ * end of the last one it consumed with its next read request. Regions never straddle the end of the ring: the tail of a
  * lap that is too short is skipped.
  */
 

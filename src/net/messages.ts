@@ -37,8 +37,9 @@ export interface ProtocolVersion {
  * 1.2: browser sessions: the `ticket` op (a one-time ticket a browser trades at hello, `hello.ticket`),
  * `cancel` of a running request, `progress` events keyed by request id (an rpc that reports them,
  * such as a scan), and a pushed `stale` event for a handle whose object went away.
+ * 1.5: the `get` op (whole small leaves by path, `*` for every name of a branch, in one request).
  */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 4 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 5 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -96,6 +97,8 @@ export interface WireWritePiece {
 /** `ring`: the piece's bytes are in the shared data ring at this ring position (see data-ring.ts). */
 export type WireReadResult = { readonly data: Uint8Array } | { readonly ring: number; readonly length: number } | { readonly error: WireError }
 export type WireWriteResult = { readonly ok: true } | { readonly error: WireError }
+/** 1.5: one leaf of a `get`: its whole content, or why not (a leaf fails alone). */
+export type WireGetResult = { readonly path: string; readonly data: Uint8Array } | { readonly path: string; readonly error: WireError }
 
 /** Each op's request fields (besides id and op). */
 export interface RequestBodies {
@@ -131,6 +134,11 @@ export interface RequestBodies {
    * TCP listener (DownloadGrant.action), streamed; `name` is the file name to suggest (letters, digits, `._-`).
    */
   download: { readonly path: string; readonly offset?: bigint; readonly length?: bigint; readonly name?: string }
+  /**
+   * 1.5: whole text or binary leaves by path in one request (open, read, close each, on the daemon); a segment `*`
+   * stands for every name of its branch. `maxBytes` bounds each leaf (1 MiB unless given).
+   */
+  get: { readonly paths: readonly string[]; readonly maxBytes?: number }
 }
 
 /** Each op's result on success. */
@@ -149,6 +157,7 @@ export interface ResultBodies {
   ticket: TicketGrant
   cancel: null
   download: DownloadGrant
+  get: WireGetResult[]
 }
 
 /**
@@ -171,7 +180,7 @@ export interface TicketGrant {
 
 export type Op = keyof RequestBodies
 
-export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download'] as const satisfies readonly Op[]
+export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download', 'get'] as const satisfies readonly Op[]
 
 export type RequestOf<K extends Op> = { readonly id: number; readonly op: K } & RequestBodies[K]
 export type Request = { [K in Op]: RequestOf<K> }[Op]

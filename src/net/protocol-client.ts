@@ -20,7 +20,9 @@ import { PROTOCOL_VERSION, formatVersion } from './messages.js'
 
 /** The protocol minor version that knows `open` with `exclusive`. */
 const EXCLUSIVE_MINOR = 3
-import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireLimits, WireReadResult } from './messages.js'
+/** The first minor with the `get` op. */
+const GET_MINOR = 5
+import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits, WireReadResult } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
@@ -112,9 +114,9 @@ export class ProtocolClient implements TreeClient {
     return this.hello
   }
 
-  /** Whether big reads come through the shared data ring, and how much did. */
-  get dataRing(): { readonly active: boolean; readonly pieces: number; readonly bytes: number } {
-    return { active: this.ring?.active === true, pieces: this.ring?.stats.pieces ?? 0, bytes: this.ring?.stats.bytes ?? 0 }
+  /** Whether big reads come through the shared data ring (mapped: copied out of a mapping, not with preadv), and how much did. */
+  get dataRing(): { readonly active: boolean; readonly mapped: boolean; readonly pieces: number; readonly bytes: number } {
+    return { active: this.ring?.active === true, mapped: this.ring?.active === true && this.ring.mapped, pieces: this.ring?.stats.pieces ?? 0, bytes: this.ring?.stats.bytes ?? 0 }
   }
 
   get closed(): boolean {
@@ -159,6 +161,12 @@ export class ProtocolClient implements TreeClient {
     return this.call('open', { path, ...viaField(via), exclusive: true })
   }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.call('rpc', { handle, request }) }
+  /** Whole text/binary leaves by path in one request (1.5); a `*` segment stands for every name of its branch. */
+  get(paths: readonly string[], maxBytes?: number): Promise<WireGetResult[]> {
+    const minor = this.serverInfo.version.minor
+    if (minor < GET_MINOR) return Promise.reject(new MemweaveError('net', 'unsupported', `get: the daemon at ${this.url} speaks protocol 1.${minor}; get needs 1.${GET_MINOR}`))
+    return this.call('get', { paths, ...(maxBytes === undefined ? {} : { maxBytes }) })
+  }
   async close(handle: number): Promise<void> { await this.call('close', { handle }) }
   async ping(): Promise<number> { return (await this.call('ping', {})).timeMs }
   /** A one-time ticket for a browser session with this connection's rights (protocol 1.2). */

@@ -5,11 +5,12 @@
  * whatever integer encoding the server used.
  */
 import type { Entry, LeafContent, LeafMeta, OpenResult, Stat } from '../tree/index.js'
+import { MAX_PATH_BYTES } from '../tree/index.js'
 import {
   bigintValue, booleanField, bytesValue, describe, field, fieldsOf, protocolError, stringField, uintField,
 } from './field-guards.js'
 import type { Fields } from './field-guards.js'
-import type { DataRingAnswer, Op, ProtocolVersion, ResultBodies, ServerEvent, ServerHello, WireError, WireLimits, WireReadResult, WireWriteResult } from './messages.js'
+import type { DataRingAnswer, Op, ProtocolVersion, ResultBodies, ServerEvent, ServerHello, WireError, WireLimits, WireGetResult, WireReadResult, WireWriteResult } from './messages.js'
 
 export type ParsedServerMessage =
   | { readonly kind: 'result'; readonly id: number; readonly result: unknown }
@@ -128,6 +129,16 @@ function parseReadResults(value: unknown): WireReadResult[] {
   })
 }
 
+function parseGetResults(value: unknown): WireGetResult[] {
+  if (!Array.isArray(value)) throw protocolError(`get result must be an array, got ${describe(value)}`)
+  return value.map((raw: unknown, i) => {
+    const leaf = fieldsOf(raw, `get result[${i}]`)
+    const path = stringField(leaf, 'path', `get result[${i}]`, MAX_PATH_BYTES)
+    if (Object.hasOwn(leaf, 'error')) return { path, error: parseWireError(field(leaf, 'error')) }
+    return { path, data: bytesValue(field(leaf, 'data'), `get result[${i}].data`) }
+  })
+}
+
 function parseWriteResults(value: unknown): WireWriteResult[] {
   if (!Array.isArray(value)) throw protocolError(`write result must be an array, got ${describe(value)}`)
   return value.map((raw: unknown, i) => {
@@ -184,6 +195,7 @@ export const RESULT_PARSERS: { readonly [K in Op]: (value: unknown) => ResultBod
   stat: parseStat,
   open: parseOpen,
   read: parseReadResults,
+  get: parseGetResults,
   write: parseWriteResults,
   rpc: (value) => value,
   close: nullResult,

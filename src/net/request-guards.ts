@@ -78,7 +78,21 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
       const name = optionalStringField(fields, 'name', where, 255)
       return { id, op, path: stringField(fields, 'path', where, MAX_PATH_BYTES), ...offset, ...length, ...(name === undefined ? {} : { name }) }
     }
+    case 'get': {
+      const maxBytes = field(fields, 'maxBytes') === undefined || field(fields, 'maxBytes') === null ? {} : { maxBytes: uintField(fields, 'maxBytes', where) }
+      return { id, op, paths: getPaths(fields, maxPieces), ...maxBytes }
+    }
   }
+}
+
+/** A get's paths: at most maxPieces, each a path string. */
+function getPaths(fields: Fields, maxPieces: number): string[] {
+  const paths = arrayField(fields, 'paths', 'get request')
+  if (paths.length > maxPieces) throw new MemweaveError('net', 'too_large', `get of ${paths.length} paths exceeds the limit of ${maxPieces}`)
+  return paths.map((path, i) => {
+    if (typeof path !== 'string' || path.length > MAX_PATH_BYTES) throw protocolError(`get request.paths[${i}] must be a path string of at most ${MAX_PATH_BYTES} characters`)
+    return path
+  })
 }
 
 /** The optional hop chain of a forwarded path request; absent (or nil) for a direct client. */

@@ -27,6 +27,7 @@ import type { BrowserTickets } from './browser-tickets.js'
 import type { Downloads } from './downloads.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
+import { serveGet } from './server-get.js'
 import { serveRead } from './server-read.js'
 import { checkHello } from './server-hello.js'
 import type { ServerLimits } from './server-limits.js'
@@ -251,6 +252,7 @@ export class ServerConnection {
         case 'ticket': this.ticket(request.id); return
         case 'cancel': this.running.get(request.target)?.abort(); this.reply(request.id, null); return
         case 'download': this.reply(request.id, await this.ctx.downloads.issue(guard.identity, request, (path) => tree.stat(path))); return
+        case 'get': this.reply(request.id, await this.cancellable(request.id, (signal) => serveGet({ tree, owner: this.owner, guard, paths: request.paths, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }), signal }))); return
         case 'hello': return // handled before admission
       }
     } catch (err) {
@@ -322,10 +324,19 @@ export class ServerConnection {
     this.reply(request.id, hello)
   }
 
+  /** Runs a request the `cancel` op can stop (through its signal). */
+  private async cancellable<T>(id: number, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController()
+    this.running.set(id, controller)
+    try {
+      return await job(controller.signal)
+    } finally {
+      this.running.delete(id)
+    }
+  }
+
   /** An rpc that can be cancelled (the `cancel` op) and report progress (events for clients that speak 1.2). */
   private async rpc(request: RequestOf<'rpc'>): Promise<unknown> {
-    const controller = new AbortController()
-    this.running.set(request.id, controller)
     let lastProgressMs = 0
     const progress = (done: number, total: number, detail?: Readonly<Record<string, unknown>>): void => {
       const now = performance.now()
@@ -334,11 +345,7 @@ export class ServerConnection {
       lastProgressMs = now
       this.sendMessage({ event: 'progress', id: request.id, done, total, ...(detail === undefined ? {} : { detail }) })
     }
-    try {
-      return await this.ctx.tree.rpc(request.handle, request.request, this.owner, { signal: controller.signal, progress })
-    } finally {
-      this.running.delete(request.id)
-    }
+    return this.cancellable(request.id, (signal) => this.ctx.tree.rpc(request.handle, request.request, this.owner, { signal, progress }))
   }
 
   /** Tells a 1.2 client when a handle it opened goes stale (a process exits, a peer is lost), once per handle. */

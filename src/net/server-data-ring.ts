@@ -16,8 +16,11 @@ import { statfs } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, normalize } from 'node:path'
 import type { Logger } from 'pino'
 import { MemweaveError, errnoCode, toMemweaveError } from '../errors/index.js'
-import type { PieceResult } from '../mem/index.js'
+import { mmapAddon } from '../addons/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece } from '../mem/index.js'
 import { RING_FILE_PREFIX, RING_HEADER_BYTES, RING_KEY_BYTES, RING_MAGIC, RingSpace } from './data-ring.js'
+import { RingLedger } from './ring-ledger.js'
+import type { RingRegion } from './ring-ledger.js'
 import type { DataRingAnswer } from './messages.js'
 
 export interface DataRingPolicy {
@@ -77,8 +80,12 @@ export async function openDataRing(path: string, key: Uint8Array, policy: DataRi
   let refusal: string | undefined
   // The size is taken once, when checked; a client that changes it later only upsets its own ring.
   let sizeBytes = 0
+  let ownFile = false
   try {
-    sizeBytes = fstatSync(fd).size
+    const info = fstatSync(fd)
+    sizeBytes = info.size
+    // Mapped only when the file is the daemon's own user's (see ServerDataRing).
+    ownFile = info.uid === process.geteuid?.()
     refusal = checkFile(fd, sizeBytes, policy) ?? await notOnTmpfs(`/proc/self/fd/${fd}`, 'file') ?? checkHeader(fd, key)
   } catch (err) {
     refusal = toMemweaveError(err, 'net', 'cannot inspect the ring file').message
@@ -87,7 +94,7 @@ export async function openDataRing(path: string, key: Uint8Array, policy: DataRi
     closeSync(fd)
     return { ok: false, reason: refusal }
   }
-  return { ok: true, ring: new ServerDataRing(fd, sizeBytes, policy, log) }
+  return { ok: true, ring: new ServerDataRing(fd, sizeBytes, policy, log, ownFile) }
 }
 
 function checkFile(fd: number, sizeBytes: number, policy: DataRingPolicy): string | undefined {
@@ -124,24 +131,50 @@ function checkHeader(fd: number, key: Uint8Array): string | undefined {
 
 interface Run { readonly offset: number; readonly buffers: Uint8Array[]; bytes: number }
 
-/** An accepted ring: places reply data in it, frees what the client consumed, closes with the connection. */
+/** Ring regions taken for a read that goes straight into the mapped ring: piece i lands at view[pieces[i].at]. */
+export interface RingLease {
+  readonly view: Uint8Array
+  readonly pieces: ReadIntoPiece[]
+  /** One per piece; undefined for an empty piece. */
+  readonly regions: (RingRegion | undefined)[]
+}
+
+/**
+ * An accepted ring: places reply data in it, frees what the client consumed,
+ * closes with the connection. With the mmap addon, and a ring file owned by
+ * the daemon's own user (so a client that shrinks it to crash the daemon
+ * with SIGBUS could as well have killed it), the ring is also mapped, on the
+ * first read big enough for it: the source is then read straight into it
+ * (lease/commit), one copy instead of a read into scratch and a pwritev.
+ */
 export class ServerDataRing {
   private fd: number | undefined
   private readonly space: RingSpace
-  readonly stats = { pieces: 0, bytes: 0, fullPieces: 0 }
+  private readonly ledger: RingLedger
+  /** The mapped ring data (after the header); undefined until mapped, or when it cannot be. */
+  private view: Uint8Array | undefined
+  private mapping: 'unmapped' | 'mapped' | 'refused'
+  readonly stats = { pieces: 0, bytes: 0, fullPieces: 0, mappedPieces: 0 }
 
-  constructor(fd: number, readonly sizeBytes: number, private readonly policy: DataRingPolicy, private readonly log: Logger) {
+  constructor(fd: number, readonly sizeBytes: number, private readonly policy: DataRingPolicy, private readonly log: Logger, ownFile = false) {
     this.fd = fd
     this.space = new RingSpace(sizeBytes - RING_HEADER_BYTES)
+    this.ledger = new RingLedger(this.space)
+    this.mapping = ownFile ? 'unmapped' : 'refused'
   }
 
   get open(): boolean {
     return this.fd !== undefined
   }
 
-  /** The client has copied out everything before this ring position. */
+  /** Whether reads go straight into the ring (after the first big one). */
+  get mapped(): boolean {
+    return this.view !== undefined
+  }
+
+  /** The client has copied out everything up to this ring position (the end of the last piece it took). */
   release(position: number): void {
-    if (!this.space.release(position)) this.log.debug({ position }, 'ignoring a consumed mark outside the ring span')
+    if (!this.ledger.release(position)) this.log.debug({ position }, 'ignoring a consumed mark that ends no piece in flight')
   }
 
   /** Whether a read of these piece lengths would go through the ring (if it all succeeds and fits). */
@@ -153,10 +186,54 @@ export class ServerDataRing {
   }
 
   /**
+   * Regions for a read straight into the mapped ring, every non-empty piece
+   * in it, or undefined (not mapped, or no room now: the caller reads into
+   * scratch and place()s what fits). Each lease ends in commit() or cancel().
+   */
+  lease(pieces: readonly ReadPiece[]): RingLease | undefined {
+    const view = this.mapView()
+    if (view === undefined) return undefined
+    const lengths = pieces.filter((p) => p.length > 0).map((p) => p.length)
+    const taken = this.ledger.takeAll(lengths)
+    if (taken === undefined) { this.stats.fullPieces += lengths.length; return undefined }
+    let next = 0
+    const regions = pieces.map((p) => (p.length > 0 ? taken[next++] : undefined))
+    return {
+      view,
+      regions,
+      pieces: pieces.map((p, i) => ({ addr: p.addr, length: p.length, at: regions[i] === undefined ? 0 : this.space.offsetOf(regions[i].position) })),
+    }
+  }
+
+  /**
+   * The read into a lease is done: the ring position of each piece that goes
+   * through the ring (the rest, failed or empty, inline), its region marked
+   * sent. Call right before sending the reply. After the ring was closed
+   * meanwhile, undefined: the caller copies the bytes out and sends inline.
+   */
+  commit(lease: RingLease, results: readonly ReadIntoResult[]): Array<number | undefined> | undefined {
+    if (this.fd === undefined) { this.cancel(lease); return undefined }
+    return lease.regions.map((region, i) => {
+      if (region === undefined) return undefined
+      const r = results[i]
+      if (r?.ok !== true || r.length === 0) { this.ledger.drop(region); return undefined }
+      this.ledger.sending(region, r.length)
+      this.stats.pieces++
+      this.stats.mappedPieces++
+      this.stats.bytes += r.length
+      return region.position
+    })
+  }
+
+  /** Frees a lease whose reply will not be sent. */
+  cancel(lease: RingLease): void {
+    for (const region of lease.regions) if (region !== undefined && !region.freed) this.ledger.drop(region)
+  }
+
+  /**
    * Writes the reply's big pieces into the ring; their positions (undefined:
    * inline), or undefined when nothing went to the ring. Called right before
-   * the reply is sent, so replies reach the client in the order their regions
-   * were taken. A piece that does not fit now stays inline; never blocks.
+   * the reply is sent. A piece that does not fit now stays inline; never blocks.
    */
   place(results: readonly PieceResult[]): Array<number | undefined> | undefined {
     const fd = this.fd
@@ -165,15 +242,16 @@ export class ServerDataRing {
     let eligible = 0
     for (const r of results) if (r.ok && r.data.length >= minPieceBytes) eligible += r.data.length
     if (eligible < minReplyBytes || eligible === 0) return undefined
-    const start = this.space.mark()
     const positions = new Array<number | undefined>(results.length)
+    const taken: { region: RingRegion; bytes: number }[] = []
     const runs: Run[] = []
     results.forEach((r, i) => {
       if (!r.ok || r.data.length < minPieceBytes) return
-      const position = this.space.reserve(r.data.length)
-      if (position === undefined) { this.stats.fullPieces++; return }
-      positions[i] = position
-      const offset = this.space.offsetOf(position)
+      const region = this.ledger.take(r.data.length)
+      if (region === undefined) { this.stats.fullPieces++; return }
+      taken.push({ region, bytes: r.data.length })
+      positions[i] = region.position
+      const offset = this.space.offsetOf(region.position)
       const last = runs[runs.length - 1]
       if (last !== undefined && last.offset + last.bytes === offset) { last.buffers.push(r.data); last.bytes += r.data.length } else runs.push({ offset, buffers: [r.data], bytes: r.data.length })
     })
@@ -185,11 +263,12 @@ export class ServerDataRing {
       }
     } catch (err) {
       // tmpfs full, say: this reply goes inline, and so does everything after (the ring is given up).
-      this.space.rollback(start)
+      for (const { region } of taken) this.ledger.drop(region)
       this.log.warn({ err: toMemweaveError(err, 'net', 'cannot write to the data ring') }, 'data ring write failed; sending data inline from now on')
       this.close()
       return undefined
     }
+    for (const { region, bytes } of taken) this.ledger.sending(region, bytes)
     for (const run of runs) { this.stats.pieces += run.buffers.length; this.stats.bytes += run.bytes }
     return positions
   }
@@ -198,11 +277,30 @@ export class ServerDataRing {
     const fd = this.fd
     if (fd === undefined) return
     this.fd = undefined
+    // The mapping goes with the garbage collector, once no read still in flight writes into it.
+    this.view = undefined
     try {
       closeSync(fd)
     } catch (err) {
       this.log.debug({ err }, 'closing the data ring failed')
     }
+  }
+
+  /** Maps the ring on first use: its blocks allocated first (a write into a hole of a full tmpfs would be SIGBUS). */
+  private mapView(): Uint8Array | undefined {
+    if (this.mapping === 'mapped' || this.mapping === 'refused' || this.fd === undefined) return this.view
+    const addon = mmapAddon()
+    if (addon === undefined) { this.mapping = 'refused'; return undefined }
+    try {
+      const buffer = addon.mapAllocated(this.fd, this.sizeBytes)
+      this.view = new Uint8Array(buffer, RING_HEADER_BYTES, this.sizeBytes - RING_HEADER_BYTES)
+      this.mapping = 'mapped'
+      this.log.debug({ sizeBytes: this.sizeBytes }, 'data ring mapped: reads go straight into it')
+    } catch (err) {
+      this.mapping = 'refused'
+      this.log.info({ err: toMemweaveError(err, 'net', 'cannot map the data ring') }, 'data ring not mapped; replies are copied into it')
+    }
+    return this.view
   }
 }
 

@@ -1,6 +1,9 @@
 /**
- * Serving one read request. With a data ring and a reply big enough for it,
- * the source reads straight into pooled scratch memory (readInto), the
+ * Serving one read request. With a mapped data ring (server-data-ring.ts)
+ * and a reply big enough for it, regions are taken first and the source
+ * reads straight into them (one copy; the reply may then overtake an older
+ * one, ring-ledger.ts). With a ring that is not mapped,
+ * the source reads into pooled scratch memory (readInto), the
  * bytes go to the ring at once, and the scratch returns to the pool: no
  * allocation per read, nothing for the garbage collector. Otherwise the
  * source hands fresh buffers that travel as their own WebSocket fragments
@@ -10,11 +13,11 @@
  * so replies reach the client in the order their ring regions were taken.
  */
 import { layOut } from '../mem/index.js'
-import type { PieceResult, ReadPiece } from '../mem/index.js'
+import type { PieceResult, ReadIntoResult, ReadPiece } from '../mem/index.js'
 import type { Tree } from '../tree/index.js'
 import { encodeReadReply, ZERO_COPY_MIN_BYTES } from './codec.js'
 import { READ_SCRATCH } from './scratch-pool.js'
-import type { ServerDataRing } from './server-data-ring.js'
+import type { RingLease, ServerDataRing } from './server-data-ring.js'
 
 export interface ReadJob {
   readonly tree: Tree
@@ -35,6 +38,8 @@ export async function serveRead(job: ReadJob): Promise<void> {
     job.send(encodeReadReply(id, results, job.ring()?.place(results)))
     return
   }
+  const lease = job.ring()?.lease(pieces)
+  if (lease !== undefined) { await serveIntoRing(job, lease); return }
   const { pieces: placed, bytes } = layOut(pieces)
   const scratch = READ_SCRATCH.take(bytes)
   try {
@@ -47,4 +52,27 @@ export async function serveRead(job: ReadJob): Promise<void> {
   } finally {
     READ_SCRATCH.give(scratch)
   }
+}
+
+/** The read goes straight into ring regions taken for it; every region is committed or cancelled. */
+async function serveIntoRing(job: ReadJob, lease: RingLease): Promise<void> {
+  const ring = job.ring()
+  let outcomes: ReadIntoResult[]
+  try {
+    outcomes = await job.tree.readInto(job.handle, lease.pieces, lease.view, job.owner)
+  } catch (err) {
+    ring?.cancel(lease)
+    throw err
+  }
+  const now = job.ring()
+  const positions = now === ring ? ring?.commit(lease, outcomes) : undefined
+  if (positions === undefined) ring?.cancel(lease)
+  const results = outcomes.map((r, i): PieceResult => {
+    if (!r.ok) return r
+    const at = lease.pieces[i]!.at
+    const data = lease.view.subarray(at, at + r.length)
+    // Inline bytes must not point into the ring, which the client may reuse.
+    return { ok: true, data: positions?.[i] === undefined && r.length > 0 ? Buffer.from(data) : data }
+  })
+  job.send(encodeReadReply(job.id, results, positions))
 }

@@ -4,8 +4,11 @@
  * starts or ends, so while some watch covers `os/NAME/processes` the OS's
  * process list is read on a timer and compared with the last one:
  *
- *   timer ─▶ for each live OS someone watches ─▶ os.processes() ─▶ diff by (pid, start time)
+ *   timer ─▶ for each live OS someone watches ─▶ os.processes() ─▶ diff by (pid, start time), then name
  *        ─▶ one bus change `os/NAME/processes` carrying what appeared and went
+ *
+ * A process seen before under another name ran exec (or renamed itself): that
+ * ends the old process (its handles go stale), so it is gone and appears anew.
  *
  * The first listing after nobody watched is only remembered (no burst of
  * "appeared" for everything present); a new watch waits for it (the bus's
@@ -105,7 +108,13 @@ export class ProcessEvents {
         if (again !== undefined && again.ref.startTime === ref.startTime) now.set(key, ref)
         else changes.push(describe('gone', ref))
       }
-      for (const [key, ref] of now) if (!before.has(key)) changes.push(describe('appeared', ref))
+      for (const [key, ref] of now) {
+        const known = before.get(key)
+        if (known === undefined) changes.push(describe('appeared', ref))
+        // A new name under the same pid and start time: it replaced its program (exec), which ends the old
+        // process for handles too (its lifetime's check): gone as it was, appeared as it is now.
+        else if (known.name !== ref.name) changes.push(describe('gone', known), describe('appeared', ref))
+      }
       if (changes.length > 0) this.bus.notify(path, changes)
     }
   }

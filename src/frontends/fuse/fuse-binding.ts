@@ -1,16 +1,29 @@
 /**
- * A typed door to `fuse-native` (which ships no typings): exactly the
- * callbacks, options and errno constants this frontend uses. The package is
- * loaded lazily through require and narrowed with guards, so importing the
- * frontend never needs libfuse, and nothing untyped leaks past this file.
+ * The frontend's door to FUSE: the operations a filesystem implements (the
+ * path-based callbacks of libfuse's high-level API, as fuse-native names
+ * them), and the choice of the binding that serves them:
  *
- * Callback convention of fuse-native: the first argument is the result:
- * 0 or a byte count on success, a negative errno on failure.
+ *   libfuse3     build/native/fuse3.node (native/fuse3): libfuse 3's low-level
+ *                API, 1 MiB requests, every request queued by a native
+ *                thread and handed over in batches (fuse3-binding.ts).
+ *   fuse-native  the npm package on libfuse 2: 128 KiB requests, one libfuse
+ *                thread crossing per request (fuse-native-binding.ts).
+ *
+ * libfuse3 is the default wherever its addon is built and it can mount (root
+ * mounts with mount(2); others need fusermount3); otherwise fuse-native.
+ * MEMWEAVE_FUSE=libfuse3|fuse-native (or the `implementation` setting)
+ * forces one. Callback convention: the first argument is the result: 0 or a
+ * byte count on success, a negative errno on failure.
  */
-import { execFile } from 'node:child_process'
-import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import { MemweaveError } from '../../errors/index.js'
-import { mountAt } from './mountpoint.js'
+import { Fuse3Binding } from './fuse3-binding.js'
+import { fuse3AddonPath } from './fuse3-native.js'
+import { FuseNativeBinding } from './fuse-native-binding.js'
+
+export type FuseImplementation = 'libfuse3' | 'fuse-native'
+export const FUSE_IMPLEMENTATIONS: readonly FuseImplementation[] = ['libfuse3', 'fuse-native']
 
 export type FuseDone = (result: number) => void
 
@@ -52,6 +65,11 @@ export interface FuseOperations {
   release(path: string, fd: number, done: FuseDone): void
   /** `offset` (fuse-native names it position) is a double: exact only up to 2^53. */
   read(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
+  /**
+   * The same read answered with the bytes themselves (up to `length`), so a
+   * binding that can reply from any buffer (libfuse 3) copies nothing here.
+   */
+  readData?(path: string, fd: number, length: number, offset: number, done: (result: number, data?: Uint8Array) => void): void
   write(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
   truncate(path: string, size: number, done: FuseDone): void
   ftruncate(path: string, fd: number, size: number, done: FuseDone): void
@@ -70,104 +88,58 @@ export interface FuseMountSettings {
    */
   readonly extraOptions: readonly string[]
   readonly debug: boolean
+  /** Which binding serves the mount (default: chooseFuseImplementation()). */
+  readonly implementation?: FuseImplementation
 }
 
-interface FuseInstance {
-  mount(done: (err: Error | null) => void): void
-  unmount(done: (err: Error | null) => void): void
-}
-
-interface FuseClass {
-  new (mountpoint: string, ops: FuseOperations, options: Record<string, unknown>): unknown
-  readonly EIO: number
+/** A mounted (or mountable) filesystem, whichever binding serves it. */
+export interface FuseMount {
+  readonly mountpoint: string
+  readonly implementation: FuseImplementation
+  mount(): Promise<void>
+  /** Lazy: open files keep being answered until the kernel releases them. */
+  unmount(): Promise<void>
 }
 
 const OPTION_SHAPE = /^[a-z_]+(=[A-Za-z0-9_.]+)?$/
 
-let loaded: FuseClass | undefined
-
-function isFuseClass(value: unknown): value is FuseClass {
-  if (typeof value !== 'function') return false
-  const proto: unknown = value.prototype
-  return 'EIO' in value && typeof value.EIO === 'number' && typeof proto === 'object' && proto !== null
-    && 'mount' in proto && typeof proto.mount === 'function' && 'unmount' in proto && typeof proto.unmount === 'function'
+function isImplementation(value: string): value is FuseImplementation {
+  return FUSE_IMPLEMENTATIONS.some((i) => i === value)
 }
 
-function isFuseInstance(value: unknown): value is FuseInstance {
-  return typeof value === 'object' && value !== null && 'mount' in value && typeof value.mount === 'function'
-    && 'unmount' in value && typeof value.unmount === 'function'
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)))
 }
 
-function fuseClass(): FuseClass {
-  if (loaded !== undefined) return loaded
-  let module: unknown
-  try {
-    module = createRequire(import.meta.url)('fuse-native')
-  } catch (err) {
-    throw new MemweaveError('fuse', 'unsupported', 'the fuse-native module cannot be loaded (is libfuse2 installed?)', { cause: err })
-  }
-  if (!isFuseClass(module)) throw new MemweaveError('fuse', 'internal', 'fuse-native does not export the Fuse class this frontend expects')
-  // Its own version runs fusermount through a shell, and when the mount is already gone (someone ran
-  // fusermount -u) it fails and skips its native cleanup, leaving a handle that keeps the process alive.
-  Reflect.set(module, 'unmount', lazyUnmount)
-  loaded = module
-  return module
+/** Why the libfuse3 binding cannot mount here, or undefined when it can. */
+export function libfuse3Unavailable(): string | undefined {
+  if (fuse3AddonPath() === undefined) return 'the libfuse3 addon is not built (scripts/build-native.sh)'
+  if (process.getuid?.() !== 0 && !onPath('fusermount3')) return 'not root and fusermount3 is not installed'
+  return undefined
 }
 
-/** fusermount -u -z without a shell; a mountpoint that is no longer mounted counts as unmounted. */
-function lazyUnmount(mountpoint: string, done: (err: Error | null) => void): void {
-  execFile('fusermount', ['-u', '-z', mountpoint], (err) => {
-    if (err === null) { done(null); return }
-    mountAt(mountpoint).then((still) => done(still === undefined ? null : err), () => done(err))
-  })
-}
-
-/** fuse-native's (negative) errno for a POSIX name such as 'ENOENT'; EIO for a name it does not know. */
-export function fuseErrno(name: string): number {
-  const fuse = fuseClass()
-  const value: unknown = Reflect.get(fuse, name)
-  return typeof value === 'number' && value < 0 ? value : fuse.EIO
-}
-
-/** A mounted (or mountable) filesystem: promise wrappers around fuse-native's callbacks. */
-export class FuseBinding {
-  private readonly instance: FuseInstance
-
-  constructor(readonly mountpoint: string, ops: FuseOperations, settings: FuseMountSettings) {
-    for (const option of settings.extraOptions) {
-      if (!OPTION_SHAPE.test(option)) throw new MemweaveError('fuse', 'invalid_argument', `mount option '${option}' is not a plain name[=value]`)
+/**
+ * The binding a mount uses: `forced` (or MEMWEAVE_FUSE) when given, else
+ * libfuse3 where it can mount, else fuse-native.
+ */
+export function chooseFuseImplementation(forced: string | undefined = process.env.MEMWEAVE_FUSE): FuseImplementation {
+  if (forced !== undefined && forced !== '') {
+    if (!isImplementation(forced)) throw new MemweaveError('fuse', 'invalid_argument', `unknown FUSE binding '${forced}' (MEMWEAVE_FUSE is libfuse3 or fuse-native)`)
+    if (forced === 'libfuse3') {
+      const why = libfuse3Unavailable()
+      if (why !== undefined) throw new MemweaveError('fuse', 'unsupported', `the libfuse3 binding was asked for, but ${why}`)
     }
-    if (!OPTION_SHAPE.test(`fsname=${settings.fsname}`)) throw new MemweaveError('fuse', 'invalid_argument', `fsname '${settings.fsname}' has characters libfuse options cannot carry`)
-    const Fuse = fuseClass()
-    const instance = new Fuse(mountpoint, ops, {
-      fsname: [settings.fsname, ...settings.extraOptions].join(','),
-      maxRead: settings.maxReadBytes,
-      allowOther: settings.allowOther,
-      debug: settings.debug,
-      // Our handlers bound their own time (a late answer must never touch a buffer libfuse has reused).
-      timeout: false,
-      force: false,
-      mkdir: false,
-    })
-    if (!isFuseInstance(instance)) throw new MemweaveError('fuse', 'internal', 'fuse-native returned an object without mount/unmount')
-    this.instance = instance
+    return forced
   }
+  return libfuse3Unavailable() === undefined ? 'libfuse3' : 'fuse-native'
+}
 
-  mount(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.instance.mount((err) => {
-        if (err === null || err === undefined) resolve()
-        else reject(new MemweaveError('fuse', 'io', `cannot mount on ${this.mountpoint}: ${err.message}`, { cause: err }))
-      })
-    })
+/** A binding for the mountpoint, not mounted yet. */
+export function openFuseBinding(mountpoint: string, ops: FuseOperations, settings: FuseMountSettings): FuseMount {
+  for (const option of settings.extraOptions) {
+    if (!OPTION_SHAPE.test(option)) throw new MemweaveError('fuse', 'invalid_argument', `mount option '${option}' is not a plain name[=value]`)
   }
-
-  unmount(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.instance.unmount((err) => {
-        if (err === null || err === undefined) resolve()
-        else reject(new MemweaveError('fuse', 'busy', `cannot unmount ${this.mountpoint}: ${err.message}`, { cause: err }))
-      })
-    })
-  }
+  if (!OPTION_SHAPE.test(`fsname=${settings.fsname}`)) throw new MemweaveError('fuse', 'invalid_argument', `fsname '${settings.fsname}' has characters libfuse options cannot carry`)
+  const implementation = settings.implementation ?? chooseFuseImplementation()
+  return implementation === 'libfuse3' ? new Fuse3Binding(mountpoint, ops, settings) : new FuseNativeBinding(mountpoint, ops, settings)
 }

@@ -1,10 +1,18 @@
 /**
  * MemweaveError → errno for FUSE replies: the error's kind picks the POSIX
  * name (errnoFor: stale → ESTALE, not_found → ENOENT, invalid_argument →
- * EINVAL, disconnected → ENOTCONN …) and fuse-native gives its number.
+ * EINVAL, disconnected → ENOTCONN …) and the host's errno table its number
+ * (negative, as FUSE callbacks take it).
  */
+import { constants } from 'node:os'
 import { MemweaveError, errnoFor, toMemweaveError } from '../../errors/index.js'
-import { fuseErrno } from './fuse-binding.js'
+
+const ERRNO: Readonly<Record<string, number | undefined>> = constants.errno
+
+/** The (negative) errno for a POSIX name such as 'ENOENT'; EIO for a name this host does not know. */
+export function fuseErrno(name: string): number {
+  return -(ERRNO[name] ?? constants.errno.EIO)
+}
 
 export interface FuseFailure {
   readonly errno: number

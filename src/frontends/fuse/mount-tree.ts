@@ -11,7 +11,8 @@
 import type { Logger } from 'pino'
 import { toMemweaveError } from '../../errors/index.js'
 import type { TreeClient } from '../../net/index.js'
-import { FuseBinding } from './fuse-binding.js'
+import { openFuseBinding } from './fuse-binding.js'
+import type { FuseImplementation } from './fuse-binding.js'
 import { mountAt, prepareMountpoint } from './mountpoint.js'
 import { TreeFilesystem } from './tree-filesystem.js'
 
@@ -34,10 +35,14 @@ export interface MountOptions {
   readonly readAheadBytes?: number
   /** libfuse debug output on stderr. */
   readonly debug?: boolean
+  /** The FUSE binding: libfuse3 (the addon, 1 MiB requests, batched) or fuse-native (libfuse 2); default: MEMWEAVE_FUSE, else libfuse3 where built. */
+  readonly implementation?: FuseImplementation
 }
 
 export interface MountedTree {
   readonly mountpoint: string
+  /** The binding that serves the mount. */
+  readonly implementation: FuseImplementation
   /** Unmounts (lazily, so open files do not block it) and closes the handles still open. Safe to call twice. */
   unmount(): Promise<void>
   /** Files opened through the mount that the kernel has not released yet. */
@@ -54,7 +59,7 @@ export interface MountedTree {
 export const DEFAULT_ATTR_CACHE_MS = 1000
 export const DEFAULT_OP_TIMEOUT_MS = 120_000
 export const DEFAULT_READ_AHEAD_BYTES = 1024 * 1024
-/** Asked of the kernel; without max_pages negotiation (libfuse 2) it sends at most 128 KiB per read. */
+/** Asked of the kernel: libfuse 3 gets it (max_pages 256); fuse-native (libfuse 2) negotiates no max_pages and gets 128 KiB reads. */
 export const MAX_READ_BYTES = 1024 * 1024
 
 export async function mountTree(client: TreeClient, mountpoint: string, options: MountOptions): Promise<MountedTree> {
@@ -73,11 +78,12 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     log,
   })
   const seconds = String(attrCacheMs / 1000)
-  const binding = new FuseBinding(path, filesystem.operations(), {
+  const binding = openFuseBinding(path, filesystem.operations(), {
     fsname: 'memweave',
     allowOther: options.allowOther === true,
     maxReadBytes: MAX_READ_BYTES,
     debug: options.debug === true,
+    ...(options.implementation === undefined ? {} : { implementation: options.implementation }),
     extraOptions: [
       'subtype=memweave', 'direct_io', 'big_writes', 'default_permissions', `attr_timeout=${seconds}`, `entry_timeout=${seconds}`, 'negative_timeout=0',
       ...(options.readOnly ? ['ro'] : []),
@@ -94,7 +100,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     await stopWatching()
     throw err
   }
-  log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true }, 'mounted')
+  log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true, binding: binding.implementation }, 'mounted')
 
   let unmounting: Promise<void> | undefined
   const unmount = async (): Promise<void> => {
@@ -116,6 +122,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
   }
   return {
     mountpoint: path,
+    implementation: binding.implementation,
     unmount: () => (unmounting ??= unmount()),
     get openFiles() { return filesystem.openFiles },
     openFilesReleased: () => filesystem.openFilesReleased(),

@@ -1,6 +1,6 @@
 /**
  * The FUSE operations over a TreeClient. Every callback starts async work
- * and returns at once (fuse-native runs them on the event loop, so blocking
+ * and returns at once (both bindings run them on the event loop, so blocking
  * would stall every reader), answers exactly once, and bounds its own time:
  * a late answer is dropped and never touches a buffer libfuse reused.
  *
@@ -103,6 +103,9 @@ export class TreeFilesystem {
         buffer.set(data.subarray(0, length))
         done(Math.min(data.length, length))
       }, done),
+      // The bytes as the tree gave them: libfuse 3 writes them to the kernel from this memory.
+      readData: (path, fd, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset),
+        (data) => done(0, data.length > length ? data.subarray(0, length) : data), done),
       write: (path, fd, buffer, length, offset, done) => {
         // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
         const data = new Uint8Array(buffer.subarray(0, length))

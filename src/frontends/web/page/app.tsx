@@ -39,7 +39,7 @@ export function App() {
       <header class="top">
         <a class="brand" href="#/">memweave</a>
         <span class="node" title="node id">{hello?.nodeId.slice(0, 8) ?? ''}</span>
-        <form class="goto" onSubmit={(e) => { e.preventDefault(); gotoTarget(goto.current?.value ?? '') }}>
+        <form class="goto" onSubmit={(e) => { e.preventDefault(); gotoTarget(goto.current?.value ?? '', e.timeStamp) }}>
           <input ref={goto} name="goto" placeholder="Go to: path, or address in the open view (Ctrl+G)" spellcheck={false} autocomplete="off" />
         </form>
         <select class="theme" value={theme.value} onChange={(e) => { theme.value = e.currentTarget.value as typeof theme.value }} title="theme">
@@ -62,13 +62,13 @@ export function App() {
 }
 
 /** The go-to box: an address (or module+off) applies to the open hex view; anything else is a tree path. */
-function gotoTarget(text: string): void {
+function gotoTarget(text: string, askedAt: number): void {
   const value = text.trim()
   if (value === '') return
   const looksLikeAddress = /^(0x)?[0-9a-f]+$/i.test(value) || /^[^/]+\+(0x)?[0-9a-f]+$/i.test(value) || /^\[[a-z]+\]$/.test(value)
-  if (looksLikeAddress && route.value.path !== '') { navigate({ path: route.value.path, at: value }); return }
+  if (looksLikeAddress && route.value.path !== '') { navigate({ path: route.value.path, at: value }, false, askedAt); return }
   const at = value.lastIndexOf('@')
-  navigate(at > 0 ? { path: value.slice(0, at), at: value.slice(at + 1) } : { path: value })
+  navigate(at > 0 ? { path: value.slice(0, at), at: value.slice(at + 1) } : { path: value }, false, askedAt)
 }
 
 function Notice(props: { title: string; children: preact.ComponentChildren }) {

@@ -5,14 +5,12 @@
  * split to the daemon's limits from hello. No private API: whatever the page
  * can do, the CLI can do with the same session's rights.
  */
-import { Packr } from 'msgpackr'
 import type {
   Entry, ObjectEvent, Op, OpenResult, ProgressEvent, RequestBodies, ResultBodies, ServerHello, Stat, StaleEvent, WireError, WireLimits, WireReadPiece, WireReadResult,
 } from '../../../net/index.js'
-
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', useBigIntExtension: true })
-/** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events; 1.4: appeared/gone). */
-const VERSION = { major: 1, minor: 4 }
+import { decode, encode } from './wire-codec.js'
+/** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events; 1.4: appeared/gone; 1.5: get). */
+const VERSION = { major: 1, minor: 5 }
 
 /** What a watch hears: a branch changed (list it again), or (watches with objects) one object appeared or went. */
 export type WatchEvent =
@@ -91,8 +89,7 @@ export class PageClient {
         if (this.closedReason !== undefined) return
         this.inFlight++
         this.traffic.requests++
-        // A copy into a plain ArrayBuffer (msgpackr may hand out a view of its shared buffer).
-        this.ws.send(new Uint8Array(packr.pack({ id, op, ...body })))
+        this.ws.send(encode({ id, op, ...body }))
       }
       // hello and cancel never wait (cancel must overtake the queue it is about).
       if (op === 'hello' || op === 'cancel' || this.hello === undefined || this.inFlight < this.hello.limits.maxInFlight) send()
@@ -109,6 +106,11 @@ export class PageClient {
   stat(path: string): Promise<Stat> { return this.call('stat', { path }) }
   open(path: string): Promise<OpenResult> { return this.call('open', { path }) }
   close(handle: number): Promise<null> { return this.call('close', { handle }) }
+  /** Whole text leaves by path in one request (`*` for every name of a branch): path → text, or the error. */
+  async get(paths: readonly string[]): Promise<Array<{ path: string; text: string } | { path: string; error: WireError }>> {
+    const decoder = new TextDecoder()
+    return (await this.call('get', { paths })).map((r) => ('data' in r ? { path: r.path, text: decoder.decode(r.data) } : r))
+  }
   rpc(handle: number, request: unknown, onProgress?: (event: ProgressEvent) => void): Promise<unknown> { return this.call('rpc', { handle, request }, onProgress) }
 
   /** Reads pieces, split into batches within the daemon's limits; one outcome per piece. */
@@ -166,7 +168,7 @@ export class PageClient {
   private onMessage(event: MessageEvent): void {
     if (!(event.data instanceof ArrayBuffer)) return
     this.traffic.bytesIn += event.data.byteLength
-    const message: unknown = packr.unpack(new Uint8Array(event.data))
+    const message: unknown = decode(new Uint8Array(event.data))
     if (typeof message !== 'object' || message === null) return
     if ('event' in message) { this.onEvent(message); return }
     if (!('id' in message) || typeof message.id !== 'number') return

@@ -44,7 +44,12 @@ export const route = signal<Route>(parseRoute(window.location.hash))
 
 window.addEventListener('hashchange', () => { route.value = parseRoute(window.location.hash) })
 
-export function navigate(next: Route, replace = false): void {
+/** When the last navigation was asked for (performance.now() scale): views time what follows from it (the hex view's fill). */
+export const lastNavigation = { at: 0 }
+
+/** `askedAt`: the user's event that asked for it (its timeStamp), when there is one. */
+export function navigate(next: Route, replace = false, askedAt = performance.now()): void {
+  lastNavigation.at = askedAt
   const hash = formatRoute(next)
   if (replace) window.history.replaceState(null, '', hash)
   else window.history.pushState(null, '', hash)

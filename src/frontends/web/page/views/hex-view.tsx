@@ -11,7 +11,7 @@ import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } fro
 import { HexPages } from '../hex-pages.js'
 import { defaultAddress, describeAddress, resolveAddress } from '../memory-map.js'
 import type { Region } from '../memory-map.js'
-import { navigate, parentPath } from '../route.js'
+import { lastNavigation, navigate, parentPath } from '../route.js'
 import { clientOf, errorText } from '../state.js'
 import { HexGrid, ROW_BYTES } from './hex-grid.js'
 import { HexScrollbar } from './hex-scrollbar.js'
@@ -21,14 +21,19 @@ import { ScanPanel } from './scan-panel.js'
 import { copySelection } from './copy-formats.js'
 import { addBookmark } from '../bookmarks.js'
 import { download, firstUnmapped } from '../downloads.js'
+import { afterNextPaint, layoutNow } from '../timing.js'
 
 const ROWS = 32
 const SCREEN = BigInt(ROWS * ROW_BYTES)
 const LIVE_INTERVAL_MS = 1000
 
 interface Opened { pages: HexPages; regions: Region[] }
-/** How long the last new screen took: until its read came back, until its bytes were in the DOM, until the next frame. */
-interface Fill { top: bigint; ms: number; readMs: number; domMs: number }
+/**
+ * How the last new screen was filled, each span from when it was asked for (the go-to's event, a key, the wheel):
+ * readMs until its read came back (sentMs: of which before the read was sent), domMs until its bytes were in the
+ * DOM with layout done, paintMs until the frame that shows them was painted.
+ */
+interface Fill { top: bigint; sentMs: number; readMs: number; domMs: number; paintMs: number }
 
 function align(addr: bigint): bigint {
   return addr - (addr % BigInt(ROW_BYTES))
@@ -50,13 +55,15 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [scanOpen, setScanOpen] = useState(false)
   /** How long the last new screen took from asking to painted (the bench and the status line read it). */
   const [fill, setFill] = useState<Fill | undefined>(undefined)
-  /** A new screen being filled: when it was asked for, and when its read came back. */
-  const filling = useRef<{ top: bigint; started: number; readMs: number } | undefined>(undefined)
+  /** When the next screen was asked for (an event's time), if it was; else the read's start counts. */
+  const asked = useRef<number | undefined>(undefined)
+  /** A new screen being filled: when it was asked for, and when its read went and came back. */
+  const filling = useRef<{ top: bigint; started: number; sentMs: number; readMs: number } | undefined>(undefined)
   const box = useRef<HTMLDivElement>(null)
   const isProcess = /\/processes\/by-[^/]+\/[^/]+\/mem$/.test(props.path)
 
   // Open the leaf (and, for a process, its memory map); close it when leaving.
-  useEffect(() => {
+  useLayoutEffect(() => {
     const client = clientOf()
     let handle: number | undefined
     let live = true
@@ -76,38 +83,47 @@ export function HexView(props: { path: string; at: string | undefined }) {
     return () => { live = false; unsubscribe(); if (handle !== undefined) void client.close(handle).catch(() => null) }
   }, [props.path, generation])
 
-  // Place the view at the route's address (or where a process starts: its heap or main program).
-  useEffect(() => {
+  // Place the view at the route's address (or where a process starts: its heap or main program). Layout effects
+  // here and below: the read goes out in the same task as the navigation, not after the next frame.
+  useLayoutEffect(() => {
     if (opened === undefined) return
+    asked.current = lastNavigation.at
     const target = props.at === undefined ? (isProcess ? defaultAddress(opened.regions) : 0n) : resolveAddress(props.at, opened.regions)
     if (target === undefined) { setNote(`cannot resolve '${props.at ?? ''}': give an address, module+0xOFF or [heap]`); return }
     setNote('')
+    const next = clampTop(align(target), opened.pages.sizeBytes)
+    // Its read goes out now, before the view renders the move (the read effect below then waits for this one).
+    void opened.pages.load(next, next + SCREEN).catch(() => undefined)
     setCursor(target)
     setAnchor(undefined)
-    setTop(clampTop(align(target), opened.pages.sizeBytes))
+    setTop(next)
   }, [opened, props.at])
 
   // Read what the screen shows.
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (opened === undefined || stale !== undefined) return
     let current = true
-    const started = performance.now()
+    const started = asked.current ?? performance.now()
+    asked.current = undefined
     opened.pages.load(top, top + SCREEN).then((r) => {
       if (!current) return
       if (r.staleReason !== undefined) setStale(r.staleReason)
-      filling.current = { top, started, readMs: performance.now() - started }
+      filling.current = { top, started, sentMs: Math.max(0, (r.sentAt ?? started) - started), readMs: performance.now() - started }
       redraw(0)
     }, (err: unknown) => { if (current) setNote(errorText(err)) })
     return () => { current = false }
   }, [opened, top, stale])
 
-  // After the grid has written the new bytes (its layout effect runs first): the screen's time in the DOM, then at the next frame.
+  // After the grid has written the new bytes (its layout effect runs first): layout now (it would be done before the
+  // paint anyway; forcing it here times it), then the frame that paints them: a task posted from its animation frame
+  // callback runs after that frame's rendering.
   useLayoutEffect(() => {
     const done = filling.current
     if (done === undefined) return
     filling.current = undefined
+    layoutNow(box.current)
     const domMs = performance.now() - done.started
-    requestAnimationFrame(() => setFill({ top: done.top, ms: performance.now() - done.started, readMs: done.readMs, domMs }))
+    afterNextPaint(() => setFill({ top: done.top, sentMs: done.sentMs, readMs: done.readMs, domMs, paintMs: performance.now() - done.started }))
   })
 
   // Live: re-read the screen on a timer; changed bytes light up.
@@ -156,8 +172,8 @@ export function HexView(props: { path: string; at: string | undefined }) {
     if (text.ok) { void navigator.clipboard.writeText(text.text).then(() => setNote(`copied ${to - from + 1n} bytes as ${format}`), (err: unknown) => setNote(`cannot copy: ${errorText(err)}`)) } else setNote(text.reason)
   }
   return (
-    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-ms={fill?.ms.toFixed(1)}
-      data-fill-read-ms={fill?.readMs.toFixed(1)} data-fill-dom-ms={fill?.domMs.toFixed(1)}>
+    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-sent-ms={fill?.sentMs.toFixed(1)}
+      data-fill-read-ms={fill?.readMs.toFixed(1)} data-fill-dom-ms={fill?.domMs.toFixed(1)} data-fill-paint-ms={fill?.paintMs.toFixed(1)}>
       {stale === undefined ? null : (
         <div class="banner stale-banner">
           <strong>Stale:</strong> {stale}

@@ -26,16 +26,17 @@ const PROCESS = /^(?:[^/]+\/)*os\/[^/]+\/processes\/by-(?:pid|name|pid-name)\/[^
 
 export function PickView(props: { route: Route }) {
   const { path } = props.route
-  const stat = useAsync(() => (path === BOOKMARKS_PATH || path === GRAPH_PATH ? Promise.resolve(undefined) : clientOf().stat(path)), [path])
+  // An OS's processes branch needs no stat to pick its view (the table says itself when the path is not there): one round trip less to the first table.
+  const processes = PROCESSES.exec(path)
+  const stat = useAsync(() => (path === BOOKMARKS_PATH || path === GRAPH_PATH || processes !== null ? Promise.resolve(undefined) : clientOf().stat(path)), [path])
   if (path === BOOKMARKS_PATH) return <BookmarksView />
   if (path === GRAPH_PATH) return <GraphView />
+  if (processes !== null) return <ProcessesView osPath={processes[1] ?? ''} />
   if (stat.state === 'loading') return <p class="dim">loading…</p>
   if (stat.state === 'failed') return <p class="error">{stat.error}</p>
   const found = stat.value
   if (found === undefined) return null
   if (found.type === 'branch') {
-    const processes = PROCESSES.exec(path)
-    if (processes !== null) return <ProcessesView osPath={processes[1] ?? ''} />
     if (PROCESS.test(path)) return <ProcessView path={path} />
     return <BranchView path={path} />
   }

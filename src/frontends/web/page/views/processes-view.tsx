@@ -9,11 +9,13 @@
  * its info) and drops one when it goes; a plain change (through a peer)
  * lists the whole table again.
  */
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type { Async } from '../hooks.js'
+import { ProtocolError } from '../protocol.js'
 import type { WatchEvent } from '../protocol.js'
 import { formatRoute } from '../route.js'
 import { clientOf, errorText } from '../state.js'
+import { afterNextPaint, layoutNow } from '../timing.js'
 
 export interface ProcessRow {
   readonly pid: number
@@ -29,21 +31,32 @@ export interface ProcessRow {
 type Column = 'pid' | 'ppid' | 'name' | 'state' | 'uid' | 'threads' | 'cmdline'
 const COLUMNS: readonly Column[] = ['pid', 'ppid', 'name', 'state', 'uid', 'threads', 'cmdline']
 
-/** `osPath`: the OS branch, here (`os/guest`) or on a peer (`b/os/guest`). */
+/** `osPath`: the OS branch, here (`os/guest`) or on a peer (`b/os/guest`). Every info leaf in one request (get, 1.5). */
 export async function loadProcesses(osPath: string): Promise<ProcessRow[]> {
-  const client = clientOf()
-  const pids = (await client.list(`${osPath}/processes/by-pid`)).map((e) => e.name)
-  const rows = await Promise.all(pids.map((pid) => loadRow(osPath, pid)))
-  return rows.filter((r): r is ProcessRow => r !== undefined)
+  const results = await clientOf().get([`${osPath}/processes/by-pid/*/info`])
+  // The pattern itself failing (no such OS, no access) is the table's error; a single process failing is not.
+  const failed = results.length === 1 && results[0] !== undefined && 'error' in results[0] && results[0].path.includes('*') ? results[0].error : undefined
+  if (failed !== undefined) throw new ProtocolError(failed.code, failed.message)
+  return rowsOf(results)
 }
 
 /** One process's row, or undefined when it exited before its info could be read (it is simply left out). */
 async function loadRow(osPath: string, pid: string): Promise<ProcessRow | undefined> {
-  try {
-    return toRow(JSON.parse(await clientOf().readText(`${osPath}/processes/by-pid/${pid}/info`)) as Record<string, unknown>)
-  } catch (err) {
-    return err instanceof Error ? undefined : undefined
+  return rowsOf(await clientOf().get([`${osPath}/processes/by-pid/${pid}/info`]).catch(() => []))[0]
+}
+
+/** The rows of the info leaves that could be read (a process that exited meanwhile is left out). */
+function rowsOf(results: ReadonlyArray<{ text: string } | { error: unknown }>): ProcessRow[] {
+  const rows: ProcessRow[] = []
+  for (const result of results) {
+    if (!('text' in result)) continue
+    try {
+      rows.push(toRow(JSON.parse(result.text) as Record<string, unknown>))
+    } catch {
+      // Not JSON (never from a daemon): no row.
+    }
   }
+  return rows
 }
 
 /**
@@ -52,10 +65,12 @@ async function loadRow(osPath: string, pid: string): Promise<ProcessRow | undefi
  */
 function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]> {
   const [table, setTable] = useState<Async<ProcessRow[]>>({ state: 'loading' })
-  useEffect(() => {
+  // A layout effect: the requests go out with this render, not a frame later.
+  useLayoutEffect(() => {
     let current = true
     let relist: ReturnType<typeof setTimeout> | undefined
     let queued: WatchEvent[] | undefined = []
+    const turns = new Map<number, number>()
     const update = (change: (rows: ProcessRow[]) => ProcessRow[]): void => {
       if (current) setTable((t) => (t.state === 'done' ? { state: 'done', value: change(t.value) } : t))
     }
@@ -66,8 +81,11 @@ function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]>
         return
       }
       const pid = Number(event.object['pid'])
+      // Only the latest event of a pid counts (an exec is gone then appeared: an older read must not win).
+      const turn = (turns.get(pid) ?? 0) + 1
+      turns.set(pid, turn)
       if (event.event === 'gone') { update((rows) => rows.filter((r) => r.pid !== pid)); return }
-      void loadRow(osPath, String(pid)).then((row) => { if (row !== undefined) update((rows) => [...rows.filter((r) => r.pid !== pid), row]) })
+      void loadRow(osPath, String(pid)).then((row) => { if (row !== undefined && turns.get(pid) === turn) update((rows) => [...rows.filter((r) => r.pid !== pid), row]) })
     }
     setTable({ state: 'loading' })
     const unwatch = clientOf().watch(`${osPath}/processes`, (event) => { if (queued === undefined) apply(event); else queued.push(event) }, true).catch(() => undefined)
@@ -111,6 +129,8 @@ export function ProcessesView(props: { osPath: string }) {
   const [tree, setTree] = useState(false)
   const [kernel, setKernel] = useState(true)
   const filterBox = useRef<HTMLInputElement>(null)
+  const table = useRef<HTMLTableElement>(null)
+  useFirstShown(table, loaded.state === 'done')
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (e.key === '/' && !(e.target instanceof HTMLInputElement)) { e.preventDefault(); filterBox.current?.focus() }
@@ -137,8 +157,7 @@ export function ProcessesView(props: { osPath: string }) {
         <button onClick={() => { void refreshOs(props.osPath).catch(() => undefined).then(() => setGeneration((g) => g + 1)) }} title="re-read the process list (os refresh)">Refresh</button>
         <span class="dim">{shown.length} of {rows.length} processes</span>
       </div>
-      {/* data-rendered-ms: milliseconds from navigation start to this render (the bench reads it). */}
-      <table class="grid process-table" data-rendered-ms={Math.round(performance.now())}>
+      <table class="grid process-table" ref={table}>
         <thead>
           <tr>{COLUMNS.map((c) => (
             <th key={c} class={`${c === 'pid' || c === 'ppid' || c === 'uid' || c === 'threads' ? 'num' : ''} sortable`} onClick={() => setSort({ column: c, down: sort.column === c ? !sort.down : false })}>
@@ -162,6 +181,23 @@ export function ProcessesView(props: { osPath: string }) {
       </table>
     </div>
   )
+}
+
+/**
+ * When the first rows were in the DOM with layout done (data-dom-ms), and when the frame showing them was painted
+ * (data-paint-ms), in ms from navigation start: the bench reads them. Layout is forced here (it would come before
+ * the paint anyway); a task posted from the next animation frame runs after that frame's rendering.
+ */
+function useFirstShown(table: { readonly current: HTMLTableElement | null }, done: boolean): void {
+  const timed = useRef(false)
+  useLayoutEffect(() => {
+    const element = table.current
+    if (!done || timed.current || element === null) return
+    timed.current = true
+    layoutNow(element)
+    element.dataset['domMs'] = performance.now().toFixed(1)
+    afterNextPaint(() => { element.dataset['paintMs'] = performance.now().toFixed(1) })
+  })
 }
 
 function compare(a: string | number | boolean | undefined, b: string | number | boolean | undefined): number {

@@ -1,0 +1,46 @@
+/**
+ * The mmap addon (native/mmap): maps a file into memory (the data ring, so
+ * the daemon reads a source straight into it and the client copies out of
+ * it once), reads only what the page cache holds without blocking
+ * (preadv2 RWF_NOWAIT, so a bulk read from cache needs no thread-pool trip),
+ * and sizes pipes (the CLI's stdout). Absent (undefined) without a build.
+ */
+import { loadAddon } from './load-addon.js'
+
+export interface MmapAddon {
+  /** The first `length` bytes of fd, mapped shared read/write; unmapped when the ArrayBuffer is collected. */
+  map(fd: number, length: number): ArrayBuffer
+  /** map() after fallocate(2) of those bytes (writes through the mapping never meet a hole a full tmpfs cannot fill). */
+  mapAllocated(fd: number, length: number): ArrayBuffer
+  /** Bytes read from the page cache into view[at..]; NOWAIT_NOTHING_CACHED, NOWAIT_UNSUPPORTED, or throws (errno code). */
+  preadNowait(fd: number, view: Uint8Array, at: number, length: number, position: number): number
+  /** fcntl(F_SETPIPE_SZ): the pipe's new size, or -errno. */
+  setPipeSize(fd: number, bytes: number): number
+}
+
+/** preadNowait: not one byte was in the page cache. */
+export const NOWAIT_NOTHING_CACHED = -1
+/** preadNowait: the file cannot be read without waiting (tmpfs, /proc): use a plain read. */
+export const NOWAIT_UNSUPPORTED = -2
+
+let loaded: ReturnType<typeof loadAddon<MmapAddon>> | undefined
+
+function load(): ReturnType<typeof loadAddon<MmapAddon>> {
+  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'mapAllocated', 'preadNowait', 'setPipeSize'])
+  return loaded
+}
+
+/** The addon, or undefined (then callers take their pure-Node path). */
+export function mmapAddon(): MmapAddon | undefined {
+  return load().addon
+}
+
+/** Why the addon is absent, or undefined when it is loaded. */
+export function mmapAddonAbsence(): string | undefined {
+  return load().reason
+}
+
+/** For tests of both paths in one process: forget the load, so the next call looks again (MEMWEAVE_NATIVE is read anew). */
+export function reloadMmapAddon(): void {
+  loaded = undefined
+}
