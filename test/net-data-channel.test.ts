@@ -234,7 +234,7 @@ describe('real daemons: two hops over TCP, and TLS', () => {
   })
 
   after(async () => {
-    await Promise.all([c, b, tls].map((d) => d?.stop()))
+    await Promise.all([c, b, tls].flatMap((d) => (d === undefined ? [] : [d.stop()])))
     await rm(dir, { recursive: true, force: true })
   })
 

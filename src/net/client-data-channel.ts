@@ -130,7 +130,7 @@ class ChannelReader {
   private answered(): void {
     const text = this.http.subarray(0, this.got).toString('latin1')
     const end = text.indexOf('\r\n\r\n')
-    if (end < 0 || !/^HTTP\/1\.1 101 /.test(text)) return // a refusal: its text is read to the end, then reported
+    if (end < 0 || !text.startsWith('HTTP/1.1 101 ')) return // a refusal: its text is read to the end, then reported
     if (end + 4 !== this.got) throw protocolError('the daemon sent data on the channel before any was asked for')
     if (!new RegExp(`\\r\\nupgrade: *${CHANNEL_UPGRADE}\\r\\n`, 'i').test(text.slice(0, end + 2))) throw protocolError(`the daemon's answer does not upgrade to ${CHANNEL_UPGRADE}`)
     this.phase = 'head'

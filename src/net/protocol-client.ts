@@ -248,7 +248,7 @@ export class ProtocolClient implements TreeClient {
   async ticket(): Promise<TicketGrant> { return this.call('ticket', {}) }
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
-    const results = new Array<PieceResult>(pieces.length)
+    const results: (PieceResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
@@ -258,12 +258,12 @@ export class ProtocolClient implements TreeClient {
       if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
       scatterResults(results, batch.indexes, wire.map(toPieceResult), 'net', 'read')
     }))
-    return results
+    return allResults(results)
   }
 
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
     checkTarget(pieces, target)
-    const results = new Array<ReadIntoResult>(pieces.length)
+    const results: (ReadIntoResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
@@ -277,11 +277,11 @@ export class ProtocolClient implements TreeClient {
       if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
       scatterResults(results, batch.indexes, wire.map((result, j) => placeResult(result, batch.pieces[j]!, target)), 'net', 'read')
     }))
-    return results
+    return allResults(results)
   }
 
   async write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> {
-    const results = new Array<WriteResult>(pieces.length)
+    const results: (WriteResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.data.length, this.limits, true)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
@@ -289,7 +289,7 @@ export class ProtocolClient implements TreeClient {
       if (wire.length !== batch.pieces.length) throw protocolError(`write of ${batch.pieces.length} pieces got ${wire.length} results`)
       scatterResults(results, batch.indexes, wire.map((result): WriteResult => ('error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true })), 'net', 'write')
     }))
-    return results
+    return allResults(results)
   }
 
   async watch(path: string, listener: ChangeListener, via?: readonly string[]): Promise<() => Promise<void>> {
@@ -477,7 +477,7 @@ export class ProtocolClient implements TreeClient {
     this.queue.length = 0
     this.abandoned.clear()
     this.watchers.clear()
-    for (const listener of [...this.closeListeners]) {
+    for (const listener of this.closeListeners) {
       try {
         listener(error)
       } catch (err) {
@@ -486,6 +486,11 @@ export class ProtocolClient implements TreeClient {
     }
     this.closeListeners.clear()
   }
+}
+
+/** Every piece's result once all its batches are in (a gap would be a bug in the split, reported as that piece's error). */
+function allResults<R>(results: readonly (R | { ok: false; error: MemweaveError } | undefined)[]): (R | { ok: false; error: MemweaveError })[] {
+  return results.map((r, i) => r ?? { ok: false, error: new MemweaveError('net', 'internal', `no result for piece ${i} of the batch`) })
 }
 
 function viaField(via: readonly string[] | undefined): { via?: readonly string[] } {
