@@ -292,6 +292,8 @@ static fuse_req_t slot_take(napi_env env, struct mount *m, napi_value value) {
   fuse_req_t req = m->slots[slot];
   m->slots[slot] = NULL;
   m->free_slots[m->free_count++] = slot;
+  /* The session is gone (a connection aborted under a request JS still held): nobody to answer. */
+  if (m->destroyed) return NULL;
   return req;
 }
 
