@@ -87,7 +87,7 @@ export function generatedLeaf(options: GeneratedLeafOptions): Leaf {
   }
 }
 
-export function jsonLeaf(identity: string, lifetime: Lifetime, value: () => Promise<unknown> | unknown): Leaf {
+export function jsonLeaf(identity: string, lifetime: Lifetime, value: () => unknown): Leaf {
   return generatedLeaf({
     identity,
     lifetime,

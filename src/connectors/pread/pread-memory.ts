@@ -150,14 +150,13 @@ export class PreadMemory implements PhysicalMemory {
   private async readBatch(pieces: readonly ReadPiece<PhysAddr>[]): Promise<PieceResult[]> {
     this.stats.reads++
     this.stats.pieces += pieces.length
-    const results = new Array<PieceResult>(pieces.length)
     const blocked = await this.options.guard.blocked()
     if (blocked !== undefined) {
       this.stats.failedPieces += pieces.length
-      return results.fill({ ok: false, error: blocked })
+      return pieces.map(() => ({ ok: false, error: blocked }))
     }
     const extents: Extent[] = []
-    for (let i = 0; i < pieces.length; i++) results[i] = this.planPiece(pieces[i]!, i, extents)
+    const results = pieces.map((piece, i) => this.planPiece(piece, i, extents))
     if (extents.length > 0) await this.eachRun(planReads(extents, this.plan), (run, onFailure) => this.readRun(run, results, onFailure))
     for (const result of results) {
       if (result.ok) this.stats.bytesRead += result.data.length
@@ -169,14 +168,13 @@ export class PreadMemory implements PhysicalMemory {
   private async readIntoBatch(pieces: readonly ReadIntoPiece<PhysAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
     this.stats.reads++
     this.stats.pieces += pieces.length
-    const results = new Array<ReadIntoResult>(pieces.length)
     const blocked = await this.options.guard.blocked()
     if (blocked !== undefined) {
       this.stats.failedPieces += pieces.length
-      return results.fill({ ok: false, error: blocked })
+      return pieces.map(() => ({ ok: false, error: blocked }))
     }
     const extents: Extent[] = []
-    for (let i = 0; i < pieces.length; i++) results[i] = this.planPieceInto(pieces[i]!, i, extents, target)
+    const results = pieces.map((piece, i) => this.planPieceInto(piece, i, extents, target))
     if (extents.length > 0) await this.eachRun(planReads(extents, this.plan), (run, onFailure) => this.readRunInto(run, target, results, onFailure))
     for (const result of results) {
       if (result.ok) this.stats.bytesRead += result.length
