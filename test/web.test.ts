@@ -261,7 +261,7 @@ describe('web frontend on a guest dump', { skip }, () => {
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@0x${unmapped.toString(16)}`)
     await page.locator('.hex-grid .row:first-child .b.un:nth-child(16)').waitFor({ timeout: 30_000 })
     const cells = await page.$$eval('.hex-grid .row:first-child .b', (c) => c.map((e) => e.textContent))
-    assert.deepEqual(cells, new Array(16).fill('??'))
+    assert.deepEqual(cells, Array.from({ length: 16 }, () => '??'))
     await page.close()
   })
 
