@@ -45,7 +45,7 @@ export { defaultSocketPath, parseEndpoint, formatEndpoint, isLoopbackHost } from
 export type { Endpoint } from './listen-address.js'
 export { PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion } from './messages.js'
 export type {
-  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProgressEvent, ProtocolErrorEvent, StaleEvent, ObjectEvent, TicketGrant, DownloadGrant, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
+  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProgressEvent, ProtocolErrorEvent, StaleEvent, ObjectEvent, TicketGrant, DownloadGrant, ChannelGrant, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
   ResultBodies, ServerEvent, ServerHello, ServerMessage, WireError, WireGetResult, WireLimits, WireReadPiece, WireReadResult, WireWritePiece, WireWriteResult,
 } from './messages.js'
 export { encodeMessage, decodeMessage, fromWireError, toWireError } from './codec.js'
