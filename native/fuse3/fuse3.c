@@ -69,6 +69,8 @@ struct mount {
   napi_ref callback;
   napi_async_context async_context;
   struct request *head, *tail;
+  char *scratch; /* answers from file spans are read here */
+  size_t scratch_size;
   fuse_req_t *slots;
   uint32_t *free_slots;
   uint32_t slot_count, free_count;
@@ -108,6 +110,8 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   conn->max_write = 1 << 20;
   conn->max_readahead = 1 << 20;
   conn->max_background = 64;
+  /* Replies are written from memory (replySpans reads into a kept buffer): no splice. */
+  conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   conn->congestion_threshold = 48;
 }
 
@@ -292,6 +296,8 @@ static fuse_req_t slot_take(napi_env env, struct mount *m, napi_value value) {
   fuse_req_t req = m->slots[slot];
   m->slots[slot] = NULL;
   m->free_slots[m->free_count++] = slot;
+  /* The session is gone (a connection aborted under a request JS still held): nobody to answer. */
+  if (m->destroyed) return NULL;
   return req;
 }
 
@@ -476,6 +482,9 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   napi_async_destroy(env, m->async_context);
   free(m->buf.mem);
   m->buf.mem = NULL;
+  free(m->scratch);
+  m->scratch = NULL;
+  m->scratch_size = 0;
   fuse_session_destroy(m->se);
   m->se = NULL;
   return undefined(env);
@@ -516,6 +525,54 @@ static napi_value js_reply_buf(napi_env env, napi_callback_info info) {
   fuse_req_t req = slot_take(env, m, argv[1]);
   if (req == NULL) return NULL;
   fuse_reply_buf(req, data, (size_t)want);
+  return undefined(env);
+}
+
+/*
+ * replySpans(handle, slot, spans: Float64Array of [fd, pos, length] triples; fd -1 = zeros): the answer is
+ * read from the files into the mount's scratch buffer and written to /dev/fuse, never through a JS buffer.
+ * The scratch buffer is kept (fresh memory per answer costs a page fault per page; libfuse's own
+ * fuse_reply_data takes fresh memory each time, and splicing a page-cache file measured slower still).
+ * A file that ends early gives a short answer; one that cannot be read, its errno.
+ */
+static napi_value js_reply_spans(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct mount *m = handle_args(env, info, 3, argv);
+  if (m == NULL) return NULL;
+  size_t n = 0;
+  double *a = float64s(env, argv[2], 0, &n, "replySpans needs a Float64Array of [fd, pos, length] triples");
+  if (a == NULL) return NULL;
+  size_t total = 0;
+  for (size_t i = 0; i + 2 < n; i += 3) total += (size_t)a[i + 2];
+  if (total > m->scratch_size) {
+    char *grown = malloc(total);
+    if (grown == NULL) return throw_error(env, "ENOMEM", "out of memory");
+    free(m->scratch);
+    m->scratch = grown;
+    m->scratch_size = total;
+  }
+  size_t used = 0;
+  int err = 0;
+  for (size_t i = 0; i + 2 < n && err == 0; i += 3) {
+    size_t length = (size_t)a[i + 2];
+    if (a[i] < 0) { memset(m->scratch + used, 0, length); used += length; continue; }
+    int fd = (int)a[i];
+    off_t pos = (off_t)a[i + 1];
+    size_t done = 0;
+    while (done < length) {
+      ssize_t got = pread(fd, m->scratch + used + done, length - done, pos + (off_t)done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) { err = errno; break; }
+      if (got == 0) break;
+      done += (size_t)got;
+    }
+    used += done;
+    if (done < length) break; /* the file ends here: a short answer */
+  }
+  fuse_req_t req = slot_take(env, m, argv[1]);
+  if (req == NULL) return NULL;
+  if (err != 0) fuse_reply_err(req, err);
+  else fuse_reply_buf(req, m->scratch, used);
   return undefined(env);
 }
 
@@ -654,7 +711,7 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } fns[] = {
     { "mount", js_mount }, { "unmount", js_unmount }, { "unref", js_unref }, { "destroy", js_destroy },
-    { "replyErr", js_reply_err }, { "replyBuf", js_reply_buf }, { "replyEntry", js_reply_entry }, { "replyAttr", js_reply_attr },
+    { "replyErr", js_reply_err }, { "replyBuf", js_reply_buf }, { "replySpans", js_reply_spans }, { "replyEntry", js_reply_entry }, { "replyAttr", js_reply_attr },
     { "replyOpen", js_reply_open }, { "replyWrite", js_reply_write }, { "replyStatfs", js_reply_statfs }, { "replyDir", js_reply_dir },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

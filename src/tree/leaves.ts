@@ -39,6 +39,7 @@ export function memLeaf(options: MemLeafOptions): Leaf {
       sizeBytes: sizeBytes(),
       read: (pieces) => options.mem.read(pieces),
       readInto: (pieces, target) => readInto(options.mem, pieces, target),
+      ...(options.mem.fileSpans === undefined ? {} : { fileSpans: (addr: bigint, length: number) => options.mem.fileSpans?.(addr, length) }),
       write: (pieces) => options.mem.write(pieces),
     }),
   }

@@ -93,7 +93,7 @@ class FileConnector implements Connector {
     }
     this.mem = new PreadMemory({
       name: setup.path, fd: setup.fd, writable: !setup.readonly, map: this.map, strict: setup.strict, volatile: setup.volatile, guard,
-      holes: false, words: { address: 'address', gap: 'not in the image' },
+      holes: false, words: { address: 'address', gap: 'not in the image' }, plainFile: true,
     })
     const notes = setup.layout.notes
     const vmcoreinfo = vmcoreinfoText(notes)

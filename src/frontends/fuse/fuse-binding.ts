@@ -18,6 +18,7 @@
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { MemweaveError } from '../../errors/index.js'
+import type { FileSpans } from '../../net/index.js'
 import { Fuse3Binding } from './fuse3-binding.js'
 import { fuse3AddonPath } from './fuse3-native.js'
 import { FuseNativeBinding } from './fuse-native-binding.js'
@@ -67,9 +68,11 @@ export interface FuseOperations {
   read(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
   /**
    * The same read answered with the bytes themselves (up to `length`), so a
-   * binding that can reply from any buffer (libfuse 3) copies nothing here.
+   * binding that can reply from any buffer (libfuse 3) copies nothing here;
+   * or with spans of plain files (an image file in this process), which the
+   * binding answers from the files itself and then releases (always).
    */
-  readData?(path: string, fd: number, length: number, offset: number, done: (result: number, data?: Uint8Array) => void): void
+  readData?(path: string, fd: number, length: number, offset: number, done: (result: number, data?: Uint8Array | FileSpans) => void): void
   write(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
   truncate(path: string, size: number, done: FuseDone): void
   ftruncate(path: string, fd: number, size: number, done: FuseDone): void

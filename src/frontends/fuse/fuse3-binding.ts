@@ -15,6 +15,7 @@
 import { execFile } from 'node:child_process'
 import { constants } from 'node:os'
 import { MemweaveError } from '../../errors/index.js'
+import type { FileSpans } from '../../net/index.js'
 import type { FuseImplementation, FuseMount, FuseMountSettings, FuseOperations, FuseStat } from './fuse-binding.js'
 import { OP, RECORD, loadFuse3 } from './fuse3-native.js'
 import type { Fuse3Addon, Fuse3Handle } from './fuse3-native.js'
@@ -292,16 +293,37 @@ export class Fuse3Binding implements FuseMount {
   private read(request: Request, path: string, fh: number, size: number, offset: number): void {
     const readData = this.ops.readData
     if (readData !== undefined) {
-      readData.call(this.ops, path, fh, size, offset, (result, data) => request.result(result, () => {
-        const bytes = data ?? new Uint8Array(0)
-        request.answer((a, h, s) => a.replyBuf(h, s, bytes, Math.min(bytes.length, size)))
-      }))
+      readData.call(this.ops, path, fh, size, offset, (result, data) => {
+        if (data !== undefined && !(data instanceof Uint8Array)) { this.replySpans(request, result, data, size); return }
+        request.result(result, () => {
+          const bytes = data ?? new Uint8Array(0)
+          request.answer((a, h, s) => a.replyBuf(h, s, bytes, Math.min(bytes.length, size)))
+        })
+      })
       return
     }
     const buffer = Buffer.allocUnsafe(size)
     this.ops.read(path, fh, buffer, size, offset, (result) => request.result(result, () => {
       request.answer((a, h, s) => a.replyBuf(h, s, buffer, Math.min(result, size)))
     }))
+  }
+
+  /** Answers from file spans (never more than size bytes), then gives the spans back, whatever happened. */
+  private replySpans(request: Request, result: number, spans: FileSpans, size: number): void {
+    try {
+      request.result(result, () => {
+        const record = new Float64Array(spans.spans.length * 3)
+        let left = size
+        spans.spans.forEach((span, i) => {
+          const length = Math.min(span.length, left)
+          left -= length
+          record.set([span.fd, span.pos, length], i * 3)
+        })
+        request.answer((a, h, s) => a.replySpans(h, s, record))
+      })
+    } finally {
+      spans.release()
+    }
   }
 
   private readdir(request: Request, path: string, inode: number, dir: number, offset: number, size: number): void {

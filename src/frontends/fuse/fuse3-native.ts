@@ -35,6 +35,8 @@ export interface Fuse3Addon {
   destroy(handle: Fuse3Handle): void
   replyErr(handle: Fuse3Handle, slot: number, errno: number): void
   replyBuf(handle: Fuse3Handle, slot: number, data: Uint8Array, length: number): void
+  /** spans: [fd, pos, length] triples (fd -1: zeros), answered from the files (splice where the kernel allows). */
+  replySpans(handle: Fuse3Handle, slot: number, spans: Float64Array): void
   /** stat: [ino, mode, nlink, uid, gid, size, blksize, blocks, atimeMs, mtimeMs, ctimeMs]. */
   replyEntry(handle: Fuse3Handle, slot: number, stat: Float64Array, entryTimeoutS: number, attrTimeoutS: number): void
   replyAttr(handle: Fuse3Handle, slot: number, stat: Float64Array, attrTimeoutS: number): void
@@ -44,7 +46,7 @@ export interface Fuse3Addon {
   replyDir(handle: Fuse3Handle, slot: number, names: readonly string[], inos: Float64Array, from: number, size: number): void
 }
 
-const FUNCTIONS = ['mount', 'unmount', 'unref', 'destroy', 'replyErr', 'replyBuf', 'replyEntry', 'replyAttr', 'replyOpen', 'replyWrite',
+const FUNCTIONS = ['mount', 'unmount', 'unref', 'destroy', 'replyErr', 'replyBuf', 'replySpans', 'replyEntry', 'replyAttr', 'replyOpen', 'replyWrite',
   'replyStatfs', 'replyDir'] as const
 
 function isAddon(value: unknown): value is Fuse3Addon {
