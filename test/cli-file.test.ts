@@ -15,9 +15,10 @@ import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { mmapAddonAbsence } from '../src/addons/index.js'
+import { CHUNK_BYTES } from '../src/frontends/cli/leaf-io.js'
 import { CLI_MAIN, cleanEnv, lines, REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
 
-const IMAGE_BYTES = 2 * 1024 * 1024 + 12345 // not a multiple of the 1 MiB chunks cat reads
+const IMAGE_BYTES = 9 * 1024 * 1024 + 12345 // several of the 4 MiB chunks cat reads, and not a multiple of them
 const MARKER = 'MEMWEAVE-CLI-TEST'
 const MARKER_AT = 0x1000
 
@@ -59,7 +60,7 @@ describe('a raw image through the file connector', { concurrency: 3 }, () => {
     assert.ok(result.stdoutBytes.equals(bytes), 'same bytes')
   })
 
-  // Into a real pipe (a shell's |, not the socket pair runCli reads): widened to one 1 MiB chunk with the mmap addon, left at 64 KiB without.
+  // Into a real pipe (a shell's |, not the socket pair runCli reads): widened toward one 4 MiB chunk (up to pipe-max-size) with the mmap addon, left at 64 KiB without.
   for (const mode of ['native', 'pure Node'] as const) {
     test(`cat into a shell pipe copies the image byte for byte (${mode})`, { skip: mode === 'native' ? mmapAddonAbsence() ?? false : false }, async (t) => {
       if (skipReason !== false) { t.skip(skipReason); return }
@@ -73,7 +74,7 @@ describe('a raw image through the file connector', { concurrency: 3 }, () => {
       assert.equal(Number(length), IMAGE_BYTES)
       assert.equal(digest, createHash('sha256').update(bytes).digest('hex'))
       const maxPipe = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'utf8'))
-      assert.equal(Number(pipeBytes), mode === 'native' ? Math.min(1024 * 1024, maxPipe) : 64 * 1024)
+      assert.equal(Number(pipeBytes), mode === 'native' ? Math.min(CHUNK_BYTES, maxPipe) : 64 * 1024)
     })
   }
 
@@ -93,7 +94,7 @@ describe('a raw image through the file connector', { concurrency: 3 }, () => {
     const table = await runCli([...withImage(), 'connector', 'ls'])
     assert.equal(table.code, 0, table.stderr)
     assert.match(lines(table.stdout)[0] ?? '', /^NAME\s+KIND\s+SIZE\s+DETAILS$/)
-    assert.match(lines(table.stdout)[1] ?? '', /^img\s+file\s+2\.0 MiB\s+/)
+    assert.match(lines(table.stdout)[1] ?? '', /^img\s+file\s+9\.0 MiB\s+/)
     const json = JSON.parse((await runCli([...withImage(), 'connector', 'ls', '--json'])).stdout) as { name: string; info: { kind: string } }[]
     assert.deepEqual(json.map((c) => [c.name, c.info.kind]), [['img', 'file']])
   })
