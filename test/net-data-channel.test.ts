@@ -16,8 +16,10 @@ import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { MemweaveError } from '../src/errors/index.js'
 import { connectClient, fingerprintOf, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
+import { tokenDigest } from '../src/net/auth/credentials.js'
 import { READ_SCRATCH } from '../src/net/scratch-pool.js'
 import { startDaemon } from './cli-kit.js'
 import type { RunningDaemon } from './cli-kit.js'
@@ -182,6 +184,31 @@ describe('one hop (a server in this process, real TCP)', () => {
     assert.equal(r?.ok && r.length, MIB)
     assert.equal(bystander.dataChannel.active, true)
     await bystander.close(handle)
+  })
+
+  test('a read-only, path-limited token reads over its channel only what it may', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mw-chanacl-'))
+    const limited = await startServer({
+      tree: t.tree, listen: ['ws://127.0.0.1:0'], token: 'admin-token', stateDir: dir, log: testLog(),
+      tokenStore: () => [{ name: 'reader', role: 'read', paths: ['data/kmem'], digest: tokenDigest('reader-token') }],
+    })
+    try {
+      const reader = await connectClient(limited.addresses[0] ?? '', { token: 'reader-token' })
+      clients.push(reader)
+      assert.equal(await reader.openDataChannel(), true)
+      const { handle } = await reader.open('data/kmem')
+      const target = new Uint8Array(MIB)
+      const [r] = await reader.readInto(handle, [{ addr: KERNEL_BASE + 2n, length: MIB, at: 0 }], target)
+      assert.equal(r?.ok && r.length, MIB)
+      expectPattern(target, 2, 'the reader over its channel')
+      assert.equal(reader.dataChannel.frames, 1)
+      await assert.rejects(reader.open('data/slow'), (err: unknown) => err instanceof MemweaveError && err.kind === 'not_found')
+      await assert.rejects(reader.write(handle, [{ addr: KERNEL_BASE, data: new Uint8Array(4) }]), /read role/)
+      await reader.close(handle)
+    } finally {
+      await limited.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   test('the unix socket offers no channel; a client or daemon without the feature reads over the WebSocket', async () => {

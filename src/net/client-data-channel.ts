@@ -62,8 +62,11 @@ const DISCARD_BYTES = 64 * 1024
 const MAX_META_BYTES = 16 * 1024 * 1024
 const EMPTY = new Uint8Array(0)
 
-/** Parses what the daemon sends on the channel, from the 101 answer on; `want()` is where the next bytes go. */
-class ChannelReader {
+/**
+ * Parses what the daemon sends on the channel, from the 101 answer on; `want()` is where the next bytes go.
+ * @internal Exported for its unit test.
+ */
+export class ChannelReader {
   private phase: 'http' | 'head' | 'meta' | 'data' | 'broken' = 'http'
   private readonly http = Buffer.allocUnsafe(HANDSHAKE_BYTES)
   private readonly head = Buffer.allocUnsafe(CHANNEL_HEADER_BYTES)
@@ -214,7 +217,8 @@ class ChannelReader {
 export class ClientDataChannel {
   private lost: ((error: MemweaveError) => void) | undefined
   private closedByUs = false
-  readonly stats = { frames: 0, bytes: 0 }
+  /** Frames and bytes received, and the socket reads (or TLS chunks) that brought them. */
+  readonly stats = { frames: 0, bytes: 0, reads: 0 }
 
   private constructor(private readonly socket: Duplex, private readonly reader: ChannelReader, readonly where: string) {}
 
@@ -244,7 +248,7 @@ export class ClientDataChannel {
         }
       }
       const socket: Duplex = dial.kind === 'tcp'
-        ? connect({ host: dial.host, port: dial.port, onread: { buffer: () => reader.want(), callback: (n: number) => take(() => reader.advance(n)) } })
+        ? connect({ host: dial.host, port: dial.port, onread: { buffer: () => reader.want(), callback: (n: number) => { channel.stats.reads++; return take(() => reader.advance(n)) } } })
         : dial.connect()
       const channel = new ClientDataChannel(socket, reader, options.where)
       const timer = setTimeout(() => {
@@ -256,7 +260,7 @@ export class ClientDataChannel {
         (socket as Socket).setNoDelay(true)
         socket.write(request)
       } else {
-        socket.on('data', (chunk: Buffer) => { take(() => reader.feed(chunk)) })
+        socket.on('data', (chunk: Buffer) => { channel.stats.reads++; take(() => reader.feed(chunk)) })
         // Only once the certificate was checked (verifiedTlsSocket's own listener runs first): the ticket goes to no one else.
         socket.once('secureConnect', () => { if (!socket.destroyed) socket.write(request) })
       }

@@ -76,9 +76,8 @@ interface Pending {
   start: (() => void) | undefined
   /** A read sent to the data channel: each piece's requested length. */
   readonly lengths: readonly number[] | undefined
-  /** Its reply is being written into `into` right now: a timeout waits for the end of it (set below). */
+  /** Its reply is being written into `into` right now, from the data channel. */
   receiving: boolean
-  expired: MemweaveError | undefined
 }
 
 /** Messages and bytes this client sent and received (peers show them in sys/peers). */
@@ -138,8 +137,8 @@ export class ProtocolClient implements TreeClient {
   }
 
   /** Whether big reads come back on a TCP data channel, and how many frames and bytes did. */
-  get dataChannel(): { readonly active: boolean; readonly frames: number; readonly bytes: number } {
-    return { active: this.channel !== undefined && !this.closed, frames: this.channel?.stats.frames ?? 0, bytes: this.channel?.stats.bytes ?? 0 }
+  get dataChannel(): { readonly active: boolean; readonly frames: number; readonly bytes: number; readonly reads: number } {
+    return { active: this.channel !== undefined && !this.closed, frames: this.channel?.stats.frames ?? 0, bytes: this.channel?.stats.bytes ?? 0, reads: this.channel?.stats.reads ?? 0 }
   }
 
   /**
@@ -163,6 +162,8 @@ export class ProtocolClient implements TreeClient {
         }, { maxDataBytes: this.limits.maxBatchBytes, timeoutMs: this.options.connectTimeoutMs ?? this.options.timeoutMs ?? 10_000, where: this.url, log: this.log })
         if (this.closed) { channel.close(); return false }
         channel.onLost((error) => {
+          // The daemon closing (or going away) ends both; only a channel lost under an open session is news.
+          if (this.ws.readyState !== WebSocket.OPEN) { this.log.debug({ err: error, url: this.url }, 'data channel closed with its session'); return }
           this.log.warn({ err: error, url: this.url }, 'the data channel broke; closing the connection')
           this.channelLoss = new MemweaveError('net', 'disconnected', `connection to ${this.url} lost its data channel: ${error.message}`, { cause: error })
           this.ws.terminate()
@@ -328,7 +329,7 @@ export class ProtocolClient implements TreeClient {
     const parse = RESULT_PARSERS[op]
     return new Promise<ResultBodies[K]>((resolve, reject) => {
       const pending: Pending = {
-        op, reject, timer: undefined, start: undefined, into, lengths, receiving: false, expired: undefined,
+        op, reject, timer: undefined, start: undefined, into, lengths, receiving: false,
         resolve: (value) => resolve(parse(value)),
         onResult: onResult === undefined ? undefined : (value) => onResult(parse(value)),
       }
@@ -381,8 +382,15 @@ export class ProtocolClient implements TreeClient {
 
   private timeOut(pending: Pending, timeoutMs: number): void {
     const error = new MemweaveError('net', 'timeout', `${pending.op} on ${this.url} timed out after ${timeoutMs} ms`)
-    // Its bytes are being written into the caller's memory: fail it once they are all in, not before.
-    if (pending.receiving) { pending.expired = error; return }
+    if (pending.receiving) {
+      // Its bytes are being written into the caller's memory, and every later reply waits behind it: the channel is
+      // stuck. Cutting the connection stops the writes at once (the socket is closed now), then the request fails.
+      this.channelLoss = new MemweaveError('net', 'timeout', `the data channel to ${this.url} stalled in the middle of a reply (${pending.op} timed out after ${timeoutMs} ms)`)
+      this.log.warn({ url: this.url, timeoutMs }, 'the data channel stalled mid-reply; closing the connection')
+      this.channel?.close()
+      this.ws.terminate()
+      return
+    }
     if (pending.start !== undefined) {
       pending.start = undefined // still queued: it will be skipped
     } else {
@@ -441,8 +449,7 @@ export class ProtocolClient implements TreeClient {
     this.pending.delete(message.id)
     this.inFlight--
     clearTimeout(pending.timer)
-    if (pending.expired !== undefined) pending.reject(pending.expired)
-    else if (message.kind === 'error') pending.reject(fromWireError(message.error))
+    if (message.kind === 'error') pending.reject(fromWireError(message.error))
     else {
       try {
         pending.onResult?.(message.result)

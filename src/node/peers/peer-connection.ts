@@ -38,7 +38,7 @@ export interface PeerStatus {
   readonly tls: string
   readonly token: boolean
   /** The TCP data channel big reads come back on (protocol 1.6), and what came through it. */
-  readonly dataChannel: { readonly active: boolean; readonly frames: number; readonly bytes: number }
+  readonly dataChannel: { readonly active: boolean; readonly frames: number; readonly bytes: number; readonly reads: number }
 }
 
 /** A ping unanswered for this long (or 3 ping intervals, if longer) cuts the connection. */
@@ -109,7 +109,7 @@ export class Peer implements PeerLink {
       name: this.name, url: this.spec.url, state: this.state, since: this.since.toISOString(),
       lastError: this.lastError?.message, connectAttempts: this.attempts, remoteNodeId: this.live?.remoteNodeId,
       latencyMs: this.latencyMs, traffic, outstanding: this.live?.outstanding ?? { requests: 0, readBytes: 0 }, tls, token: this.token !== undefined,
-      dataChannel: this.live === undefined || this.client === undefined ? { active: false, frames: 0, bytes: 0 } : this.client.dataChannel,
+      dataChannel: this.live === undefined || this.client === undefined ? { active: false, frames: 0, bytes: 0, reads: 0 } : this.client.dataChannel,
     }
   }
 
