@@ -6,16 +6,17 @@
  * pages (batches of 4096, without and with a page-table cache). The x86-64
  * row is the ceiling of its arm64 row.
  */
-import { pino } from 'pino'
 import { PageTableCache, translateBatch } from '../src/arch/index.js'
 import { virtAddr } from '../src/mem/index.js'
 import type { PhysAddr, VirtAddr } from '../src/mem/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
+import type { MemweaveNode } from '../src/node/index.js'
 import type { LinuxOs, LinuxProcess } from '../src/os/linux/index.js'
 import { linuxFixtures } from '../test/linux-kit.js'
 import type { LinuxFixture } from '../test/linux-kit.js'
+import { openOsNode } from '../test/tree-kit.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
+import { median, rate } from './bench-stats.js'
 
 const plain = linuxFixtures().filter((f) => f.variant === 'plain')
 const arm = plain.find((f) => f.truth.arch === 'aarch64')
@@ -23,27 +24,9 @@ const x86 = plain.find((f) => f.truth.arch !== 'aarch64' && arm !== undefined &&
   ?? plain.find((f) => f.truth.arch !== 'aarch64' && !f.release.includes('cloud'))
 if (arm === undefined || x86 === undefined) throw new Error('needs an x86-64 and an arm64 plain fixture: run bash scripts/fixtures/build-guests.sh')
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
-
-async function rate(durationMs: number, opsPerCall: number, fn: () => Promise<unknown>): Promise<number> {
-  let calls = 0
-  const start = performance.now()
-  while (performance.now() - start < durationMs) { await fn(); calls++ }
-  return (calls * opsPerCall) / ((performance.now() - start) / 1000)
-}
-
 async function openNode(fixture: LinuxFixture): Promise<{ node: MemweaveNode; os: LinuxOs; openMs: number }> {
-  const node = new MemweaveNode({ allowWrite: false, log: pino({ level: 'silent' }), connectorKinds: BUILTIN_CONNECTOR_KINDS, osKinds: BUILTIN_OS_KINDS, mappings: BUILTIN_MAPPINGS })
-  await node.newConnector(`dump file:${fixture.dump}`)
-  const started = performance.now()
-  await node.newOs('g -c dump linux')
-  const openMs = performance.now() - started
-  const record = node.store.oses.get('g')
-  if (record === undefined) throw new Error('os not created')
-  return { node, os: record.os as LinuxOs, openMs }
+  const { node, os, openMs } = await openOsNode({ connector: `dump file:${fixture.dump}`, os: 'g -c dump linux' })
+  return { node, os: os as LinuxOs, openMs }
 }
 
 interface Figures { openMs: number; psMs: number; processes: number; cold: number; warm: number; pages: number }

@@ -23,6 +23,7 @@ import { silentLog, startGuest, stopGuest } from '../test/qemu-guest-kit.js'
 import type { GuestRun } from '../test/qemu-guest-kit.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
+import { median, rate } from './bench-stats.js'
 
 const PAGE = 4096
 const BATCH = 64
@@ -31,19 +32,6 @@ const ROUNDS = 5
 function argValue(flag: string): string | undefined {
   const at = process.argv.indexOf(flag)
   return at < 0 ? undefined : process.argv[at + 1]
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
-
-/** Runs fn repeatedly for about durationMs; returns operations per second. */
-async function rate(durationMs: number, opsPerCall: number, fn: () => Promise<unknown>): Promise<number> {
-  let calls = 0
-  const start = performance.now()
-  while (performance.now() - start < durationMs) { await fn(); calls++ }
-  return (calls * opsPerCall) / ((performance.now() - start) / 1000)
 }
 
 function assertOk(results: readonly { ok: boolean }[]): void {

@@ -4,41 +4,23 @@
  * process, random 4 KiB virtual reads and translations (batched and
  * single), each beside the physical-read figure of the same run.
  */
-import { pino } from 'pino'
 import { translateBatch, PageTableCache, VirtualAddressSpace } from '../src/arch/index.js'
 import type { LinuxOs, LinuxProcess } from '../src/os/linux/index.js'
 import { physAddr, virtAddr } from '../src/mem/index.js'
 import type { PhysAddr, VirtAddr } from '../src/mem/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
+import type { MemweaveNode } from '../src/node/index.js'
 import { linuxFixtures } from '../test/linux-kit.js'
+import { openOsNode } from '../test/tree-kit.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
+import { median, rate } from './bench-stats.js'
 
 const fixture = linuxFixtures().find((f) => f.variant === 'plain' && !f.release.includes('cloud')) ?? linuxFixtures()[0]
 if (fixture === undefined) throw new Error('no guest fixtures: run bash scripts/fixtures/build-guests.sh')
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
-
 async function openNode(): Promise<{ node: MemweaveNode; os: LinuxOs; openMs: number }> {
-  const node = new MemweaveNode({ allowWrite: false, log: pino({ level: 'silent' }), connectorKinds: BUILTIN_CONNECTOR_KINDS, osKinds: BUILTIN_OS_KINDS, mappings: BUILTIN_MAPPINGS })
-  await node.newConnector(`dump file:${fixture!.dump}`)
-  const started = performance.now()
-  await node.newOs('g -c dump linux')
-  const openMs = performance.now() - started
-  const record = node.store.oses.get('g')
-  if (record === undefined) throw new Error('os not created')
-  return { node, os: record.os as LinuxOs, openMs }
-}
-
-/** Runs fn repeatedly for about durationMs; returns operations per second. */
-async function rate(durationMs: number, opsPerCall: number, fn: () => Promise<unknown>): Promise<number> {
-  let calls = 0
-  const start = performance.now()
-  while (performance.now() - start < durationMs) { await fn(); calls++ }
-  return (calls * opsPerCall) / ((performance.now() - start) / 1000)
+  const { node, os, openMs } = await openOsNode({ connector: `dump file:${fixture!.dump}`, os: 'g -c dump linux' })
+  return { node, os: os as LinuxOs, openMs }
 }
 
 const rows: BenchRow[] = []

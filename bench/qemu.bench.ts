@@ -11,20 +11,17 @@
  * Without --pid it boots the fixture guest (scripts/fixtures/run-guest.sh)
  * and stops it at the end. Needs root.
  */
-import { execFile } from 'node:child_process'
 import { close, open, read } from 'node:fs'
 import { loadavg } from 'node:os'
-import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
 import { qemuConnectorKind } from '../src/connectors/qemu/index.js'
 import { physAddr } from '../src/mem/index.js'
 import type { PhysicalMemory } from '../src/mem/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
+import { startGuest, stopGuest } from '../test/qemu-guest-kit.js'
 import { emit, row } from './bench-report.js'
 
-const run = promisify(execFile)
-const SCRIPTS = resolve(import.meta.dirname, '..', 'scripts', 'fixtures')
 const MIB = 1024 * 1024
 const KIB4 = 4096
 
@@ -77,14 +74,9 @@ async function best(rounds: number, work: () => Promise<number>): Promise<number
 
 async function main(): Promise<void> {
   const rounds = Number(argValue('--rounds') ?? 5)
-  let pid = argValue('--pid') === undefined ? undefined : Number(argValue('--pid'))
-  let runDir: string | undefined
-  if (pid === undefined) {
-    const { stdout } = await run('bash', [join(SCRIPTS, 'run-guest.sh'), 'default'], { maxBuffer: 1 << 20 })
-    const guest = JSON.parse(stdout) as { pid: number; runDir: string }
-    pid = guest.pid
-    runDir = guest.runDir
-  }
+  const named = argValue('--pid')
+  const guest = named === undefined ? await startGuest() : undefined
+  const pid = guest?.pid ?? Number(named)
   const connector = await qemuConnectorKind.create(parseKindArgs(`pid=${pid}`), {
     allowWrite: false, log: pino({ level: 'silent' }), parentLifetime: new Lifetime('bench'), description: "connector 'bench'",
   })
@@ -135,7 +127,7 @@ async function main(): Promise<void> {
     })
   } finally {
     await connector.close()
-    if (runDir !== undefined) await run('bash', [join(SCRIPTS, 'stop-guest.sh'), runDir])
+    await stopGuest(guest)
   }
 }
 

@@ -32,6 +32,7 @@ import { connectClient } from '../src/net/index.js'
 import { loadavg } from 'node:os'
 import { machine, row } from './bench-report.js'
 import type { BenchReport } from './bench-report.js'
+import { median } from './bench-stats.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { bootLiveGuest, fixtureRoot, mapsOf, psOne, scanOne, soakFixture, writeCrashyPlugin } from './soak-guests.js'
 import type { LiveGuest } from './soak-guests.js'
@@ -95,11 +96,6 @@ async function sample(pid: number): Promise<{ rssMiB: number; fds: number }> {
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0
   return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0) * 100) / 100
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
 }
 
 type Where = 'local' | 'replaced' | 'peer' | 'guest' | 'live' | 'plugin'

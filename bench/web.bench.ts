@@ -68,11 +68,11 @@ const loadBefore = loadavg()[0] ?? 0
 const web = await startWebDaemon([`connector dump file:${fixture.dump}`, 'os guest -c dump linux'])
 const browser = await launchBrowser()
 try {
-  const client = await connectClient(web.tcp, { name: 'bench', token: await web.token() })
+  const token = await web.token()
+  const client = await connectClient(web.tcp, { name: 'bench', token })
   const pid = fixture.truth.patterns.find((p) => p.kind === 'heap')?.pid ?? 1
   const heap = BigInt(fixture.truth.patterns.find((p) => p.kind === 'heap')?.address ?? '0') & ~0xfffn
 
-  const token = await web.token()
   const infos = `os/guest/processes/by-pid/*/info`
   // Raw, as before 1.5: list the pids, then each info leaf (open, read, close), all pipelined.
   const rawPerLeaf = async (): Promise<number> => {

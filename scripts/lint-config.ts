@@ -1,6 +1,6 @@
 /**
- * Writes .oxlintrc.json: the type-aware async rules STYLE.md §5.11 asks for
- * (no-floating-promises, no-misused-promises) and the layer table of
+ * Writes .oxlintrc.json: oxlint's correctness category, the type-aware async
+ * rules STYLE.md §5.11 asks for (no-floating-promises, no-misused-promises), and the layer table of
  * test/layer-table.ts as `no-restricted-imports` overrides, so the linter
  * and the layer test never disagree (the layer test checks the file).
  *
@@ -11,10 +11,26 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { lintOverrides } from '../test/layer-table.js'
 
+/**
+ * Files other engineers are rewriting for speed right now (src/net, src/frontends/web, src/frontends/fuse):
+ * their `correctness` findings are left to those rewrites instead of editing the files under them. Each
+ * entry names the rules that file breaks; remove it once the file is fixed.
+ */
+const AWAITING_REWRITE: { files: string[]; rules: Record<string, 'off'> }[] = [
+  { files: ['src/net/server-data-ring.ts', 'src/net/server-get.ts', 'src/frontends/web/page/wire-codec.ts'], rules: { 'unicorn/no-new-array': 'off' } },
+  {
+    files: ['src/frontends/web/page/views/processes-view.tsx', 'src/frontends/web/page/views/scan-panel.tsx', 'src/frontends/web/page/views/text-view.tsx'],
+    rules: { 'typescript/no-base-to-string': 'off' },
+  },
+  { files: ['src/frontends/web/page/timing.ts'], rules: { 'typescript/no-meaningless-void-operator': 'off' } },
+  { files: ['src/frontends/fuse/fuse3-binding.ts'], rules: { 'typescript/unbound-method': 'off' } },
+]
+
 const config = {
   $schema: './node_modules/oxlint/configuration_schema.json',
-  // Only the rules below: the default categories would add style findings nobody asked for.
-  categories: { correctness: 'off' },
+  // oxlint's correctness category (code that is wrong or useless) and the rules below; the other
+  // categories would add style findings nobody asked for.
+  categories: { correctness: 'error' },
   ignorePatterns: ['dist/**', 'test/package-fixtures/**'],
   rules: {
     'typescript/no-floating-promises': ['error', {
@@ -23,7 +39,7 @@ const config = {
     }],
     'typescript/no-misused-promises': 'error',
   },
-  overrides: lintOverrides(),
+  overrides: [...lintOverrides(), ...AWAITING_REWRITE],
 }
 
 const file = join(dirname(fileURLToPath(import.meta.url)), '..', '.oxlintrc.json')

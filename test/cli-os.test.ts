@@ -55,7 +55,7 @@ describe('OS shortcuts on the host (native)', { concurrency: 3 }, () => {
     assert.equal(child.ppid, process.pid)
     assert.equal(child.name, 'sleep')
     assert.deepEqual(child.cmdline, ['sleep', '300'])
-    assert.deepEqual(processes.map((p) => p.pid), [...processes.map((p) => p.pid)].sort((a, b) => a - b), 'sorted by pid')
+    assert.deepEqual(processes.map((p) => p.pid), processes.map((p) => p.pid).sort((a, b) => a - b), 'sorted by pid')
   })
 
   test('ps draws a table, and --tree puts the child under this test', async (t) => {

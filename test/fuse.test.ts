@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CONNECTOR_OBJECT } from '../src/connectors/index.js'
+import { PreadMemory } from '../src/connectors/pread/index.js'
 import type { ConnectorKind, NamedConnector } from '../src/connectors/index.js'
 import { mountTree } from '../src/frontends/fuse/index.js'
 import type { MountedTree } from '../src/frontends/fuse/index.js'
@@ -188,6 +189,18 @@ for (const implementation of FUSE_TEST_BINDINGS) describe(`FUSE mount of an in-p
     assert.equal(whole.length, Number(RANGE_B.addr) + RANGE_B.bytes)
     assert.equal(whole.subarray(Number(PATTERN_AT), Number(PATTERN_AT) + PHYS_PATTERN.length).toString(), PHYS_PATTERN)
     assert.equal(sha256(whole.subarray(0, RANGE_A.bytes)), sha256(await protocolRead(client, 'connector/dump/mem', 0n, RANGE_A.bytes)))
+  })
+
+  it(implementation === 'libfuse3' ? 'answers reads of an image file from the file itself, never through a JS buffer' : 'reads an image file through JS buffers (fuse-native)', async () => {
+    const mem = node.store.connectors.get('dump')?.connector.mem
+    assert.ok(mem instanceof PreadMemory)
+    const before = { ...mem.stats }
+    const fromMount = await shBytes(`dd if=${mnt}/connector/dump/mem bs=1M count=2 skip=3 status=none`)
+    assert.deepEqual(fromMount.subarray(0, 1 << 20), await protocolRead(client, 'connector/dump/mem', 3n << 20n, 1 << 20))
+    assert.ok(fromMount.subarray(1 << 20).every((b) => b === 0), 'the gap after range A reads as zeros')
+    const preadsByMount = mem.stats.preads - before.preads - 1 // the protocol read of the comparison is one pread
+    if (implementation === 'libfuse3') assert.equal(preadsByMount, 0, 'the mount read the file in native code (file spans)')
+    else assert.ok(preadsByMount > 0)
   })
 
   it('strings and grep -c find a known pattern in physical memory', { skip: HAS_STRINGS ? false : 'strings (binutils) is not installed' }, async () => {

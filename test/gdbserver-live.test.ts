@@ -5,53 +5,25 @@
  * killed inside the guest, a new session ends at once with the reason.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { spawnCli, startDaemon } from './cli-kit.js'
+import { startDaemon } from './cli-kit.js'
 import type { RunningDaemon } from './cli-kit.js'
+import { gdbBatch, gdbMissing, startStub } from './gdb-kit.js'
 import { fixtureRoot } from './linux-kit.js'
 import { GuestShell, liveGuestSkipReason, startGuest, stopGuest } from './qemu-guest-kit.js'
 import type { GuestRun } from './qemu-guest-kit.js'
 
 const BIN = join(fixtureRoot(), 'bin')
-const GDB = ['/usr/bin/gdb', '/bin/gdb'].find((p) => existsSync(p))
-const SKIP = liveGuestSkipReason() || (GDB === undefined ? 'gdb is not installed (scripts/setup.sh installs it)' : false)
+const SKIP = liveGuestSkipReason() || gdbMissing()
 
 interface LiveTruth {
   readonly testPids: Readonly<Record<string, number>>
   readonly processes: readonly { readonly pid: number; readonly tids?: readonly number[] }[]
   readonly patterns: readonly { readonly pid: number; readonly kind: string; readonly address: string; readonly bytes: string }[]
-}
-
-async function startStub(args: readonly string[]): Promise<{ child: ChildProcess; address: string; exited: Promise<[number | null]>; stderr: () => string }> {
-  const child = spawnCli(['--json', ...args])
-  let stdout = ''
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
-  const exited = once(child, 'exit') as Promise<[number | null]>
-  const address = await new Promise<string>((resolve, reject) => {
-    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8')
-      const line = /^\{.*"listening".*\}$/m.exec(stdout)?.[0]
-      if (line !== undefined) { clearTimeout(killer); resolve((JSON.parse(line) as { listening: string }).listening) }
-    })
-    exited.then(([code]) => reject(new Error(`gdbserver exited with ${code}: ${stderr}`)), reject)
-  })
-  return { child, address, exited, stderr: () => stderr }
-}
-
-function gdb(program: string, commands: readonly string[]): Promise<string> {
-  const args = ['-batch', '-nx', ...commands.flatMap((c) => ['-ex', c]), program]
-  return new Promise((resolve) => {
-    execFile(GDB ?? 'gdb', args, { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
-  })
 }
 
 describe('gdbserver on a live guest', { skip: SKIP }, () => {
@@ -82,7 +54,7 @@ describe('gdbserver on a live guest', { skip: SKIP }, () => {
     const socket = `unix:${join(dir, 'd.sock')}`
     const stub = await startStub(['--daemon', socket, 'gdbserver', `os/g/processes/by-pid/${delta}`])
     try {
-      const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads', 'thread apply all bt', `x/s ${mmap.address}`])
+      const out = await gdbBatch(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads', 'thread apply all bt', `x/s ${mmap.address}`])
       for (const tid of tids) assert.match(out, new RegExp(`Thread ${tid} `), out)
       assert.match(out, /in pause \(\)\n#1 [^\n]* in main \(\)/, out)
       assert.ok(out.includes(Buffer.from(mmap.bytes, 'hex').toString('latin1').slice(0, 60)), out)
@@ -93,7 +65,7 @@ describe('gdbserver on a live guest', { skip: SKIP }, () => {
       } finally {
         shell.close()
       }
-      const after = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads'])
+      const after = await gdbBatch(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads'])
       assert.match(after, /memweave: the process went away|Remote connection closed|exited/, after)
       const [code] = await stub.exited
       assert.equal(code, 1)

@@ -7,53 +7,22 @@
  * away mid-session ending it with a clear message on both sides.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { connectClient } from '../src/net/index.js'
-import { CLI_MAIN, REPO_ROOT, runCli, spawnCli, startDaemon } from './cli-kit.js'
+import { CLI_MAIN, REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
 import type { RunningDaemon } from './cli-kit.js'
+import { gdbBatch, gdbMissing, startStub } from './gdb-kit.js'
 import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 import type { Truth } from './linux-kit.js'
 
 const FIXTURE = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 const BIN = join(fixtureRoot(), 'bin')
-const GDB = ['/usr/bin/gdb', '/bin/gdb'].find((p) => existsSync(p))
-const SKIP = FIXTURE === undefined ? NO_FIXTURES_REASON : GDB === undefined ? 'gdb is not installed (scripts/setup.sh installs it)'
-  : !existsSync(join(BIN, 'mw-pattern2')) ? `no test binaries in ${BIN}` : false
-
-interface Stub { readonly child: ChildProcess; readonly address: string; readonly exited: Promise<[number | null]>; stderr(): string }
-
-async function startStub(args: readonly string[]): Promise<Stub> {
-  const child = spawnCli(['--json', ...args])
-  let stdout = ''
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
-  const exited = once(child, 'exit') as Promise<[number | null]>
-  const address = await new Promise<string>((resolve, reject) => {
-    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8')
-      const line = /^\{.*"listening".*\}$/m.exec(stdout)?.[0]
-      if (line !== undefined) { clearTimeout(killer); resolve((JSON.parse(line) as { listening: string }).listening) }
-    })
-    exited.then(([code]) => reject(new Error(`gdbserver exited with ${code}: ${stderr}`)), reject)
-  })
-  return { child, address, exited, stderr: () => stderr }
-}
-
-/** gdb's whole output; a command that fails in batch mode makes gdb exit 1, which is an answer here, not an error. */
-async function gdb(program: string, commands: readonly string[]): Promise<string> {
-  const args = ['-batch', '-nx', ...commands.flatMap((c) => ['-ex', c]), program]
-  return new Promise((resolve) => {
-    execFile(GDB ?? 'gdb', args, { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
-  })
-}
+const SKIP = FIXTURE === undefined ? NO_FIXTURES_REASON
+  : gdbMissing() || (!existsSync(join(BIN, 'mw-pattern2')) ? `no test binaries in ${BIN}` : false)
 
 describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP }, () => {
   let dir: string
@@ -96,8 +65,8 @@ describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP
   it('against a dump: threads, backtraces reaching main, memory and auxv', async () => {
     const stub = await startStub(['--daemon', cSock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
     try {
-      checkSession(await gdb(join(BIN, 'mw-pattern2'), session(stub.address)))
-      const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, `set {char}${mmap?.address ?? '0'} = 65`])
+      checkSession(await gdbBatch(join(BIN, 'mw-pattern2'), session(stub.address)))
+      const out = await gdbBatch(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, `set {char}${mmap?.address ?? '0'} = 65`])
       assert.match(out, /Cannot access memory at address/, 'writes are refused without --allow-write')
     } finally {
       stub.child.kill('SIGTERM')
@@ -112,7 +81,7 @@ describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP
     }
     const stub = await startStub(['--daemon', bSock(), 'gdbserver', `c/os/guest/processes/by-pid/${delta}`])
     try {
-      checkSession(await gdb(join(BIN, 'mw-pattern2'), session(stub.address)))
+      checkSession(await gdbBatch(join(BIN, 'mw-pattern2'), session(stub.address)))
     } finally {
       stub.child.kill('SIGTERM')
       await stub.exited
@@ -152,7 +121,7 @@ describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP
   it('a process that goes away ends the session: gdb hears why, the stub exits 1 naming the reason', async () => {
     const stub = await startStub(['--daemon', cSock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
     const remove = `${process.execPath} --import tsx ${join(REPO_ROOT, CLI_MAIN)} --daemon ${cSock()} os rm -f guest`
-    const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads', `shell ${remove}`, 'continue'])
+    const out = await gdbBatch(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'info threads', `shell ${remove}`, 'continue'])
     assert.match(out, /memweave: the process went away: /, out)
     assert.match(out, /\[Inferior 1 \([^)]*\) exited normally\]/, out)
     const [code] = await stub.exited
@@ -163,9 +132,8 @@ describe('gdbserver: gdb on a guest process through target remote', { skip: SKIP
 
 const ARM64 = linuxFixtures().find((f) => f.truth.arch === 'aarch64' && f.variant === 'plain')
 const ARM64_BIN = join(fixtureRoot(), 'bin-arm64')
-const GDB_MULTIARCH = ['/usr/bin/gdb-multiarch'].find((p) => existsSync(p))
-const ARM64_SKIP = ARM64 === undefined ? `no arm64 guest dump (${NO_FIXTURES_REASON})` : GDB_MULTIARCH === undefined ? 'gdb-multiarch is not installed (scripts/setup.sh installs it)'
-  : !existsSync(join(ARM64_BIN, 'mw-pattern2')) ? `no arm64 test binaries in ${ARM64_BIN}` : false
+const ARM64_SKIP = ARM64 === undefined ? `no arm64 guest dump (${NO_FIXTURES_REASON})`
+  : gdbMissing('aarch64') || (!existsSync(join(ARM64_BIN, 'mw-pattern2')) ? `no arm64 test binaries in ${ARM64_BIN}` : false)
 
 describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target description)', { skip: ARM64_SKIP }, () => {
   let dir: string
@@ -190,11 +158,8 @@ describe('gdbserver: gdb-multiarch on an arm64 guest process (aarch64 target des
   it('target remote: aarch64 registers, every thread, backtraces reaching main and worker_main, memory, TLS and V registers', async () => {
     const stub = await startStub(['--daemon', sock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
     try {
-      const out = await new Promise<string>((resolve) => {
-        execFile(GDB_MULTIARCH ?? 'gdb-multiarch', ['-batch', '-nx', '-ex', `target remote ${stub.address}`, '-ex', 'show architecture', '-ex', 'info threads',
-          '-ex', 'thread apply all bt', '-ex', `x/s ${mmap?.address ?? '0'}`, '-ex', 'info registers pc cpsr', '-ex', 'p/x $tpidr', '-ex', 'p/x $v31.q.u', '-ex', 'p $fpcr', '-ex', 'set $x0 = 5',
-          join(ARM64_BIN, 'mw-pattern2')], { maxBuffer: 16 << 20, timeout: 120_000 }, (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`))
-      })
+      const out = await gdbBatch(join(ARM64_BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'show architecture', 'info threads', 'thread apply all bt',
+        `x/s ${mmap?.address ?? '0'}`, 'info registers pc cpsr', 'p/x $tpidr', 'p/x $v31.q.u', 'p $fpcr', 'set $x0 = 5'], { target: 'aarch64' })
       assert.match(out, /currently "aarch64"/, out)
       for (const tid of tids) assert.match(out, new RegExp(`Thread ${tid} `), out)
       assert.match(out, /Thread \d+ "mw-worker-1"/, out)
@@ -238,7 +203,7 @@ describe('gdbserver: AVX registers of a -cpu max guest (org.gnu.gdb.i386.avx fro
   it('target remote: ymm registers whose low halves are the xmm registers, and bt still reaches main', async () => {
     const stub = await startStub(['--daemon', sock(), 'gdbserver', `os/guest/processes/by-pid/${delta}`])
     try {
-      const out = await gdb(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'bt', 'p/x $ymm0.v2_int128[0]', 'p/x $xmm0', 'info registers ymm15'])
+      const out = await gdbBatch(join(BIN, 'mw-pattern2'), [`target remote ${stub.address}`, 'bt', 'p/x $ymm0.v2_int128[0]', 'p/x $xmm0', 'info registers ymm15'])
       assert.match(out, /in pause \(\)\n#1 [^\n]* in main \(\)/, out)
       const ymmLow = /^\$1 = (0x[0-9a-f]+)$/m.exec(out)?.[1]
       assert.ok(ymmLow !== undefined && ymmLow !== '0x0', out)

@@ -11,23 +11,25 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   errors: [],
   // Native addons (native/NAME/, optional: every user keeps a pure-Node path).
   addons: ['errors'],
+  // Host access for what clients ask: the checked open of a path a client named, the private state directory.
+  host: ['errors'],
   mem: ['errors'],
   arch: ['errors', 'mem'],
   tree: ['errors', 'mem'],
   // Connectors implement mem's interface and register their features into the tree as mappings.
-  connectors: ['errors', 'addons', 'mem', 'tree'],
+  connectors: ['errors', 'addons', 'host', 'mem', 'tree'],
   // An OS uses arch and mem, registers into the tree, and is opened on a connector (its memory and hints).
-  os: ['errors', 'mem', 'arch', 'tree', 'connectors'],
+  os: ['errors', 'host', 'mem', 'arch', 'tree', 'connectors'],
   // net serves the tree.
-  net: ['errors', 'addons', 'mem', 'tree'],
+  net: ['errors', 'addons', 'host', 'mem', 'tree'],
   // Plugins see only the tree's mapping API (exceptions below).
-  plugins: ['errors', 'mem', 'tree'],
+  plugins: ['errors', 'host', 'mem', 'tree'],
   // The composition root wires every kind together.
-  node: ['errors', 'addons', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins'],
+  node: ['errors', 'addons', 'host', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins'],
   // Frontends talk only to net (exceptions below).
   frontends: ['errors', 'addons', 'net'],
   // The library surface (src/index.ts and the npm subpaths) sits on top of everything except the frontends.
-  api: ['errors', 'addons', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins', 'node'],
+  api: ['errors', 'addons', 'host', 'mem', 'arch', 'tree', 'connectors', 'os', 'net', 'plugins', 'node'],
 }
 
 /** File (under src/) → layers it may import beyond its layer's row, and why. */
@@ -52,16 +54,6 @@ export const EXCEPTIONS: Readonly<Record<string, { readonly layers: readonly str
   'plugins/sandbox/plugin-run.ts': {
     layers: ['net'],
     reason: 'a sandboxed plugin speaks the node protocol\'s msgpack (docs/architecture.md §7): one codec (net/codec.ts), not a second copy',
-  },
-  'plugins/sandbox/plugin-bundle.ts': {
-    layers: ['connectors'],
-    reason: 'a plugin file is opened like every path a client names (docs/access.md), by the one checked open, '
-      + 'which lives with the file connector; the design should give such host-access helpers a bottom layer of their own',
-  },
-  'plugins/sandbox/bundle-dir.ts': {
-    layers: ['net'],
-    reason: "plugin bundles go to the daemon's private state directory, defined once beside the token files (net/auth/state-dir.ts); "
-      + 'the same bottom layer would hold it',
   },
 }
 

@@ -11,17 +11,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { connect, MemweaveError, openConnector, openOs, osView, parseMaps, readJson, writeLine } from '../src/index.js'
+import { connect, openConnector, openOs, osView, parseMaps, readJson, writeLine } from '../src/index.js'
 import type { ProtocolClient } from '../src/index.js'
 import { startDaemon } from './cli-kit.js'
 import type { RunningDaemon } from './cli-kit.js'
 import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
+import { isKind } from './error-kit.js'
 
 const fixture = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
-
-function isKind(kind: string): (err: unknown) => boolean {
-  return (err) => err instanceof MemweaveError && err.kind === kind
-}
 
 describe('the library API against a daemon', { skip: fixture === undefined ? NO_FIXTURES_REASON : false }, () => {
   let dir = ''

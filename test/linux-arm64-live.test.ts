@@ -8,20 +8,16 @@
  * and every pattern reads back through the process's memory.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { existsSync, readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { virtAddr } from '../src/mem/index.js'
-import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import type { OsInstance } from '../src/os/index.js'
-import { linuxFixtures, silentLog } from './linux-kit.js'
-import { liveGuestSkipReason } from './qemu-guest-kit.js'
+import { linuxFixtures } from './linux-kit.js'
+import { liveGuestSkipReason, startGuest, stopGuest } from './qemu-guest-kit.js'
 import type { GuestRun, TruthPattern } from './qemu-guest-kit.js'
+import { openOsNode } from './tree-kit.js'
+import type { OsNode } from './tree-kit.js'
 
-const run = promisify(execFile)
-const SCRIPTS = resolve(import.meta.dirname, '..', 'scripts', 'fixtures')
 const ARM = linuxFixtures().find((f) => f.truth.arch === 'aarch64')
 
 function skipReason(): string | false {
@@ -32,29 +28,21 @@ function skipReason(): string | false {
 }
 
 describe('linux on a live arm64 QEMU guest, through the qemu connector', { skip: skipReason() }, () => {
-  let guest: GuestRun
-  let node: MemweaveNode
+  let guest: GuestRun | undefined
+  let vm: OsNode | undefined
   let os: OsInstance
   let truth: { testPids: Record<string, number>; patterns: TruthPattern[]; release: string }
 
   before(async () => {
-    const { stdout } = await run('bash', [join(SCRIPTS, 'run-guest.sh'), ARM!.release], { maxBuffer: 1 << 20 })
-    guest = JSON.parse(stdout) as GuestRun
+    guest = await startGuest([], ARM!.release)
     truth = JSON.parse(readFileSync(guest.truth, 'utf8')) as typeof truth
-    node = new MemweaveNode({ allowWrite: false, log: silentLog, connectorKinds: BUILTIN_CONNECTOR_KINDS, osKinds: BUILTIN_OS_KINDS, mappings: BUILTIN_MAPPINGS })
-    await node.newConnector(`vm qemu:name=${guest.name}`)
-    await node.newOs('g -c vm linux')
-    const record = node.store.oses.get('g')
-    assert.ok(record !== undefined)
-    os = record.os
+    vm = await openOsNode({ connector: `vm qemu:name=${guest.name}`, os: 'g -c vm linux' })
+    os = vm.os
   })
 
   after(async () => {
-    await node?.close()
-    if (guest !== undefined) {
-      await run('bash', [join(SCRIPTS, 'stop-guest.sh'), guest.runDir])
-      if (process.env['MEMWEAVE_KEEP_RUNS'] !== '1') rmSync(guest.runDir, { recursive: true, force: true })
-    }
+    await vm?.close()
+    await stopGuest(guest)
   })
 
   it('opens as aarch64 from the QEMU binary and names the release the guest runs', async () => {

@@ -16,16 +16,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
-import { fileConnectorKind } from '../src/connectors/file/index.js'
 import { physAddr, virtAddr } from '../src/mem/index.js'
-import { LocalTreeClient } from '../src/net/local-client.js'
-import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
-import { OS_MAPPINGS } from '../src/os/index.js'
+import { readJson, readLeaf, readText } from '../src/net/index.js'
+import type { LocalTreeClient } from '../src/net/index.js'
 import type { OsInstance } from '../src/os/index.js'
-import { linuxOsKind } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, silentLog, truthWithLateKernelThreads } from './linux-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON, truthWithLateKernelThreads } from './linux-kit.js'
 import type { LinuxFixture } from './linux-kit.js'
+import { openOsNode, readAt } from './tree-kit.js'
+import type { OsNode } from './tree-kit.js'
 
 const FIXTURES = linuxFixtures()
 const execFileAsync = promisify(execFile)
@@ -40,53 +39,20 @@ function ms(since: number): number {
 
 function guestSuite(fixture: LinuxFixture): void {
   const truth = fixture.truth
-  let node: MemweaveNode
+  let guest: OsNode
   let client: LocalTreeClient
   let os: OsInstance
-  let openMs = 0
-
-  async function readLeaf(path: string): Promise<Buffer> {
-    const opened = await client.open(path)
-    try {
-      const [result] = await client.read(opened.handle, [{ addr: 0n, length: Number(opened.sizeBytes ?? 1n << 20n) }])
-      assert.ok(result?.ok, `reading ${path}`)
-      return Buffer.from(result.data)
-    } finally {
-      await client.close(opened.handle)
-    }
-  }
-
-  async function readMem(path: string, addr: bigint, length: number): Promise<Buffer> {
-    const opened = await client.open(path)
-    try {
-      const [result] = await client.read(opened.handle, [{ addr, length }])
-      assert.ok(result?.ok, `reading ${length} bytes at 0x${addr.toString(16)} of ${path}: ${result?.ok === false ? result.error.message : ''}`)
-      return Buffer.from(result.data)
-    } finally {
-      await client.close(opened.handle)
-    }
-  }
 
   before(async () => {
-    const mappings = [...BUILTIN_MAPPINGS, ...OS_MAPPINGS.filter((m) => !BUILTIN_MAPPINGS.some((b) => b === m))]
-    node = new MemweaveNode({ allowWrite: false, log: silentLog, connectorKinds: [fileConnectorKind], osKinds: [linuxOsKind], mappings })
-    await node.newConnector(`dump file:${fixture.dump}`)
-    const started = performance.now()
-    await node.newOs('guest -c dump linux')
-    openMs = ms(started)
-    const record = node.store.oses.get('guest')
-    assert.ok(record !== undefined)
-    os = record.os
-    client = new LocalTreeClient(node.tree)
+    guest = await openOsNode({ connector: `dump file:${fixture.dump}`, os: 'guest -c dump linux' })
+    client = guest.client
+    os = guest.os
   })
 
-  after(async () => {
-    await client.disconnect()
-    await node.close()
-  })
+  after(() => guest.close())
 
   it('info names the release, the KASLR base and slide, the direct map, memory as the sources and the detected layouts', async (t) => {
-    const info = JSON.parse((await readLeaf('os/guest/info')).toString()) as Record<string, unknown>
+    const info = await readJson(client, 'os/guest/info') as Record<string, unknown>
     assert.equal(info['release'], truth.release)
     assert.equal(info['kernelBase'], truth.kaslr.text)
     assert.equal(info['kaslrOffset'], truth.kaslr.textSlide)
@@ -166,25 +132,25 @@ function guestSuite(fixture: LinuxFixture): void {
       else if (!expected.kernelThread) assert.match(info.path ?? '', /^\/bin\//, label)
       else assert.equal(info.path, undefined, label)
     }
-    const tree = JSON.parse((await readLeaf(`os/guest/processes/by-pid/${truth.testPids['delta']}/info`)).toString()) as Record<string, unknown>
+    const tree = await readJson(client, `os/guest/processes/by-pid/${truth.testPids['delta']}/info`) as Record<string, unknown>
     assert.equal(tree['threads'], 3)
   })
 
   it('prints each test program\'s maps exactly as /proc/PID/maps did', async () => {
     for (const [pid, text] of Object.entries(truth.maps)) {
-      assert.equal((await readLeaf(`os/guest/processes/by-pid/${pid}/maps`)).toString(), text, `maps of ${pid}`)
+      assert.equal(await readText(client, `os/guest/processes/by-pid/${pid}/maps`), text, `maps of ${pid}`)
     }
   })
 
   it('reads every pattern through process mem and through its phys_maps translation', async () => {
     for (const pattern of truth.patterns) {
       const addr = BigInt(pattern.address)
-      const bytes = await readMem(`os/guest/processes/by-pid/${pattern.pid}/mem`, addr, pattern.length)
+      const bytes = await readAt(client, `os/guest/processes/by-pid/${pattern.pid}/mem`, addr, pattern.length)
       assert.equal(bytes.toString('hex'), pattern.bytes, `${pattern.kind} pattern of ${pattern.pid}`)
       const process = await os.process(pattern.pid)
       const run = (await process!.physMaps()).find((r) => r.virt <= addr && addr < r.virt + r.sizeBytes)
       assert.ok(run !== undefined && run.user, `phys_maps of ${pattern.pid} cover 0x${addr.toString(16)}`)
-      const connector = node.store.connectors.get('dump')!.connector
+      const connector = guest.node.store.connectors.get('dump')!.connector
       const [phys] = await connector.mem.read([{ addr: physAddr(run.phys + addr - run.virt), length: pattern.length }])
       assert.ok(phys?.ok)
       assert.equal(Buffer.from(phys.data).toString('hex'), pattern.bytes)
@@ -200,7 +166,7 @@ function guestSuite(fixture: LinuxFixture): void {
       const image = modules.find((m) => m.path === exe)
       assert.ok(image !== undefined, `${exe} among ${modules.map((m) => m.path).join(', ')}`)
       assert.equal(image.base, 0x400000n)
-      const head = await readMem(`os/guest/processes/by-pid/${pid}/modules/${image.name}/mem`, 0n, 4)
+      const head = await readAt(client, `os/guest/processes/by-pid/${pid}/modules/${image.name}/mem`, 0n, 4)
       assert.equal(head.toString('latin1'), '\x7fELF')
     }
   })
@@ -218,7 +184,7 @@ function guestSuite(fixture: LinuxFixture): void {
     const dir = await mkdtemp(join(tmpdir(), 'mw-linux-core-'))
     try {
       const core = join(dir, 'core')
-      await writeFile(core, await readLeaf(`os/guest/processes/by-pid/${pid}/core`))
+      await writeFile(core, await readLeaf(client, `os/guest/processes/by-pid/${pid}/core`))
       const patterns = truth.patterns.filter((p) => p.pid === pid)
       assert.ok(patterns.length > 0)
       const args = ['-nx', '-batch', ...patterns.flatMap((p) => ['-ex', `x/${p.length}xb ${p.address}`]), '-c', core]
@@ -239,7 +205,7 @@ function guestSuite(fixture: LinuxFixture): void {
     let mapped = 0
     for (const ref of refs) mapped += (await (await os.process(ref.pid))!.maps()).length
     const mapsMs = ms(started)
-    t.diagnostic(`${fixture.label}: open ${openMs} ms ${JSON.stringify((await os.info())['timingsMs'])}, process list ${listMs} ms (${refs.length}), maps of all ${mapsMs} ms (${mapped} VMAs)`)
+    t.diagnostic(`${fixture.label}: open ${Math.round(guest.openMs * 10) / 10} ms ${JSON.stringify((await os.info())['timingsMs'])}, process list ${listMs} ms (${refs.length}), maps of all ${mapsMs} ms (${mapped} VMAs)`)
     assert.ok(mapped > 0)
   })
 }

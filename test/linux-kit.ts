@@ -7,11 +7,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { pino } from 'pino'
 import type { Connector } from '../src/connectors/index.js'
 import { fileConnectorKind } from '../src/connectors/file/index.js'
 import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, ReadPiece, WritePiece, WriteResult } from '../src/mem/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
+import { silentLog } from './tree-kit.js'
 
 export interface TruthProcess {
   readonly pid: number
@@ -80,7 +80,7 @@ export function linuxFixtures(): LinuxFixture[] {
 
 export const NO_FIXTURES_REASON = `no guest dumps in ${fixtureRoot()} (run: bash scripts/fixtures/build-guests.sh)`
 
-export const silentLog = pino({ level: 'silent' })
+export { silentLog }
 
 export async function openDump(path: string, args = ''): Promise<Connector> {
   return fileConnectorKind.create(parseKindArgs(`${path}${args}`), {

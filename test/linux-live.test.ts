@@ -5,26 +5,17 @@
  * after refresh(); once it has exited, a handle to it goes stale.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { promisify } from 'node:util'
-import { fileConnectorKind } from '../src/connectors/file/index.js'
 import { MemweaveError } from '../src/errors/index.js'
-import { LocalTreeClient } from '../src/net/local-client.js'
-import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
-import { OS_MAPPINGS } from '../src/os/index.js'
+import type { LocalTreeClient } from '../src/net/index.js'
 import type { OsInstance } from '../src/os/index.js'
-import { linuxOsKind } from '../src/os/linux/index.js'
-import { linuxFixtures, NO_FIXTURES_REASON, silentLog } from './linux-kit.js'
+import { linuxFixtures, NO_FIXTURES_REASON } from './linux-kit.js'
 import type { TruthProcess } from './linux-kit.js'
-import { GuestShell, until } from './qemu-guest-kit.js'
-
-const run = promisify(execFile)
-const SCRIPTS = resolve(import.meta.dirname, '..', 'scripts', 'fixtures')
-
-interface Guest { readonly runDir: string; readonly memPath: string; readonly consoleSocket: string; readonly truth: string }
+import { GuestShell, startGuest, stopGuest, until } from './qemu-guest-kit.js'
+import type { GuestRun } from './qemu-guest-kit.js'
+import { openOsNode } from './tree-kit.js'
+import type { OsNode } from './tree-kit.js'
 
 function skipReason(): string | false {
   if (process.env['MEMWEAVE_SKIP_LIVE'] === '1') return 'MEMWEAVE_SKIP_LIVE=1'
@@ -35,30 +26,24 @@ function skipReason(): string | false {
 
 
 describe('a live linux guest (RAM file, volatile)', { skip: skipReason() }, () => {
-  let guest: Guest
-  let node: MemweaveNode
+  let guest: GuestRun
+  let live: OsNode | undefined
   let client: LocalTreeClient
   let os: OsInstance
   let shell: GuestShell
 
   before(async () => {
-    const memPath = `/dev/shm/mw-linux-live-${process.pid}.ram`
-    const { stdout } = await run('bash', [join(SCRIPTS, 'run-guest.sh'), 'default', '--mem-path', memPath], { maxBuffer: 1 << 20 })
-    guest = JSON.parse(stdout) as Guest
-    const mappings = [...BUILTIN_MAPPINGS, ...OS_MAPPINGS.filter((m) => !BUILTIN_MAPPINGS.some((b) => b === m))]
-    node = new MemweaveNode({ allowWrite: false, log: silentLog, connectorKinds: [fileConnectorKind], osKinds: [linuxOsKind], mappings })
-    await node.newConnector(`ram file:${guest.memPath},format=raw,volatile=true`)
-    await node.newOs('live -c ram linux')
-    os = node.store.oses.get('live')!.os
-    client = new LocalTreeClient(node.tree)
+    guest = await startGuest(['--mem-path', `/dev/shm/mw-linux-live-${process.pid}.ram`])
+    live = await openOsNode({ connector: `ram file:${guest.memPath},format=raw,volatile=true`, os: 'live -c ram linux' })
+    client = live.client
+    os = live.os
     shell = await GuestShell.connect(guest.consoleSocket)
   })
 
   after(async () => {
     shell?.close()
-    await client?.disconnect()
-    await node?.close()
-    if (guest !== undefined) await run('bash', [join(SCRIPTS, 'stop-guest.sh'), guest.runDir])
+    await live?.close()
+    await stopGuest(guest)
   })
 
   it('finds the kernel without notes and lists the guest processes', async () => {

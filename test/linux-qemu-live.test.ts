@@ -19,6 +19,7 @@ import { LocalTreeClient } from '../src/net/local-client.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import { GuestShell, liveGuestSkipReason, silentLog, startGuest, stopGuest, until } from './qemu-guest-kit.js'
 import type { GuestRun } from './qemu-guest-kit.js'
+import { isKind } from './error-kit.js'
 
 /** Where every mw-pattern maps its anonymous page (mw-common.h), the same in every instance. */
 const FIXED_MMAP_PATTERN = 0x6d7700000100n
@@ -31,13 +32,6 @@ const LIST_TRIES = 6
 interface Proc { readonly pid: number; readonly ppid: number; readonly name: string; readonly startTicks: number }
 interface Pattern { readonly addr: bigint; readonly bytes: Buffer }
 interface PatternProgram { readonly pid: number; readonly patterns: ReadonlyMap<string, Pattern> }
-
-const isError = (kind: string, pattern: RegExp) => (err: unknown): boolean => {
-  assert.ok(err instanceof MemweaveError, String(err))
-  assert.equal(err.kind, kind, err.message)
-  assert.match(err.message, pattern)
-  return true
-}
 
 const procKey = (p: Proc): string => `${p.pid} ${p.ppid} ${p.name} ${p.startTicks}`
 
@@ -188,7 +182,7 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
     assert.deepEqual(info['warnings'], [])
   })
 
-  for (const os of ['g', 'gq']) it(`lists the processes the guest\'s own /proc shows at that moment (pid, ppid, name, start time), os ${os}`, async () => {
+  for (const os of ['g', 'gq']) it(`lists the processes the guest's own /proc shows at that moment (pid, ppid, name, start time), os ${os}`, async () => {
     let last: { guest: Proc[]; ours: Proc[] } | undefined
     for (let attempt = 0; attempt < LIST_TRIES; attempt++) {
       const before = await guestProcesses(shell)
@@ -231,10 +225,10 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
       // Reaped by the shell before it answered: gone from the very next listing, and every handle is stale now.
       assert.ok(!(await pidsListed()).has(pid), `pid ${pid} is off the first listing after it was reaped`)
       const stale = new RegExp(`stale handle.*process ${pid} \\(sleep\\) has exited`)
-      await assert.rejects(readMem(mem.handle, BigInt(`0x${firstMap[1]!}`), 4), isError('stale', stale))
-      await assert.rejects(client.read(infoHandle.handle, [{ addr: 0n, length: 16 }]), isError('stale', stale))
-      await assert.rejects(client.read(maps.handle, [{ addr: 0n, length: 16 }]), isError('stale', stale))
-      await assert.rejects(client.open(`os/g/processes/by-pid/${pid}/mem`), isError('not_found', new RegExp(String(pid))))
+      await assert.rejects(readMem(mem.handle, BigInt(`0x${firstMap[1]!}`), 4), isKind('stale', stale))
+      await assert.rejects(client.read(infoHandle.handle, [{ addr: 0n, length: 16 }]), isKind('stale', stale))
+      await assert.rejects(client.read(maps.handle, [{ addr: 0n, length: 16 }]), isKind('stale', stale))
+      await assert.rejects(client.open(`os/g/processes/by-pid/${pid}/mem`), isKind('not_found', new RegExp(String(pid))))
     } finally {
       for (const h of [mem, infoHandle, maps]) await client.close(h.handle)
     }
@@ -270,7 +264,7 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
       await shell.run(`kill ${program.pid}; wait ${program.pid}`)
       const next = await startPatternProgram(`${tag}n`)
       await untilNamed(next.pid, 'mw-pattern')
-      await assert.rejects(readMem(mem.handle, FIXED_MMAP_PATTERN, PATTERN_BYTES), isError('stale', /has exited/))
+      await assert.rejects(readMem(mem.handle, FIXED_MMAP_PATTERN, PATTERN_BYTES), isKind('stale', /has exited/))
       const nextMem = await client.open(`os/g/processes/by-pid/${next.pid}/mem`)
       try {
         assert.notEqual(nextMem.handle, mem.handle)
@@ -305,8 +299,8 @@ describe('linux on a live QEMU guest, through the qemu connector', { skip: liveG
           assert.deepEqual(newInfo['cmdline'], ['sleep', '4242'])
           assert.notEqual(newInfo['startTime'], oldInfo['startTime'])
           // The old handles do not read the new process: they are stale.
-          await assert.rejects(client.read(oldInfoHandle.handle, [{ addr: 0n, length: 16 }]), isError('stale', new RegExp(`process ${oldPid} \\(sleep\\) has exited`)))
-          await assert.rejects(readMem(oldMem.handle, 0x400000n, 4), isError('stale', /has exited/))
+          await assert.rejects(client.read(oldInfoHandle.handle, [{ addr: 0n, length: 16 }]), isKind('stale', new RegExp(`process ${oldPid} \\(sleep\\) has exited`)))
+          await assert.rejects(readMem(oldMem.handle, 0x400000n, 4), isKind('stale', /has exited/))
           // The same path now opens the new process, under a new handle.
           const again = await client.open(`os/g/processes/by-pid/${newPid}/info`)
           try {

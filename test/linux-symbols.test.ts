@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Connector } from '../src/connectors/index.js'
-import { MemweaveError } from '../src/errors/index.js'
 import { formatMaps } from '../src/os/index.js'
 import type { OsInstance } from '../src/os/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import type { KernelSymbol, LinuxOs } from '../src/os/linux/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
 import { linuxFixtures, NO_FIXTURES_REASON, openDump, silentLog, truthWithLateKernelThreads } from './linux-kit.js'
+import { isKind } from './error-kit.js'
 
 const FIXTURE = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 const IMAGE_START = 0xffffffff80000000n
@@ -33,10 +33,6 @@ function symbolLines(symbols: readonly KernelSymbol[], slide: bigint): string {
     const addr = s.addr >= IMAGE_START && s.addr < IMAGE_END ? s.addr - slide : s.addr
     return `${addr.toString(16).padStart(16, '0')} ${s.type} ${s.name}\n`
   }).join('')
-}
-
-function isKind(kind: string, message: RegExp) {
-  return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind && message.test(err.message)
 }
 
 describe('linux:symbols=PATH and argument checks', { skip: FIXTURE === undefined ? NO_FIXTURES_REASON : false }, () => {

@@ -9,19 +9,15 @@
  * registers with a warning instead of a failure.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import type { Connector } from '../src/connectors/index.js'
-import { fileConnectorKind } from '../src/connectors/file/index.js'
 import { readU64, virtAddr } from '../src/mem/index.js'
-import { LocalTreeClient } from '../src/net/local-client.js'
-import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
-import { OS_MAPPINGS } from '../src/os/index.js'
+import { readJson, readLeaf, readText } from '../src/net/index.js'
+import type { LocalTreeClient } from '../src/net/index.js'
 import type { OsInstance, ThreadRegisters, ThreadState } from '../src/os/index.js'
 import { linuxOsKind } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
@@ -33,17 +29,18 @@ import { TaskFields, walkTasks } from '../src/os/linux/task-list.js'
 import { parseKindArgs } from '../src/tree/index.js'
 import { fixtureRoot, linuxFixtures, NO_FIXTURES_REASON, openDump, patchedConnector, silentLog } from './linux-kit.js'
 import type { LinuxFixture } from './linux-kit.js'
+import { gdbBatch, gdbMissing } from './gdb-kit.js'
+import type { GdbTarget } from './gdb-kit.js'
+import { openOsNode } from './tree-kit.js'
+import type { OsNode } from './tree-kit.js'
 
-const run = promisify(execFile)
 const FIXTURES = linuxFixtures()
 const isArm64 = (fixture: LinuxFixture): boolean => fixture.truth.arch === 'aarch64'
 const binDir = (fixture: LinuxFixture): string => join(fixtureRoot(), isArm64(fixture) ? 'bin-arm64' : 'bin')
-const gdbFor = (fixture: LinuxFixture): string | undefined =>
-  (isArm64(fixture) ? ['/usr/bin/gdb-multiarch'] : ['/usr/bin/gdb', '/bin/gdb']).find((p) => existsSync(p))
+const gdbTarget = (fixture: LinuxFixture): GdbTarget => (isArm64(fixture) ? 'aarch64' : 'x86_64')
 
 function gdbSkip(fixture: LinuxFixture): string | false {
-  if (gdbFor(fixture) === undefined) return `${isArm64(fixture) ? 'gdb-multiarch' : 'gdb'} is not installed (scripts/setup.sh installs it)`
-  return existsSync(join(binDir(fixture), 'mw-pattern2')) ? false : `no test binaries in ${binDir(fixture)}`
+  return gdbMissing(gdbTarget(fixture)) || (existsSync(join(binDir(fixture), 'mw-pattern2')) ? false : `no test binaries in ${binDir(fixture)}`)
 }
 
 /** The registers every architecture has, for checks that hold on both. */
@@ -64,47 +61,27 @@ function textRanges(maps: string, program: string): { start: bigint; end: bigint
   })
 }
 
-async function gdbBatch(fixture: LinuxFixture, program: string, core: string, commands: readonly string[]): Promise<string> {
-  const args = ['-batch', '-nx', ...commands.flatMap((c) => ['-ex', c]), join(binDir(fixture), program), '-c', core]
-  const { stdout, stderr } = await run(gdbFor(fixture) ?? 'gdb', args, { maxBuffer: 16 << 20 })
-  return `${stdout}\n${stderr}`
-}
+const gdbOnCore = (fixture: LinuxFixture, program: string, core: string, commands: readonly string[]): Promise<string> =>
+  gdbBatch(join(binDir(fixture), program), commands, { core, target: gdbTarget(fixture) })
 
 function threadSuite(fixture: LinuxFixture): void {
   const truth = fixture.truth
   const delta = truth.testPids['delta'] ?? 0
   const alpha = truth.testPids['alpha'] ?? 0
-  let node: MemweaveNode
+  let guest: OsNode
   let client: LocalTreeClient
   let os: OsInstance
   let dir: string
 
-  async function readLeaf(path: string): Promise<Buffer> {
-    const opened = await client.open(path)
-    try {
-      const [result] = await client.read(opened.handle, [{ addr: 0n, length: Number(opened.sizeBytes ?? 1n << 20n) }])
-      assert.ok(result?.ok, `reading ${path}`)
-      return Buffer.from(result.data)
-    } finally {
-      await client.close(opened.handle)
-    }
-  }
-
   before(async () => {
-    const mappings = [...BUILTIN_MAPPINGS, ...OS_MAPPINGS.filter((m) => !BUILTIN_MAPPINGS.some((b) => b === m))]
-    node = new MemweaveNode({ allowWrite: false, log: silentLog, connectorKinds: [fileConnectorKind], osKinds: [linuxOsKind], mappings })
-    await node.newConnector(`dump file:${fixture.dump}`)
-    await node.newOs('guest -c dump linux')
-    const record = node.store.oses.get('guest')
-    assert.ok(record !== undefined)
-    os = record.os
-    client = new LocalTreeClient(node.tree)
+    guest = await openOsNode({ connector: `dump file:${fixture.dump}`, os: 'guest -c dump linux' })
+    client = guest.client
+    os = guest.os
     dir = await mkdtemp(join(tmpdir(), 'memweave-threads-'))
   })
 
   after(async () => {
-    await client.disconnect()
-    await node.close()
+    await guest?.close()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -115,7 +92,7 @@ function threadSuite(fixture: LinuxFixture): void {
       const listed = (await client.list(`os/guest/processes/by-pid/${pid}/threads`)).map((e) => Number(e.name))
       assert.deepEqual([...listed].sort((a, b) => a - b), [...(expected.tids ?? [pid])].sort((a, b) => a - b), `threads of ${pid}`)
       for (const tid of listed) {
-        const info = JSON.parse((await readLeaf(`os/guest/processes/by-pid/${pid}/threads/${tid}/info`)).toString()) as Record<string, unknown>
+        const info = await readJson(client, `os/guest/processes/by-pid/${pid}/threads/${tid}/info`) as Record<string, unknown>
         assert.equal(info['tid'], tid)
         assert.equal(info['name'], expected.threadNames?.[String(tid)] ?? expected.name)
         assert.equal(info['registerSource'], 'kernel-stack', `${pid}/${tid}: ${JSON.stringify(info['warnings'])}`)
@@ -141,20 +118,20 @@ function threadSuite(fixture: LinuxFixture): void {
     }
     assert.equal(new Set(threads.map((t) => userView(t.registers).sp)).size, threads.length, 'each thread its own stack')
     assert.equal(new Set(threads.map((t) => userView(t.registers).tls)).size, threads.length, 'each thread its own TLS')
-    const json = JSON.parse((await readLeaf(`os/guest/processes/by-pid/${delta}/threads/${delta}/registers.json`)).toString()) as { arch: string; registers: Record<string, string> }
+    const json = await readJson(client, `os/guest/processes/by-pid/${delta}/threads/${delta}/registers.json`) as { arch: string; registers: Record<string, string> }
     const main = threads.find((t) => t.tid === delta)
     assert.equal(json.arch, main?.registers.arch)
     assert.equal(json.registers[pcName], `0x${userView(main?.registers ?? threads[0]?.registers as ThreadRegisters).pc.toString(16)}`)
-    const textLeaf = (await readLeaf(`os/guest/processes/by-pid/${delta}/threads/${delta}/registers`)).toString()
+    const textLeaf = await readText(client, `os/guest/processes/by-pid/${delta}/threads/${delta}/registers`)
     assert.match(textLeaf, new RegExp(`^${pcName}\\s+${json.registers[pcName] ?? ''}\\s*$`, 'm'))
     assert.match(textLeaf, /^source: kernel-stack$/m)
   })
 
   it('the core carries every thread: gdb shows them all, with backtraces reaching main and worker_main', { skip: gdbSkip(fixture) }, async () => {
     const core = join(dir, `core.${delta}`)
-    await writeFile(core, await readLeaf(`os/guest/processes/by-pid/${delta}/core`))
+    await writeFile(core, await readLeaf(client, `os/guest/processes/by-pid/${delta}/core`))
     const pcName = isArm64(fixture) ? 'pc' : 'rip'
-    const out = await gdbBatch(fixture, 'mw-pattern2', core, ['info threads', 'thread apply all bt', 'thread 1', `info registers ${pcName}`])
+    const out = await gdbOnCore(fixture, 'mw-pattern2', core, ['info threads', 'thread apply all bt', 'thread 1', `info registers ${pcName}`])
     const tids = (truth.processes.find((p) => p.pid === delta) as TruthThreads | undefined)?.tids ?? []
     assert.equal(tids.length, 3)
     for (const tid of tids) assert.match(out, new RegExp(`\\(LWP ${tid}\\)`), out)
@@ -166,8 +143,8 @@ function threadSuite(fixture: LinuxFixture): void {
     }
     assert.match(out, new RegExp(`^${pcName}\\s+0x[0-9a-f]+\\s+0x[0-9a-f]+ <pause\\+\\d+>$`, 'm'))
     const single = join(dir, `core.${alpha}`)
-    await writeFile(single, await readLeaf(`os/guest/processes/by-pid/${alpha}/core`))
-    assert.match(await gdbBatch(fixture, 'mw-pattern', single, ['bt']), /in pause \(\)[\s\S]*in main \(\)/)
+    await writeFile(single, await readLeaf(client, `os/guest/processes/by-pid/${alpha}/core`))
+    assert.match(await gdbOnCore(fixture, 'mw-pattern', single, ['bt']), /in pause \(\)[\s\S]*in main \(\)/)
   })
 
   it('the core holds the saved auxiliary vector (AT_PHDR, AT_ENTRY of the program)', async () => {
@@ -210,7 +187,7 @@ function runningCpuNotes(fixture: LinuxFixture, connector: Connector): { notes: 
     view.setBigUint64(112 + 32 * 8, 0x400bc8n, true) // pc, in mw-pattern2's text
     view.setBigUint64(112 + 31 * 8, 0xffff9a4bfb40n, true) // sp
     view.setBigUint64(112 + 33 * 8, 0x60000000n, true) // pstate: EL0t, flags Z and C
-    view.setBigUint64(112 + 0 * 8, 0x1234n, true) // x0
+    view.setBigUint64(112, 0x1234n, true) // x0 (register 0 of 112 + 8 * n)
   } else {
     view.setBigUint64(8 + 16 * 8, 0x401ae5n, true) // rip
     view.setBigUint64(8 + 6 * 8, 0x7fff1234560n, true) // rsp

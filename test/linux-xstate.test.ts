@@ -6,12 +6,10 @@
  * still reach main; and on the matrix's qemu64 guests (FXSAVE only) no note.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import type { Connector } from '../src/connectors/index.js'
 import { planCoreFile, readCoreFile } from '../src/os/index.js'
@@ -20,14 +18,12 @@ import { linuxOsKind } from '../src/os/linux/index.js'
 import type { LinuxOs } from '../src/os/linux/index.js'
 import { readXsaveConfig } from '../src/os/linux/x86-xstate.js'
 import { parseKindArgs } from '../src/tree/index.js'
+import { gdbBatch, gdbMissing } from './gdb-kit.js'
 import { fixtureRoot, linuxFixtures, openDump, silentLog } from './linux-kit.js'
 import type { Truth } from './linux-kit.js'
 
-const run = promisify(execFile)
 const DIR = join(fixtureRoot(), 'xsave')
-const GDB = ['/usr/bin/gdb', '/bin/gdb'].find((p) => existsSync(p))
-const SKIP = !existsSync(join(DIR, 'dump.elf')) ? `no XSAVE guest dump in ${DIR} (run: bash scripts/fixtures/build-xsave-dump.sh)`
-  : GDB === undefined ? 'gdb is not installed (scripts/setup.sh installs it)' : false
+const SKIP = !existsSync(join(DIR, 'dump.elf')) ? `no XSAVE guest dump in ${DIR} (run: bash scripts/fixtures/build-xsave-dump.sh)` : gdbMissing()
 const NT_X86_XSTATE = 0x202
 const XFEATURE_YMM = 4n
 
@@ -101,9 +97,7 @@ describe('NT_X86_XSTATE: the XSAVE area of x86-64 threads (-cpu max guest)', { s
   it('gdb shows the AVX registers from the core and still unwinds to main', async () => {
     const path = join(dir, `core.${delta}`)
     await writeFile(path, core)
-    const args = ['-batch', '-nx', '-ex', 'bt', '-ex', 'p $ymm0.v4_int64', '-ex', 'p $xmm0.v2_int64', '-ex', 'info registers ymm15', join(fixtureRoot(), 'bin', 'mw-pattern2'), '-c', path]
-    const { stdout, stderr } = await run(GDB ?? 'gdb', args, { maxBuffer: 16 << 20 })
-    const out = `${stdout}\n${stderr}`
+    const out = await gdbBatch(join(fixtureRoot(), 'bin', 'mw-pattern2'), ['bt', 'p $ymm0.v4_int64', 'p $xmm0.v2_int64', 'info registers ymm15'], { core: path })
     assert.match(out, /in pause \(\)[\s\S]*in main \(\)/, out)
     const ymm = /^\$1 = \{(-?\d+), (-?\d+), (-?\d+), (-?\d+)\}$/m.exec(out)
     const xmm = /^\$2 = \{(-?\d+), (-?\d+)\}$/m.exec(out)

@@ -13,23 +13,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import { pino } from 'pino'
-import { MemweaveError } from '../src/errors/index.js'
 import { virtAddr } from '../src/mem/index.js'
-import { LocalTreeClient } from '../src/net/local-client.js'
-import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
-import { OS_MAPPINGS, writeCoreFile } from '../src/os/index.js'
+import { readJson, readLeaf, readText } from '../src/net/index.js'
+import type { LocalTreeClient } from '../src/net/index.js'
+import type { MemweaveNode } from '../src/node/index.js'
+import { writeCoreFile } from '../src/os/index.js'
 import { nativeOsKind } from '../src/os/native/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
 import { available, buildTarget, spawnTarget } from './host-target.js'
 import type { Target } from './host-target.js'
+import { openOsNode, silentLog } from './tree-kit.js'
+import type { OsNode } from './tree-kit.js'
+import { isKind } from './error-kit.js'
 
 const run = promisify(execFile)
 const PATTERN = 'memweave-pattern-7f3a9c'
-
-function isKind(kind: string) {
-  return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
-}
 
 interface LoadSegment { vaddr: bigint; memsz: bigint; filesz: bigint; offset: bigint }
 
@@ -52,6 +50,7 @@ const HAS_GDB = await available('gdb')
 describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not installed' }, () => {
   let dir: string
   let program: string
+  let host: OsNode | undefined
   let node: MemweaveNode
   let client: LocalTreeClient
   const targets: Target[] = []
@@ -63,30 +62,17 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
     return target
   }
 
-  async function readAll(path: string): Promise<Buffer> {
-    const opened = await client.open(path)
-    try {
-      const [result] = await client.read(opened.handle, [{ addr: 0n, length: Number(opened.sizeBytes ?? 16n << 20n) }])
-      assert.ok(result?.ok, `reading ${path}`)
-      return Buffer.from(result.data)
-    } finally {
-      await client.close(opened.handle)
-    }
-  }
-
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mw-native-'))
     program = await buildTarget(dir, 'mw-target')
-    const mappings = [...BUILTIN_MAPPINGS, ...OS_MAPPINGS.filter((m) => !BUILTIN_MAPPINGS.some((b) => b === m))]
-    node = new MemweaveNode({ allowWrite: false, log: pino({ level: 'silent' }), connectorKinds: [], osKinds: [nativeOsKind], mappings })
-    await node.newOs('host native:refresh_ms=100')
-    client = new LocalTreeClient(node.tree)
+    host = await openOsNode({ os: 'host native:refresh_ms=100' })
+    node = host.node
+    client = host.client
   })
 
   after(async () => {
     for (const t of targets) t.child.kill('SIGKILL')
-    await client.disconnect()
-    await node.close()
+    await host?.close()
     await rm(dir, { recursive: true, force: true })
   })
 
@@ -94,7 +80,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
     const t = await startTarget()
     node.store.oses.get('host')?.os.refresh()
     assert.ok((await client.list('os/host/processes/by-pid')).some((e) => e.name === String(t.pid)))
-    const info = JSON.parse((await readAll(`os/host/processes/by-pid/${t.pid}/info`)).toString()) as Record<string, unknown>
+    const info = await readJson(client, `os/host/processes/by-pid/${t.pid}/info`) as Record<string, unknown>
     assert.equal(info['pid'], t.pid)
     assert.equal(info['name'], 'mw-target')
     assert.equal(info['path'], program)
@@ -104,10 +90,10 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
     assert.equal((await client.stat(`os/host/processes/by-pid-name/mw-target (${t.pid})/maps`)).type, 'leaf')
     await assert.rejects(client.stat(`os/host/processes/by-pid-name/other (${t.pid})/maps`), isKind('not_found'))
     // by-name shows the lowest pid of that name.
-    const byName = JSON.parse((await readAll('os/host/processes/by-name/mw-target/info')).toString()) as Record<string, unknown>
+    const byName = await readJson(client, 'os/host/processes/by-name/mw-target/info') as Record<string, unknown>
     assert.equal(byName['pid'], Math.min(...targets.filter((x) => x.child.exitCode === null).map((x) => x.pid)))
 
-    const maps = await readAll(`os/host/processes/by-pid/${t.pid}/maps`)
+    const maps = Buffer.from(await readLeaf(client, `os/host/processes/by-pid/${t.pid}/maps`))
     assert.equal(maps.toString(), await readFile(`/proc/${t.pid}/maps`, 'utf8'))
   })
 
@@ -116,7 +102,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
     assert.ok(names.every((n) => !n.includes('/')))
     const kworker = names.find((n) => n.startsWith('kworker\u2215'))
     assert.ok(kworker !== undefined, 'a kworker/… kernel thread is listed as kworker∕…')
-    const info = JSON.parse((await readAll(`os/host/processes/by-name/${kworker}/info`)).toString()) as Record<string, unknown>
+    const info = await readJson(client, `os/host/processes/by-name/${kworker}/info`) as Record<string, unknown>
     assert.equal(info['kernelThread'], true)
     assert.ok(String(info['name']).startsWith('kworker/'))
   })
@@ -134,7 +120,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
 
       // With writes allowed, /proc/PID/mem takes them; the read-only OS sees the change.
       const writable = await nativeOsKind.create(parseKindArgs(''), undefined, {
-        allowWrite: true, log: pino({ level: 'silent' }), parentLifetime: new Lifetime('test'), description: "os 'rw'",
+        allowWrite: true, log: silentLog, parentLifetime: new Lifetime('test'), description: "os 'rw'",
       })
       const target = await writable.process(t.pid)
       assert.ok(target !== undefined)
@@ -153,7 +139,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
     const t = await startTarget()
     const names = (await client.list(`os/host/processes/by-pid/${t.pid}/modules`)).map((e) => e.name)
     assert.ok(names.includes('mw-target') && names.includes('libc.so.6'), names.join(', '))
-    const info = JSON.parse((await readAll(`os/host/processes/by-pid/${t.pid}/modules/mw-target/info`)).toString()) as Record<string, unknown>
+    const info = await readJson(client, `os/host/processes/by-pid/${t.pid}/modules/mw-target/info`) as Record<string, unknown>
     const firstMap = (await readFile(`/proc/${t.pid}/maps`, 'utf8')).split('\n').find((l) => l.endsWith(program)) ?? ''
     assert.equal(info['base'], `0x${firstMap.split('-')[0]?.replace(/^0+/, '')}`)
     const opened = await client.open(`os/host/processes/by-pid/${t.pid}/modules/mw-target/mem`)
@@ -168,10 +154,10 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
 
   it('shows environ and phys_maps', async () => {
     const t = await startTarget({ MW_NATIVE_TEST: 'hello world' })
-    const environ = (await readAll(`os/host/processes/by-pid/${t.pid}/environ`)).toString()
+    const environ = await readText(client, `os/host/processes/by-pid/${t.pid}/environ`)
     assert.ok(environ.split('\n').includes('MW_NATIVE_TEST=hello world'))
     if (process.getuid?.() !== 0) return // frame numbers need root; without it phys_maps fails with 'permission'
-    const lines = (await readAll(`os/host/processes/by-pid/${t.pid}/phys_maps`)).toString().trim().split('\n')
+    const lines = (await readText(client, `os/host/processes/by-pid/${t.pid}/phys_maps`)).trim().split('\n')
     const covering = lines.map((l) => l.split(' ')).find(([range = '']) => {
       const [start = '0', end = '0'] = range.split('-')
       return BigInt(`0x${start}`) <= t.addr && t.addr < BigInt(`0x${end}`)
@@ -185,7 +171,7 @@ describe('native OS on real processes', { skip: HAS_GCC ? false : 'gcc is not in
   it('serves a core file that gdb loads and that matches gcore', { skip: HAS_GDB ? false : 'gdb is not installed: apt-get install -y gdb' }, async () => {
     const t = await startTarget()
     const listed = await client.stat(`os/host/processes/by-pid/${t.pid}/core`)
-    const core = await readAll(`os/host/processes/by-pid/${t.pid}/core`)
+    const core = Buffer.from(await readLeaf(client, `os/host/processes/by-pid/${t.pid}/core`))
     assert.equal(listed.meta?.sizeBytes, BigInt(core.length), 'the size known at listing time is the size read')
     const corePath = join(dir, `core.tree.${t.pid}`)
     await writeFile(corePath, core)

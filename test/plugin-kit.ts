@@ -21,6 +21,7 @@ import { nativeOsKind } from '../src/os/native/index.js'
 import { BUILTIN_PLUGIN_MAPPINGS } from '../src/plugins/index.js'
 import type { Mapping } from '../src/tree/index.js'
 import { buildTarget as buildHostTarget } from './host-target.js'
+export { isKind } from './error-kit.js'
 
 
 /**
@@ -46,7 +47,7 @@ export class LogLines extends Writable {
   }
 
   messages(): string[] {
-    return this.lines.map((l) => String(l['msg'] ?? ''))
+    return this.lines.map((l) => (typeof l['msg'] === 'string' ? l['msg'] : ''))
   }
 
   logger(): Logger {
@@ -120,10 +121,6 @@ export async function leafError(client: LocalTreeClient, path: string): Promise<
     throw err
   }
   throw new Error(`reading ${path} succeeded`)
-}
-
-export function isKind(kind: string) {
-  return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
 }
 
 export { waitFor } from './wait-for.js'

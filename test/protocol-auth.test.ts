@@ -13,12 +13,9 @@ import { promisify } from 'node:util'
 import { MemweaveError } from '../src/errors/index.js'
 import { CLOSE_CODES, connectClient, defaultSocketPath, formatVersion, PROTOCOL_VERSION, startServer } from '../src/net/index.js'
 import { makeTree, RawPeer, serve, testLog } from './protocol-kit.js'
+import { isKind } from './error-kit.js'
 
 const TOKEN = 'correct-horse-battery-staple'
-
-function isKind(kind: string, pattern?: RegExp) {
-  return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind && (pattern === undefined || pattern.test(err.message))
-}
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'memweave-auth-'))

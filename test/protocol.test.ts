@@ -15,10 +15,7 @@ import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNo
 import { KERNEL_BASE, makeTree, serve, testLog } from './protocol-kit.js'
 import { waitFor } from './wait-for.js'
 import type { TestServer, TestTree } from './protocol-kit.js'
-
-function isKind(kind: string) {
-  return (err: unknown): boolean => err instanceof MemweaveError && err.kind === kind
-}
+import { isKind } from './error-kit.js'
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString()
 

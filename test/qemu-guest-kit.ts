@@ -10,19 +10,18 @@ import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { pino } from 'pino'
 import type { Connector, ConnectorKind } from '../src/connectors/index.js'
 import { physAddr } from '../src/mem/index.js'
 import type { PhysAddr, PhysicalMemory } from '../src/mem/index.js'
 import { Lifetime, parseKindArgs } from '../src/tree/index.js'
+import { fixtureRoot, silentLog } from './linux-kit.js'
 
 const run = promisify(execFile)
-const REPO = resolve(import.meta.dirname, '..')
-const SCRIPTS = join(REPO, 'scripts', 'fixtures')
+const SCRIPTS = resolve(import.meta.dirname, '..', 'scripts', 'fixtures')
 const POLL_MS = 100
 const POLL_TRIES = 150
 
-export const silentLog = pino({ level: 'silent' })
+export { silentLog }
 
 export interface GuestRun {
   readonly name: string
@@ -47,13 +46,14 @@ export interface TruthPattern {
 export function liveGuestSkipReason(): string | false {
   if (process.env['MEMWEAVE_SKIP_LIVE'] === '1') return 'MEMWEAVE_SKIP_LIVE=1'
   if (process.getuid?.() !== 0) return 'needs root: reading another process\'s /proc/PID/mem'
-  const cache = process.env['MEMWEAVE_CACHE'] ?? join(REPO, '.cache', 'fixtures')
+  const cache = fixtureRoot()
   if (!existsSync(join(cache, 'default-release'))) return `no guest fixtures in ${cache} (run: bash scripts/fixtures/build-guests.sh)`
   return false
 }
 
-export async function startGuest(extraArgs: readonly string[] = []): Promise<GuestRun> {
-  const { stdout } = await run('bash', [join(SCRIPTS, 'run-guest.sh'), 'default', ...extraArgs], { maxBuffer: 1 << 20 })
+/** Boots a fixture guest (run-guest.sh RELEASE ARGS…; the default kernel unless a release is named) and waits until it is ready. */
+export async function startGuest(extraArgs: readonly string[] = [], release = 'default'): Promise<GuestRun> {
+  const { stdout } = await run('bash', [join(SCRIPTS, 'run-guest.sh'), release, ...extraArgs], { maxBuffer: 1 << 20 })
   return JSON.parse(stdout) as GuestRun
 }
 

@@ -17,6 +17,7 @@ import { LocalTreeClient } from '../src/net/local-client.js'
 import { BUILTIN_MAPPINGS, MemweaveNode } from '../src/node/index.js'
 import { GuestShell, createConnector, liveGuestSkipReason, parseOd, scanFor, silentLog, startGuest, stopGuest, truthPatterns, until } from './qemu-guest-kit.js'
 import type { GuestRun } from './qemu-guest-kit.js'
+import { isKind } from './error-kit.js'
 
 const RAM_BYTES = 512 * 1024 * 1024
 
@@ -24,13 +25,6 @@ function rangesOf(connector: Connector): { guestStart: string; guestEnd: string;
   const info = connector.info()
   assert.ok(!(info instanceof Promise))
   return info['ranges'] as { guestStart: string; guestEnd: string; hostAddress: string; block: string; kind: string }[]
-}
-
-const isError = (kind: string, pattern: RegExp) => (err: unknown): boolean => {
-  assert.ok(err instanceof MemweaveError, String(err))
-  assert.equal(err.kind, kind, err.message)
-  assert.match(err.message, pattern)
-  return true
 }
 
 describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () => {
@@ -95,18 +89,18 @@ describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () =
     } finally {
       await byTarget.close()
     }
-    await assert.rejects(createConnector(qemuConnectorKind, 'name=no-such-guest'), isError('not_found', new RegExp(`no QEMU process has -name 'no-such-guest' \\(running: .*pid ${guest.pid} '${guest.name}'`)))
-    await assert.rejects(createConnector(qemuConnectorKind, `pid=${process.pid}`), isError('invalid_argument', /is not a QEMU process/))
-    await assert.rejects(createConnector(qemuConnectorKind, `pid=${guest.pid},name=other`), isError('invalid_argument', /has -name/))
-    await assert.rejects(createConnector(qemuConnectorKind, `pid=${guest.pid},qmp=/nonexistent/qmp.sock`), isError('not_found', /QMP socket/))
-    await assert.rejects(createConnector(qemuConnectorKind, `name=${guest.name},bogus=1`), isError('invalid_argument', /unknown argument 'bogus'/))
+    await assert.rejects(createConnector(qemuConnectorKind, 'name=no-such-guest'), isKind('not_found', new RegExp(`no QEMU process has -name 'no-such-guest' \\(running: .*pid ${guest.pid} '${guest.name}'`)))
+    await assert.rejects(createConnector(qemuConnectorKind, `pid=${process.pid}`), isKind('invalid_argument', /is not a QEMU process/))
+    await assert.rejects(createConnector(qemuConnectorKind, `pid=${guest.pid},name=other`), isKind('invalid_argument', /has -name/))
+    await assert.rejects(createConnector(qemuConnectorKind, `pid=${guest.pid},qmp=/nonexistent/qmp.sock`), isKind('not_found', /QMP socket/))
+    await assert.rejects(createConnector(qemuConnectorKind, `name=${guest.name},bogus=1`), isKind('invalid_argument', /unknown argument 'bogus'/))
     // A QMP socket that belongs to another QEMU is noticed: by its -name, or by addresses this process does not map.
     for (const [extra, kind, pattern] of [[['-name', 'impostor'], 'invalid_argument', /belongs to guest/], [[], 'malformed', /is the socket this QEMU's\?/]] as const) {
       // Waits in the builtin `read` (no fork, so its command line shows up once).
       const impostor = spawn('bash', ['-c', 'read -r _', '-machine', 'q35', '-m', '512M', ...extra], { argv0: 'qemu-system-x86_64', stdio: ['pipe', 'ignore', 'ignore'] })
       try {
         await new Promise((ok) => impostor.once('spawn', ok))
-        await assert.rejects(createConnector(qemuConnectorKind, `pid=${impostor.pid!},qmp=${guest.qmpSocket}`), isError(kind, pattern))
+        await assert.rejects(createConnector(qemuConnectorKind, `pid=${impostor.pid!},qmp=${guest.qmpSocket}`), isKind(kind, pattern))
       } finally {
         impostor.kill('SIGKILL')
       }
@@ -117,7 +111,7 @@ describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () =
       assert.equal((only.info() as Record<string, unknown>)['pid'], guest.pid)
       await only.close()
     } catch (err) {
-      isError('invalid_argument', new RegExp(`several QEMU processes are running \\(running: .*pid ${guest.pid}`))(err)
+      isKind('invalid_argument', new RegExp(`several QEMU processes are running \\(running: .*pid ${guest.pid}`))(err)
     }
   })
 
@@ -146,7 +140,7 @@ describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () =
     assert.deepEqual(hole, new Uint8Array(16))
     const strict = await createConnector(qemuConnectorKind, `pid=${guest.pid},qmp=${guest.qmpSocket},strict=true`)
     try {
-      await assert.rejects(readExact(strict.mem, physAddr(0x80000000n), 16), isError('unmapped', /is not RAM/))
+      await assert.rejects(readExact(strict.mem, physAddr(0x80000000n), 16), isKind('unmapped', /is not RAM/))
     } finally {
       await strict.close()
     }
@@ -169,7 +163,7 @@ describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () =
     assert.ok(at !== undefined && others.length === 0, 'the new pattern is in guest RAM exactly once')
     assert.deepEqual(await readExact(viaMaps.mem, physAddr(at), 128), new Uint8Array(pattern))
 
-    await assert.rejects(writeExact(viaMaps.mem, physAddr(at), new Uint8Array(4)), isError('permission', /read-only/))
+    await assert.rejects(writeExact(viaMaps.mem, physAddr(at), new Uint8Array(4)), isKind('permission', /read-only/))
     const writer = await createConnector(qemuConnectorKind, `pid=${guest.pid}`, true)
     try {
       assert.equal(writer.mem.metadata().readonly, false)
@@ -206,14 +200,14 @@ describe('qemu connector on a live guest', { skip: liveGuestSkipReason() }, () =
       try {
         const [piece] = await client.read(opened.handle, [{ addr: 0x100000n, length: 16 }])
         assert.ok(piece !== undefined && !piece.ok)
-        isError('stale', stale)(piece.error)
+        isKind('stale', stale)(piece.error)
       } catch (err) {
-        isError('stale', stale)(err)
+        isKind('stale', stale)(err)
       }
-      await assert.rejects(client.read(opened.handle, [{ addr: 0x100000n, length: 16 }]), isError('stale', stale))
+      await assert.rejects(client.read(opened.handle, [{ addr: 0x100000n, length: 16 }]), isKind('stale', stale))
       const [direct] = await viaMaps.mem.read([{ addr: physAddr(0x100000n), length: 16 }])
       assert.ok(direct !== undefined && !direct.ok)
-      isError('stale', new RegExp(`QEMU process ${guest.pid} exited`))(direct.error)
+      isKind('stale', new RegExp(`QEMU process ${guest.pid} exited`))(direct.error)
       assert.equal((viaMaps.info() as Record<string, unknown>)['stale'], true)
       await assert.rejects(client.open('connector/vm/mem'), (err: unknown) => err instanceof MemweaveError && err.kind === 'stale')
     } finally {

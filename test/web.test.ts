@@ -128,6 +128,48 @@ describe('web frontend on a guest dump', { skip }, () => {
     await page.close()
   })
 
+  test('the hex view: ASCII runs, cursor and selection marks, clicks and keyboard navigation', async () => {
+    assert.ok(pattern !== undefined)
+    const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
+    const bytes = Buffer.from(pattern.bytes, 'hex')
+    await page.locator('.hex-grid', { hasText: bytes.subarray(0, 8).toString('latin1') }).waitFor({ timeout: 30_000 })
+    const k = Number(BigInt(pattern.address) & 0xfn)
+    const printable = (b: Buffer): string => [...b].map((c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.')).join('')
+    // The first row's ASCII column: the pattern's characters from the cursor's column on; the cursor marks its first one.
+    const ascii = await page.textContent('.hex-grid .row:first-child .ascii') ?? ''
+    assert.equal(ascii.length, 16)
+    assert.equal(ascii.slice(k), printable(bytes.subarray(0, 16 - k)))
+    assert.equal(await page.textContent('.hex-grid .row:first-child .ascii .cur'), printable(bytes.subarray(0, 1)))
+    /** Where the cursor is: [row, column], from the hex cells' classes (exactly one cell is marked). */
+    const cursorAt = async (): Promise<[number, number]> => {
+      const marked = await page.$$eval('.hex-grid .row', (rows) => rows.flatMap((row, r) => [...row.querySelectorAll('.b')].flatMap((cell, c) => (cell.classList.contains('cur') ? [[r, c]] : []))))
+      assert.equal(marked.length, 1, `one cursor cell, got ${JSON.stringify(marked)}`)
+      return marked[0] as [number, number]
+    }
+    assert.deepEqual(await cursorAt(), [0, k])
+    // A click on a byte moves the cursor there; arrows move it; Shift+arrows select, in both columns.
+    await page.click('.hex-grid .row:nth-child(2) .b:nth-child(3)')
+    assert.deepEqual(await cursorAt(), [1, 2])
+    await page.keyboard.press('ArrowRight')
+    await page.keyboard.press('ArrowDown')
+    assert.deepEqual(await cursorAt(), [2, 3])
+    await page.keyboard.press('Shift+ArrowRight')
+    await page.keyboard.press('Shift+ArrowRight')
+    assert.equal(await page.$$eval('.hex-grid .row:nth-child(3) .b.sel', (cells) => cells.length), 3)
+    assert.equal((await page.textContent('.hex-grid .row:nth-child(3) .ascii .sel'))?.length, 3)
+    // A click in the ASCII column picks that character's byte.
+    const column = await page.locator('.hex-grid .row:first-child .ascii').boundingBox()
+    assert.ok(column !== null)
+    await page.mouse.click(column.x + (5.5 / 16) * column.width, column.y + column.height / 2)
+    assert.deepEqual(await cursorAt(), [0, 5])
+    // PageDown moves the screen and the cursor by a screen (32 rows of 16 bytes).
+    const top = BigInt(`0x${await page.textContent('.hex-grid .row:first-child .addr') ?? ''}`)
+    await page.keyboard.press('PageDown')
+    await page.locator('.hex-grid .row:first-child .addr', { hasText: (top + 0x200n).toString(16).padStart(12, '0') }).waitFor()
+    assert.deepEqual(await cursorAt(), [0, 5])
+    await page.close()
+  })
+
   test('a bookmark with a note is kept and listed; a range downloads as a file with the exact bytes', async () => {
     assert.ok(pattern !== undefined)
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@${pattern.address}`)
@@ -219,7 +261,7 @@ describe('web frontend on a guest dump', { skip }, () => {
     const page = await open(`os/guest/processes/by-pid/${pid}/mem@0x${unmapped.toString(16)}`)
     await page.locator('.hex-grid .row:first-child .b.un:nth-child(16)').waitFor({ timeout: 30_000 })
     const cells = await page.$$eval('.hex-grid .row:first-child .b', (c) => c.map((e) => e.textContent))
-    assert.deepEqual(cells, new Array(16).fill('??'))
+    assert.deepEqual(cells, Array.from({ length: 16 }, () => '??'))
     await page.close()
   })
 

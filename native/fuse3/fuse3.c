@@ -1,24 +1,26 @@
 /*
  * memweave's binding to libfuse 3's low-level API (fuse_lowlevel.h).
  *
- * One native thread runs the session loop. Every request it reads is queued
- * here and the loop goes on reading at once (the low-level API lets a reply
- * come later, from any thread). The first request queued while none is
- * waiting for JavaScript schedules one napi_threadsafe_function call; that
- * call drains the whole queue, so one event-loop turn receives every request
- * the kernel sent in the meantime, as one Float64Array of fixed records.
- * JavaScript answers each with reply* functions, which call fuse_reply_*
- * directly on the event loop's thread (a read is answered from the JS buffer
- * itself: fuse_reply_buf writes it to /dev/fuse, no copy here).
+ * /dev/fuse is watched by the Node event loop itself (a uv_poll handle on
+ * the non-blocking descriptor): when the kernel has requests, the poll
+ * callback reads every one that is waiting (fuse_session_receive_buf, then
+ * fuse_session_process_buf, whose callbacks only queue the request), and
+ * hands the whole queue to JavaScript in one call: several kernel requests
+ * per event-loop turn, as one Float64Array of fixed records. No thread sits
+ * between the kernel and the event loop (a libfuse thread handing each
+ * request over costs a second wake-up per request). JavaScript answers each
+ * request with reply* functions, which call fuse_reply_* at once (a read is
+ * answered from the JS buffer itself: fuse_reply_buf writes it to
+ * /dev/fuse, no copy here); answers given in the same turn reach the kernel
+ * before the event loop sleeps again.
  *
- * Requests get a slot number (only the JS thread touches the slot table): a
- * reply names its slot, and a slot answered twice or never given is an
- * error thrown in JavaScript, never a freed fuse_req_t used again.
+ * Requests get a slot number: a reply names its slot, and a slot answered
+ * twice or never given is an error thrown in JavaScript, never a freed
+ * fuse_req_t used again.
  *
  * The session ends when the kernel says the connection is gone (ENODEV on
  * /dev/fuse: unmounted and every file released); an END record is then
- * delivered and JavaScript calls destroy(), which joins the thread and
- * closes /dev/fuse.
+ * delivered and JavaScript calls destroy(), which closes /dev/fuse.
  */
 #define FUSE_USE_VERSION 314
 #define _GNU_SOURCE
@@ -26,16 +28,15 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <node_api.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
+#include <uv.h>
 
-/* Operation codes, mirrored in fuse3-native.ts. */
+/* Operation codes, mirrored in src/addons/fuse3-addon.ts. */
 enum {
   OP_END = 0, OP_LOOKUP = 1, OP_FORGET = 2, OP_GETATTR = 3, OP_SETATTR = 4, OP_OPEN = 5, OP_READ = 6, OP_WRITE = 7,
   OP_RELEASE = 8, OP_OPENDIR = 9, OP_READDIR = 10, OP_RELEASEDIR = 11, OP_STATFS = 12, OP_CREATE = 13, OP_MKNOD = 14,
@@ -60,15 +61,16 @@ struct request {
 
 struct mount {
   struct fuse_session *se;
-  pthread_t thread;
-  int thread_started;
+  napi_env env;
+  uv_poll_t poll;
+  struct fuse_buf buf;
   int ended;
   char *mountpoint;
-  napi_threadsafe_function tsfn;
-  pthread_mutex_t lock;
+  napi_ref callback;
+  napi_async_context async_context;
   struct request *head, *tail;
-  int scheduled;
-  /* JS thread only: */
+  char *scratch; /* answers from file spans are read here */
+  size_t scratch_size;
   fuse_req_t *slots;
   uint32_t *free_slots;
   uint32_t slot_count, free_count;
@@ -76,16 +78,9 @@ struct mount {
 };
 
 static void enqueue(struct mount *m, struct request *r) {
-  int call = 0;
-  pthread_mutex_lock(&m->lock);
   r->next = NULL;
   if (m->tail) m->tail->next = r; else m->head = r;
   m->tail = r;
-  if (!m->scheduled) { m->scheduled = 1; call = 1; }
-  pthread_mutex_unlock(&m->lock);
-  if (call && napi_call_threadsafe_function(m->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
-    /* The environment is going away: nobody will answer; the process is exiting. */
-  }
 }
 
 static struct request *new_request(fuse_req_t req, int op, fuse_ino_t ino) {
@@ -115,6 +110,8 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   conn->max_write = 1 << 20;
   conn->max_readahead = 1 << 20;
   conn->max_background = 64;
+  /* Replies are written from memory (replySpans reads into a kept buffer): no splice. */
+  conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   conn->congestion_threshold = 48;
 }
 
@@ -211,17 +208,6 @@ static const struct fuse_lowlevel_ops OPS = {
   .create = ll_create, .mknod = ll_mknod,
 };
 
-static void *loop_thread(void *arg) {
-  struct mount *m = arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals belong to Node's main thread */
-  fuse_session_loop(m->se);
-  struct request *r = new_request(NULL, OP_END, 0);
-  if (r != NULL) enqueue(m, r);
-  return NULL;
-}
-
 /* ---- N-API helpers ---- */
 
 #define CHECK(env, call) do { if ((call) != napi_ok) { napi_throw_error((env), NULL, "N-API call failed: " #call); return NULL; } } while (0)
@@ -310,24 +296,19 @@ static fuse_req_t slot_take(napi_env env, struct mount *m, napi_value value) {
   fuse_req_t req = m->slots[slot];
   m->slots[slot] = NULL;
   m->free_slots[m->free_count++] = slot;
+  /* The session is gone (a connection aborted under a request JS still held): nobody to answer. */
+  if (m->destroyed) return NULL;
   return req;
 }
 
 static void free_data(napi_env env, void *data, void *hint) { (void)env; (void)hint; free(data); }
 
-/* The threadsafe function's call: hands every queued request to JS as one batch. */
-static void deliver(napi_env env, napi_value js_cb, void *context, void *data) {
-  (void)data;
-  struct mount *m = context;
-  pthread_mutex_lock(&m->lock);
+/* Hands every queued request to JS as one batch (inside a handle scope opened by the caller). */
+static void deliver(struct mount *m) {
+  napi_env env = m->env;
   struct request *list = m->head;
   m->head = m->tail = NULL;
-  m->scheduled = 0;
-  pthread_mutex_unlock(&m->lock);
-  if (env == NULL) { /* tearing down: drop the requests, the process is exiting */
-    while (list) { struct request *n = list->next; free(list->name); free(list->data); free(list); list = n; }
-    return;
-  }
+  if (list == NULL) return;
   size_t count = 0;
   for (struct request *r = list; r; r = r->next) count++;
   napi_value buffer, records, extras = NULL;
@@ -347,7 +328,6 @@ static void deliver(napi_env env, napi_value js_cb, void *context, void *data) {
     o[5] = (double)r->size;
     o[6] = r->flags;
     o[7] = r->extra;
-    if (r->op == OP_END) m->ended = 1;
     if (r->name != NULL || r->data != NULL) {
       if (extras == NULL) napi_create_array_with_length(env, count, &extras);
       napi_value v;
@@ -364,14 +344,45 @@ static void deliver(napi_env env, napi_value js_cb, void *context, void *data) {
     i++;
   }
   napi_value argv[2] = { records, extras != NULL ? extras : undefined(env) };
-  napi_value global, result;
+  napi_value global, js_cb, result;
   napi_get_global(env, &global);
-  if (napi_call_function(env, global, js_cb, 2, argv, &result) == napi_pending_exception) {
-    /* The dispatcher catches per request; anything escaping it is reported, not fatal to the loop. */
+  napi_get_reference_value(env, m->callback, &js_cb);
+  /* make_callback: promise jobs the batch starts run before this returns (answers go out this turn). */
+  if (napi_make_callback(env, m->async_context, global, js_cb, 2, argv, &result) == napi_pending_exception) {
+    /* The dispatcher catches per request; anything escaping it is reported as uncaught, the mount lives on. */
     napi_value exc;
     napi_get_and_clear_last_exception(env, &exc);
     napi_fatal_exception(env, exc);
   }
+}
+
+static void closed(uv_handle_t *handle) { (void)handle; }
+
+/* /dev/fuse is readable: take every waiting request, then hand them over in one batch. */
+static void readable(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  struct mount *m = poll->data;
+  for (int i = 0; i < 256 && status == 0; i++) {
+    int res = fuse_session_receive_buf(m->se, &m->buf);
+    if (res == -EAGAIN) break;
+    if (res == -EINTR) continue;
+    if (res <= 0 || fuse_session_exited(m->se)) {
+      /* ENODEV (0 with the session exited): the connection is gone. */
+      m->ended = 1;
+      break;
+    }
+    fuse_session_process_buf(m->se, &m->buf);
+  }
+  if (status < 0) m->ended = 1;
+  if (m->ended) {
+    uv_poll_stop(&m->poll);
+    struct request *r = new_request(NULL, OP_END, 0);
+    if (r != NULL) enqueue(m, r);
+  }
+  napi_handle_scope scope;
+  napi_open_handle_scope(m->env, &scope);
+  deliver(m);
+  napi_close_handle_scope(m->env, scope);
 }
 
 /* mount(mountpoint, options: string[], onBatch) → handle */
@@ -399,7 +410,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   struct fuse_args fargs = FUSE_ARGS_INIT((int)optc + 1, args);
   struct mount *m = calloc(1, sizeof *m);
-  pthread_mutex_init(&m->lock, NULL);
+  m->env = env;
   m->mountpoint = mountpoint;
   m->se = fuse_session_new(&fargs, &OPS, sizeof OPS, m);
   fuse_opt_free_args(&fargs);
@@ -421,16 +432,18 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   int fd = fuse_session_fd(m->se);
   fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
   napi_value name;
+  uv_loop_t *loop = NULL;
+  CHECK(env, napi_get_uv_event_loop(env, &loop));
+  CHECK(env, napi_create_reference(env, argv[2], 1, &m->callback));
   napi_create_string_utf8(env, "memweave-fuse3", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, m, deliver, &m->tsfn) != napi_ok) {
-    return throw_error(env, "ERR_FUSE3_TSFN", "cannot create the request queue");
+  CHECK(env, napi_async_init(env, NULL, name, &m->async_context));
+  m->poll.data = m;
+  if (uv_poll_init(loop, &m->poll, fd) != 0 || uv_poll_start(&m->poll, UV_READABLE, readable) != 0) {
+    return throw_error(env, "ERR_FUSE3_POLL", "cannot watch /dev/fuse on the event loop");
   }
-  if (pthread_create(&m->thread, NULL, loop_thread, m) != 0) {
-    return throw_error(env, "ERR_FUSE3_THREAD", "cannot start the session thread");
-  }
-  m->thread_started = 1;
   napi_value handle;
   CHECK(env, napi_create_external(env, m, NULL, NULL, &handle));
   return handle;
@@ -452,11 +465,11 @@ static napi_value js_unref(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct mount *m = handle_args(env, info, 1, argv);
   if (m == NULL) return NULL;
-  if (!m->destroyed) napi_unref_threadsafe_function(env, m->tsfn);
+  if (!m->destroyed) uv_unref((uv_handle_t *)&m->poll);
   return undefined(env);
 }
 
-/* destroy(handle): after the END record: joins the loop thread and closes /dev/fuse. */
+/* destroy(handle): after the END record: closes /dev/fuse. */
 static napi_value js_destroy(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct mount *m = handle_args(env, info, 1, argv);
@@ -464,8 +477,14 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   if (m->destroyed) return undefined(env);
   if (!m->ended) return throw_error(env, "ERR_FUSE3_BUSY", "the session is still running");
   m->destroyed = 1;
-  pthread_join(m->thread, NULL);
-  napi_release_threadsafe_function(m->tsfn, napi_tsfn_release);
+  uv_close((uv_handle_t *)&m->poll, closed);
+  napi_delete_reference(env, m->callback);
+  napi_async_destroy(env, m->async_context);
+  free(m->buf.mem);
+  m->buf.mem = NULL;
+  free(m->scratch);
+  m->scratch = NULL;
+  m->scratch_size = 0;
   fuse_session_destroy(m->se);
   m->se = NULL;
   return undefined(env);
@@ -506,6 +525,54 @@ static napi_value js_reply_buf(napi_env env, napi_callback_info info) {
   fuse_req_t req = slot_take(env, m, argv[1]);
   if (req == NULL) return NULL;
   fuse_reply_buf(req, data, (size_t)want);
+  return undefined(env);
+}
+
+/*
+ * replySpans(handle, slot, spans: Float64Array of [fd, pos, length] triples; fd -1 = zeros): the answer is
+ * read from the files into the mount's scratch buffer and written to /dev/fuse, never through a JS buffer.
+ * The scratch buffer is kept (fresh memory per answer costs a page fault per page; libfuse's own
+ * fuse_reply_data takes fresh memory each time, and splicing a page-cache file measured slower still).
+ * A file that ends early gives a short answer; one that cannot be read, its errno.
+ */
+static napi_value js_reply_spans(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct mount *m = handle_args(env, info, 3, argv);
+  if (m == NULL) return NULL;
+  size_t n = 0;
+  double *a = float64s(env, argv[2], 0, &n, "replySpans needs a Float64Array of [fd, pos, length] triples");
+  if (a == NULL) return NULL;
+  size_t total = 0;
+  for (size_t i = 0; i + 2 < n; i += 3) total += (size_t)a[i + 2];
+  if (total > m->scratch_size) {
+    char *grown = malloc(total);
+    if (grown == NULL) return throw_error(env, "ENOMEM", "out of memory");
+    free(m->scratch);
+    m->scratch = grown;
+    m->scratch_size = total;
+  }
+  size_t used = 0;
+  int err = 0;
+  for (size_t i = 0; i + 2 < n && err == 0; i += 3) {
+    size_t length = (size_t)a[i + 2];
+    if (a[i] < 0) { memset(m->scratch + used, 0, length); used += length; continue; }
+    int fd = (int)a[i];
+    off_t pos = (off_t)a[i + 1];
+    size_t done = 0;
+    while (done < length) {
+      ssize_t got = pread(fd, m->scratch + used + done, length - done, pos + (off_t)done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) { err = errno; break; }
+      if (got == 0) break;
+      done += (size_t)got;
+    }
+    used += done;
+    if (done < length) break; /* the file ends here: a short answer */
+  }
+  fuse_req_t req = slot_take(env, m, argv[1]);
+  if (req == NULL) return NULL;
+  if (err != 0) fuse_reply_err(req, err);
+  else fuse_reply_buf(req, m->scratch, used);
   return undefined(env);
 }
 
@@ -644,7 +711,7 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } fns[] = {
     { "mount", js_mount }, { "unmount", js_unmount }, { "unref", js_unref }, { "destroy", js_destroy },
-    { "replyErr", js_reply_err }, { "replyBuf", js_reply_buf }, { "replyEntry", js_reply_entry }, { "replyAttr", js_reply_attr },
+    { "replyErr", js_reply_err }, { "replyBuf", js_reply_buf }, { "replySpans", js_reply_spans }, { "replyEntry", js_reply_entry }, { "replyAttr", js_reply_attr },
     { "replyOpen", js_reply_open }, { "replyWrite", js_reply_write }, { "replyStatfs", js_reply_statfs }, { "replyDir", js_reply_dir },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

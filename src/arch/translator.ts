@@ -110,6 +110,7 @@ export class PageTranslator {
   async translatePages(vpns: ArrayLike<number>): Promise<PageOutcome[]> {
     const tlb = this.options.translationCache
     if (tlb === undefined) return walkPages(this.reader, this.compiled, this.root, vpns, this.maxPhys(), this.upper)
+    // oxlint-disable-next-line unicorn/no-new-array -- n is a number (typed); filled out of order on the translation path, where Array.from is 10-20x slower
     const out = new Array<PageOutcome>(vpns.length)
     const missVpns: number[] = []
     const missAt: number[] = []
@@ -164,16 +165,13 @@ export class PageTranslator {
     // Distinct pages in ascending order: the walker groups shared entries by neighbours.
     const { distinct, slotOf } = groupPages(vpnOf, this.halfVpn, 2 ** (64 - this.compiled.pageShift))
     const outcomes = await this.translatePages(distinct)
-    const out = new Array<Translation>(n)
     const pageBytes = this.compiled.pageBytes
-    for (let i = 0; i < n; i++) {
+    return virts.map((virt, i) => {
       const slot = slotOf[i]!
-      const virt = virts[i]!
       // The offset from the exact double when it is one, else from the bigint.
       const offset = slot < 0 ? 0 : virt < this.exactEnd ? Number(virt) - vpnOf[i]! * pageBytes : Number(virt & this.offsetMask)
-      out[i] = this.result(virt, slot < 0 ? undefined : outcomes[slot], offset)
-    }
-    return out
+      return this.result(virt, slot < 0 ? undefined : outcomes[slot], offset)
+    })
   }
 }
 

@@ -52,12 +52,32 @@ export interface MemMetadata {
   readonly volatile: boolean
 }
 
+/** length bytes at `pos` of the open file `fd`, or (fd -1) length zero bytes. */
+export interface FileSpan {
+  readonly fd: number
+  readonly pos: number
+  readonly length: number
+}
+
+/**
+ * Where a range's bytes lie: spans of plain files (read or spliced by the
+ * caller itself, e.g. the FUSE frontend answering from the page cache) and
+ * runs of zeros, in order. The fds stay open until release() (call it once
+ * the bytes are taken, always).
+ */
+export interface FileSpans {
+  readonly spans: readonly FileSpan[]
+  release(): void
+}
+
 export interface MemoryView<A extends bigint = bigint> {
   read(pieces: readonly ReadPiece<A>[]): Promise<PieceResult[]>
   write(pieces: readonly WritePiece<A>[]): Promise<WriteResult[]>
   metadata(): MemMetadata
   /** Optional bulk path; call it through the readInto() helper, which checks the target and falls back to read(). */
   readInto?(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]>
+  /** Optional: [addr, addr + length) as file spans, when its bytes are plain file contents; undefined when not (then read). */
+  fileSpans?(addr: A, length: number): FileSpans | undefined
 }
 
 export type PhysicalMemory = MemoryView<import('./address.js').PhysAddr>

@@ -50,7 +50,7 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
   }
 
   async read(pieces: readonly ReadPiece<A>[]): Promise<PieceResult[]> {
-    const results: (PieceResult | undefined)[] = new Array(pieces.length)
+    const results = pieces.map((): PieceResult | undefined => undefined)
     const missing = new Map<bigint, number[]>() // page -> piece indexes waiting for it
     // Every page this batch uses, held here: a big batch may evict its own pages before assembly.
     const batchPages = new Map<bigint, Uint8Array>()
@@ -98,21 +98,17 @@ export class PageCache<A extends bigint> implements MemoryView<A> {
 
   /** Big pieces go straight from the source into the target; small ones through the cache and one copy. */
   async readInto(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]> {
-    const big: ReadIntoPiece<A>[] = []
-    const small: ReadIntoPiece<A>[] = []
-    const bigIndexes: number[] = []
-    const smallIndexes: number[] = []
-    pieces.forEach((piece, i) => {
-      if (piece.length > this.maxCachedPieceBytes || piece.length === 0) { big.push(piece); bigIndexes.push(i) } else { small.push(piece); smallIndexes.push(i) }
-    })
+    const isBig = (piece: ReadIntoPiece<A>): boolean => piece.length > this.maxCachedPieceBytes || piece.length === 0
+    const big = pieces.filter(isBig)
+    const small = pieces.filter((piece) => !isBig(piece))
     const [bigResults, smallResults] = await Promise.all([
       big.length > 0 ? readInto(this.inner, big, target) : Promise.resolve([]),
       small.length > 0 ? this.read(small).then((r) => copyResults(r, small, target)) : Promise.resolve([]),
     ])
-    const results = new Array<ReadIntoResult>(pieces.length)
-    bigIndexes.forEach((index, i) => { results[index] = bigResults[i]! })
-    smallIndexes.forEach((index, i) => { results[index] = smallResults[i]! })
-    return results
+    // Both lists keep the batch's order: take from each in turn.
+    let nextBig = 0
+    let nextSmall = 0
+    return pieces.map((piece) => (isBig(piece) ? bigResults[nextBig++]! : smallResults[nextSmall++]!))
   }
 
   private lookup(page: bigint): Uint8Array | undefined {

@@ -15,6 +15,7 @@ import { formatEndpoint, isLoopbackHost, parseEndpoint } from './listen-address.
 import type { Endpoint } from './listen-address.js'
 import { normalizeFingerprint, verifiedTlsSocket } from './peers-tls.js'
 import { ClientDataRing } from './client-data-ring.js'
+import type { ChannelDial } from './client-data-channel.js'
 import { ProtocolClient } from './protocol-client.js'
 import type { ClientOptions } from './protocol-client.js'
 
@@ -30,6 +31,8 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
   const ca = options.tls?.ca ?? (options.tls?.caFile === undefined ? undefined : readFileSync(options.tls.caFile))
   if (ca !== undefined) wsOptions.ca = ca
   if (options.tls?.rejectUnauthorized !== undefined) wsOptions.rejectUnauthorized = options.tls.rejectUnauthorized
+  // The same listener, dialled again for a data channel (TCP only; the unix socket shares a ring instead).
+  let dial: ChannelDial | undefined
   if (endpoint.kind === 'tcp' && endpoint.tls) {
     // Our own TLS socket: a pinned fingerprint is checked, and an untrusted certificate is refused naming its fingerprint.
     const trust = {
@@ -39,13 +42,16 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
     }
     const { host, port } = endpoint
     wsOptions.createConnection = () => verifiedTlsSocket({ host, port }, trust, formatEndpoint(endpoint))
+    dial = { kind: 'tls', connect: () => verifiedTlsSocket({ host, port }, trust, formatEndpoint(endpoint)), hostHeader: new URL(formatEndpoint(endpoint)).host }
+  } else if (endpoint.kind === 'tcp') {
+    dial = { kind: 'tcp', host: endpoint.host, port: endpoint.port, hostHeader: new URL(formatEndpoint(endpoint)).host }
   }
   const ws = new WebSocket(endpoint.kind === 'unix' ? 'ws://localhost/' : formatEndpoint(endpoint), wsOptions)
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => { ws.removeAllListeners('error'); resolve() })
     ws.once('error', (err) => reject(connectError(err, endpoint)))
   })
-  const client = new ProtocolClient(ws, formatEndpoint(endpoint), options, endpoint.kind === 'unix' ? makeRing(options) : undefined)
+  const client = new ProtocolClient(ws, formatEndpoint(endpoint), options, endpoint.kind === 'unix' ? makeRing(options) : undefined, options.dataChannel === false ? undefined : dial)
   try {
     await client.handshake({ ...options, token: options.token ?? await localToken(endpoint, options) }, connectTimeoutMs)
   } catch (err) {

@@ -39,13 +39,13 @@ export type { ClientOptions, ProtocolClient } from './protocol-client.js'
 export { LocalTreeClient } from './local-client.js'
 export type { OpenOptions, TreeClient } from './tree-client.js'
 export { DEFAULT_MAX_LEAF_BYTES, callRpc, pieceData, readJson, readLeaf, readText, withLeaf, writeLine } from './leaf-io.js'
-export type { Entry, OpenResult, Stat, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './tree-client.js'
+export type { Entry, FileSpan, FileSpans, OpenResult, Stat, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './tree-client.js'
 export { defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, resolveToken } from './client-auth.js'
 export { defaultSocketPath, parseEndpoint, formatEndpoint, isLoopbackHost } from './listen-address.js'
 export type { Endpoint } from './listen-address.js'
 export { PROTOCOL_VERSION, OPS, CLOSE_CODES, formatVersion } from './messages.js'
 export type {
-  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProgressEvent, ProtocolErrorEvent, StaleEvent, ObjectEvent, TicketGrant, DownloadGrant, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
+  ChangeEvent, ClientIdentity, ClientMessage, DataRingAnswer, Op, ProgressEvent, ProtocolErrorEvent, StaleEvent, ObjectEvent, TicketGrant, DownloadGrant, ChannelGrant, ProtocolVersion, Reply, Request, RequestBodies, RequestOf,
   ResultBodies, ServerEvent, ServerHello, ServerMessage, WireError, WireGetResult, WireLimits, WireReadPiece, WireReadResult, WireWritePiece, WireWriteResult,
 } from './messages.js'
 export { encodeMessage, decodeMessage, fromWireError, toWireError } from './codec.js'

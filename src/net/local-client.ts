@@ -3,7 +3,7 @@
  * with its own owner id so its handles are counted and dropped like a
  * connection's.
  */
-import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat, Tree } from '../tree/index.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
 
@@ -21,6 +21,7 @@ export class LocalTreeClient implements TreeClient {
   open(path: string, options?: OpenOptions): Promise<OpenResult> { return this.tree.open(path, this.owner, options) }
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> { return this.tree.read(handle, pieces, this.owner) }
   readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> { return this.tree.readInto(handle, pieces, target, this.owner) }
+  fileSpans(handle: number, addr: bigint, length: number): Promise<FileSpans | undefined> { return this.tree.fileSpans(handle, addr, length, this.owner) }
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> { return this.tree.write(handle, pieces, this.owner) }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.tree.rpc(handle, request, this.owner) }
   close(handle: number): Promise<void> { return this.tree.close(handle, this.owner) }

@@ -16,6 +16,10 @@
  * big read pieces come back as `{ring, length}`: the bytes are in the file,
  * and the client reports with each read how far it has `consumed` them.
  *
+ * Over TCP (1.6), a client may open a data channel beside the WebSocket
+ * (data-channel.ts): reads that ask for it (`channel: true`) are answered
+ * there as raw bytes behind a small header.
+ *
  * A daemon can be a client of another daemon: `hello.client.chain` lists the
  * node ids a connection already went through, so loops are refused, and
  * handles are plain numbers a forwarding node maps to (peer, peer handle).
@@ -38,8 +42,10 @@ export interface ProtocolVersion {
  * `cancel` of a running request, `progress` events keyed by request id (an rpc that reports them,
  * such as a scan), and a pushed `stale` event for a handle whose object went away.
  * 1.5: the `get` op (whole small leaves by path, `*` for every name of a branch, in one request).
+ * 1.6: the TCP data channel (data-channel.ts): ServerHello.dataChannel, the `channel` op (a one-time
+ * ticket for a raw socket on the same listener), and read `channel: true` (the reply comes on it).
  */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 5 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 6 }
 
 export function formatVersion(version: ProtocolVersion): string {
   return `${version.major}.${version.minor}`
@@ -77,6 +83,8 @@ export interface ServerHello {
   readonly node: Readonly<Record<string, unknown>>
   /** The answer to a hello that offered a data ring (absent otherwise, and from 1.0 daemons). */
   readonly dataRing?: DataRingAnswer
+  /** 1.6: this TCP session may open a data channel (the `channel` op); absent on unix sockets, for browsers and from older daemons. */
+  readonly dataChannel?: boolean
 }
 
 /** Whether the daemon will write big read replies into the client's ring file, and why not. */
@@ -117,7 +125,7 @@ export interface RequestBodies {
   /** 1.3: `exclusive` refuses the open while another owner holds the leaf, and other opens while it is held. */
   open: { readonly path: string; readonly via?: readonly string[]; readonly exclusive?: boolean }
   /** `consumed`: with a data ring, the ring position up to which the client has copied its replies out. */
-  read: { readonly handle: number; readonly pieces: readonly WireReadPiece[]; readonly consumed?: number }
+  read: { readonly handle: number; readonly pieces: readonly WireReadPiece[]; readonly consumed?: number; readonly channel?: boolean }
   write: { readonly handle: number; readonly pieces: readonly WireWritePiece[] }
   rpc: { readonly handle: number; readonly request: unknown }
   close: { readonly handle: number }
@@ -139,6 +147,8 @@ export interface RequestBodies {
    * stands for every name of its branch. `maxBytes` bounds each leaf (1 MiB unless given).
    */
   get: { readonly paths: readonly string[]; readonly maxBytes?: number }
+  /** 1.6: a one-time ticket for this session's data channel (TCP only; see data-channel.ts). */
+  channel: Record<never, never>
 }
 
 /** Each op's result on success. */
@@ -158,6 +168,13 @@ export interface ResultBodies {
   cancel: null
   download: DownloadGrant
   get: WireGetResult[]
+  channel: ChannelGrant
+}
+
+/** 1.6: a ticket to open this session's data channel: sent once, in the upgrade's header, within `expiresInMs`. */
+export interface ChannelGrant {
+  readonly ticket: string
+  readonly expiresInMs: number
 }
 
 /**
@@ -180,7 +197,7 @@ export interface TicketGrant {
 
 export type Op = keyof RequestBodies
 
-export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download', 'get'] as const satisfies readonly Op[]
+export const OPS = ['hello', 'list', 'stat', 'open', 'read', 'write', 'rpc', 'close', 'watch', 'unwatch', 'ping', 'ticket', 'cancel', 'download', 'get', 'channel'] as const satisfies readonly Op[]
 
 export type RequestOf<K extends Op> = { readonly id: number; readonly op: K } & RequestBodies[K]
 export type Request = { [K in Op]: RequestOf<K> }[Op]

@@ -14,6 +14,9 @@ import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece,
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
 import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
+import { ClientDataChannel } from './client-data-channel.js'
+import type { ChannelDial, ChannelExpectation } from './client-data-channel.js'
+import { CHANNEL_MIN_READ_BYTES } from './data-channel.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
@@ -54,6 +57,11 @@ export interface ClientOptions {
    * socket when the daemon agrees (protocol 1.1); on by default there, false turns it off.
    */
   dataRing?: DataRingOptions | false
+  /**
+   * Over TCP, big reads come back on a data channel beside the WebSocket (protocol 1.6, data-channel.ts)
+   * when the daemon offers one; on by default, false keeps everything on the WebSocket.
+   */
+  dataChannel?: boolean
 }
 
 interface Pending {
@@ -66,6 +74,10 @@ interface Pending {
   timer: NodeJS.Timeout | undefined
   /** Set while waiting for an in-flight slot; cleared once sent. */
   start: (() => void) | undefined
+  /** A read sent to the data channel: each piece's requested length. */
+  readonly lengths: readonly number[] | undefined
+  /** Its reply is being written into `into` right now, from the data channel. */
+  receiving: boolean
 }
 
 /** Messages and bytes this client sent and received (peers show them in sys/peers). */
@@ -94,12 +106,17 @@ export class ProtocolClient implements TreeClient {
   readonly traffic: ClientTraffic = { messagesOut: 0, bytesOut: 0, messagesIn: 0, bytesIn: 0 }
   private readonly closeListeners = new Set<(reason: MemweaveError) => void>()
   private closeReason: MemweaveError | undefined
-  /** Timed-out requests whose late replies may still hold a handle or a watch to give back. */
-  private readonly abandoned = new Map<number, Op>()
+  /** Timed-out requests whose late replies may still hold a handle or a watch to give back (or channel bytes to skip). */
+  private readonly abandoned = new Map<number, Pending>()
   private readonly closedPromise: Promise<void>
+  private channel: ClientDataChannel | undefined
+  private channelOpening: Promise<boolean> | undefined
+  /** Why the connection ends when its data channel broke (the WebSocket's own close code says less). */
+  private channelLoss: MemweaveError | undefined
 
   /** @internal Made by connectClient (connect.ts); not part of the published types. */
-  constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing) {
+  constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing,
+    private readonly channelDial?: ChannelDial) {
     this.log = options.log ?? pino({ level: 'silent' })
     // Big read replies arrive as separate fragments; keeping them apart saves gluing (copying) them.
     ws.binaryType = 'fragments'
@@ -117,6 +134,65 @@ export class ProtocolClient implements TreeClient {
   /** Whether big reads come through the shared data ring (mapped: copied out of a mapping, not with preadv), and how much did. */
   get dataRing(): { readonly active: boolean; readonly mapped: boolean; readonly pieces: number; readonly bytes: number } {
     return { active: this.ring?.active === true, mapped: this.ring?.active === true && this.ring.mapped, pieces: this.ring?.stats.pieces ?? 0, bytes: this.ring?.stats.bytes ?? 0 }
+  }
+
+  /** Whether big reads come back on a TCP data channel, and how many frames and bytes did. */
+  get dataChannel(): { readonly active: boolean; readonly frames: number; readonly bytes: number; readonly reads: number } {
+    return { active: this.channel !== undefined && !this.closed, frames: this.channel?.stats.frames ?? 0, bytes: this.channel?.stats.bytes ?? 0, reads: this.channel?.stats.reads ?? 0 }
+  }
+
+  /**
+   * Opens the data channel now if the daemon offers one (otherwise the first big read starts it in the
+   * background); true once it is open, false when there is none (refused, not offered, turned off).
+   */
+  openDataChannel(): Promise<boolean> {
+    if (this.channelOpening !== undefined) return this.channelOpening
+    const dial = this.channelDial
+    if (dial === undefined || this.options.dataChannel === false || this.hello?.dataChannel !== true || this.closed) return Promise.resolve(false)
+    this.channelOpening = (async (): Promise<boolean> => {
+      try {
+        const grant = await this.call('channel', {})
+        const channel = await ClientDataChannel.open(dial, grant.ticket, {
+          expect: (id) => this.expectOnChannel(id),
+          deliver: (id, result, bytes) => {
+            this.traffic.messagesIn++
+            this.traffic.bytesIn += bytes
+            this.complete({ kind: 'result', id, result })
+          },
+        }, { maxDataBytes: this.limits.maxBatchBytes, timeoutMs: this.options.connectTimeoutMs ?? this.options.timeoutMs ?? 10_000, where: this.url, log: this.log })
+        if (this.closed) { channel.close(); return false }
+        channel.onLost((error) => {
+          // The daemon closing (or going away) ends both; only a channel lost under an open session is news.
+          if (this.ws.readyState !== WebSocket.OPEN) { this.log.debug({ err: error, url: this.url }, 'data channel closed with its session'); return }
+          this.log.warn({ err: error, url: this.url }, 'the data channel broke; closing the connection')
+          this.channelLoss = new MemweaveError('net', 'disconnected', `connection to ${this.url} lost its data channel: ${error.message}`, { cause: error })
+          this.ws.terminate()
+        })
+        this.channel = channel
+        return true
+      } catch (err) {
+        this.log.info({ err, url: this.url }, 'no data channel; big reads stay on the WebSocket')
+        return false
+      }
+    })()
+    return this.channelOpening
+  }
+
+  /** Whether a read of this many bytes goes to the data channel (the first one starts opening it). */
+  private onChannel(bytes: number): boolean {
+    if (bytes < CHANNEL_MIN_READ_BYTES) return false
+    if (this.channel !== undefined) return true
+    void this.openDataChannel()
+    return false
+  }
+
+  /** What the data channel's next frame (a reply to `id`) should fill. */
+  private expectOnChannel(id: number): ChannelExpectation | undefined {
+    const live = this.pending.get(id)
+    const pending = live ?? this.abandoned.get(id)
+    if (pending?.lengths === undefined) return undefined
+    if (live !== undefined) live.receiving = true
+    return { lengths: pending.lengths, into: live?.into, discard: live === undefined }
   }
 
   get closed(): boolean {
@@ -173,20 +249,22 @@ export class ProtocolClient implements TreeClient {
   async ticket(): Promise<TicketGrant> { return this.call('ticket', {}) }
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
-    const results = new Array<PieceResult>(pieces.length)
+    const results: (PieceResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
-      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })) })
+      const lengths = this.channelLengths(batch.pieces)
+      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })), ...(lengths === undefined ? {} : { channel: true }) },
+        this.options.timeoutMs, undefined, undefined, lengths)
       if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
       scatterResults(results, batch.indexes, wire.map(toPieceResult), 'net', 'read')
     }))
-    return results
+    return allResults(results)
   }
 
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
     checkTarget(pieces, target)
-    const results = new Array<ReadIntoResult>(pieces.length)
+    const results: (ReadIntoResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
@@ -194,15 +272,17 @@ export class ProtocolClient implements TreeClient {
         const p = batch.pieces[j]
         return p === undefined ? undefined : target.subarray(p.at, p.at + p.length)
       }
-      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })) }, this.options.timeoutMs, undefined, into)
+      const lengths = this.channelLengths(batch.pieces)
+      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })), ...(lengths === undefined ? {} : { channel: true }) },
+        this.options.timeoutMs, undefined, into, lengths)
       if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
       scatterResults(results, batch.indexes, wire.map((result, j) => placeResult(result, batch.pieces[j]!, target)), 'net', 'read')
     }))
-    return results
+    return allResults(results)
   }
 
   async write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> {
-    const results = new Array<WriteResult>(pieces.length)
+    const results: (WriteResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.data.length, this.limits, true)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
@@ -210,7 +290,7 @@ export class ProtocolClient implements TreeClient {
       if (wire.length !== batch.pieces.length) throw protocolError(`write of ${batch.pieces.length} pieces got ${wire.length} results`)
       scatterResults(results, batch.indexes, wire.map((result): WriteResult => ('error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true })), 'net', 'write')
     }))
-    return results
+    return allResults(results)
   }
 
   async watch(path: string, listener: ChangeListener, via?: readonly string[]): Promise<() => Promise<void>> {
@@ -232,17 +312,24 @@ export class ProtocolClient implements TreeClient {
     await this.closedPromise
   }
 
+  /** The piece lengths of a batch that goes to the data channel, or undefined when it stays on the WebSocket. */
+  private channelLengths(pieces: readonly ReadPiece[]): number[] | undefined {
+    let bytes = 0
+    for (const p of pieces) bytes += p.length
+    return this.onChannel(bytes) ? pieces.map((p) => p.length) : undefined
+  }
+
   private get limits(): WireLimits {
     return this.serverInfo.limits
   }
 
   private call<K extends Op>(op: K, body: RequestBodies[K], timeoutMs = this.options.timeoutMs, onResult?: (result: ResultBodies[K]) => void,
-    into?: (index: number) => Uint8Array | undefined): Promise<ResultBodies[K]> {
+    into?: (index: number) => Uint8Array | undefined, lengths?: readonly number[]): Promise<ResultBodies[K]> {
     if (this.closeReason !== undefined) return Promise.reject(this.closeReason)
     const parse = RESULT_PARSERS[op]
     return new Promise<ResultBodies[K]>((resolve, reject) => {
       const pending: Pending = {
-        op, reject, timer: undefined, start: undefined, into,
+        op, reject, timer: undefined, start: undefined, into, lengths, receiving: false,
         resolve: (value) => resolve(parse(value)),
         onResult: onResult === undefined ? undefined : (value) => onResult(parse(value)),
       }
@@ -295,13 +382,22 @@ export class ProtocolClient implements TreeClient {
 
   private timeOut(pending: Pending, timeoutMs: number): void {
     const error = new MemweaveError('net', 'timeout', `${pending.op} on ${this.url} timed out after ${timeoutMs} ms`)
+    if (pending.receiving) {
+      // Its bytes are being written into the caller's memory, and every later reply waits behind it: the channel is
+      // stuck. Cutting the connection stops the writes at once (the socket is closed now), then the request fails.
+      this.channelLoss = new MemweaveError('net', 'timeout', `the data channel to ${this.url} stalled in the middle of a reply (${pending.op} timed out after ${timeoutMs} ms)`)
+      this.log.warn({ url: this.url, timeoutMs }, 'the data channel stalled mid-reply; closing the connection')
+      this.channel?.close()
+      this.ws.terminate()
+      return
+    }
     if (pending.start !== undefined) {
       pending.start = undefined // still queued: it will be skipped
     } else {
       for (const [id, p] of this.pending) {
         if (p !== pending) continue
         this.pending.delete(id)
-        this.abandoned.set(id, p.op)
+        this.abandoned.set(id, p)
         if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.keys().next().value ?? id)
       }
     }
@@ -333,7 +429,7 @@ export class ProtocolClient implements TreeClient {
       return
     }
     const pending = this.pending.get(message.id)
-    if (message.kind === 'result' && this.ring !== undefined && (pending?.op ?? this.abandoned.get(message.id)) === 'read') {
+    if (message.kind === 'result' && this.ring !== undefined && (pending ?? this.abandoned.get(message.id))?.op === 'read') {
       try {
         message = { ...message, result: this.ring.take(message.result, pending !== undefined, pending?.into) }
       } catch (err) {
@@ -343,6 +439,12 @@ export class ProtocolClient implements TreeClient {
         return
       }
     }
+    this.complete(message)
+  }
+
+  /** A reply, from the WebSocket or the data channel, settles its request. */
+  private complete(message: Exclude<ParsedServerMessage, { kind: 'event' }>): void {
+    const pending = this.pending.get(message.id)
     if (pending === undefined) { this.lateReply(message.id, message.kind === 'result' ? message.result : undefined); return }
     this.pending.delete(message.id)
     this.inFlight--
@@ -361,7 +463,7 @@ export class ProtocolClient implements TreeClient {
 
   /** A reply to a request that timed out: give back what it took (a handle reference, a watch). */
   private lateReply(id: number, result: unknown): void {
-    const op = this.abandoned.get(id)
+    const op = this.abandoned.get(id)?.op
     if (op === undefined) { this.log.debug({ id }, 'reply to an unknown request'); return }
     this.abandoned.delete(id)
     this.inFlight--
@@ -373,15 +475,16 @@ export class ProtocolClient implements TreeClient {
   }
 
   private onClosed(code: number, reason: string): void {
-    const error = new MemweaveError('net', 'disconnected', `connection to ${this.url} closed (${code}${reason === '' ? '' : `: ${reason}`})`)
+    const error = this.channelLoss ?? new MemweaveError('net', 'disconnected', `connection to ${this.url} closed (${code}${reason === '' ? '' : `: ${reason}`})`)
     this.closeReason = error
     this.ring?.close()
+    this.channel?.close()
     for (const pending of [...this.pending.values(), ...this.queue]) this.settle(pending, () => pending.reject(error))
     this.pending.clear()
     this.queue.length = 0
     this.abandoned.clear()
     this.watchers.clear()
-    for (const listener of [...this.closeListeners]) {
+    for (const listener of this.closeListeners) {
       try {
         listener(error)
       } catch (err) {
@@ -390,6 +493,11 @@ export class ProtocolClient implements TreeClient {
     }
     this.closeListeners.clear()
   }
+}
+
+/** Every piece's result once all its batches are in (a gap would be a bug in the split, reported as that piece's error). */
+function allResults<R>(results: readonly (R | { ok: false; error: MemweaveError } | undefined)[]): (R | { ok: false; error: MemweaveError })[] {
+  return results.map((r, i) => r ?? { ok: false, error: new MemweaveError('net', 'internal', `no result for piece ${i} of the batch`) })
 }
 
 function viaField(via: readonly string[] | undefined): { via?: readonly string[] } {

@@ -174,6 +174,7 @@ function parseHello(value: unknown): ServerHello {
     limits: parseLimits(field(hello, 'limits')),
     node: fieldsOf(field(hello, 'node'), 'hello.node'),
     ...(dataRing === undefined || dataRing === null ? {} : { dataRing: parseDataRingAnswer(dataRing) }),
+    ...(field(hello, 'dataChannel') === true ? { dataChannel: true } : {}),
   }
 }
 
@@ -208,6 +209,10 @@ export const RESULT_PARSERS: { readonly [K in Op]: (value: unknown) => ResultBod
     return { ticket: stringField(grant, 'ticket', 'ticket result', 256), expiresInMs: uintField(grant, 'expiresInMs', 'ticket result'), pages }
   },
   cancel: nullResult,
+  channel: (value) => {
+    const grant = fieldsOf(value, 'channel result')
+    return { ticket: stringField(grant, 'ticket', 'channel result', 256), expiresInMs: uintField(grant, 'expiresInMs', 'channel result') }
+  },
   download: (value) => {
     const grant = fieldsOf(value, 'download result')
     const size = optionalSize(grant, 'sizeBytes', 'download result')

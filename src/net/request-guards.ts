@@ -64,13 +64,15 @@ function parseBody(id: number, fields: Fields, maxPieces: number): Request {
     }
     case 'read': {
       const consumed = field(fields, 'consumed') === undefined ? {} : { consumed: uintField(fields, 'consumed', where, MAX_RING_POSITION) }
-      return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces), ...consumed }
+      // 1.6; older clients never send it.
+      const channel = field(fields, 'channel') === undefined || field(fields, 'channel') === null ? {} : { channel: booleanField(fields, 'channel', where) }
+      return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: readPieces(fields, maxPieces), ...consumed, ...channel }
     }
     case 'write': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), pieces: writePieces(fields, maxPieces) }
     case 'rpc': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE), request: field(fields, 'request') }
     case 'close': return { id, op, handle: uintField(fields, 'handle', where, MAX_HANDLE) }
     case 'unwatch': return { id, op, watchId: uintField(fields, 'watchId', where, MAX_HANDLE) }
-    case 'ping': case 'ticket': return { id, op }
+    case 'ping': case 'ticket': case 'channel': return { id, op }
     case 'cancel': return { id, op, target: uintField(fields, 'target', where, MAX_ID) }
     case 'download': {
       const offset = field(fields, 'offset') === undefined || field(fields, 'offset') === null ? {} : { offset: bigintValue(field(fields, 'offset'), `${where}.offset`) }

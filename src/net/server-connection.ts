@@ -6,6 +6,8 @@
  * drains; a client that vanishes loses its handles and its pending replies.
  * A unix-socket client may offer a data ring at hello (server-data-ring.ts):
  * big read replies are then written there and carry ring positions.
+ * A TCP client may join a data channel to its session (server-data-channel.ts):
+ * reads that ask for it are answered there, and each ends with the other.
  */
 import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
@@ -19,6 +21,7 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import type { ChannelTickets, ServerDataChannel } from './server-data-channel.js'
 import { AccessGuard } from './auth/access-guard.js'
 import type { AuditLog } from './auth/audit.js'
 import { identityRights } from './auth/credentials.js'
@@ -55,6 +58,8 @@ export interface ConnectionContext {
   pages(): string[]
   /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
   readonly dataRing: DataRingPolicy | undefined
+  /** Tickets for TCP data channels (1.6); unset: none are offered. */
+  readonly channels?: ChannelTickets
   hello(owner: string): ServerHello
 }
 
@@ -87,6 +92,8 @@ export class ServerConnection {
   private onIdle: (() => void) | undefined
   /** The client's shared data ring, when it offered one we accepted. */
   private ring: ServerDataRing | undefined
+  /** The client's TCP data channel, once it opened one. */
+  private channel: ServerDataChannel | undefined
   /** Who the client proved to be at hello, and what that lets it do. */
   private identity: Identity | undefined
   private guard: AccessGuard | undefined
@@ -238,7 +245,11 @@ export class ServerConnection {
           return
         }
         // The reply takes over what this read was charged in the budget (the same buffers).
-        case 'read': await serveRead({ tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces, ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts, charge) }); return
+        case 'read': await serveRead({
+          tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces,
+          ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts, charge),
+          ...(request.channel === true ? { channel: () => (this.channel?.open === true ? this.channel : undefined), sendOnChannel: (parts, channel, done) => this.send(parts, charge, { channel, done }) } : {}),
+        }); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
           this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
@@ -252,6 +263,7 @@ export class ServerConnection {
         case 'ticket': this.ticket(request.id); return
         case 'cancel': this.running.get(request.target)?.abort(); this.reply(request.id, null); return
         case 'download': this.reply(request.id, await this.ctx.downloads.issue(guard.identity, request, (path) => tree.stat(path))); return
+        case 'channel': this.reply(request.id, this.channelTicket()); return
         case 'get': this.reply(request.id, await this.cancellable(request.id, (signal) => serveGet({ tree, owner: this.owner, guard, paths: request.paths, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }), signal }))); return
         case 'hello': return // handled before admission
       }
@@ -294,7 +306,7 @@ export class ServerConnection {
     this.ctx.audit.accepted({ transport, address: this.peer }, checked.identity, this.owner)
     let hello: ServerHello
     try {
-      hello = this.ctx.hello(this.owner)
+      hello = { ...this.ctx.hello(this.owner), ...(this.channelsOffered() ? { dataChannel: true } : {}) }
     } catch (err) {
       this.refuse(request.id, toMemweaveError(err, 'net', 'cannot describe this node'), CLOSE_CODES.internalError)
       return
@@ -374,6 +386,32 @@ export class ServerConnection {
     this.reply(id, { ...this.ctx.tickets.issue(identityRights(this.identity)), pages: this.ctx.pages() })
   }
 
+  private channelsOffered(): boolean {
+    return this.ctx.channels !== undefined && !this.local && !this.browser
+  }
+
+  /** A one-time ticket for this session's data channel (TCP clients other than browsers). */
+  private channelTicket(): { ticket: string; expiresInMs: number } {
+    const tickets = this.ctx.channels
+    if (tickets === undefined || !this.channelsOffered()) throw new MemweaveError('net', 'unsupported', 'data channels are for TCP clients of a daemon that offers them; a unix-socket client shares a data ring instead')
+    if (this.channel !== undefined) throw new MemweaveError('net', 'invalid_argument', 'this session already has a data channel')
+    return tickets.issue(this.owner, this.ctx.port)
+  }
+
+  /** Joins a data channel to this open session (its ticket was checked); the two end together. */
+  attachChannel(open: () => ServerDataChannel): string | undefined {
+    if (this.state !== 'open') return 'the session is not open'
+    if (this.channel !== undefined) return 'this session already has a data channel'
+    const channel = open()
+    this.channel = channel
+    channel.onClose((reason) => {
+      if (this.channel === channel) this.channel = undefined
+      // Replies on their way through it are lost: the session cannot go on without them.
+      this.hangUp(CLOSE_CODES.protocolError, `data channel closed: ${reason}`)
+    })
+    return undefined
+  }
+
   // No await between subscribing and replying: no event can overtake the reply that names the watch.
   private watch(request: RequestOf<'watch'>): void {
     this.reply(request.id, { watchId: this.watches.add(request.path, request.objects === true) })
@@ -404,9 +442,12 @@ export class ServerConnection {
     this.send([encoded])
   }
 
-  /** Sends one message made of parts (WebSocket fragments), counting bytes until the socket has taken them. */
-  private send(parts: readonly Buffer[], charge?: { bytes: number }): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return // the client is gone: its replies are dropped
+  /**
+   * Sends one message made of parts (WebSocket fragments, or one frame on the data channel), counting bytes
+   * until the socket has taken them; `onChannel.done` runs once either way.
+   */
+  private send(parts: readonly Buffer[], charge?: { bytes: number }, onChannel?: { channel: ServerDataChannel; done: () => void }): void {
+    if (this.ws.readyState !== WebSocket.OPEN) { onChannel?.done(); return } // the client is gone: its replies are dropped
     const bytes = parts.reduce((sum, p) => sum + p.length, 0)
     this.unflushedBytes += bytes
     // A read reply takes over what its request was charged (the same buffers); only the rest is added.
@@ -419,10 +460,12 @@ export class ServerConnection {
       this.lastFlushAt = Date.now()
       this.ctx.budget.release(this.owner, bytes)
       if (err !== undefined) this.log.debug({ err }, 'reply not delivered')
+      onChannel?.done()
       this.maybeResume()
     }
     const last = parts.length - 1
-    parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === last }, i === last ? flushed : undefined))
+    if (onChannel !== undefined) onChannel.channel.write(parts, flushed)
+    else parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === last }, i === last ? flushed : undefined))
     if (!this.paused && this.unflushedBytes > this.ctx.limits.maxBufferedBytes) this.pause('client is not reading; pausing its requests')
   }
 
@@ -511,6 +554,7 @@ export class ServerConnection {
     clearTimeout(this.helloTimer)
     clearInterval(this.heartbeat)
     this.ring?.close()
+    this.channel?.close()
     for (const controller of this.running.values()) controller.abort()
     for (const stop of this.staleWatches.values()) stop()
     this.staleWatches.clear()

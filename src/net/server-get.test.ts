@@ -107,6 +107,15 @@ describe('get: whole leaves by path in one request', () => {
     assert.ok(results[1] !== undefined && 'error' in results[1] && /no such path/.test(results[1].error.message))
   })
 
+  test('an oversized get fails as a whole; a malformed one is a protocol error', async () => {
+    const client = await connect(ADMIN)
+    const many = Array.from({ length: 70_000 }, () => 'os/g/processes/by-pid/1/info')
+    await assert.rejects(client.get(many), /exceeds the limit/)
+    await assert.rejects(client.get([42 as unknown as string]), /paths\[0\] must be a path string/)
+    // The connection is still usable.
+    assert.equal((await client.get(['os/g/processes/by-pid/2/info'])).length, 1)
+  })
+
   test('a read token reads info leaves but no control leaf', async () => {
     const client = await connect(READER)
     const [info, ctl] = await client.get(['os/g/processes/by-pid/1/info', 'ctl'])

@@ -11,11 +11,18 @@
  *
  * Placing in the ring and sending happen in one synchronous step (`send`),
  * so replies reach the client in the order their ring regions were taken.
+ *
+ * A TCP client's read that asks for its data channel (data-channel.ts) is
+ * read into pooled scratch too, and the scratch goes to the socket as it
+ * is, behind a small header; it returns to the pool once the socket has
+ * taken it.
  */
 import { layOut } from '../mem/index.js'
 import type { PieceResult, ReadIntoResult, ReadPiece } from '../mem/index.js'
 import type { Tree } from '../tree/index.js'
 import { encodeReadReply, ZERO_COPY_MIN_BYTES } from './codec.js'
+import { encodeChannelHead } from './data-channel.js'
+import type { ServerDataChannel } from './server-data-channel.js'
 import { READ_SCRATCH } from './scratch-pool.js'
 import type { RingLease, ServerDataRing } from './server-data-ring.js'
 
@@ -29,10 +36,15 @@ export interface ReadJob {
   readonly ring: () => ServerDataRing | undefined
   /** Sends the reply's parts (called at most once, synchronously after placing). */
   readonly send: (parts: Buffer[]) => void
+  /** The data channel the client asked this reply to come on, while it is open. */
+  readonly channel?: () => ServerDataChannel | undefined
+  /** Sends a frame on that channel; `done` runs exactly once, when the socket has taken it or it was dropped. */
+  readonly sendOnChannel?: (parts: Buffer[], channel: ServerDataChannel, done: () => void) => void
 }
 
 export async function serveRead(job: ReadJob): Promise<void> {
   const { tree, owner, id, handle, pieces } = job
+  if (job.channel?.() !== undefined) { await serveOnChannel(job); return }
   if (job.ring()?.wants(pieces) !== true) {
     const results = await tree.read(handle, pieces, owner)
     job.send(encodeReadReply(id, results, job.ring()?.place(results)))
@@ -75,4 +87,33 @@ async function serveIntoRing(job: ReadJob, lease: RingLease): Promise<void> {
     return { ok: true, data: positions?.[i] === undefined && r.length > 0 ? Buffer.from(data) : data }
   })
   job.send(encodeReadReply(job.id, results, positions))
+}
+
+/** Reads into scratch and sends it on the data channel; if the channel went meanwhile, the reply goes on the WebSocket. */
+async function serveOnChannel(job: ReadJob): Promise<void> {
+  const { pieces: placed, bytes } = layOut(job.pieces)
+  const scratch = READ_SCRATCH.take(bytes)
+  let handedOver = false
+  try {
+    const outcomes = await job.tree.readInto(job.handle, placed, scratch, job.owner)
+    const channel = job.channel?.()
+    if (channel === undefined || job.sendOnChannel === undefined) {
+      job.send(encodeReadReply(job.id, outcomes.map((r, i): PieceResult => (r.ok ? { ok: true, data: Buffer.from(scratch.subarray(placed[i]!.at, placed[i]!.at + r.length)) } : r))))
+      return
+    }
+    const { head } = encodeChannelHead(job.id, outcomes)
+    const parts = [head]
+    outcomes.forEach((r, i) => {
+      if (!r.ok || r.length === 0) return
+      const at = placed[i]!.at
+      const last = parts[parts.length - 1]!
+      // Pieces that lie back to back in the scratch go as one part.
+      if (parts.length > 1 && last.buffer === scratch.buffer && last.byteOffset + last.length === scratch.byteOffset + at) parts[parts.length - 1] = Buffer.from(scratch.buffer, last.byteOffset, last.length + r.length)
+      else parts.push(Buffer.from(scratch.buffer, scratch.byteOffset + at, r.length))
+    })
+    handedOver = true
+    job.sendOnChannel(parts, channel, () => READ_SCRATCH.give(scratch))
+  } finally {
+    if (!handedOver) READ_SCRATCH.give(scratch)
+  }
 }

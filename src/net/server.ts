@@ -37,6 +37,7 @@ import type { ServerHello } from './messages.js'
 import { ServerConnection } from './server-connection.js'
 import type { ConnectionContext } from './server-connection.js'
 import { resolveDataRingPolicy } from './server-data-ring.js'
+import { ChannelTickets, isChannelUpgrade } from './server-data-channel.js'
 import type { DataRingPolicy } from './server-data-ring.js'
 import { DaemonBudget } from './server-budget.js'
 import { DOWNLOAD_ACTION, Downloads } from './downloads.js'
@@ -75,6 +76,8 @@ export interface ServerOptions {
   pages?: PageServer
   /** Origins besides each listener's own that browsers may connect from. */
   allowedOrigins?: readonly string[]
+  /** TCP data channels (protocol 1.6, data-channel.ts) for clients that ask; false offers none, as a 1.5 daemon. On by default. */
+  dataChannels?: boolean
 }
 
 /** Serves the web page's files; called only for requests whose Host names the listener. */
@@ -134,6 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const context: ConnectionContext = {
     tree: options.tree, log, limits, auth, audit, nodeId, budget, tickets: new BrowserTickets(), pages: pageUrls, downloads,
     dataRing: options.dataRing === false ? undefined : resolveDataRingPolicy(options.dataRing ?? {}),
+    ...(options.dataChannels === false ? {} : { channels: new ChannelTickets() }),
     hello: (owner): ServerHello => ({
       version: PROTOCOL_VERSION, nodeId, connection: owner, node: nodeInfo(),
       limits: { maxMessageBytes: limits.maxMessageBytes, maxPieces: options.tree.maxPieces, maxBatchBytes: options.tree.maxBatchBytes, maxInFlight: limits.maxInFlight },
@@ -151,6 +155,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (refusal !== undefined) {
       audit.refused({ transport: 'tcp', address: peer }, refusal.reason)
       socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${refusal.reason}\n`)
+      return
+    }
+    // A data channel joins a session that is already in (and counted); it is refused only while closing.
+    const channels = context.channels
+    if (isChannelUpgrade(request) && channels !== undefined && !closing) {
+      channels.accept({ request, socket, head, site, peer, audit, log, find: (owner) => [...connections].find((c) => c.owner === owner) })
       return
     }
     if (closing || connections.size >= limits.maxConnections) {

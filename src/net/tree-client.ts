@@ -3,7 +3,7 @@
  * socket (ProtocolClient) or in this process (LocalTreeClient, for
  * --embedded and tests). Frontends depend on this, never on the tree itself.
  */
-import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 
 export interface TreeClient {
@@ -14,6 +14,8 @@ export interface TreeClient {
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
   /** Reads each piece into target[at, at+length) (memory the caller owns and may reuse); one result per piece. */
   readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
+  /** In-process clients only: the range as spans of plain files (an image file), or undefined (then read). See MemoryView.fileSpans. */
+  fileSpans?(handle: number, addr: bigint, length: number): Promise<FileSpans | undefined>
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc(handle: number, request: unknown): Promise<unknown>
   close(handle: number): Promise<void>
@@ -27,4 +29,4 @@ export interface OpenOptions {
 }
 
 export type { Entry, OpenResult, Stat } from '../tree/index.js'
-export type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+export type { FileSpan, FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'

@@ -180,8 +180,8 @@ export class ObjectStore {
 
   async closeAll(): Promise<void> {
     const failed = (what: string) => (err: unknown): void => { this.options.log.warn({ err }, `closing ${what} failed`) }
-    for (const name of [...this.oses.keys()]) await this.removeOs(name, true).catch(failed(`os '${name}'`))
-    for (const name of [...this.connectors.keys()]) await this.removeConnector(name, true).catch(failed(`connector '${name}'`))
+    for (const name of this.oses.keys()) await this.removeOs(name, true).catch(failed(`os '${name}'`))
+    for (const name of this.connectors.keys()) await this.removeConnector(name, true).catch(failed(`connector '${name}'`))
   }
 
   /** Counts an object against the client whose request creates it (none for startup objects and peers). */

@@ -81,8 +81,8 @@ export class ProcessEvents {
   }
 
   private async poll(): Promise<void> {
-    for (const name of [...this.known.keys()]) if (!this.store.oses.has(name)) this.known.delete(name)
-    for (const record of [...this.store.oses.values()]) {
+    for (const name of this.known.keys()) if (!this.store.oses.has(name)) this.known.delete(name)
+    for (const record of this.store.oses.values()) {
       const path = `os/${record.name}/processes`
       if (!this.live(record) || !this.bus.wantsPolled(path)) { this.known.delete(record.name); continue }
       let refs: ProcessRef[]

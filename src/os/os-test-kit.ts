@@ -103,8 +103,11 @@ export class TestOs implements OsInstance {
   readonly lifetime = new Lifetime("os 'test'")
   readonly kernelAddressSpaceBytes = 1n << 48n
   readonly procs = new Map<number, TestProcess>()
+  readonly kernelMemory: VirtualMemory | undefined
 
-  constructor(readonly kernelMemory: VirtualMemory | undefined = undefined, private readonly modules: ModuleInfo[] = []) {}
+  constructor(kernelMemory?: VirtualMemory, private readonly modules: ModuleInfo[] = []) {
+    this.kernelMemory = kernelMemory
+  }
 
   add(options: Omit<TestProcessOptions, 'parent'>): TestProcess {
     const proc = new TestProcess({ ...options, parent: this.lifetime })

@@ -12,7 +12,7 @@ export class WindowMemory implements MemoryView {
   constructor(readonly inner: VirtualMemory, readonly base: VirtAddr, readonly sizeBytes: bigint) {}
 
   async read(pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
-    const results: (PieceResult | undefined)[] = new Array(pieces.length)
+    const results = pieces.map((): PieceResult | undefined => undefined)
     const forwarded: ReadPiece<VirtAddr>[] = []
     const owners: number[] = []
     pieces.forEach((piece, index) => {
@@ -28,7 +28,7 @@ export class WindowMemory implements MemoryView {
   }
 
   async readInto(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
-    const results: (ReadIntoResult | undefined)[] = new Array(pieces.length)
+    const results = pieces.map((): ReadIntoResult | undefined => undefined)
     const forwarded: ReadIntoPiece<VirtAddr>[] = []
     const owners: number[] = []
     pieces.forEach((piece, index) => {
@@ -44,7 +44,7 @@ export class WindowMemory implements MemoryView {
   }
 
   async write(pieces: readonly WritePiece[]): Promise<WriteResult[]> {
-    const results: (WriteResult | undefined)[] = new Array(pieces.length)
+    const results = pieces.map((): WriteResult | undefined => undefined)
     const forwarded: WritePiece<VirtAddr>[] = []
     const owners: number[] = []
     pieces.forEach((piece, index) => {

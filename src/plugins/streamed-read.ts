@@ -33,17 +33,10 @@ export class StreamedReader {
   /** Serves pieces in address order (one pass over the stream), answering in request order. */
   read(pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
     const run = async (): Promise<PieceResult[]> => {
-      const order = pieces.map((p, i) => i).sort((a, b) => {
-        const pa = pieces[a]?.addr ?? 0n
-        const pb = pieces[b]?.addr ?? 0n
-        return pa < pb ? -1 : pa > pb ? 1 : 0
-      })
-      const results: PieceResult[] = new Array(pieces.length)
-      for (const index of order) {
-        const piece = pieces[index]
-        if (piece !== undefined) results[index] = await this.readOne(piece.addr, piece.length)
-      }
-      return results
+      const byAddress = [...pieces.entries()].sort(([, a], [, b]) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0))
+      const answered: [number, PieceResult][] = []
+      for (const [index, piece] of byAddress) answered.push([index, await this.readOne(piece.addr, piece.length)])
+      return answered.sort(([a], [b]) => a - b).map(([, result]) => result)
     }
     const next = this.queue.then(run, run)
     this.queue = next.catch(() => undefined)

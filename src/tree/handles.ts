@@ -136,7 +136,7 @@ export class HandleTable {
   /** Drops every reference an owner holds (its connection closed). */
   async dropOwner(owner: string): Promise<number> {
     let dropped = 0
-    for (const entry of [...this.byHandle.values()]) {
+    for (const entry of this.byHandle.values()) {
       const count = entry.refs.get(owner)
       if (count === undefined || !entry.refs.delete(owner)) continue
       this.disown(owner)

@@ -39,6 +39,7 @@ export function memLeaf(options: MemLeafOptions): Leaf {
       sizeBytes: sizeBytes(),
       read: (pieces) => options.mem.read(pieces),
       readInto: (pieces, target) => readInto(options.mem, pieces, target),
+      ...(options.mem.fileSpans === undefined ? {} : { fileSpans: (addr: bigint, length: number) => options.mem.fileSpans?.(addr, length) }),
       write: (pieces) => options.mem.write(pieces),
     }),
   }
@@ -86,7 +87,7 @@ export function generatedLeaf(options: GeneratedLeafOptions): Leaf {
   }
 }
 
-export function jsonLeaf(identity: string, lifetime: Lifetime, value: () => Promise<unknown> | unknown): Leaf {
+export function jsonLeaf(identity: string, lifetime: Lifetime, value: () => unknown): Leaf {
   return generatedLeaf({
     identity,
     lifetime,

@@ -24,7 +24,9 @@ export class Lifetime {
   end(reason: string): void {
     if (this.endedReason !== undefined) return
     this.endedReason = reason
-    for (const listener of [...this.listeners]) listener(reason)
+    // onEnd() from a listener runs at once (endedReason is set), so nothing is added while this
+    // loop runs; a listener that an earlier one removed is not called (Set iteration skips it).
+    for (const listener of this.listeners) listener(reason)
     this.listeners.clear()
   }
 

@@ -3,7 +3,7 @@
  * metadata and `open`, which yields an opened leaf with optional read, write
  * and rpc. A missing operation is a clear 'unsupported' error at the caller.
  */
-import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
 
 export type LeafContent = 'mem' | 'text' | 'binary' | 'control' | 'rpc'
@@ -33,6 +33,8 @@ export interface OpenedLeaf {
   read?(pieces: readonly ReadPiece[]): Promise<PieceResult[]>
   /** Optional bulk path into the caller's memory; without it the tree reads and copies. */
   readInto?(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
+  /** Optional: the range as spans of plain files (MemoryView.fileSpans); undefined when it cannot be. */
+  fileSpans?(addr: bigint, length: number): FileSpans | undefined
   write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc?(request: unknown, context?: RpcContext): Promise<unknown>
   close?(): Promise<void>

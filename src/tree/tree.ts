@@ -5,7 +5,7 @@
  */
 import { MemweaveError, quote, quoteHex, toMemweaveError } from '../errors/index.js'
 import { checkTarget, readIntoByCopy } from '../mem/index.js'
-import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import { ChangeBus } from './change-bus.js'
 import { HandleTable } from './handles.js'
 import type { HandleEntry } from './handles.js'
@@ -125,6 +125,13 @@ export class Tree {
     if (opened.read === undefined) throw new MemweaveError('tree', 'unsupported', `'${entry.path}' cannot be read`)
     const read = opened.read.bind(opened)
     return guardResults(entry, await readIntoByCopy({ read: async (p) => guardResults(entry, await read(p), p.length) }, pieces, target), pieces.length)
+  }
+
+  /** A range of a leaf as spans of plain files, when its source is one (an image file); undefined otherwise (then read). */
+  async fileSpans(handle: number, addr: bigint, length: number, owner: string): Promise<FileSpans | undefined> {
+    this.checkRead([{ addr, length }])
+    const entry = await this.handles.get(handle, owner)
+    return entry.opened.fileSpans?.(addr, length)
   }
 
   async write(handle: number, pieces: readonly WritePiece[], owner: string): Promise<WriteResult[]> {

@@ -4,7 +4,13 @@
 export const plugin = {
   name: 'hostile-alloc', version: '1.0.0', attachesTo: 'process', filter: { name: 'sleep' },
   leaves: {
-    heap: { read: () => { const hoard = []; for (;;) hoard.push(new Array(1e5).fill(Math.random())) } },
+    heap: {
+      read: () => {
+        const hoard = []
+        // oxlint-disable-next-line unicorn/no-new-array -- growing the heap as fast as possible is the point (Array.from is ~20x slower)
+        for (;;) hoard.push(new Array(1e5).fill(Math.random()))
+      },
+    },
     buffers: {
       read: async () => {
         const hoard = []

@@ -17,7 +17,7 @@ import type { PreadGuard } from '../pread/index.js'
 import { FileWatch, fstatFd, identityOf } from './file-watch.js'
 import type { ImageLayout } from './image-layout.js'
 import { fdSource } from './image-source.js'
-import { openCheckedFile } from './checked-open.js'
+import { openCheckedFile } from '../../host/index.js'
 import { closeFd, parseFormat, parseImage } from './open-image.js'
 
 export const FILE_USAGE = 'file:PATH[,format=auto|raw|elf|lime|windows-dump][,strict=true][,volatile=true][,writable=true]'
@@ -42,7 +42,7 @@ async function createFileConnector(args: KindArgs, context: ConnectorContext): P
   const path = resolve(reader.target)
   // Writes need the daemon's --allow-write, this connector's writable=true, and a file whose mode lets its owner write.
   const wantWrite = context.allowWrite && reader.bool('writable', false) && !reader.bool('readonly', false)
-  const { fd, writable } = await openCheckedFile(path, { roots: context.fileRoots, write: wantWrite, what: 'file:', rootHint: 'serve --file-root DIR (or file_roots in the config)' })
+  const { fd, writable } = await openCheckedFile(path, { origin: 'connector', roots: context.fileRoots, write: wantWrite, what: 'file:', rootHint: 'serve --file-root DIR (or file_roots in the config)' })
   if (wantWrite && !writable) context.log.info({ path }, 'image mode does not let its owner write; opened read-only')
   try {
     const stats = await fstatFd(fd)
@@ -93,7 +93,7 @@ class FileConnector implements Connector {
     }
     this.mem = new PreadMemory({
       name: setup.path, fd: setup.fd, writable: !setup.readonly, map: this.map, strict: setup.strict, volatile: setup.volatile, guard,
-      holes: false, words: { address: 'address', gap: 'not in the image' },
+      holes: false, words: { address: 'address', gap: 'not in the image' }, plainFile: true,
     })
     const notes = setup.layout.notes
     const vmcoreinfo = vmcoreinfoText(notes)

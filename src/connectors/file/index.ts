@@ -8,8 +8,6 @@
  *   FileWatch (stat ≤100 ms old + fs.watch) ─▶ Lifetime ends when the file is replaced
  */
 export { fileConnectorKind, FILE_USAGE, MAX_LISTED_RANGES } from './file-connector.js'
-export { openCheckedFile, readCheckedFile } from './checked-open.js'
-export type { CheckedFile, CheckedOpenOptions } from './checked-open.js'
 export { parseElfCore } from './elf-core.js'
 export { parseLime } from './lime.js'
 export { parseWindowsDump } from './windows-dump/windows-dump.js'

@@ -1,6 +1,6 @@
 /**
  * Opening an image: format detection by magic and parsing into a layout
- * (the descriptor itself comes from checked-open.ts).
+ * (the descriptor itself comes from host/checked-open.ts).
  */
 import { close } from 'node:fs'
 import { MemweaveError } from '../../errors/index.js'

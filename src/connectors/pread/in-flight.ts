@@ -17,6 +17,18 @@ export class InFlight {
     }
   }
 
+  /** Counts as in flight until the returned function is called (once; later calls do nothing). */
+  hold(): () => void {
+    this.count++
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      this.count--
+      if (this.count === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    }
+  }
+
   /** Resolves once nothing is in flight. */
   idle(): Promise<void> {
     if (this.count === 0) return Promise.resolve()

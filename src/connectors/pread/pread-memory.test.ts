@@ -26,11 +26,30 @@ describe('PreadMemory', () => {
   let path: string
   let content: Buffer
   const fds: number[] = []
-  const memory = (ranges: MappedRange[], options: { strict?: boolean; writable?: boolean; guard?: PreadGuard } = {}): PreadMemory => {
+  const memory = (ranges: MappedRange[], options: { strict?: boolean; writable?: boolean; guard?: PreadGuard; plainFile?: boolean } = {}): PreadMemory => {
     const fd = openSync(path, options.writable === true ? 'r+' : 'r')
     fds.push(fd)
-    return new PreadMemory({ name: 'test file', fd, writable: options.writable ?? false, map: new RangeMap(ranges), strict: options.strict ?? false, volatile: true, guard: options.guard ?? OPEN })
+    return new PreadMemory({ name: 'test file', fd, writable: options.writable ?? false, map: new RangeMap(ranges), strict: options.strict ?? false, volatile: true, guard: options.guard ?? OPEN,
+      ...(options.plainFile === undefined ? {} : { plainFile: options.plainFile }) })
   }
+
+  it('hands out file spans of a plain file (gaps as zero runs) and keeps the fd in use until they are released', async () => {
+    const ranges = [{ start: 0x1000n, length: 0x4000n, backing: 0x8000n }, { start: 0x10000n, length: 0x1000n, backing: 0x100n }]
+    assert.equal(memory(ranges).fileSpans(physAddr(0x1000n), 16), undefined, 'only for a plain file')
+    const mem = memory(ranges, { plainFile: true })
+    const found = mem.fileSpans(physAddr(0x4ff0n), 0x10020 - 0x4ff0)
+    assert.ok(found !== undefined)
+    const fd = fds[fds.length - 1]
+    assert.deepEqual(found.spans, [{ fd, pos: 0xbff0, length: 0x10 }, { fd: -1, pos: 0, length: 0x10000 - 0x5000 }, { fd, pos: 0x100, length: 0x20 }])
+    let idle = false
+    const waited = mem.idle().then(() => { idle = true })
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(idle, false, 'in use while the spans are held')
+    found.release()
+    found.release()
+    await waited
+    assert.equal(memory(ranges, { plainFile: true, strict: true }).fileSpans(physAddr(0x4ff0n), 0x20), undefined, 'a strict gap: read() says why')
+  })
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'mw-pread-'))

@@ -19,7 +19,7 @@
 import { write as fsWrite } from 'node:fs'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { MAX_PIECE_BYTES, hex } from '../../mem/index.js'
-import type { MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, RangeSegment, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import type { FileSpans, MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, RangeSegment, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import { preadInto } from '../positional-read.js'
 import { InFlight } from './in-flight.js'
 import { DEFAULT_PLAN, planReads } from './read-plan.js'
@@ -63,6 +63,8 @@ export interface PreadMemoryOptions {
   readonly gapBytes?: number
   /** A run grows only while it stays below this. */
   readonly maxRunBytes?: number
+  /** The fd is a plain file whose positions can be handed out as file spans (an image file; not /proc/PID/mem or kcore). */
+  readonly plainFile?: boolean
 }
 
 export interface PreadMemoryStats {
@@ -123,6 +125,23 @@ export class PreadMemory implements PhysicalMemory {
     return this.inFlight.run(() => this.writeBatch(pieces))
   }
 
+  /**
+   * [addr, addr + length) as spans of the fd and runs of zeros (an image
+   * file only); the fd stays open until release(). Undefined when the range
+   * cannot be read that way (strict gaps, bounds): read() says why.
+   */
+  fileSpans(addr: PhysAddr, length: number): FileSpans | undefined {
+    if (this.options.plainFile !== true) return undefined
+    const segments = this.segmentsOf(addr, length)
+    if (segments instanceof MemweaveError) return undefined
+    const fd = this.options.fd
+    const spans = segments.map((s) => (s.backing !== undefined && s.backing >= 0n ? { fd, pos: Number(s.backing), length: s.length } : { fd: -1, pos: 0, length: s.length }))
+    this.stats.reads++
+    this.stats.pieces++
+    this.stats.bytesRead += length
+    return { spans, release: this.inFlight.hold() }
+  }
+
   /** Resolves once no read or write uses the fd (call before closing it). */
   idle(): Promise<void> {
     return this.inFlight.idle()
@@ -131,14 +150,13 @@ export class PreadMemory implements PhysicalMemory {
   private async readBatch(pieces: readonly ReadPiece<PhysAddr>[]): Promise<PieceResult[]> {
     this.stats.reads++
     this.stats.pieces += pieces.length
-    const results = new Array<PieceResult>(pieces.length)
     const blocked = await this.options.guard.blocked()
     if (blocked !== undefined) {
       this.stats.failedPieces += pieces.length
-      return results.fill({ ok: false, error: blocked })
+      return pieces.map(() => ({ ok: false, error: blocked }))
     }
     const extents: Extent[] = []
-    for (let i = 0; i < pieces.length; i++) results[i] = this.planPiece(pieces[i]!, i, extents)
+    const results = pieces.map((piece, i) => this.planPiece(piece, i, extents))
     if (extents.length > 0) await this.eachRun(planReads(extents, this.plan), (run, onFailure) => this.readRun(run, results, onFailure))
     for (const result of results) {
       if (result.ok) this.stats.bytesRead += result.data.length
@@ -150,14 +168,13 @@ export class PreadMemory implements PhysicalMemory {
   private async readIntoBatch(pieces: readonly ReadIntoPiece<PhysAddr>[], target: Uint8Array): Promise<ReadIntoResult[]> {
     this.stats.reads++
     this.stats.pieces += pieces.length
-    const results = new Array<ReadIntoResult>(pieces.length)
     const blocked = await this.options.guard.blocked()
     if (blocked !== undefined) {
       this.stats.failedPieces += pieces.length
-      return results.fill({ ok: false, error: blocked })
+      return pieces.map(() => ({ ok: false, error: blocked }))
     }
     const extents: Extent[] = []
-    for (let i = 0; i < pieces.length; i++) results[i] = this.planPieceInto(pieces[i]!, i, extents, target)
+    const results = pieces.map((piece, i) => this.planPieceInto(piece, i, extents, target))
     if (extents.length > 0) await this.eachRun(planReads(extents, this.plan), (run, onFailure) => this.readRunInto(run, target, results, onFailure))
     for (const result of results) {
       if (result.ok) this.stats.bytesRead += result.length

@@ -52,8 +52,9 @@ export function humanLine(jsonLine: string): string {
   const get = (key: string): unknown => fields.find(([k]) => k === key)?.[1]
   const time = typeof get('time') === 'number' ? new Date(Number(get('time'))).toISOString().slice(11, 23) : ''
   const level = LEVEL_NAMES[Number(get('level'))] ?? String(get('level'))
+  const msg = get('msg')
   const extras = fields.filter(([key]) => !HIDDEN.has(key)).map(([key, value]) => `${key}=${formatValue(value)}`)
-  return `${time} ${level.padEnd(5)} ${String(get('msg') ?? '')}${extras.length > 0 ? ` ${extras.join(' ')}` : ''}\n`
+  return `${time} ${level.padEnd(5)} ${typeof msg === 'string' ? msg : msg === undefined ? '' : formatValue(msg)}${extras.length > 0 ? ` ${extras.join(' ')}` : ''}\n`
 }
 
 function formatValue(value: unknown): string {

@@ -19,6 +19,16 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return value
 }
 
+/** A table cell for a JSON value: a string as it is, another primitive through String, an object as JSON; absent (undefined, null) as `absent`. */
+export function cellText(value: unknown, absent = ''): string {
+  switch (typeof value) {
+    case 'string': return value
+    case 'number': case 'bigint': case 'boolean': return String(value)
+    case 'object': return value === null ? absent : JSON.stringify(value, jsonReplacer)
+    default: return absent
+  }
+}
+
 export class Output {
   constructor(readonly json: boolean, private readonly sink: Sink = process.stdout) {}
 

@@ -1,6 +1,6 @@
 /**
  * FuseOperations served through libfuse 3's low-level API (the addon of
- * native/fuse3, typed in fuse3-native.ts). The kernel names inodes; the
+ * native/fuse3, typed in src/addons/fuse3-addon.ts). The kernel names inodes; the
  * InodeTable turns them back into the paths the operations take. Each batch
  * from the native session thread is dispatched in one event-loop turn; every
  * request is answered exactly once (a second answer is dropped), and a
@@ -14,10 +14,11 @@
  */
 import { execFile } from 'node:child_process'
 import { constants } from 'node:os'
+import { OP, RECORD, fuse3Addon, fuse3AddonAbsence } from '../../addons/index.js'
+import type { Fuse3Addon, Fuse3Handle } from '../../addons/index.js'
 import { MemweaveError } from '../../errors/index.js'
+import type { FileSpans } from '../../net/index.js'
 import type { FuseImplementation, FuseMount, FuseMountSettings, FuseOperations, FuseStat } from './fuse-binding.js'
-import { OP, RECORD, loadFuse3 } from './fuse3-native.js'
-import type { Fuse3Addon, Fuse3Handle } from './fuse3-native.js'
 import { InodeTable, UNKNOWN_INODE, childPath } from './inode-table.js'
 import { mountAt } from './mountpoint.js'
 
@@ -121,7 +122,9 @@ export class Fuse3Binding implements FuseMount {
   private readonly endWaiters: (() => void)[] = []
 
   constructor(readonly mountpoint: string, private readonly ops: FuseOperations, settings: FuseMountSettings) {
-    this.addon = loadFuse3()
+    const addon = fuse3Addon()
+    if (addon === undefined) throw new MemweaveError('fuse', 'unsupported', `the libfuse3 addon cannot be used: ${fuse3AddonAbsence() ?? 'absent'}`)
+    this.addon = addon
     const { args, policy } = splitOptions(settings)
     this.args = args
     this.policy = policy
@@ -292,16 +295,37 @@ export class Fuse3Binding implements FuseMount {
   private read(request: Request, path: string, fh: number, size: number, offset: number): void {
     const readData = this.ops.readData
     if (readData !== undefined) {
-      readData.call(this.ops, path, fh, size, offset, (result, data) => request.result(result, () => {
-        const bytes = data ?? new Uint8Array(0)
-        request.answer((a, h, s) => a.replyBuf(h, s, bytes, Math.min(bytes.length, size)))
-      }))
+      readData.call(this.ops, path, fh, size, offset, (result, data) => {
+        if (data !== undefined && !(data instanceof Uint8Array)) { this.replySpans(request, result, data, size); return }
+        request.result(result, () => {
+          const bytes = data ?? new Uint8Array(0)
+          request.answer((a, h, s) => a.replyBuf(h, s, bytes, Math.min(bytes.length, size)))
+        })
+      })
       return
     }
     const buffer = Buffer.allocUnsafe(size)
     this.ops.read(path, fh, buffer, size, offset, (result) => request.result(result, () => {
       request.answer((a, h, s) => a.replyBuf(h, s, buffer, Math.min(result, size)))
     }))
+  }
+
+  /** Answers from file spans (never more than size bytes), then gives the spans back, whatever happened. */
+  private replySpans(request: Request, result: number, spans: FileSpans, size: number): void {
+    try {
+      request.result(result, () => {
+        const record = new Float64Array(spans.spans.length * 3)
+        let left = size
+        spans.spans.forEach((span, i) => {
+          const length = Math.min(span.length, left)
+          left -= length
+          record.set([span.fd, span.pos, length], i * 3)
+        })
+        request.answer((a, h, s) => a.replySpans(h, s, record))
+      })
+    } finally {
+      spans.release()
+    }
   }
 
   private readdir(request: Request, path: string, inode: number, dir: number, offset: number, size: number): void {

@@ -4,7 +4,8 @@
  * talks only to a TreeClient, so the mount may run on another machine than
  * the daemon it shows.
  *
- *   kernel ─▶ libfuse thread ─▶ fuse-native (event loop) ─▶ TreeFilesystem ─▶ TreeClient ─▶ tree
+ *   kernel ─▶ /dev/fuse polled by the event loop ─▶ libfuse 3 addon (batches) ─▶ Fuse3Binding (inode ↦ path) ─┐
+ *   kernel ─▶ libfuse 2 thread ─▶ fuse-native (fallback, one request per crossing) ─────────────────────────┴▶ TreeFilesystem ─▶ TreeClient ─▶ tree
  *
  * Memory leaves are sparse files read with direct I/O; unmapped pages read
  * as zeros. Control leaves take `echo LINE >> os/new`; a refused line fails

@@ -1,9 +1,10 @@
 /**
- * Read-ahead for one open memory leaf. The kernel splits a `dd bs=1M` read
- * into 128 KiB FUSE requests, and each tree read has a fixed cost (a round
- * trip to the daemon, a pread); so when reads run sequentially, one tree
- * read fetches a whole window and the next window is fetched while this one
- * is served. Random reads go straight through.
+ * Read-ahead for one open memory leaf. Each tree read has a fixed cost (a
+ * round trip to the daemon, a pread), and fuse-native's kernel requests are
+ * 128 KiB; so when reads run sequentially, one tree read fetches a whole
+ * window and the next window is fetched while this one is served (with
+ * libfuse 3's 1 MiB requests, the next read's bytes are already on their
+ * way while the kernel copies this one). Random reads go straight through.
  *
  * Staleness stays bounded: a window is used only by the sequential reads
  * that follow it and only for maxAgeMs after it was read; any other read
@@ -88,7 +89,9 @@ export class ReadAhead {
       start,
       end,
       arrivedAt: undefined,
-      bytes: readRange(this.client, this.handle, start, Number(end - start), this.options.zeroFillUnmapped).then(
+      // Started on the next turn: a source that reads synchronously (a file's pread) would otherwise hold
+      // back the answer this read is about to give, and the reader could not copy it while we fetch.
+      bytes: nextTurn().then(() => readRange(this.client, this.handle, start, Number(end - start), this.options.zeroFillUnmapped)).then(
         // A short answer (end of a source) is not a window: callers fall back to direct reads.
         (data) => (data.length === Number(end - start) ? data : new MemweaveError('fuse', 'out_of_bounds', 'short read-ahead')),
         (err: unknown) => (err instanceof MemweaveError ? err : new MemweaveError('fuse', 'io', 'read-ahead failed', { cause: err })),
@@ -98,4 +101,8 @@ export class ReadAhead {
     void window.bytes.then(() => { window.arrivedAt = performance.now() })
     return window
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => { setImmediate(resolve) })
 }

@@ -1,6 +1,6 @@
 /**
  * The FUSE operations over a TreeClient. Every callback starts async work
- * and returns at once (fuse-native runs them on the event loop, so blocking
+ * and returns at once (both bindings run them on the event loop, so blocking
  * would stall every reader), answers exactly once, and bounds its own time:
  * a late answer is dropped and never touches a buffer libfuse reused.
  *
@@ -15,7 +15,7 @@
  * descriptor (EBADF) just because its handle went with the daemon.
  */
 import type { Logger } from 'pino'
-import type { TreeClient } from '../../net/index.js'
+import type { FileSpans, TreeClient } from '../../net/index.js'
 import { AttrCache } from './attr-cache.js'
 import type { CachedNode } from './attr-cache.js'
 import type { FuseOperations, FuseStat, FuseStatfs } from './fuse-binding.js'
@@ -104,8 +104,10 @@ export class TreeFilesystem {
         done(Math.min(data.length, length))
       }, done),
       // The bytes as the tree gave them: libfuse 3 writes them to the kernel from this memory.
-      readData: (path, fd, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset),
-        (data) => done(0, data.length > length ? data.subarray(0, length) : data), done),
+      // Spans of an image file are answered from the file by the binding (no JS buffer at all).
+      readData: (path, fd, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset, true),
+        (data) => done(0, data instanceof Uint8Array && data.length > length ? data.subarray(0, length) : data), done,
+        (data) => { if (!(data instanceof Uint8Array)) data.release() }),
       write: (path, fd, buffer, length, offset, done) => {
         // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
         const data = new Uint8Array(buffer.subarray(0, length))
@@ -254,7 +256,9 @@ export class TreeFilesystem {
     await this.client.close(file.handle)
   }
 
-  private async read(fd: number, length: number, offset: number): Promise<Uint8Array | Refusal> {
+  private async read(fd: number, length: number, offset: number): Promise<Uint8Array | Refusal>
+  private async read(fd: number, length: number, offset: number, spans: true): Promise<Uint8Array | FileSpans | Refusal>
+  private async read(fd: number, length: number, offset: number, spans = false): Promise<Uint8Array | FileSpans | Refusal> {
     const file = this.files.get(fd)
     if (file === undefined) return refuse('EBADF', 'not_found', `no open file ${fd}`)
     if (offset > MAX_EXACT_OFFSET) return refuse('EOVERFLOW', 'out_of_bounds', `offset ${offset} is past 2^53, where FUSE offsets stop being exact here`)
@@ -263,6 +267,10 @@ export class TreeFilesystem {
     if (file.meta.content === 'mem' && file.sizeBytes !== undefined) {
       if (addr >= file.sizeBytes) return new Uint8Array(0)
       if (addr + BigInt(length) > file.sizeBytes) wanted = Number(file.sizeBytes - addr)
+    }
+    if (spans && file.meta.content === 'mem' && wanted > 0 && this.client.fileSpans !== undefined) {
+      const found = await this.client.fileSpans(file.handle, addr, wanted)
+      if (found !== undefined) return found
     }
     if (file.readAhead !== undefined) return file.readAhead.read(addr, wanted)
     return readRange(this.client, file.handle, addr, wanted, this.options.zeroFillUnmapped && file.meta.content === 'mem')

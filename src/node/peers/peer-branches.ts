@@ -9,7 +9,8 @@
  */
 import type { Logger } from 'pino'
 import { MemweaveError } from '../../errors/index.js'
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import { readIntoByCopy } from '../../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import { Lifetime } from '../../tree/index.js'
 import type { Branch, Entry, Leaf, LeafMeta, OpenedLeaf, TreeNode } from '../../tree/index.js'
 import { forwardVia } from './hop-rules.js'
@@ -27,6 +28,8 @@ export interface RemoteTreeContext {
 }
 
 let resolveSerial = 0
+/** readInto calls of at least this many bytes go to the peer on their own (its data channel takes them). */
+const DIRECT_READ_BYTES = 64 * 1024
 
 function childPath(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`
@@ -103,6 +106,10 @@ export function remoteLeaf(
         sizeBytes: opened.sizeBytes,
         chain: [`${link.name}#${handle}`, ...(opened.chain ?? [])],
         read: (pieces: readonly ReadPiece[]): Promise<PieceResult[]> => guard(batcher.read(pieces)),
+        readInto: (pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> => {
+          const bytes = pieces.reduce((sum, p) => sum + p.length, 0)
+          return guard(bytes >= DIRECT_READ_BYTES ? session.readInto(handle, pieces, target) : readIntoByCopy({ read: (p) => batcher.read(p) }, pieces, target))
+        },
         write: (pieces: readonly WritePiece[]): Promise<WriteResult[]> => guard(session.write(handle, pieces)),
         rpc: (request: unknown): Promise<unknown> => guard(session.rpc(handle, request)),
         close: async (): Promise<void> => {

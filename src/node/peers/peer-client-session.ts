@@ -6,7 +6,7 @@
  * end. Its lifetime ends with the connection.
  */
 import { MemweaveError } from '../../errors/index.js'
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import type { PeerSession } from './peer-link.js'
 import { Lifetime } from '../../tree/index.js'
 import type { Entry, OpenResult, Stat } from '../../tree/index.js'
@@ -35,6 +35,10 @@ export class ProtocolPeerSession implements PeerSession {
 
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
     return this.gate(pieces.reduce((sum, p) => sum + p.length, 0), () => this.client.read(handle, pieces))
+  }
+
+  readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    return this.gate(pieces.reduce((sum, p) => sum + p.length, 0), () => this.client.readInto(handle, pieces, target))
   }
 
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> {

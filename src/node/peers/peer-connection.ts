@@ -37,6 +37,8 @@ export interface PeerStatus {
   readonly outstanding: { readonly requests: number; readonly readBytes: number }
   readonly tls: string
   readonly token: boolean
+  /** The TCP data channel big reads come back on (protocol 1.6), and what came through it. */
+  readonly dataChannel: { readonly active: boolean; readonly frames: number; readonly bytes: number; readonly reads: number }
 }
 
 /** A ping unanswered for this long (or 3 ping intervals, if longer) cuts the connection. */
@@ -107,6 +109,7 @@ export class Peer implements PeerLink {
       name: this.name, url: this.spec.url, state: this.state, since: this.since.toISOString(),
       lastError: this.lastError?.message, connectAttempts: this.attempts, remoteNodeId: this.live?.remoteNodeId,
       latencyMs: this.latencyMs, traffic, outstanding: this.live?.outstanding ?? { requests: 0, readBytes: 0 }, tls, token: this.token !== undefined,
+      dataChannel: this.live === undefined || this.client === undefined ? { active: false, frames: 0, bytes: 0, reads: 0 } : this.client.dataChannel,
     }
   }
 
@@ -156,6 +159,8 @@ export class Peer implements PeerLink {
     } catch (err) {
       this.log.warn({ err }, 'the peer refused to report changes; what this node caches may lag behind')
     }
+    // A peer lives long and carries big reads: its data channel (TCP) is opened before it is announced, not on the first read.
+    await client.openDataChannel()
     if (this.stopped || client.closed) {
       await client.disconnect()
     } else {

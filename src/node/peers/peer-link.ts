@@ -5,7 +5,7 @@
  * connection drops. peer-connection.ts and peer-client-session.ts implement
  * these over the protocol; peer-manager.ts keeps the links.
  */
-import type { PieceResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import type { Entry, Lifetime, OpenResult, Stat } from '../../tree/index.js'
 
 export interface PeerSession {
@@ -19,6 +19,8 @@ export interface PeerSession {
   stat(path: string, via: readonly string[]): Promise<Stat>
   open(path: string, via: readonly string[], options?: { readonly exclusive?: boolean }): Promise<OpenResult>
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]>
+  /** Reads into the caller's memory (big reads: the peer's bytes land there straight from its data channel). */
+  readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc(handle: number, request: unknown): Promise<unknown>
   close(handle: number): Promise<void>

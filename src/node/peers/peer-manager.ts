@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import { readCheckedFile } from '../../connectors/index.js'
+import { readCheckedFile } from '../../host/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import { PeerWiring } from './peer-wiring.js'
 import type { MemweaveNode } from '../memweave-node.js'
@@ -65,7 +65,7 @@ export class PeerManager implements PeerDirectory {
     // Files a client names are read once, here, as checked files (allowed roots, regular, small); never again at reconnect.
     const roots = fromClient ? this.options.node.options.fileRoots : undefined
     const token = given.token ?? (given.tokenFile === undefined ? undefined : await readToken(given.tokenFile, roots))
-    const spec = given.caFile === undefined ? given : { ...given, ca: await readCheckedFile(given.caFile, { roots, what: 'peer ca', maxBytes: MAX_CA_BYTES, rootHint: ROOT_HINT }) }
+    const spec = given.caFile === undefined ? given : { ...given, ca: await readCheckedFile(given.caFile, { origin: 'node', roots, what: 'peer ca', maxBytes: MAX_CA_BYTES, rootHint: ROOT_HINT }) }
     const tuning: PeerTuning = { ...DEFAULT_PEER_TUNING, ...this.options.tuning, ...spec.tuning }
     const peer = new Peer(spec, token, tuning, this.nodeId, this.log.child({ peer: spec.name }), this.events)
     this.peers.set(spec.name, peer)
@@ -110,7 +110,7 @@ const MAX_CA_BYTES = 256 * 1024
 const ROOT_HINT = 'serve --file-root DIR'
 
 async function readToken(file: string, roots: readonly string[] | undefined): Promise<string> {
-  const token = (await readCheckedFile(file, { roots, what: 'peer token-file', maxBytes: MAX_TOKEN_BYTES, rootHint: ROOT_HINT })).toString('utf8').trim()
+  const token = (await readCheckedFile(file, { origin: 'node', roots, what: 'peer token-file', maxBytes: MAX_TOKEN_BYTES, rootHint: ROOT_HINT })).toString('utf8').trim()
   if (token === '') throw new MemweaveError('config', 'invalid_argument', `the peer token file ${file} is empty`)
   return token
 }

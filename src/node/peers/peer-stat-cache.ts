@@ -39,7 +39,7 @@ export class StatCache {
   /** A change event for `path`: its children may be other things now. '' clears everything. */
   invalidate(path: string): void {
     if (path === '') { this.entries.clear(); return }
-    for (const key of [...this.entries.keys()]) {
+    for (const key of this.entries.keys()) {
       if (key === path || key.startsWith(`${path}/`)) this.entries.delete(key)
     }
   }

@@ -44,10 +44,9 @@ function withObjectRpc(leaf: Leaf, handle: (request: object) => Promise<string>)
     ...leaf,
     open: async (): Promise<OpenedLeaf> => {
       const opened = await leaf.open()
-      const lineRpc = opened.rpc
       return {
         ...opened,
-        rpc: async (request: unknown) => (typeof request === 'object' && request !== null ? handle(request) : lineRpc?.(request)),
+        rpc: async (request: unknown) => (typeof request === 'object' && request !== null ? handle(request) : opened.rpc?.(request)),
       }
     },
   }

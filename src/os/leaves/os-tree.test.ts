@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { pino } from 'pino'
 import { MemweaveError } from '../../errors/index.js'
 import { virtAddr } from '../../mem/index.js'
 import type { PieceResult, ReadPiece } from '../../mem/index.js'

@@ -168,7 +168,7 @@ describe('kallsyms decoding (seeded fakes)', () => {
     const digits = Buffer.from(image.bytes).indexOf(Buffer.from('0\x001\x002\x00', 'latin1'))
     image.bytes.fill(0, digits - 200, digits + 2000)
     assert.throws(() => loadKallsyms(image), (err: unknown) => err instanceof MemweaveError && err.kind === 'not_found'
-      && /^kallsyms: no token table found in the kernel image at 0xffffffff9a000000 \(searched 2\.0 MiB/.test(err.message))
+      && err.message.startsWith('kallsyms: no token table found in the kernel image at 0xffffffff9a000000 (searched 2.0 MiB'))
   })
 
   it('refuses names that do not decode with the token table', () => {

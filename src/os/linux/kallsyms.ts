@@ -74,7 +74,7 @@ interface DecodedNames {
 /** Decodes `count` names from `offset`; undefined when the bytes are not a names table. */
 function decodeNames(image: KernelImage, tokens: readonly Uint8Array[], offset: number, count: number, limit: number, markersMustFollow: boolean): DecodedNames | undefined {
   const bytes = image.bytes
-  const names: string[] = new Array<string>(count)
+  const names: string[] = []
   const markers: number[] = []
   // Expanding into one scratch buffer and decoding once per name is much cheaper than concatenating token strings.
   const scratch = Buffer.allocUnsafe(MAX_NAME_BYTES)
@@ -94,7 +94,7 @@ function decodeNames(image: KernelImage, tokens: readonly Uint8Array[], offset: 
     }
     pos += length
     if (used < 2) return undefined
-    names[i] = scratch.toString('latin1', 0, used)
+    names.push(scratch.toString('latin1', 0, used))
   }
   if (!markersMustFollow) return { names, endOffset: pos, markersOffset: undefined }
   const markersOffset = [alignUp(pos, 4), alignUp(pos, NAME_ALIGN)].find((at) => markersMatch(image, at, markers))

@@ -6,7 +6,7 @@
  * pins the page-table root.
  */
 import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
-import { readCheckedFile } from '../../connectors/index.js'
+import { readCheckedFile } from '../../host/index.js'
 import { ArgReader } from '../../tree/index.js'
 import type { KindArgs } from '../../tree/index.js'
 import type { Connector } from '../../connectors/index.js'
@@ -27,7 +27,7 @@ const MAX_SYMBOLS_BYTES = 64 * 1024 * 1024
 async function readSymbolsFile(path: string, context: OsContext): Promise<string> {
   let bytes: Buffer
   try {
-    bytes = await readCheckedFile(path, { roots: context.fileRoots, what: 'symbols file', maxBytes: MAX_SYMBOLS_BYTES, rootHint: 'serve --file-root DIR (or file_roots in the config)' })
+    bytes = await readCheckedFile(path, { origin: 'os', roots: context.fileRoots, what: 'symbols file', maxBytes: MAX_SYMBOLS_BYTES, rootHint: 'serve --file-root DIR (or file_roots in the config)' })
   } catch (err) {
     const error = toMemweaveError(err, 'os', 'symbols file')
     // A refusal names its own reason; anything else (absent, unreadable) says what could not be read.

@@ -46,7 +46,7 @@ export class FdPool {
 
   /** Closes and forgets every handle whose key starts with prefix (a process that ended). */
   async drop(prefix: string): Promise<void> {
-    for (const [key, entry] of [...this.entries]) {
+    for (const [key, entry] of this.entries) {
       if (!key.startsWith(prefix)) continue
       this.entries.delete(key)
       await closeEntry(entry)

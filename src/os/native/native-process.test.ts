@@ -73,7 +73,7 @@ test('the listing is reused for refresh_ms and rebuilt after refresh()', async (
   const os = await openNative('refresh_ms=600000')
   const before = await os.processes()
   assert.ok(before.some((r) => r.pid === process.pid))
-  assert.deepEqual(before.map((r) => r.pid), [...before.map((r) => r.pid)].sort((a, b) => a - b))
+  assert.deepEqual(before.map((r) => r.pid), before.map((r) => r.pid).sort((a, b) => a - b))
   const child = await spawnSleep()
   assert.ok(!(await os.processes()).some((r) => r.pid === child.pid), 'cached listing')
   os.refresh()

@@ -28,7 +28,7 @@ export async function readProcText(path: string): Promise<string | undefined> {
 
 /** Runs fn over items with at most `limit` in flight, keeping order. */
 export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
+  const out: R[] = [] // filled by index as the calls finish
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < items.length) {

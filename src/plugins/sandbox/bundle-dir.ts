@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs'
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
-import { ensurePrivateDir, runtimeStateDir } from '../../net/index.js'
+import { ensurePrivateDir, runtimeStateDir } from '../../host/index.js'
 
 const PREFIX = 'plugin-bundles-'
 const STALE = /^plugin-bundles-(\d+)-[A-Za-z0-9]+$/

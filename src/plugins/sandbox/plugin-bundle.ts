@@ -19,7 +19,7 @@ import { builtinModules } from 'node:module'
 import { basename, extname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
-import { openCheckedFile } from '../../connectors/index.js'
+import { openCheckedFile } from '../../host/index.js'
 import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
 import { esbuild } from './esbuild-loader.js'
 import type { EsbuildModule } from './esbuild-loader.js'
@@ -64,7 +64,7 @@ export async function readPluginSource(path: string, options: PluginSourceOption
   let bytes: Buffer
   let real: string
   try {
-    const file = await openCheckedFile(path, { roots: options.roots, what: 'plugin', maxBytes: MAX_PLUGIN_BYTES, rootHint: 'serve --plugin-root DIR (or plugin_roots in the config)' })
+    const file = await openCheckedFile(path, { origin: 'plugin', roots: options.roots, what: 'plugin', maxBytes: MAX_PLUGIN_BYTES, rootHint: 'serve --plugin-root DIR (or plugin_roots in the config)' })
     real = file.path
     try {
       bytes = await readFd(file.fd, Number(file.stats.size))

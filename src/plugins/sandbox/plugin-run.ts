@@ -316,7 +316,7 @@ export class PluginRun {
     this.exitInfo = { code, signal, reason }
     this.output.flush()
     this.readyWaiter?.reject(new MemweaveError('plugin', 'invalid_argument', `plugin '${this.options.label}' exited before it was ready: ${reason}${this.output.lastLines()}`))
-    for (const id of [...this.pending.keys()]) {
+    for (const id of this.pending.keys()) {
       const call = this.settle(id)
       call?.reject(this.stoppedError(call.op))
     }

@@ -10,6 +10,7 @@ import { MemweaveError, isRecord, toMemweaveError } from '../../../errors/index.
 import type { TreeClient } from '../../../net/index.js'
 import { readJson, readText, streamLeaf } from '../leaf-io.js'
 import { formatSize, parsePid, sizeFromJson } from '../numbers.js'
+import { cellText } from '../output.js'
 import { globalsOf, withClient } from '../session.js'
 
 /** Info reads in flight at once: enough to hide round trips, few enough not to flood a daemon. */
@@ -29,8 +30,8 @@ export function addOsCommands(program: Command): void {
         const damaged = processes.some((p) => damageText(p) !== '')
         out.table(['PID', 'PPID', 'NAME', 'STATE', 'UID', 'THR', 'CMDLINE', ...(damaged ? ['DAMAGE'] : [])], ordered.map(({ info, depth }) => [
           String(info.pid), String(info.ppid),
-          `${depth > 0 ? `${'   '.repeat(depth - 1)} \\_ ` : ''}${String(info.name ?? '?')}`,
-          String(info.state ?? ''), String(info.uid ?? ''), String(info.threads ?? ''), cmdlineText(info),
+          `${depth > 0 ? `${'   '.repeat(depth - 1)} \\_ ` : ''}${cellText(info.name, '?')}`,
+          cellText(info.state), cellText(info.uid), cellText(info.threads), cmdlineText(info),
           ...(damaged ? [damageText(info)] : []),
         ]))
       })
@@ -59,7 +60,7 @@ export function addOsCommands(program: Command): void {
         })
         if (out.json) { out.jsonValue(infos); return }
         out.table(['NAME', 'BASE', 'SIZE', 'PATH'], infos.map((m) => [
-          String(m.name), String(m.base ?? '?'), formatSize(sizeFromJson(m.sizeBytes ?? m.size)), typeof m.path === 'string' ? m.path : '',
+          String(m.name), cellText(m.base, '?'), formatSize(sizeFromJson(m.sizeBytes ?? m.size)), typeof m.path === 'string' ? m.path : '',
         ]))
       })
     })
@@ -131,7 +132,7 @@ function damageText(info: Record<string, unknown>): string {
 
 function cmdlineText(info: Record<string, unknown>): string {
   const words = Array.isArray(info.cmdline) ? info.cmdline.map(String) : []
-  const text = words.length > 0 ? words.join(' ') : info.kernelThread === true ? `[${String(info.name ?? '')}]` : ''
+  const text = words.length > 0 ? words.join(' ') : info.kernelThread === true ? `[${cellText(info.name)}]` : ''
   return text.length > CMDLINE_WIDTH ? `${text.slice(0, CMDLINE_WIDTH - 1)}…` : text
 }
 
@@ -173,7 +174,7 @@ async function copyToFile(client: TreeClient, path: string, file: string, showPr
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
+  const results: R[] = [] // filled by index as the jobs finish
   // Workers share one iterator, so each item is taken exactly once.
   const queue = items.entries()
   const worker = async (): Promise<void> => {

@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { callRpc, readJson } from '../leaf-io.js'
 import { isRecord } from '../../../errors/index.js'
+import { cellText } from '../output.js'
 import { globalsOf, withClient } from '../session.js'
 
 export function addPluginCommands(program: Command): void {
@@ -42,7 +43,7 @@ export function addPluginCommands(program: Command): void {
         out.table(['NAME', 'VERSION', 'ON', 'FILTER', 'LEAVES', 'STATE'], list.filter(isRecord).map((p) => [
           String(p['name']), String(p['version']), String(p['attachesTo']), JSON.stringify(p['filter'] ?? {}),
           Array.isArray(p['leaves']) ? p['leaves'].map(String).join(' ') : '',
-          p['builtin'] === true ? 'built-in' : `${String(p['state'])}${p['lastExit'] === undefined ? '' : ` (${String(p['lastExit'])})`}`,
+          p['builtin'] === true ? 'built-in' : `${String(p['state'])}${p['lastExit'] === undefined ? '' : ` (${cellText(p['lastExit'])})`}`,
         ]))
       })
     })

@@ -7,6 +7,7 @@ import type { Command } from 'commander'
 import { readJson, readText } from '../leaf-io.js'
 import { isRecord } from '../../../errors/index.js'
 import { parsePid } from '../numbers.js'
+import { cellText } from '../output.js'
 import { globalsOf, withClient } from '../session.js'
 
 function threadsPath(os: string, pid: number): string {
@@ -27,8 +28,8 @@ export function addThreadCommands(program: Command): void {
         }
         if (out.json) { out.jsonValue(infos); return }
         out.table(['TID', 'NAME', 'STATE', 'CPU', 'REGISTERS', 'WARNINGS'], infos.map((t) => [
-          String(t.tid), String(t.name ?? ''), String(t.state ?? ''), t.cpu === null || t.cpu === undefined ? '-' : String(t.cpu),
-          String(t.registerSource ?? ''), Array.isArray(t.warnings) ? t.warnings.map(String).join('; ') : '',
+          String(t.tid), cellText(t.name), cellText(t.state), cellText(t.cpu, '-'),
+          cellText(t.registerSource), Array.isArray(t.warnings) ? t.warnings.map(String).join('; ') : '',
         ]))
       })
     })

@@ -11,6 +11,9 @@ const PAGE_MASK = BigInt(PAGE_BYTES - 1)
 /** Pages kept (about 2 MiB); the oldest are dropped past it. */
 const MAX_PAGES = 512
 
+/** What a load did: `read`, whether it asked the daemon; `sentAt`, when the read(s) its screen waited for went out. */
+export interface Loaded { readonly read: boolean; readonly changed: boolean; readonly staleReason?: string; readonly sentAt?: number }
+
 export type PageState = { readonly data: Uint8Array } | { readonly error: string }
 
 export function pageOf(addr: bigint): bigint {
@@ -19,6 +22,8 @@ export function pageOf(addr: bigint): bigint {
 
 export class HexPages {
   private readonly pages = new Map<bigint, PageState>()
+  /** Pages being read now, with the read that brings them and when it was sent. */
+  private readonly pending = new Map<bigint, { reading: Promise<Loaded>; sentAt: number }>()
   /** Addresses whose byte changed on a re-read, with when (ms). */
   readonly changedAt = new Map<bigint, number>()
   reads = 0
@@ -46,10 +51,28 @@ export class HexPages {
     return out
   }
 
-  /** Reads the pages of [start, end) not held yet (or all of them with `again`); `read`: whether it asked the daemon. */
-  async load(start: bigint, end: bigint, again = false): Promise<{ read: boolean; changed: boolean; staleReason?: string }> {
-    const wanted = this.pagesFor(start, end).filter((p) => again || !this.pages.has(p))
-    if (wanted.length === 0) return { read: false, changed: false }
+  /**
+   * Reads the pages of [start, end) not held yet (or all of them with `again`); `read`: whether it asked the
+   * daemon. Pages already being read are waited for, not asked again (a go-to reads its screen before the view
+   * has rendered it, and the render's own load then finds the read under way).
+   */
+  async load(start: bigint, end: bigint, again = false): Promise<Loaded> {
+    const covered = this.pagesFor(start, end)
+    const waiting = again ? [] : [...new Set(covered.flatMap((p) => { const pending = this.pending.get(p); return pending === undefined ? [] : [pending] }))]
+    const wanted = covered.filter((p) => again || (!this.pages.has(p) && !this.pending.has(p)))
+    const mine = wanted.length === 0 ? undefined : { reading: this.readPages(wanted, again), sentAt: performance.now() }
+    if (mine !== undefined) for (const page of wanted) this.pending.set(page, mine)
+    try {
+      const all = [...(mine === undefined ? [] : [mine]), ...waiting]
+      const results = await Promise.all(all.map((p) => p.reading))
+      const sentAt = all.length === 0 ? undefined : Math.min(...all.map((p) => p.sentAt))
+      return { read: mine !== undefined, changed: results.some((r) => r.changed), ...staleOf(results), ...(sentAt === undefined ? {} : { sentAt }) }
+    } finally {
+      if (mine !== undefined) for (const page of wanted) if (this.pending.get(page) === mine) this.pending.delete(page)
+    }
+  }
+
+  private async readPages(wanted: readonly bigint[], again: boolean): Promise<Loaded> {
     const results = await this.client.read(this.handle, wanted.map((addr) => ({ addr, length: PAGE_BYTES })))
     this.reads++
     const now = performance.now()
@@ -85,6 +108,11 @@ export class HexPages {
     const n = Math.min(before.data.length, next.data.length)
     for (let i = 0; i < n; i++) if (before.data[i] !== next.data[i]) this.changedAt.set(addr + BigInt(i), now)
   }
+}
+
+function staleOf(results: ReadonlyArray<{ staleReason?: string }>): { staleReason?: string } {
+  const reason = results.find((r) => r.staleReason !== undefined)?.staleReason
+  return reason === undefined ? {} : { staleReason: reason }
 }
 
 function samePage(a: PageState, b: PageState): boolean {

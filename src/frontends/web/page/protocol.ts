@@ -5,12 +5,10 @@
  * split to the daemon's limits from hello. No private API: whatever the page
  * can do, the CLI can do with the same session's rights.
  */
-import { Packr } from 'msgpackr'
 import type {
   Entry, ObjectEvent, Op, OpenResult, ProgressEvent, RequestBodies, ResultBodies, ServerHello, Stat, StaleEvent, WireError, WireLimits, WireReadPiece, WireReadResult,
 } from '../../../net/index.js'
-
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', useBigIntExtension: true })
+import { decode, encode } from './wire-codec.js'
 /** The protocol version this page speaks (1.2: tickets, progress, cancel, stale events; 1.4: appeared/gone; 1.5: get). */
 const VERSION = { major: 1, minor: 5 }
 
@@ -91,8 +89,7 @@ export class PageClient {
         if (this.closedReason !== undefined) return
         this.inFlight++
         this.traffic.requests++
-        // A copy into a plain ArrayBuffer (msgpackr may hand out a view of its shared buffer).
-        this.ws.send(new Uint8Array(packr.pack({ id, op, ...body })))
+        this.ws.send(encode({ id, op, ...body }))
       }
       // hello and cancel never wait (cancel must overtake the queue it is about).
       if (op === 'hello' || op === 'cancel' || this.hello === undefined || this.inFlight < this.hello.limits.maxInFlight) send()
@@ -171,7 +168,7 @@ export class PageClient {
   private onMessage(event: MessageEvent): void {
     if (!(event.data instanceof ArrayBuffer)) return
     this.traffic.bytesIn += event.data.byteLength
-    const message: unknown = packr.unpack(new Uint8Array(event.data))
+    const message: unknown = decode(new Uint8Array(event.data))
     if (typeof message !== 'object' || message === null) return
     if ('event' in message) { this.onEvent(message); return }
     if (!('id' in message) || typeof message.id !== 'number') return

@@ -134,9 +134,9 @@ export class BtfResolver {
   }
 
   private compositeInfo(id: number): CompositeTypeInfo {
-    const resolver = this
+    const layoutOf = (): StructLayout => this.layoutOf(id)
     const kind = this.table.kind(id) === BTF_KIND.UNION ? 'union' : 'struct'
-    return { kind, name: this.table.name(id), sizeBytes: this.table.sizeOrType(id), get layout(): StructLayout { return resolver.layoutOf(id) } }
+    return { kind, name: this.table.name(id), sizeBytes: this.table.sizeOrType(id), get layout(): StructLayout { return layoutOf() } }
   }
 
   /** The complete struct/union a forward declaration stands for, if the blob has one. */

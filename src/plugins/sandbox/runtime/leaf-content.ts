@@ -3,8 +3,6 @@
  * iterable of either) into whole bytes or a chunk iterator. Shared by the
  * in-daemon built-ins and the sandbox runtime.
  */
-import type { LeafContent } from '../../plugin-api.js'
-
 const encoder = new TextEncoder()
 
 export type NormalizedContent = { readonly bytes: Uint8Array } | { readonly chunks: AsyncIterator<Uint8Array> }
@@ -26,7 +24,8 @@ async function* bytesOf(source: AsyncIterable<unknown>): AsyncGenerator<Uint8Arr
   }
 }
 
-export function normalizeContent(content: LeafContent | unknown): NormalizedContent {
+/** A leaf's content as a plugin returned it: a LeafContent (plugin-api.ts), or anything else, which chunkBytes turns into bytes or refuses. */
+export function normalizeContent(content: unknown): NormalizedContent {
   if (isAsyncIterable(content)) return { chunks: bytesOf(content)[Symbol.asyncIterator]() }
   return { bytes: chunkBytes(content) }
 }

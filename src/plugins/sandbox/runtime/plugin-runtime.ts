@@ -148,12 +148,12 @@ class Runtime implements CallbackChannel {
   }
 
   private event(message: Record<string, unknown>): void {
-    const handler = this.definition?.onEvent
+    const definition = this.definition
     const kind = message['event']
     const object = message['object']
-    if (handler === undefined || (kind !== 'appeared' && kind !== 'gone') || !isDescriptor(object)) return
+    if (definition?.onEvent === undefined || (kind !== 'appeared' && kind !== 'gone') || !isDescriptor(object)) return
     Promise.resolve()
-      .then(() => handler.call(this.definition, { event: kind, object }))
+      .then(() => definition.onEvent?.({ event: kind, object }))
       .catch((err: unknown) => { process.stderr.write(`onEvent failed: ${errorOf(err).message}\n`) })
   }
 

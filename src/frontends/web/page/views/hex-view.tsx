@@ -91,9 +91,12 @@ export function HexView(props: { path: string; at: string | undefined }) {
     const target = props.at === undefined ? (isProcess ? defaultAddress(opened.regions) : 0n) : resolveAddress(props.at, opened.regions)
     if (target === undefined) { setNote(`cannot resolve '${props.at ?? ''}': give an address, module+0xOFF or [heap]`); return }
     setNote('')
+    const next = clampTop(align(target), opened.pages.sizeBytes)
+    // Its read goes out now, before the view renders the move (the read effect below then waits for this one).
+    void opened.pages.load(next, next + SCREEN).catch(() => undefined)
     setCursor(target)
     setAnchor(undefined)
-    setTop(clampTop(align(target), opened.pages.sizeBytes))
+    setTop(next)
   }, [opened, props.at])
 
   // Read what the screen shows.
@@ -102,11 +105,10 @@ export function HexView(props: { path: string; at: string | undefined }) {
     let current = true
     const started = asked.current ?? performance.now()
     asked.current = undefined
-    const sentMs = performance.now() - started
     opened.pages.load(top, top + SCREEN).then((r) => {
       if (!current) return
       if (r.staleReason !== undefined) setStale(r.staleReason)
-      filling.current = { top, started, sentMs, readMs: performance.now() - started }
+      filling.current = { top, started, sentMs: Math.max(0, (r.sentAt ?? started) - started), readMs: performance.now() - started }
       redraw(0)
     }, (err: unknown) => { if (current) setNote(errorText(err)) })
     return () => { current = false }

@@ -14,9 +14,12 @@ import type { Stats } from 'node:fs'
 import { readlink, realpath, stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { resolve, sep } from 'node:path'
-import { MemweaveError, quote, toMemweaveError } from '../../errors/index.js'
+import { MemweaveError, quote, toMemweaveError } from '../errors/index.js'
+import type { ErrorOrigin } from '../errors/index.js'
 
 export interface CheckedOpenOptions {
+  /** The layer refusals are reported from (the one whose user named the path: connector, os, plugin, node). */
+  readonly origin: ErrorOrigin
   /** Allowed roots; undefined: any path (the daemon's own config, or an in-process node). */
   readonly roots: readonly string[] | undefined
   /** Open for writing too (only if the file's mode lets its owner write). */
@@ -46,8 +49,8 @@ const SYSTEM_TREES = ['/proc', '/sys', '/dev']
 // regular files like any dump, so only the roots decide, as for any other path.
 const SHARED_MEMORY_TREES = ['/dev/shm', '/dev/hugepages']
 
-function refuse(kind: 'permission' | 'invalid_argument' | 'too_large', message: string): MemweaveError {
-  return new MemweaveError('connector', kind, message)
+function refuse(options: CheckedOpenOptions, kind: 'permission' | 'invalid_argument' | 'too_large', message: string): MemweaveError {
+  return new MemweaveError(options.origin, kind, message)
 }
 
 function under(path: string, root: string): boolean {
@@ -62,22 +65,22 @@ async function realRoots(roots: readonly string[]): Promise<{ real: string[]; sh
 
 function checkPlace(real: string, given: string, roots: { real: string[]; shown: string[] } | undefined, options: CheckedOpenOptions): void {
   if (SYSTEM_TREES.some((tree) => under(real, tree)) && !SHARED_MEMORY_TREES.some((tree) => under(real, tree))) {
-    throw refuse('permission', `${options.what} ${given}: files under /proc, /sys and /dev (but /dev/shm) are refused`)
+    throw refuse(options, 'permission', `${options.what} ${given}: files under /proc, /sys and /dev (but /dev/shm) are refused`)
   }
   if (roots !== undefined && !roots.real.some((root) => under(real, root))) {
     const shown = real === given ? '' : ` (it resolves to ${real})`
     const allowed = roots.shown.length === 0 ? 'none is configured' : roots.shown.join(', ')
-    throw refuse('permission', `${options.what} ${given}${shown} is outside the allowed roots (${allowed})${options.rootHint === undefined ? '' : `; allow a folder with ${options.rootHint}`}`)
+    throw refuse(options, 'permission', `${options.what} ${given}${shown} is outside the allowed roots (${allowed})${options.rootHint === undefined ? '' : `; allow a folder with ${options.rootHint}`}`)
   }
 }
 
 function checkRegular(info: Stats, given: string, options: CheckedOpenOptions): void {
   if (!info.isFile()) {
     const what = info.isFIFO() ? 'a FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isSocket() ? 'a socket' : info.isDirectory() ? 'a directory' : 'not a file'
-    throw refuse('invalid_argument', `${options.what} ${given} is ${what}, not a regular file`)
+    throw refuse(options, 'invalid_argument', `${options.what} ${given} is ${what}, not a regular file`)
   }
   if (options.maxBytes !== undefined && info.size > options.maxBytes) {
-    throw refuse('too_large', `${options.what} ${given} is ${info.size} bytes, more than the ${options.maxBytes} accepted`)
+    throw refuse(options, 'too_large', `${options.what} ${given} is ${info.size} bytes, more than the ${options.maxBytes} accepted`)
   }
 }
 
@@ -88,7 +91,7 @@ export async function openCheckedFile(given: string, options: CheckedOpenOptions
   try {
     real = await realpath(absolute)
   } catch (err) {
-    throw toMemweaveError(err, 'connector', `cannot open ${options.what} ${quote(absolute)}`)
+    throw toMemweaveError(err, options.origin, `cannot open ${options.what} ${quote(absolute)}`)
   }
   checkPlace(real, absolute, roots, options)
   // stat opens nothing: a FIFO or device is refused before any open could block or have an effect.
@@ -97,7 +100,7 @@ export async function openCheckedFile(given: string, options: CheckedOpenOptions
   try {
     fd = await openFd(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY)
   } catch (err) {
-    throw toMemweaveError(err, 'connector', `cannot open ${options.what} ${quote(absolute)}`)
+    throw toMemweaveError(err, options.origin, `cannot open ${options.what} ${quote(absolute)}`)
   }
   try {
     const info = await fstatFd(fd)
