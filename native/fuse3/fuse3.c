@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-/* Operation codes, mirrored in fuse3-native.ts. */
+/* Operation codes, mirrored in src/addons/fuse3-addon.ts. */
 enum {
   OP_END = 0, OP_LOOKUP = 1, OP_FORGET = 2, OP_GETATTR = 3, OP_SETATTR = 4, OP_OPEN = 5, OP_READ = 6, OP_WRITE = 7,
   OP_RELEASE = 8, OP_OPENDIR = 9, OP_READDIR = 10, OP_RELEASEDIR = 11, OP_STATFS = 12, OP_CREATE = 13, OP_MKNOD = 14,

@@ -10,17 +10,18 @@
  *                thread crossing per request (fuse-native-binding.ts).
  *
  * libfuse3 is the default wherever its addon is built and it can mount (root
- * mounts with mount(2); others need fusermount3); otherwise fuse-native.
+ * mounts with mount(2); others need fusermount3); otherwise fuse-native
+ * (also with MEMWEAVE_NATIVE=0, which turns every addon off).
  * MEMWEAVE_FUSE=libfuse3|fuse-native (or the `implementation` setting)
  * forces one. Callback convention: the first argument is the result: 0 or a
  * byte count on success, a negative errno on failure.
  */
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { fuse3AddonAbsence } from '../../addons/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import type { FileSpans } from '../../net/index.js'
 import { Fuse3Binding } from './fuse3-binding.js'
-import { fuse3AddonPath } from './fuse3-native.js'
 import { FuseNativeBinding } from './fuse-native-binding.js'
 
 export type FuseImplementation = 'libfuse3' | 'fuse-native'
@@ -116,7 +117,8 @@ function onPath(command: string): boolean {
 
 /** Why the libfuse3 binding cannot mount here, or undefined when it can. */
 export function libfuse3Unavailable(): string | undefined {
-  if (fuse3AddonPath() === undefined) return 'the libfuse3 addon is not built (scripts/build-native.sh)'
+  const absent = fuse3AddonAbsence()
+  if (absent !== undefined) return `the libfuse3 addon is absent: ${absent}`
   if (process.getuid?.() !== 0 && !onPath('fusermount3')) return 'not root and fusermount3 is not installed'
   return undefined
 }

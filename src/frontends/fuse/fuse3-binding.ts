@@ -1,6 +1,6 @@
 /**
  * FuseOperations served through libfuse 3's low-level API (the addon of
- * native/fuse3, typed in fuse3-native.ts). The kernel names inodes; the
+ * native/fuse3, typed in src/addons/fuse3-addon.ts). The kernel names inodes; the
  * InodeTable turns them back into the paths the operations take. Each batch
  * from the native session thread is dispatched in one event-loop turn; every
  * request is answered exactly once (a second answer is dropped), and a
@@ -14,11 +14,11 @@
  */
 import { execFile } from 'node:child_process'
 import { constants } from 'node:os'
+import { OP, RECORD, fuse3Addon, fuse3AddonAbsence } from '../../addons/index.js'
+import type { Fuse3Addon, Fuse3Handle } from '../../addons/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import type { FileSpans } from '../../net/index.js'
 import type { FuseImplementation, FuseMount, FuseMountSettings, FuseOperations, FuseStat } from './fuse-binding.js'
-import { OP, RECORD, loadFuse3 } from './fuse3-native.js'
-import type { Fuse3Addon, Fuse3Handle } from './fuse3-native.js'
 import { InodeTable, UNKNOWN_INODE, childPath } from './inode-table.js'
 import { mountAt } from './mountpoint.js'
 
@@ -122,7 +122,9 @@ export class Fuse3Binding implements FuseMount {
   private readonly endWaiters: (() => void)[] = []
 
   constructor(readonly mountpoint: string, private readonly ops: FuseOperations, settings: FuseMountSettings) {
-    this.addon = loadFuse3()
+    const addon = fuse3Addon()
+    if (addon === undefined) throw new MemweaveError('fuse', 'unsupported', `the libfuse3 addon cannot be used: ${fuse3AddonAbsence() ?? 'absent'}`)
+    this.addon = addon
     const { args, policy } = splitOptions(settings)
     this.args = args
     this.policy = policy
