@@ -13,6 +13,7 @@ import { checkTarget, scatterResults } from '../mem/index.js'
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
+import { allResults, placeResult, toPieceResult, viaField } from './client-results.js'
 import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
 import { ClientDataChannel } from './client-data-channel.js'
 import type { ChannelDial, ChannelExpectation } from './client-data-channel.js'
@@ -25,7 +26,7 @@ import { PROTOCOL_VERSION, formatVersion } from './messages.js'
 const EXCLUSIVE_MINOR = 3
 /** The first minor with the `get` op. */
 const GET_MINOR = 5
-import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits, WireReadResult } from './messages.js'
+import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
@@ -91,8 +92,6 @@ export interface ClientTraffic {
 /** A change listener; `via` lists the nodes the change came through (peers use it against echoes). */
 export type ChangeListener = (changed: string, via?: readonly string[]) => void
 
-/** Smaller pieces are copied out of the socket buffer so keeping them does not keep the whole frame alive. */
-const COPY_BELOW_BYTES = 16 * 1024
 const MAX_ABANDONED = 4096
 
 export class ProtocolClient implements TreeClient {
@@ -493,32 +492,4 @@ export class ProtocolClient implements TreeClient {
     }
     this.closeListeners.clear()
   }
-}
-
-/** Every piece's result once all its batches are in (a gap would be a bug in the split, reported as that piece's error). */
-function allResults<R>(results: readonly (R | { ok: false; error: MemweaveError } | undefined)[]): (R | { ok: false; error: MemweaveError })[] {
-  return results.map((r, i) => r ?? { ok: false, error: new MemweaveError('net', 'internal', `no result for piece ${i} of the batch`) })
-}
-
-function viaField(via: readonly string[] | undefined): { via?: readonly string[] } {
-  return via === undefined || via.length === 0 ? {} : { via }
-}
-
-/** A wire result written into the caller's target (ring pieces are already there); the bytes written. */
-function placeResult(result: WireReadResult, piece: ReadIntoPiece, target: Uint8Array): ReadIntoResult {
-  if ('error' in result) return { ok: false, error: fromWireError(result.error) }
-  if (!('data' in result)) throw protocolError('a read result still points into the data ring')
-  const data = result.data
-  if (data.length > piece.length) throw protocolError(`a read piece of ${piece.length} bytes came back with ${data.length}`)
-  if (data.length > 0 && (data.buffer !== target.buffer || data.byteOffset !== target.byteOffset + piece.at)) target.set(data, piece.at)
-  return { ok: true, length: data.length }
-}
-
-function toPieceResult(result: WireReadResult): PieceResult {
-  if ('error' in result) return { ok: false, error: fromWireError(result.error) }
-  if (!('data' in result)) throw protocolError('a read result still points into the data ring')
-  // A piece that is its whole buffer (a ring copy) keeps nothing else alive; one inside a frame is copied out.
-  const whole = result.data.byteOffset === 0 && result.data.byteLength === result.data.buffer.byteLength
-  const data = result.data.length < COPY_BELOW_BYTES && !whole ? Buffer.from(result.data) : result.data
-  return { ok: true, data }
 }
