@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { checkTarget, scatterResults } from '../mem/index.js'
+import { checkTarget, readFresh, scatterResults } from '../mem/index.js'
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
@@ -17,7 +17,8 @@ import { allResults, placeResult, toPieceResult, viaField } from './client-resul
 import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
 import { ClientDataChannel } from './client-data-channel.js'
 import type { ChannelDial, ChannelExpectation } from './client-data-channel.js'
-import { CHANNEL_MIN_READ_BYTES } from './data-channel.js'
+import { CHANNEL_MIN_READ_BYTES, CHANNEL_REQUEST_BYTES } from './data-channel.js'
+import { chunkPieces, mergeChunks } from './client-chunks.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
@@ -248,6 +249,8 @@ export class ProtocolClient implements TreeClient {
   async ticket(): Promise<TicketGrant> { return this.call('ticket', {}) }
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
+    // Big pieces on the channel: chunked readInto into fresh memory (one buffer for the batch).
+    if (this.chunksOnChannel(pieces)) return readFresh((placed, target) => this.readInto(handle, placed, target), pieces)
     const results: (PieceResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
@@ -263,8 +266,21 @@ export class ProtocolClient implements TreeClient {
 
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
     checkTarget(pieces, target)
+    if (!this.chunksOnChannel(pieces)) return this.readIntoBatches(handle, pieces, target, this.limits)
+    // Pipelined: each chunk its own request on the channel, streaming back into its place.
+    const chunked = chunkPieces(pieces, CHANNEL_REQUEST_BYTES)
+    const results = await this.readIntoBatches(handle, chunked.chunks, target, { ...this.limits, maxBatchBytes: Math.min(this.limits.maxBatchBytes, CHANNEL_REQUEST_BYTES) })
+    return mergeChunks(pieces.length, chunked, results)
+  }
+
+  /** Whether a read has pieces big enough to go to the open data channel in chunks. */
+  private chunksOnChannel(pieces: readonly ReadPiece[]): boolean {
+    return this.channel !== undefined && pieces.some((p) => p.length > CHANNEL_REQUEST_BYTES)
+  }
+
+  private async readIntoBatches(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, limits: WireLimits): Promise<ReadIntoResult[]> {
     const results: (ReadIntoResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
-    const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
+    const { batches, oversized } = splitBatch(pieces, (p) => p.length, limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
       const into = (j: number): Uint8Array | undefined => {
