@@ -245,7 +245,7 @@ export class ServerDataRing {
     let eligible = 0
     for (const r of results) if (r.ok && r.data.length >= minPieceBytes) eligible += r.data.length
     if (eligible < minReplyBytes || eligible === 0) return undefined
-    const positions = new Array<number | undefined>(results.length)
+    const positions: Array<number | undefined> = results.map(() => undefined)
     const taken: { region: RingRegion; bytes: number }[] = []
     const runs: Run[] = []
     results.forEach((r, i) => {
