@@ -8,65 +8,38 @@
  * big read replies are then written there and carry ring positions.
  * A TCP client may join a data channel to its session (server-data-channel.ts):
  * reads that ask for it are answered there, and each ends with the other.
+ * Its parts: connection-context.ts (what the daemon gives it), -admission.ts
+ * (the limits a request must pass), -outbox.ts (sending and backpressure),
+ * -handles.ts, -requests.ts (cancel, rpc progress), -watches.ts.
  */
 import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { currentEventVia, runWithVia } from '../tree/index.js'
-import type { Tree } from '../tree/index.js'
-import { encodeMessage, decodeMessage, toWireError } from './codec.js'
+import { currentEventVia, runAsClient, runWithVia } from '../tree/index.js'
+import { decodeMessage, toWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { CLOSE_CODES, formatVersion } from './messages.js'
-import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
+import type { Request, RequestOf, ServerHello, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
-import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import type { ServerDataRing } from './server-data-ring.js'
 import { SessionChannel } from './server-data-channel.js'
-import type { ChannelTickets, ServerDataChannel } from './server-data-channel.js'
+import type { ServerDataChannel } from './server-data-channel.js'
 import { AccessGuard } from './auth/access-guard.js'
-import type { AuditLog } from './auth/audit.js'
 import { identityRights } from './auth/credentials.js'
-import type { Authenticator, Identity, Transport } from './auth/credentials.js'
-import type { BrowserTickets } from './browser-tickets.js'
-import type { Downloads } from './downloads.js'
+import type { Identity } from './auth/credentials.js'
+import type { ConnectionContext } from './connection-context.js'
+import { admission } from './connection-admission.js'
+import { ConnectionHandles } from './connection-handles.js'
+import { ConnectionOutbox } from './connection-outbox.js'
+import { ConnectionRequests } from './connection-requests.js'
 import { ConnectionWatches } from './connection-watches.js'
 import { parseRequest } from './request-guards.js'
 import { serveGet } from './server-get.js'
 import { serveRead } from './server-read.js'
 import { checkHello } from './server-hello.js'
-import type { ServerLimits } from './server-limits.js'
-import type { DaemonBudget } from './server-budget.js'
-import { runAsClient } from '../tree/index.js'
-
-export interface ConnectionContext {
-  readonly tree: Tree
-  readonly log: Logger
-  readonly limits: ServerLimits
-  /** The daemon-wide memory budget every connection draws on. */
-  readonly budget: DaemonBudget
-  /** Who may connect (tokens, roles) and the audit trail of who did. */
-  readonly auth: Authenticator
-  readonly audit: AuditLog
-  /** The listener this connection came through (set per connection by the server). */
-  readonly transport?: Transport
-  readonly port?: number
-  readonly nodeId: string
-  /** One-time tickets for browser sessions (issued by the `ticket` op, traded at hello). */
-  readonly tickets: BrowserTickets
-  /** Streamed downloads (the `download` op's tickets, posted to the TCP listener). */
-  readonly downloads: Downloads
-  /** The web page's URLs, when the daemon serves it. */
-  pages(): string[]
-  /** Unset: data rings are off, and an offered one is ignored as a 1.0 daemon would. */
-  readonly dataRing: DataRingPolicy | undefined
-  /** Tickets for TCP data channels (1.6); unset: none are offered. */
-  readonly channels?: ChannelTickets
-  hello(owner: string): ServerHello
-}
 
 let connectionSerial = 0
-/** Progress events for one request are at least this far apart (the last one always goes). */
-const PROGRESS_INTERVAL_MS = 100
 
 export class ServerConnection {
   readonly owner = `conn-${++connectionSerial}`
@@ -77,9 +50,9 @@ export class ServerConnection {
   private inFlight = 0
   private inFlightReadBytes = 0
   private protocolErrors = 0
-  private unflushedBytes = 0
-  /** When a reply last finished flushing (or the connection went quiet with nothing unflushed). */
-  private lastFlushAt = Date.now()
+  private readonly out: ConnectionOutbox
+  private readonly handles: ConnectionHandles
+  private readonly requests: ConnectionRequests
   private paused = false
   /** A read is waiting for room in the daemon's budget: nothing more is read from this client until it gets it. */
   private awaitingBudget = false
@@ -101,20 +74,24 @@ export class ServerConnection {
 
   /** The minor protocol version the client said it speaks (1.2 events go only to clients that know them). */
   private clientMinor = 0
-  /** Requests that can be cancelled, by id. */
-  private readonly running = new Map<number, AbortController>()
-  /** Handles whose going stale this client is told of, and how to stop listening. */
-  private readonly staleWatches = new Map<number, () => void>()
 
   /** `local`: the client came through a unix socket (the only kind that may share a data ring); `browser`: it sent an Origin. */
   constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, private readonly peer: string, private readonly local = false, private readonly browser = false) {
     this.log = ctx.log.child({ conn: this.owner })
+    this.out = new ConnectionOutbox(ws, ctx.budget, this.owner, this.log, ctx.limits.maxBufferedBytes, {
+      overfull: () => this.pause('client is not reading; pausing its requests'),
+      flushed: () => this.maybeResume(),
+    })
+    this.handles = new ConnectionHandles(ctx.tree, this.owner, ctx.limits.maxHandlesPerClient, this.log, (handle, reason) => {
+      if (this.state === 'open') this.out.sendMessage({ event: 'stale', handle, reason })
+    })
+    this.requests = new ConnectionRequests(ctx.tree, this.owner, () => this.clientMinor >= 2 && this.state === 'open', (event) => this.out.sendMessage(event))
     this.channel = new SessionChannel(ctx.channels, ctx.channels !== undefined && !local && !browser, this.owner, ctx.port)
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
       if (this.guard?.visible(event.path) === false) return true // outside this token's paths: it does not exist
       if (this.paused) return false
-      this.sendMessage(event)
+      this.out.sendMessage(event)
       return true
     }, () => this.eventVia())
     this.log.debug({ peer }, 'connection opened')
@@ -176,30 +153,10 @@ export class ServerConnection {
 
   /** Starts a request unless this connection already has too much in flight. */
   private admit(request: Request): void {
-    const { maxInFlight, maxInFlightReadBytes } = this.ctx.limits
-    if (this.inFlight >= maxInFlight) {
-      this.replyError(request.id, new MemweaveError('net', 'limit', `more than ${maxInFlight} requests in flight on this connection; wait for replies`))
-      return
-    }
-    if (request.op === 'read') {
-      // A read the tree refuses outright (a 2^53-byte length) is answered now and never counts as in flight.
-      try {
-        this.ctx.tree.checkRead(request.pieces)
-      } catch (err) {
-        this.replyError(request.id, err)
-        return
-      }
-    }
-    const readBytes = request.op === 'read' ? request.pieces.reduce((sum, p) => sum + p.length, 0) : 0
-    if (readBytes > 0 && this.inFlightReadBytes > 0 && this.inFlightReadBytes + readBytes > maxInFlightReadBytes) {
-      this.replyError(request.id, new MemweaveError('net', 'limit', `reads of more than ${maxInFlightReadBytes} bytes in flight on this connection; wait for replies`))
-      return
-    }
+    const admitted = admission(request, { requests: this.inFlight, readBytes: this.inFlightReadBytes }, this.ctx.tree, this.ctx.limits, this.ctx.budget)
+    if ('refused' in admitted) { this.out.replyError(request.id, admitted.refused); return }
+    const { readBytes } = admitted
     const { budget } = this.ctx
-    if (readBytes > budget.capacityBytes) {
-      this.replyError(request.id, new MemweaveError('net', 'limit', `a read of ${readBytes} bytes is more than the daemon's memory budget (${budget.capacityBytes} bytes); split it`))
-      return
-    }
     if (readBytes > 0 && !budget.tryTake(this.owner, readBytes)) {
       // No room: stop reading this client's requests (they wait in its socket) until the budget has room for this one.
       this.awaitingBudget = true
@@ -237,47 +194,40 @@ export class ServerConnection {
       if (guard === undefined) throw new MemweaveError('net', 'internal', 'a request ran before hello')
       guard.check(request.op, 'path' in request && typeof request.path === 'string' ? request.path : undefined)
       switch (request.op) {
-        case 'list': this.reply(request.id, guard.filterList(request.path, await this.hop(request.via, () => tree.list(request.path)))); return
-        case 'stat': this.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
+        case 'list': this.out.reply(request.id, guard.filterList(request.path, await this.hop(request.via, () => tree.list(request.path)))); return
+        case 'stat': this.out.reply(request.id, await this.hop(request.via, () => tree.stat(request.path))); return
         case 'open': {
-          this.checkHandleCap()
+          this.handles.checkCap()
           const opened = await guard.checkOpened(request.path, await this.hop(request.via, () => tree.open(request.path, this.owner, { exclusive: request.exclusive === true })), (handle) => tree.close(handle, this.owner))
-          this.reply(request.id, opened)
-          await this.watchStale(opened.handle)
+          this.out.reply(request.id, opened)
+          if (this.clientMinor >= 2) await this.handles.watchStale(opened.handle)
           return
         }
         // The reply takes over what this read was charged in the budget (the same buffers).
         case 'read': await serveRead({
           tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces,
-          ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts, charge),
-          ...(request.channel === true ? { channel: () => this.channel.current, sendOnChannel: (parts, channel, done) => this.send(parts, charge, { channel, done }) } : {}),
+          ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.out.send(parts, charge),
+          ...(request.channel === true ? { channel: () => this.channel.current, sendOnChannel: (parts, channel, done) => this.out.send(parts, charge, { channel, done }) } : {}),
         }); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
-          this.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
+          this.out.reply(request.id, results.map((r): WireWriteResult => (r.ok ? { ok: true } : { error: toWireError(r.error) })))
           return
         }
-        case 'rpc': this.reply(request.id, await this.rpc(request)); return
-        case 'close': await tree.close(request.handle, this.owner); this.reply(request.id, null); this.dropStaleWatch(request.handle); return
+        case 'rpc': this.out.reply(request.id, await this.requests.rpc(request)); return
+        case 'close': await tree.close(request.handle, this.owner); this.out.reply(request.id, null); this.handles.dropStaleWatch(request.handle); return
         case 'watch': await this.hop(request.via, () => this.ctx.tree.events.prepare(request.path)); this.hop(request.via, () => this.watch(request)); return
         case 'unwatch': this.unwatch(request); return
-        case 'ping': this.reply(request.id, { timeMs: Date.now() }); return
+        case 'ping': this.out.reply(request.id, { timeMs: Date.now() }); return
         case 'ticket': this.ticket(request.id); return
-        case 'cancel': this.running.get(request.target)?.abort(); this.reply(request.id, null); return
-        case 'download': this.reply(request.id, await this.ctx.downloads.issue(guard.identity, request, (path) => tree.stat(path))); return
-        case 'channel': this.reply(request.id, this.channel.ticket()); return
-        case 'get': this.reply(request.id, await this.cancellable(request.id, (signal) => serveGet({ tree, owner: this.owner, guard, paths: request.paths, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }), signal }))); return
+        case 'cancel': this.requests.cancel(request.target); this.out.reply(request.id, null); return
+        case 'download': this.out.reply(request.id, await this.ctx.downloads.issue(guard.identity, request, (path) => tree.stat(path))); return
+        case 'channel': this.out.reply(request.id, this.channel.ticket()); return
+        case 'get': this.out.reply(request.id, await this.requests.cancellable(request.id, (signal) => serveGet({ tree, owner: this.owner, guard, paths: request.paths, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }), signal }))); return
         case 'hello': return // handled before admission
       }
     } catch (err) {
-      this.replyError(request.id, err)
-    }
-  }
-
-  private checkHandleCap(): void {
-    const { maxHandlesPerClient } = this.ctx.limits
-    if (this.ctx.tree.handles.ownedBy(this.owner) >= maxHandlesPerClient) {
-      throw new MemweaveError('net', 'limit', `this connection holds ${maxHandlesPerClient} handles (the most one client may); close some first`)
+      this.out.replyError(request.id, err)
     }
   }
 
@@ -335,57 +285,14 @@ export class ServerConnection {
     const client = request.client?.name === undefined ? '' : `${request.client.name.slice(0, 64)}, `
     this.ctx.tree.handles.holds.label(this.owner, `${this.owner} (${client}${this.local ? 'unix socket' : `from ${this.peer}`})`)
     this.log.debug({ client: request.client?.name, version: formatVersion(request.version), dataRing: this.ring !== undefined }, 'hello')
-    this.reply(request.id, hello)
-  }
-
-  /** Runs a request the `cancel` op can stop (through its signal). */
-  private async cancellable<T>(id: number, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController()
-    this.running.set(id, controller)
-    try {
-      return await job(controller.signal)
-    } finally {
-      this.running.delete(id)
-    }
-  }
-
-  /** An rpc that can be cancelled (the `cancel` op) and report progress (events for clients that speak 1.2). */
-  private async rpc(request: RequestOf<'rpc'>): Promise<unknown> {
-    let lastProgressMs = 0
-    const progress = (done: number, total: number, detail?: Readonly<Record<string, unknown>>): void => {
-      const now = performance.now()
-      // At most one event per PROGRESS_INTERVAL_MS, and none for clients that do not know the event.
-      if (this.clientMinor < 2 || this.state !== 'open' || (now - lastProgressMs < PROGRESS_INTERVAL_MS && done < total)) return
-      lastProgressMs = now
-      this.sendMessage({ event: 'progress', id: request.id, done, total, ...(detail === undefined ? {} : { detail }) })
-    }
-    return this.cancellable(request.id, (signal) => this.ctx.tree.rpc(request.handle, request.request, this.owner, { signal, progress }))
-  }
-
-  /** Tells a 1.2 client when a handle it opened goes stale (a process exits, a peer is lost), once per handle. */
-  private async watchStale(handle: number): Promise<void> {
-    if (this.clientMinor < 2 || this.staleWatches.has(handle)) return
-    const entry = await this.ctx.tree.handles.get(handle, this.owner).catch(() => undefined)
-    if (entry === undefined) return
-    this.staleWatches.set(handle, entry.leaf.lifetime.onEnd((reason) => {
-      this.staleWatches.delete(handle)
-      if (this.state === 'open') this.sendMessage({ event: 'stale', handle, reason: `${entry.leaf.lifetime.description} ${reason}` })
-    }))
-  }
-
-  /** Stops telling about a handle this connection no longer holds (so closed handles leave no listener behind). */
-  private dropStaleWatch(handle: number): void {
-    const stop = this.staleWatches.get(handle)
-    if (stop === undefined || this.ctx.tree.handles.isHeldBy(handle, this.owner)) return
-    stop()
-    this.staleWatches.delete(handle)
+    this.out.reply(request.id, hello)
   }
 
   /** A ticket for a browser session with this connection's rights; a browser session cannot pass its own on. */
   private ticket(id: number): void {
     if (this.browser) throw new MemweaveError('net', 'permission', 'a browser session cannot issue tickets')
     if (this.identity === undefined) throw new MemweaveError('net', 'internal', 'a ticket asked for before hello')
-    this.reply(id, { ...this.ctx.tickets.issue(identityRights(this.identity)), pages: this.ctx.pages() })
+    this.out.reply(id, { ...this.ctx.tickets.issue(identityRights(this.identity)), pages: this.ctx.pages() })
   }
 
   /** Joins a data channel to this open session (its ticket was checked); the two end together. */
@@ -396,66 +303,19 @@ export class ServerConnection {
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.
   private watch(request: RequestOf<'watch'>): void {
-    this.reply(request.id, { watchId: this.watches.add(request.path, request.objects === true) })
+    this.out.reply(request.id, { watchId: this.watches.add(request.path, request.objects === true) })
   }
 
   private unwatch(request: RequestOf<'unwatch'>): void {
     this.watches.remove(request.watchId)
-    this.reply(request.id, null)
-  }
-
-  private reply(id: number, result: unknown): void {
-    this.sendMessage({ id, result })
-  }
-
-  private replyError(id: number, err: unknown): void {
-    this.sendMessage({ id, error: toWireError(err) })
-  }
-
-  private sendMessage(message: ServerMessage): void {
-    let encoded: Buffer
-    try {
-      encoded = encodeMessage(message)
-    } catch (err) {
-      // Only a reply's result can be unencodable (an rpc returning a function, say); the error itself always encodes.
-      if (!('id' in message)) throw err
-      encoded = encodeMessage({ id: message.id, error: toWireError(err, 'reply cannot be sent') })
-    }
-    this.send([encoded])
-  }
-
-  /**
-   * Sends one message made of parts (WebSocket fragments, or one frame on the data channel), counting bytes
-   * until the socket has taken them; `onChannel.done` runs once either way.
-   */
-  private send(parts: readonly Buffer[], charge?: { bytes: number }, onChannel?: { channel: ServerDataChannel; done: () => void }): void {
-    if (this.ws.readyState !== WebSocket.OPEN) { onChannel?.done(); return } // the client is gone: its replies are dropped
-    const bytes = parts.reduce((sum, p) => sum + p.length, 0)
-    this.unflushedBytes += bytes
-    // A read reply takes over what its request was charged (the same buffers); only the rest is added.
-    const prepaid = Math.min(charge?.bytes ?? 0, bytes)
-    if (charge !== undefined) charge.bytes -= prepaid
-    this.ctx.budget.force(this.owner, bytes - prepaid)
-    if (this.unflushedBytes === bytes) this.lastFlushAt = Date.now() // nothing was pending: the clock starts now
-    const flushed = (err?: Error): void => {
-      this.unflushedBytes -= bytes
-      this.lastFlushAt = Date.now()
-      this.ctx.budget.release(this.owner, bytes)
-      if (err !== undefined) this.log.debug({ err }, 'reply not delivered')
-      onChannel?.done()
-      this.maybeResume()
-    }
-    const last = parts.length - 1
-    if (onChannel !== undefined) onChannel.channel.write(parts, flushed)
-    else parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === last }, i === last ? flushed : undefined))
-    if (!this.paused && this.unflushedBytes > this.ctx.limits.maxBufferedBytes) this.pause('client is not reading; pausing its requests')
+    this.out.reply(request.id, null)
   }
 
   private pause(why: string): void {
     if (this.paused) return
     this.paused = true
     this.ws.pause()
-    this.log.debug({ unflushedBytes: this.unflushedBytes }, why)
+    this.log.debug({ unflushedBytes: this.out.unflushedBytes }, why)
   }
 
   /** A request that came while this connection was paused with its queue full: answered with an error, not queued. */
@@ -468,12 +328,12 @@ export class ServerConnection {
       this.log.debug({ err }, 'an undecodable request came while the queue was full') // answered as an unnumbered error below
     }
     const error = new MemweaveError('net', 'limit', `more than ${this.ctx.limits.maxQueuedRequests} requests queued on this connection; wait for replies`)
-    if (id === undefined) this.sendMessage({ event: 'protocol-error', error: toWireError(error) })
-    else this.replyError(id, error)
+    if (id === undefined) this.out.sendMessage({ event: 'protocol-error', error: toWireError(error) })
+    else this.out.replyError(id, error)
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.awaitingBudget || this.unflushedBytes > this.ctx.limits.maxBufferedBytes / 4 || this.state === 'closed') return
+    if (!this.paused || this.awaitingBudget || this.out.unflushedBytes > this.ctx.limits.maxBufferedBytes / 4 || this.state === 'closed') return
     this.paused = false
     this.watches.flush()
     while (!this.paused && !this.awaitingBudget && this.waiting.length > 0) {
@@ -486,8 +346,8 @@ export class ServerConnection {
   private protocolFailure(id: number | undefined, error: MemweaveError): void {
     this.log.debug({ err: error, id }, 'bad message')
     if (this.state === 'hello') { this.refuse(id, error, CLOSE_CODES.protocolError); return }
-    if (id === undefined) this.sendMessage({ event: 'protocol-error', error: toWireError(error) })
-    else this.replyError(id, error)
+    if (id === undefined) this.out.sendMessage({ event: 'protocol-error', error: toWireError(error) })
+    else this.out.replyError(id, error)
     if (error.kind !== 'protocol' && error.kind !== 'malformed') return
     if (++this.protocolErrors >= this.ctx.limits.maxProtocolErrors) {
       this.log.warn({ errors: this.protocolErrors }, 'closing a connection that keeps sending malformed messages')
@@ -498,8 +358,8 @@ export class ServerConnection {
   /** Answers with the error, then closes: used where the connection cannot go on (bad hello). */
   private refuse(id: number | undefined, error: MemweaveError, code: number): void {
     this.log.info({ err: error }, 'refusing connection')
-    if (id === undefined) this.sendMessage({ event: 'protocol-error', error: toWireError(error) })
-    else this.replyError(id, error)
+    if (id === undefined) this.out.sendMessage({ event: 'protocol-error', error: toWireError(error) })
+    else this.out.replyError(id, error)
     this.hangUp(code, error.message)
   }
 
@@ -523,7 +383,7 @@ export class ServerConnection {
 
   /** How long this connection has held budget with replies that do not move (0 when it holds none). */
   stalledMs(now: number): number {
-    return this.ctx.budget.heldBy(this.owner) > 0 && this.unflushedBytes > 0 ? now - this.lastFlushAt : 0
+    return this.out.stalledMs(now)
   }
 
   /** Cuts the connection without a close handshake (a client that does not answer one). */
@@ -537,28 +397,17 @@ export class ServerConnection {
     clearInterval(this.heartbeat)
     this.ring?.close()
     this.channel.close()
-    for (const controller of this.running.values()) controller.abort()
-    for (const stop of this.staleWatches.values()) stop()
-    this.staleWatches.clear()
+    this.requests.abortAll()
+    this.handles.stopWatching()
     this.waiting.length = 0
     this.ctx.budget.dropWaiters(this.owner)
     this.ctx.budget.releaseAll(this.owner) // its unflushed replies went with the socket
     this.watches.clear()
-    await this.dropHandles()
+    await this.handles.dropAll()
     this.log.debug({ code, reason, inFlight: this.inFlight, dataRing: this.ring?.stats }, 'connection closed')
     if (this.inFlight > 0) {
       // Opens still running will add references after the drop above; drop those too once they finish.
-      this.onIdle = () => { void this.dropHandles() }
-    }
-  }
-
-  private async dropHandles(): Promise<void> {
-    try {
-      const dropped = await this.ctx.tree.handles.dropOwner(this.owner)
-      this.ctx.tree.handles.holds.label(this.owner, undefined)
-      if (dropped > 0) this.log.debug({ dropped }, 'released the handles of a closed connection')
-    } catch (err) {
-      this.log.warn({ err }, 'releasing handles of a closed connection failed')
+      this.onIdle = () => { void this.handles.dropAll() }
     }
   }
 }
