@@ -3,8 +3,12 @@
  * come with hello): at most maxPieces per request, at most maxBatchBytes of
  * data, and writes small enough for one message. A single piece too big for
  * any request gets its own 'too_large' result instead of failing the batch.
+ * runBatched sends those requests at once and puts each result in its place.
  */
 import { MemweaveError } from '../errors/index.js'
+import { scatterResults } from '../mem/index.js'
+import { allResults } from './client-results.js'
+import { protocolError } from './field-guards.js'
 import type { WireLimits } from './messages.js'
 
 export interface Batch<P> {
@@ -47,4 +51,21 @@ export function splitBatch<P>(pieces: readonly P[], bytesOf: (piece: P) => numbe
   })
   if (current.pieces.length > 0) batches.push(current)
   return { batches, oversized }
+}
+
+/**
+ * Runs a caller's batch as the requests the server accepts, all at once: `send` makes one request, `toResult`
+ * turns each of its wire results (the j-th of that request) into the caller's, and each lands at its piece's place.
+ */
+export async function runBatched<P, W, R>(op: 'read' | 'write', pieces: readonly P[], bytesOf: (piece: P) => number, limits: WireLimits,
+  send: (batch: Batch<P>) => Promise<readonly W[]>, toResult: (wire: W, j: number, batch: Batch<P>) => R): Promise<(R | { ok: false; error: MemweaveError })[]> {
+  const results: (R | { ok: false; error: MemweaveError } | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
+  const { batches, oversized } = splitBatch(pieces, bytesOf, limits, op === 'write')
+  for (const { index, error } of oversized) results[index] = { ok: false, error }
+  await Promise.all(batches.map(async (batch) => {
+    const wire = await send(batch)
+    if (wire.length !== batch.pieces.length) throw protocolError(`${op} of ${batch.pieces.length} pieces got ${wire.length} results`)
+    scatterResults(results, batch.indexes, wire.map((result, j) => toResult(result, j, batch)), 'net', op)
+  }))
+  return allResults(results)
 }

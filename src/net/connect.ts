@@ -17,7 +17,7 @@ import { normalizeFingerprint, verifiedTlsSocket } from './peers-tls.js'
 import { ClientDataRing } from './client-data-ring.js'
 import type { ChannelDial } from './client-data-channel.js'
 import { ProtocolClient } from './protocol-client.js'
-import type { ClientOptions } from './protocol-client.js'
+import type { ClientOptions } from './client-options.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024 * 1024

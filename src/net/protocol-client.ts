@@ -3,21 +3,24 @@
  * pipelined (up to the server's in-flight limit, the rest wait here), big
  * batches are split to the server's limits, every reply is checked, and a
  * dropped connection fails everything pending with 'disconnected'.
+ * Its parts: client-options.ts, client-pending.ts (requests on their way,
+ * timed-out ones), client-batches.ts (splitting to the limits),
+ * client-channel-link.ts (the TCP data channel), client-results.ts.
  */
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { checkTarget, readFresh, scatterResults } from '../mem/index.js'
+import { checkTarget, readFresh } from '../mem/index.js'
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
-import { splitBatch } from './client-batches.js'
-import { allResults, placeResult, toPieceResult, viaField } from './client-results.js'
-import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
-import { ClientDataChannel } from './client-data-channel.js'
+import { runBatched } from './client-batches.js'
+import { placeResult, toPieceResult, viaField } from './client-results.js'
+import type { ClientDataRing } from './client-data-ring.js'
+import { ChannelLink } from './client-channel-link.js'
 import type { ChannelDial, ChannelExpectation } from './client-data-channel.js'
-import { CHANNEL_MIN_READ_BYTES, CHANNEL_REQUEST_BYTES } from './data-channel.js'
+import { CHANNEL_REQUEST_BYTES } from './data-channel.js'
 import { chunkPieces, mergeChunks } from './client-chunks.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
@@ -27,60 +30,13 @@ import { PROTOCOL_VERSION, formatVersion } from './messages.js'
 const EXCLUSIVE_MINOR = 3
 /** The first minor with the `get` op. */
 const GET_MINOR = 5
-import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits } from './messages.js'
+import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits, WireReadResult } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
-
-export interface ClientOptions {
-  token?: string
-  /**
-   * With no token, a client of a loopback TCP daemon reads the daemon's auto token from
-   * `<stateDir>/tcp-<PORT>.token` when that file is ours (default); false never does.
-   */
-  autoToken?: boolean
-  /** Per-request timeout in ms; none when unset. Also bounds connecting unless connectTimeoutMs is given. */
-  timeoutMs?: number
-  connectTimeoutMs?: number
-  log?: Logger
-  /** Shown in the daemon's logs ('cli', 'fuse', 'peer:NAME'). */
-  name?: string
-  /** Node ids this connection is made on behalf of (a peer forwards its own chain). */
-  chain?: readonly string[]
-  /**
-   * For wss://: a CA certificate (PEM file) to trust, or the server certificate's SHA-256 fingerprint to
-   * pin (then no CA is consulted), or rejectUnauthorized: false for self-signed tests.
-   */
-  tls?: { caFile?: string; ca?: Buffer; fingerprint?: string; rejectUnauthorized?: boolean }
-  /** Largest reply accepted (default 1 GiB). */
-  maxMessageBytes?: number
-  /**
-   * Over a unix socket, big read replies come through a shared ring file on tmpfs instead of the
-   * socket when the daemon agrees (protocol 1.1); on by default there, false turns it off.
-   */
-  dataRing?: DataRingOptions | false
-  /**
-   * Over TCP, big reads come back on a data channel beside the WebSocket (protocol 1.6, data-channel.ts)
-   * when the daemon offers one; on by default, false keeps everything on the WebSocket.
-   */
-  dataChannel?: boolean
-}
-
-interface Pending {
-  readonly op: Op
-  readonly resolve: (value: unknown) => void
-  readonly reject: (error: MemweaveError) => void
-  readonly onResult: ((value: unknown) => void) | undefined
-  /** readInto: where each piece of the reply goes (ring pieces are copied there directly). */
-  readonly into: ((index: number) => Uint8Array | undefined) | undefined
-  timer: NodeJS.Timeout | undefined
-  /** Set while waiting for an in-flight slot; cleared once sent. */
-  start: (() => void) | undefined
-  /** A read sent to the data channel: each piece's requested length. */
-  readonly lengths: readonly number[] | undefined
-  /** Its reply is being written into `into` right now, from the data channel. */
-  receiving: boolean
-}
+import type { ClientOptions } from './client-options.js'
+import { AbandonedRequests } from './client-pending.js'
+import type { Pending } from './client-pending.js'
 
 /** Messages and bytes this client sent and received (peers show them in sys/peers). */
 export interface ClientTraffic {
@@ -92,8 +48,6 @@ export interface ClientTraffic {
 
 /** A change listener; `via` lists the nodes the change came through (peers use it against echoes). */
 export type ChangeListener = (changed: string, via?: readonly string[]) => void
-
-const MAX_ABANDONED = 4096
 
 export class ProtocolClient implements TreeClient {
   private hello: ServerHello | undefined
@@ -107,17 +61,38 @@ export class ProtocolClient implements TreeClient {
   private readonly closeListeners = new Set<(reason: MemweaveError) => void>()
   private closeReason: MemweaveError | undefined
   /** Timed-out requests whose late replies may still hold a handle or a watch to give back (or channel bytes to skip). */
-  private readonly abandoned = new Map<number, Pending>()
+  private readonly abandoned = new AbandonedRequests()
   private readonly closedPromise: Promise<void>
-  private channel: ClientDataChannel | undefined
-  private channelOpening: Promise<boolean> | undefined
+  private readonly channel: ChannelLink
   /** Why the connection ends when its data channel broke (the WebSocket's own close code says less). */
   private channelLoss: MemweaveError | undefined
 
   /** @internal Made by connectClient (connect.ts); not part of the published types. */
   constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing,
-    private readonly channelDial?: ChannelDial) {
+    channelDial?: ChannelDial) {
     this.log = options.log ?? pino({ level: 'silent' })
+    this.channel = new ChannelLink(channelDial, {
+      url, log: this.log,
+      available: () => this.options.dataChannel !== false && this.hello?.dataChannel === true && !this.closed,
+      closed: () => this.closed,
+      ticket: async () => (await this.call('channel', {})).ticket,
+      replies: {
+        expect: (id) => this.expectOnChannel(id),
+        deliver: (id, result, bytes) => {
+          this.traffic.messagesIn++
+          this.traffic.bytesIn += bytes
+          this.complete({ kind: 'result', id, result })
+        },
+      },
+      openLimits: () => ({ maxDataBytes: this.limits.maxBatchBytes, timeoutMs: this.options.connectTimeoutMs ?? this.options.timeoutMs ?? 10_000 }),
+      lost: (error) => {
+        // The daemon closing (or going away) ends both; only a channel lost under an open session is news.
+        if (this.ws.readyState !== WebSocket.OPEN) { this.log.debug({ err: error, url: this.url }, 'data channel closed with its session'); return }
+        this.log.warn({ err: error, url: this.url }, 'the data channel broke; closing the connection')
+        this.channelLoss = new MemweaveError('net', 'disconnected', `connection to ${this.url} lost its data channel: ${error.message}`, { cause: error })
+        this.ws.terminate()
+      },
+    })
     // Big read replies arrive as separate fragments; keeping them apart saves gluing (copying) them.
     ws.binaryType = 'fragments'
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
@@ -138,7 +113,7 @@ export class ProtocolClient implements TreeClient {
 
   /** Whether big reads come back on a TCP data channel, and how many frames and bytes did. */
   get dataChannel(): { readonly active: boolean; readonly frames: number; readonly bytes: number; readonly reads: number } {
-    return { active: this.channel !== undefined && !this.closed, frames: this.channel?.stats.frames ?? 0, bytes: this.channel?.stats.bytes ?? 0, reads: this.channel?.stats.reads ?? 0 }
+    return { active: this.channel.isOpen && !this.closed, ...this.channel.stats }
   }
 
   /**
@@ -146,44 +121,7 @@ export class ProtocolClient implements TreeClient {
    * background); true once it is open, false when there is none (refused, not offered, turned off).
    */
   openDataChannel(): Promise<boolean> {
-    if (this.channelOpening !== undefined) return this.channelOpening
-    const dial = this.channelDial
-    if (dial === undefined || this.options.dataChannel === false || this.hello?.dataChannel !== true || this.closed) return Promise.resolve(false)
-    this.channelOpening = (async (): Promise<boolean> => {
-      try {
-        const grant = await this.call('channel', {})
-        const channel = await ClientDataChannel.open(dial, grant.ticket, {
-          expect: (id) => this.expectOnChannel(id),
-          deliver: (id, result, bytes) => {
-            this.traffic.messagesIn++
-            this.traffic.bytesIn += bytes
-            this.complete({ kind: 'result', id, result })
-          },
-        }, { maxDataBytes: this.limits.maxBatchBytes, timeoutMs: this.options.connectTimeoutMs ?? this.options.timeoutMs ?? 10_000, where: this.url, log: this.log })
-        if (this.closed) { channel.close(); return false }
-        channel.onLost((error) => {
-          // The daemon closing (or going away) ends both; only a channel lost under an open session is news.
-          if (this.ws.readyState !== WebSocket.OPEN) { this.log.debug({ err: error, url: this.url }, 'data channel closed with its session'); return }
-          this.log.warn({ err: error, url: this.url }, 'the data channel broke; closing the connection')
-          this.channelLoss = new MemweaveError('net', 'disconnected', `connection to ${this.url} lost its data channel: ${error.message}`, { cause: error })
-          this.ws.terminate()
-        })
-        this.channel = channel
-        return true
-      } catch (err) {
-        this.log.info({ err, url: this.url }, 'no data channel; big reads stay on the WebSocket')
-        return false
-      }
-    })()
-    return this.channelOpening
-  }
-
-  /** Whether a read of this many bytes goes to the data channel (the first one starts opening it). */
-  private onChannel(bytes: number): boolean {
-    if (bytes < CHANNEL_MIN_READ_BYTES) return false
-    if (this.channel !== undefined) return true
-    void this.openDataChannel()
-    return false
+    return this.channel.open()
   }
 
   /** What the data channel's next frame (a reply to `id`) should fill. */
@@ -250,62 +188,36 @@ export class ProtocolClient implements TreeClient {
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
     // Big pieces on the channel: chunked readInto into fresh memory (one buffer for the batch).
-    if (this.chunksOnChannel(pieces)) return readFresh((placed, target) => this.readInto(handle, placed, target), pieces)
-    const results: (PieceResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
-    const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
-    for (const { index, error } of oversized) results[index] = { ok: false, error }
-    await Promise.all(batches.map(async (batch) => {
-      const lengths = this.channelLengths(batch.pieces)
-      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })), ...(lengths === undefined ? {} : { channel: true }) },
-        this.options.timeoutMs, undefined, undefined, lengths)
-      if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
-      scatterResults(results, batch.indexes, wire.map(toPieceResult), 'net', 'read')
-    }))
-    return allResults(results)
+    if (this.channel.chunks(pieces)) return readFresh((placed, target) => this.readInto(handle, placed, target), pieces)
+    return runBatched('read', pieces, (p) => p.length, this.limits, (batch) => this.readBatch(handle, batch.pieces), (result) => toPieceResult(result))
   }
 
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
     checkTarget(pieces, target)
-    if (!this.chunksOnChannel(pieces)) return this.readIntoBatches(handle, pieces, target, this.limits)
+    if (!this.channel.chunks(pieces)) return this.readIntoBatches(handle, pieces, target, this.limits)
     // Pipelined: each chunk its own request on the channel, streaming back into its place.
     const chunked = chunkPieces(pieces, CHANNEL_REQUEST_BYTES)
     const results = await this.readIntoBatches(handle, chunked.chunks, target, { ...this.limits, maxBatchBytes: Math.min(this.limits.maxBatchBytes, CHANNEL_REQUEST_BYTES) })
     return mergeChunks(pieces.length, chunked, results)
   }
 
-  /** Whether a read has pieces big enough to go to the open data channel in chunks. */
-  private chunksOnChannel(pieces: readonly ReadPiece[]): boolean {
-    return this.channel !== undefined && pieces.some((p) => p.length > CHANNEL_REQUEST_BYTES)
+  private async readIntoBatches(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, limits: WireLimits): Promise<ReadIntoResult[]> {
+    return runBatched('read', pieces, (p) => p.length, limits, (batch) => this.readBatch(handle, batch.pieces, (j) => {
+      const p = batch.pieces[j]
+      return p === undefined ? undefined : target.subarray(p.at, p.at + p.length)
+    }), (result, j, batch) => placeResult(result, batch.pieces[j]!, target))
   }
 
-  private async readIntoBatches(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, limits: WireLimits): Promise<ReadIntoResult[]> {
-    const results: (ReadIntoResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
-    const { batches, oversized } = splitBatch(pieces, (p) => p.length, limits, false)
-    for (const { index, error } of oversized) results[index] = { ok: false, error }
-    await Promise.all(batches.map(async (batch) => {
-      const into = (j: number): Uint8Array | undefined => {
-        const p = batch.pieces[j]
-        return p === undefined ? undefined : target.subarray(p.at, p.at + p.length)
-      }
-      const lengths = this.channelLengths(batch.pieces)
-      const wire = await this.call('read', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, length: p.length })), ...(lengths === undefined ? {} : { channel: true }) },
-        this.options.timeoutMs, undefined, into, lengths)
-      if (wire.length !== batch.pieces.length) throw protocolError(`read of ${batch.pieces.length} pieces got ${wire.length} results`)
-      scatterResults(results, batch.indexes, wire.map((result, j) => placeResult(result, batch.pieces[j]!, target)), 'net', 'read')
-    }))
-    return allResults(results)
+  /** One read request (on the data channel when it is big enough); `into` places each piece of the reply. */
+  private readBatch(handle: number, pieces: readonly ReadPiece[], into?: (index: number) => Uint8Array | undefined): Promise<WireReadResult[]> {
+    const lengths = this.channel.lengths(pieces)
+    return this.call('read', { handle, pieces: pieces.map((p) => ({ addr: p.addr, length: p.length })), ...(lengths === undefined ? {} : { channel: true }) },
+      this.options.timeoutMs, undefined, into, lengths)
   }
 
   async write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> {
-    const results: (WriteResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
-    const { batches, oversized } = splitBatch(pieces, (p) => p.data.length, this.limits, true)
-    for (const { index, error } of oversized) results[index] = { ok: false, error }
-    await Promise.all(batches.map(async (batch) => {
-      const wire = await this.call('write', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, data: p.data })) })
-      if (wire.length !== batch.pieces.length) throw protocolError(`write of ${batch.pieces.length} pieces got ${wire.length} results`)
-      scatterResults(results, batch.indexes, wire.map((result): WriteResult => ('error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true })), 'net', 'write')
-    }))
-    return allResults(results)
+    return runBatched('write', pieces, (p) => p.data.length, this.limits, (batch) => this.call('write', { handle, pieces: batch.pieces.map((p) => ({ addr: p.addr, data: p.data })) }),
+      (result): WriteResult => ('error' in result ? { ok: false, error: fromWireError(result.error) } : { ok: true }))
   }
 
   async watch(path: string, listener: ChangeListener, via?: readonly string[]): Promise<() => Promise<void>> {
@@ -325,13 +237,6 @@ export class ProtocolClient implements TreeClient {
   async disconnect(): Promise<void> {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000, 'client done')
     await this.closedPromise
-  }
-
-  /** The piece lengths of a batch that goes to the data channel, or undefined when it stays on the WebSocket. */
-  private channelLengths(pieces: readonly ReadPiece[]): number[] | undefined {
-    let bytes = 0
-    for (const p of pieces) bytes += p.length
-    return this.onChannel(bytes) ? pieces.map((p) => p.length) : undefined
   }
 
   private get limits(): WireLimits {
@@ -402,7 +307,7 @@ export class ProtocolClient implements TreeClient {
       // stuck. Cutting the connection stops the writes at once (the socket is closed now), then the request fails.
       this.channelLoss = new MemweaveError('net', 'timeout', `the data channel to ${this.url} stalled in the middle of a reply (${pending.op} timed out after ${timeoutMs} ms)`)
       this.log.warn({ url: this.url, timeoutMs }, 'the data channel stalled mid-reply; closing the connection')
-      this.channel?.close()
+      this.channel.close()
       this.ws.terminate()
       return
     }
@@ -412,8 +317,7 @@ export class ProtocolClient implements TreeClient {
       for (const [id, p] of this.pending) {
         if (p !== pending) continue
         this.pending.delete(id)
-        this.abandoned.set(id, p)
-        if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.keys().next().value ?? id)
+        this.abandoned.add(id, p)
       }
     }
     pending.reject(error)
@@ -478,9 +382,8 @@ export class ProtocolClient implements TreeClient {
 
   /** A reply to a request that timed out: give back what it took (a handle reference, a watch). */
   private lateReply(id: number, result: unknown): void {
-    const op = this.abandoned.get(id)?.op
+    const op = this.abandoned.take(id)?.op
     if (op === undefined) { this.log.debug({ id }, 'reply to an unknown request'); return }
-    this.abandoned.delete(id)
     this.inFlight--
     this.pump()
     if (result === undefined) return
@@ -493,7 +396,7 @@ export class ProtocolClient implements TreeClient {
     const error = this.channelLoss ?? new MemweaveError('net', 'disconnected', `connection to ${this.url} closed (${code}${reason === '' ? '' : `: ${reason}`})`)
     this.closeReason = error
     this.ring?.close()
-    this.channel?.close()
+    this.channel.close()
     for (const pending of [...this.pending.values(), ...this.queue]) this.settle(pending, () => pending.reject(error))
     this.pending.clear()
     this.queue.length = 0
