@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
+import { mmapAddonAbsence } from '../src/addons/index.js'
 import { connectClient, LocalTreeClient } from '../src/net/index.js'
 import type { TreeClient } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
@@ -210,6 +211,7 @@ try {
     smallRuns.push(await cpuPerRequest(unixDaemon.child.pid ?? 0, smallCount, () => small(unix, 'connector/big/mem', smallCount)))
     bareSamples.push(await bareRoundTrips(dir, smallCount))
   }
+  const ringMapped = unix.dataRing.mapped
   await unix.disconnect()
   const fastest = <T extends { rate: number }>(runs: T[]): T => runs.reduce((a, b) => (b.rate > a.rate ? b : a))
   const unix4kRun = fastest(smallRuns)
@@ -230,7 +232,12 @@ try {
   children.push(tcpB.child)
   const oneHop = await connectClient(tcpC.url)
   const tcpOne = await best(() => stream(oneHop, 'connector/big/mem', BURST, 4, true))
+  const channelUsed = oneHop.dataChannel
   await oneHop.disconnect()
+  // The same hop with everything on the WebSocket (no data channel, as before protocol 1.6), in the same run.
+  const wsOnly = await connectClient(tcpC.url, { dataChannel: false })
+  const tcpOneWs = await best(() => stream(wsOnly, 'connector/big/mem', BURST, 4, true))
+  await wsOnly.disconnect()
   const twoHop = await connectClient(tcpB.url)
   const tcpTwo = await best(() => stream(twoHop, 'c/connector/big/mem', BURST, 4, true))
   await twoHop.disconnect()
@@ -247,6 +254,7 @@ try {
   if (iperfMBs !== undefined) {
     rows.push(row('1 MiB readInto over one TCP hop (loopback), 4 in flight', tcpOne, 'MB/s', { what: 'iperf3 -c 127.0.0.1', value: iperfMBs }, '>= 50% of iperf3'))
     rows.push(row('1 MiB readInto over two TCP hops (A→B→C), 4 in flight', tcpTwo, 'MB/s', { what: 'iperf3 -c 127.0.0.1', value: iperfMBs }, '>= 35% of iperf3'))
+    rows.push(row('1 MiB readInto over one TCP hop, WebSocket only (no data channel), 4 in flight', tcpOneWs, 'MB/s', { what: 'iperf3 -c 127.0.0.1', value: iperfMBs }))
   } else {
     notes.push('iperf3 is not installed here: the TCP rows have no ceiling')
   }
@@ -255,6 +263,11 @@ try {
   rows.push(row('CPU per 4 KiB read, client + daemon (lower is better)', unix4kRun.clientUs + unix4kRun.serverUs, 'µs', { what: 'CPU per bare round trip, both ends', value: bareRun.clientUs + bareRun.serverUs }))
   rows.push(row('4 KiB reads one at a time in-process (tree)', local4k, 'reads/s'))
   notes.push(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} on 2 cores at the end: the machine is shared with other engineers' builds, tests and guests, so absolute figures swing; ratios are against ceilings measured in the same run`)
+  const absence = mmapAddonAbsence()
+  notes.push(absence === undefined
+    ? `native/mmap loaded: large reads take the page cache synchronously (preadv2 RWF_NOWAIT); the data ring is ${ringMapped ? 'mapped on both ends (the daemon reads into it, the client copies out once)' : 'not mapped (copied with pwritev/preadv)'}; cat widens its pipe`
+    : `native/mmap absent (${absence}): the pure-Node paths (thread-pool reads, pwritev/preadv ring)`)
+  notes.push(`TCP: big reads come back on the data channel (protocol 1.6: raw frames beside the WebSocket, read by the kernel straight into the caller's buffer); one hop's client got ${channelUsed.frames} frames in ${channelUsed.reads} socket reads; the WebSocket-only row is the same client with the channel off`)
   notes.push(`best of ${ROUNDS} bursts of ${BURST / MIB} MiB each; GLIBC_TUNABLES=${process.env['GLIBC_TUNABLES'] ?? '(unset)'}`)
   notes.push(`4 KiB reads: CPU per read ${unix4kRun.clientUs.toFixed(1)} µs in the client and ${unix4kRun.serverUs.toFixed(1)} µs in the daemon, against ${bareRun.clientUs.toFixed(1)} and ${bareRun.serverUs.toFixed(1)} µs for the bare round trip (Node on both ends) in the same rounds; the rest of each round trip is waiting for the other process to be scheduled`)
   notes.push(`memweave cat: ${(1 / startup).toFixed(0)} ms of CLI startup (node, connect, hello, measured with \`memweave stat\`) is inside the 1 GiB wall time; the second row takes it out`)

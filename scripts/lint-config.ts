@@ -17,12 +17,6 @@ import { lintOverrides } from '../test/layer-table.js'
  * entry names the rules that file breaks; remove it once the file is fixed.
  */
 const AWAITING_REWRITE: { files: string[]; rules: Record<string, 'off'> }[] = [
-  { files: ['src/net/server-data-ring.ts', 'src/net/server-get.ts', 'src/frontends/web/page/wire-codec.ts'], rules: { 'unicorn/no-new-array': 'off' } },
-  {
-    files: ['src/frontends/web/page/views/processes-view.tsx', 'src/frontends/web/page/views/scan-panel.tsx', 'src/frontends/web/page/views/text-view.tsx'],
-    rules: { 'typescript/no-base-to-string': 'off' },
-  },
-  { files: ['src/frontends/web/page/timing.ts'], rules: { 'typescript/no-meaningless-void-operator': 'off' } },
   { files: ['src/frontends/fuse/fuse3-binding.ts'], rules: { 'typescript/unbound-method': 'off' } },
 ]
 

@@ -1,17 +1,24 @@
 /**
  * The CLI on a raw memory image this test writes, through the `file`
- * connector: read --hex, cat, read --out, stat, connector ls, config
+ * connector: read --hex, cat (also into a shell pipe, which cat widens),
+ * read --out, stat, connector ls, config
  * files, writes (refused, then allowed), and the same over a daemon.
  * Skipped, saying why, while `file` is not a registered connector kind.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { lines, runCli, startDaemon } from './cli-kit.js'
+import { promisify } from 'node:util'
+import { mmapAddonAbsence } from '../src/addons/index.js'
+import { CHUNK_BYTES } from '../src/frontends/cli/leaf-io.js'
+import { CLI_MAIN, cleanEnv, lines, REPO_ROOT, runCli, startDaemon } from './cli-kit.js'
 
-const IMAGE_BYTES = 2 * 1024 * 1024 + 12345 // not a multiple of the 1 MiB chunks cat reads
+const IMAGE_BYTES = 9 * 1024 * 1024 + 12345 // several of the 4 MiB chunks cat reads, and not a multiple of them
 const MARKER = 'MEMWEAVE-CLI-TEST'
 const MARKER_AT = 0x1000
 
@@ -53,6 +60,24 @@ describe('a raw image through the file connector', { concurrency: 3 }, () => {
     assert.ok(result.stdoutBytes.equals(bytes), 'same bytes')
   })
 
+  // Into a real pipe (a shell's |, not the socket pair runCli reads): widened toward one 4 MiB chunk (up to pipe-max-size) with the mmap addon, left at 64 KiB without.
+  for (const mode of ['native', 'pure Node'] as const) {
+    test(`cat into a shell pipe copies the image byte for byte (${mode})`, { skip: mode === 'native' ? mmapAddonAbsence() ?? false : false }, async (t) => {
+      if (skipReason !== false) { t.skip(skipReason); return }
+      // The consumer reads everything, then reports the pipe's size (F_GETPIPE_SZ = 1032) and a digest of what it got.
+      const consumer = 'import fcntl,hashlib,sys; d=sys.stdin.buffer.read(); print(fcntl.fcntl(0, 1032), len(d), hashlib.sha256(d).hexdigest())'
+      const cli = [process.execPath, '--import', 'tsx', CLI_MAIN, ...withImage(), 'cat', 'connector/img/mem'].map((a) => `'${a}'`).join(' ')
+      const result = await promisify(execFile)('sh', ['-c', `${cli} | python3 -c '${consumer.replaceAll("'", '"')}'`], {
+        cwd: REPO_ROOT, env: cleanEnv(mode === 'native' ? {} : { MEMWEAVE_NATIVE: '0' }),
+      })
+      const [pipeBytes, length, digest] = result.stdout.trim().split(' ')
+      assert.equal(Number(length), IMAGE_BYTES)
+      assert.equal(digest, createHash('sha256').update(bytes).digest('hex'))
+      const maxPipe = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'utf8'))
+      assert.equal(Number(pipeBytes), mode === 'native' ? Math.min(CHUNK_BYTES, maxPipe) : 64 * 1024)
+    })
+  }
+
   test('read --out writes the range to a file; stat knows the size', async (t) => {
     if (skipReason !== false) { t.skip(skipReason); return }
     const out = join(dir, 'range.bin')
@@ -69,7 +94,7 @@ describe('a raw image through the file connector', { concurrency: 3 }, () => {
     const table = await runCli([...withImage(), 'connector', 'ls'])
     assert.equal(table.code, 0, table.stderr)
     assert.match(lines(table.stdout)[0] ?? '', /^NAME\s+KIND\s+SIZE\s+DETAILS$/)
-    assert.match(lines(table.stdout)[1] ?? '', /^img\s+file\s+2\.0 MiB\s+/)
+    assert.match(lines(table.stdout)[1] ?? '', /^img\s+file\s+9\.0 MiB\s+/)
     const json = JSON.parse((await runCli([...withImage(), 'connector', 'ls', '--json'])).stdout) as { name: string; info: { kind: string } }[]
     assert.deepEqual(json.map((c) => [c.name, c.info.kind]), [['img', 'file']])
   })

@@ -96,13 +96,33 @@ describe('one hop (a server in this process, real TCP)', () => {
     expectPattern(target.subarray(0, MIB), 0, 'first piece')
     expectPattern(target.subarray(MIB + 100), 5, 'third piece')
     assert.equal(c.dataChannel.active, true)
-    assert.equal(c.dataChannel.frames, 1, 'the reply came on the channel')
+    // The 1 MiB piece and the 2 MiB one in two 1 MiB chunks came on the channel; the 100-byte one on the WebSocket.
+    assert.equal(c.dataChannel.frames, 3, 'the big replies came on the channel')
     // read() gets fresh memory from the channel too; a piece past the region fails alone.
     const [whole, outside] = await c.read(handle, [{ addr: KERNEL_BASE + 3n, length: MIB }, { addr: KERNEL_BASE + BigInt(MEM_BYTES), length: MIB }])
     assert.ok(whole?.ok === true)
     expectPattern(whole.data, 3, 'read()')
     assert.equal(outside?.ok, false)
-    assert.equal(c.dataChannel.frames, 2)
+    assert.equal(c.dataChannel.frames, 4)
+    await c.close(handle)
+  })
+
+  test('one big piece streams back in pipelined 1 MiB chunks; one that runs off the memory fails alone', async () => {
+    const c = await client()
+    await c.openDataChannel()
+    const { handle } = await c.open('data/kmem')
+    const target = new Uint8Array(6 * MIB + 10)
+    const results = await c.readInto(handle, [
+      { addr: KERNEL_BASE + 11n, length: 6 * MIB, at: 0 },
+      { addr: KERNEL_BASE + BigInt(MEM_BYTES - 4), length: 10, at: 6 * MIB },
+    ], target)
+    assert.deepEqual(results.map((r) => (r.ok ? r.length : r.error.kind)), [6 * MIB, 'unmapped'])
+    expectPattern(target.subarray(0, 6 * MIB), 11, 'the big piece')
+    assert.equal(c.dataChannel.frames, 6)
+    const [fresh, over] = await c.read(handle, [{ addr: KERNEL_BASE + 1n, length: 3 * MIB }, { addr: KERNEL_BASE + BigInt(MEM_BYTES - MIB), length: 3 * MIB }])
+    assert.ok(fresh?.ok === true && fresh.data.length === 3 * MIB)
+    expectPattern(fresh.data, 1, 'read() of a big piece')
+    assert.equal(over?.ok === false && over.error.kind, 'unmapped')
     await c.close(handle)
   })
 

@@ -73,7 +73,8 @@ describe('web page on a live guest', { skip }, () => {
     older.send({ id: 1, op: 'watch', path: 'os' })
     assert.ok('result' in await older.reply(1))
     const pid = await startSleeper(shell)
-    const appeared = await eventWhere(newer, (e) => e['event'] === 'appeared' && (e['object'] as { pid?: number }).pid === pid)
+    // The shell forks before it runs sleep: a poll in between sees 'sh' first, and the exec is then gone + appeared as 'sleep'.
+    const appeared = await eventWhere(newer, (e) => e['event'] === 'appeared' && (e['object'] as { pid?: number }).pid === pid && (e['object'] as { name?: string }).name === 'sleep')
     assert.equal(appeared['watchId'], watchId)
     assert.equal(appeared['path'], `os/g/processes/by-pid/${pid}`)
     assert.equal((appeared['object'] as { name?: string }).name, 'sleep')

@@ -68,6 +68,16 @@ describe('web frontend on a guest dump', { skip }, () => {
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff')
     assert.equal(response.headers.get('referrer-policy'), 'no-referrer')
     assert.equal((await fetch(new URL('/nothing-here', web.page))).status, 404)
+    // The page itself is never stored; the bundle is revalidated on each load (an unchanged one is a 304).
+    assert.equal(response.headers.get('cache-control'), 'no-store')
+    const bundle = await fetch(new URL('/app.js', web.page))
+    const etag = bundle.headers.get('etag') ?? ''
+    assert.equal(bundle.headers.get('cache-control'), 'no-cache')
+    assert.match(etag, /^"[\w-]{22}"$/)
+    assert.match(bundle.headers.get('content-security-policy') ?? '', /default-src 'none'/)
+    const again = await fetch(new URL('/app.js', web.page), { headers: { 'if-none-match': etag } })
+    assert.equal(again.status, 304)
+    assert.equal((await fetch(new URL('/app.js', web.page), { headers: { 'if-none-match': '"other"' } })).status, 200)
     // A DNS-rebinding name pointing at 127.0.0.1 is not this daemon.
     const rebound = await new Promise<number>((resolve, reject) => {
       const url = new URL(web.page)

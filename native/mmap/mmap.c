@@ -6,9 +6,10 @@
  *                              (read/write), as an ArrayBuffer; unmapped when
  *                              the garbage collector frees it, so a read
  *                              still writing into it stays valid
- *   mapAllocated(fd, length)   the same after fallocate(2) of those bytes, so
- *                              writing through the mapping never meets a hole
- *                              a full tmpfs cannot fill (SIGBUS)
+ *   allocate(fd, offset, length)
+ *                              posix_fallocate(3) of those bytes, so writing
+ *                              through a mapping never meets a hole a full
+ *                              tmpfs cannot fill (that would be SIGBUS)
  *   preadNowait(fd, view, at, length, position)
  *                              preadv2(RWF_NOWAIT): bytes read from the page
  *                              cache only; -1 when none were cached (EAGAIN),
@@ -83,16 +84,12 @@ static void unmap(napi_env env, void *data, void *hint) {
   free(mapping);
 }
 
-static napi_value map_common(napi_env env, napi_callback_info info, int allocate) {
+static napi_value map_fd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
   int64_t fd, length;
   if (!get_int64(env, argv[0], &fd, "fd") || !get_int64(env, argv[1], &length, "length")) return NULL;
   if (length == 0) { napi_throw_range_error(env, NULL, "cannot map 0 bytes"); return NULL; }
-  if (allocate) {
-    int err = posix_fallocate((int)fd, 0, (off_t)length);
-    if (err != 0) return throw_errno(env, err, "fallocate");
-  }
   void *base = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
   if (base == MAP_FAILED) return throw_errno(env, errno, "mmap");
   mapping_t *mapping = malloc(sizeof *mapping);
@@ -110,8 +107,16 @@ static napi_value map_common(napi_env env, napi_callback_info info, int allocate
   return buffer;
 }
 
-static napi_value map_fd(napi_env env, napi_callback_info info) { return map_common(env, info, 0); }
-static napi_value map_allocated(napi_env env, napi_callback_info info) { return map_common(env, info, 1); }
+static napi_value allocate(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int64_t fd, offset, length;
+  if (!get_int64(env, argv[0], &fd, "fd") || !get_int64(env, argv[1], &offset, "offset") || !get_int64(env, argv[2], &length, "length")) return NULL;
+  if (length == 0) return NULL;
+  int err = posix_fallocate((int)fd, (off_t)offset, (off_t)length);
+  if (err != 0) return throw_errno(env, err, "fallocate");
+  return NULL;
+}
 
 static napi_value pread_nowait(napi_env env, napi_callback_info info) {
   napi_value argv[5];
@@ -152,7 +157,7 @@ static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
     { "map", NULL, map_fd, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "mapAllocated", NULL, map_allocated, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "allocate", NULL, allocate, NULL, NULL, NULL, napi_enumerable, NULL },
     { "preadNowait", NULL, pread_nowait, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setPipeSize", NULL, set_pipe_size, NULL, NULL, NULL, napi_enumerable, NULL },
   };

@@ -10,8 +10,8 @@ import { loadAddon } from './load-addon.js'
 export interface MmapAddon {
   /** The first `length` bytes of fd, mapped shared read/write; unmapped when the ArrayBuffer is collected. */
   map(fd: number, length: number): ArrayBuffer
-  /** map() after fallocate(2) of those bytes (writes through the mapping never meet a hole a full tmpfs cannot fill). */
-  mapAllocated(fd: number, length: number): ArrayBuffer
+  /** posix_fallocate of [offset, offset+length): writes through a mapping never meet a hole a full tmpfs cannot fill (SIGBUS); throws ENOSPC. */
+  allocate(fd: number, offset: number, length: number): void
   /** Bytes read from the page cache into view[at..]; NOWAIT_NOTHING_CACHED, NOWAIT_UNSUPPORTED, or throws (errno code). */
   preadNowait(fd: number, view: Uint8Array, at: number, length: number, position: number): number
   /** fcntl(F_SETPIPE_SZ): the pipe's new size, or -errno. */
@@ -26,7 +26,7 @@ export const NOWAIT_UNSUPPORTED = -2
 let loaded: ReturnType<typeof loadAddon<MmapAddon>> | undefined
 
 function load(): ReturnType<typeof loadAddon<MmapAddon>> {
-  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'mapAllocated', 'preadNowait', 'setPipeSize'])
+  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'allocate', 'preadNowait', 'setPipeSize'])
   return loaded
 }
 

@@ -4,10 +4,6 @@
  * /run/memweave for root, else `$XDG_RUNTIME_DIR/memweave`, else
  * /tmp/memweave-UID. It is created 0700 and must be a real directory owned
  * by us and closed to other users.
- *
- * net/auth/state-dir.ts still holds the same two functions for the token
- * files: src/net is being rewritten by others this session, so it moves to
- * this one (a re-export) after that lands.
  */
 import { lstat, mkdir } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'

@@ -29,6 +29,8 @@ export const CHANNEL_MAGIC = 0x3144574d
 export const CHANNEL_HEADER_BYTES = 16
 /** The client sends a read over the channel when its batch asks for at least this many bytes. */
 export const CHANNEL_MIN_READ_BYTES = 64 * 1024
+/** A read with bigger pieces goes to the channel as requests of at most this many bytes each, pipelined. */
+export const CHANNEL_REQUEST_BYTES = 1024 * 1024
 /** How long a channel ticket waits to be redeemed. */
 export const CHANNEL_TICKET_MS = 10_000
 

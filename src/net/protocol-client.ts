@@ -9,14 +9,16 @@ import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
-import { checkTarget, scatterResults } from '../mem/index.js'
+import { checkTarget, readFresh, scatterResults } from '../mem/index.js'
 import type { PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Entry, OpenResult, Stat } from '../tree/index.js'
 import { splitBatch } from './client-batches.js'
+import { allResults, placeResult, toPieceResult, viaField } from './client-results.js'
 import type { ClientDataRing, DataRingOptions } from './client-data-ring.js'
 import { ClientDataChannel } from './client-data-channel.js'
 import type { ChannelDial, ChannelExpectation } from './client-data-channel.js'
-import { CHANNEL_MIN_READ_BYTES } from './data-channel.js'
+import { CHANNEL_MIN_READ_BYTES, CHANNEL_REQUEST_BYTES } from './data-channel.js'
+import { chunkPieces, mergeChunks } from './client-chunks.js'
 import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './codec.js'
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
@@ -25,7 +27,7 @@ import { PROTOCOL_VERSION, formatVersion } from './messages.js'
 const EXCLUSIVE_MINOR = 3
 /** The first minor with the `get` op. */
 const GET_MINOR = 5
-import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits, WireReadResult } from './messages.js'
+import type { Op, RequestBodies, ResultBodies, ServerHello, TicketGrant, WireGetResult, WireLimits } from './messages.js'
 import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
@@ -91,8 +93,6 @@ export interface ClientTraffic {
 /** A change listener; `via` lists the nodes the change came through (peers use it against echoes). */
 export type ChangeListener = (changed: string, via?: readonly string[]) => void
 
-/** Smaller pieces are copied out of the socket buffer so keeping them does not keep the whole frame alive. */
-const COPY_BELOW_BYTES = 16 * 1024
 const MAX_ABANDONED = 4096
 
 export class ProtocolClient implements TreeClient {
@@ -249,6 +249,8 @@ export class ProtocolClient implements TreeClient {
   async ticket(): Promise<TicketGrant> { return this.call('ticket', {}) }
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
+    // Big pieces on the channel: chunked readInto into fresh memory (one buffer for the batch).
+    if (this.chunksOnChannel(pieces)) return readFresh((placed, target) => this.readInto(handle, placed, target), pieces)
     const results: (PieceResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
     const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
@@ -264,8 +266,21 @@ export class ProtocolClient implements TreeClient {
 
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
     checkTarget(pieces, target)
+    if (!this.chunksOnChannel(pieces)) return this.readIntoBatches(handle, pieces, target, this.limits)
+    // Pipelined: each chunk its own request on the channel, streaming back into its place.
+    const chunked = chunkPieces(pieces, CHANNEL_REQUEST_BYTES)
+    const results = await this.readIntoBatches(handle, chunked.chunks, target, { ...this.limits, maxBatchBytes: Math.min(this.limits.maxBatchBytes, CHANNEL_REQUEST_BYTES) })
+    return mergeChunks(pieces.length, chunked, results)
+  }
+
+  /** Whether a read has pieces big enough to go to the open data channel in chunks. */
+  private chunksOnChannel(pieces: readonly ReadPiece[]): boolean {
+    return this.channel !== undefined && pieces.some((p) => p.length > CHANNEL_REQUEST_BYTES)
+  }
+
+  private async readIntoBatches(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, limits: WireLimits): Promise<ReadIntoResult[]> {
     const results: (ReadIntoResult | undefined)[] = Array.from({ length: pieces.length }, () => undefined)
-    const { batches, oversized } = splitBatch(pieces, (p) => p.length, this.limits, false)
+    const { batches, oversized } = splitBatch(pieces, (p) => p.length, limits, false)
     for (const { index, error } of oversized) results[index] = { ok: false, error }
     await Promise.all(batches.map(async (batch) => {
       const into = (j: number): Uint8Array | undefined => {
@@ -493,32 +508,4 @@ export class ProtocolClient implements TreeClient {
     }
     this.closeListeners.clear()
   }
-}
-
-/** Every piece's result once all its batches are in (a gap would be a bug in the split, reported as that piece's error). */
-function allResults<R>(results: readonly (R | { ok: false; error: MemweaveError } | undefined)[]): (R | { ok: false; error: MemweaveError })[] {
-  return results.map((r, i) => r ?? { ok: false, error: new MemweaveError('net', 'internal', `no result for piece ${i} of the batch`) })
-}
-
-function viaField(via: readonly string[] | undefined): { via?: readonly string[] } {
-  return via === undefined || via.length === 0 ? {} : { via }
-}
-
-/** A wire result written into the caller's target (ring pieces are already there); the bytes written. */
-function placeResult(result: WireReadResult, piece: ReadIntoPiece, target: Uint8Array): ReadIntoResult {
-  if ('error' in result) return { ok: false, error: fromWireError(result.error) }
-  if (!('data' in result)) throw protocolError('a read result still points into the data ring')
-  const data = result.data
-  if (data.length > piece.length) throw protocolError(`a read piece of ${piece.length} bytes came back with ${data.length}`)
-  if (data.length > 0 && (data.buffer !== target.buffer || data.byteOffset !== target.byteOffset + piece.at)) target.set(data, piece.at)
-  return { ok: true, length: data.length }
-}
-
-function toPieceResult(result: WireReadResult): PieceResult {
-  if ('error' in result) return { ok: false, error: fromWireError(result.error) }
-  if (!('data' in result)) throw protocolError('a read result still points into the data ring')
-  // A piece that is its whole buffer (a ring copy) keeps nothing else alive; one inside a frame is copied out.
-  const whole = result.data.byteOffset === 0 && result.data.byteLength === result.data.buffer.byteLength
-  const data = result.data.length < COPY_BELOW_BYTES && !whole ? Buffer.from(result.data) : result.data
-  return { ok: true, data }
 }

@@ -21,6 +21,7 @@ import { CLOSE_CODES, formatVersion } from './messages.js'
 import type { Request, RequestOf, ServerHello, ServerMessage, WireWriteResult } from './messages.js'
 import { answerRingOffer } from './server-data-ring.js'
 import type { DataRingPolicy, ServerDataRing } from './server-data-ring.js'
+import { SessionChannel } from './server-data-channel.js'
 import type { ChannelTickets, ServerDataChannel } from './server-data-channel.js'
 import { AccessGuard } from './auth/access-guard.js'
 import type { AuditLog } from './auth/audit.js'
@@ -92,8 +93,8 @@ export class ServerConnection {
   private onIdle: (() => void) | undefined
   /** The client's shared data ring, when it offered one we accepted. */
   private ring: ServerDataRing | undefined
-  /** The client's TCP data channel, once it opened one. */
-  private channel: ServerDataChannel | undefined
+  /** The client's TCP data channel (offered to TCP clients but browsers), once it opened one. */
+  private readonly channel: SessionChannel
   /** Who the client proved to be at hello, and what that lets it do. */
   private identity: Identity | undefined
   private guard: AccessGuard | undefined
@@ -108,6 +109,7 @@ export class ServerConnection {
   /** `local`: the client came through a unix socket (the only kind that may share a data ring); `browser`: it sent an Origin. */
   constructor(private readonly ws: WebSocket, private readonly ctx: ConnectionContext, private readonly peer: string, private readonly local = false, private readonly browser = false) {
     this.log = ctx.log.child({ conn: this.owner })
+    this.channel = new SessionChannel(ctx.channels, ctx.channels !== undefined && !local && !browser, this.owner, ctx.port)
     this.watches = new ConnectionWatches(ctx.tree.events, ctx.limits.maxWatches, (event) => {
       if (this.state !== 'open') return true // nobody to tell: drop it
       if (this.guard?.visible(event.path) === false) return true // outside this token's paths: it does not exist
@@ -248,7 +250,7 @@ export class ServerConnection {
         case 'read': await serveRead({
           tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces,
           ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.send(parts, charge),
-          ...(request.channel === true ? { channel: () => (this.channel?.open === true ? this.channel : undefined), sendOnChannel: (parts, channel, done) => this.send(parts, charge, { channel, done }) } : {}),
+          ...(request.channel === true ? { channel: () => this.channel.current, sendOnChannel: (parts, channel, done) => this.send(parts, charge, { channel, done }) } : {}),
         }); return
         case 'write': {
           const results = await tree.write(request.handle, request.pieces, this.owner)
@@ -263,7 +265,7 @@ export class ServerConnection {
         case 'ticket': this.ticket(request.id); return
         case 'cancel': this.running.get(request.target)?.abort(); this.reply(request.id, null); return
         case 'download': this.reply(request.id, await this.ctx.downloads.issue(guard.identity, request, (path) => tree.stat(path))); return
-        case 'channel': this.reply(request.id, this.channelTicket()); return
+        case 'channel': this.reply(request.id, this.channel.ticket()); return
         case 'get': this.reply(request.id, await this.cancellable(request.id, (signal) => serveGet({ tree, owner: this.owner, guard, paths: request.paths, ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }), signal }))); return
         case 'hello': return // handled before admission
       }
@@ -306,7 +308,7 @@ export class ServerConnection {
     this.ctx.audit.accepted({ transport, address: this.peer }, checked.identity, this.owner)
     let hello: ServerHello
     try {
-      hello = { ...this.ctx.hello(this.owner), ...(this.channelsOffered() ? { dataChannel: true } : {}) }
+      hello = { ...this.ctx.hello(this.owner), ...(this.channel.offered ? { dataChannel: true } : {}) }
     } catch (err) {
       this.refuse(request.id, toMemweaveError(err, 'net', 'cannot describe this node'), CLOSE_CODES.internalError)
       return
@@ -386,30 +388,10 @@ export class ServerConnection {
     this.reply(id, { ...this.ctx.tickets.issue(identityRights(this.identity)), pages: this.ctx.pages() })
   }
 
-  private channelsOffered(): boolean {
-    return this.ctx.channels !== undefined && !this.local && !this.browser
-  }
-
-  /** A one-time ticket for this session's data channel (TCP clients other than browsers). */
-  private channelTicket(): { ticket: string; expiresInMs: number } {
-    const tickets = this.ctx.channels
-    if (tickets === undefined || !this.channelsOffered()) throw new MemweaveError('net', 'unsupported', 'data channels are for TCP clients of a daemon that offers them; a unix-socket client shares a data ring instead')
-    if (this.channel !== undefined) throw new MemweaveError('net', 'invalid_argument', 'this session already has a data channel')
-    return tickets.issue(this.owner, this.ctx.port)
-  }
-
   /** Joins a data channel to this open session (its ticket was checked); the two end together. */
   attachChannel(open: () => ServerDataChannel): string | undefined {
-    if (this.state !== 'open') return 'the session is not open'
-    if (this.channel !== undefined) return 'this session already has a data channel'
-    const channel = open()
-    this.channel = channel
-    channel.onClose((reason) => {
-      if (this.channel === channel) this.channel = undefined
-      // Replies on their way through it are lost: the session cannot go on without them.
-      this.hangUp(CLOSE_CODES.protocolError, `data channel closed: ${reason}`)
-    })
-    return undefined
+    // Replies on their way through a lost channel are lost: the session cannot go on without them.
+    return this.channel.attach(open, this.state === 'open', (reason) => this.hangUp(CLOSE_CODES.protocolError, `data channel closed: ${reason}`))
   }
 
   // No await between subscribing and replying: no event can overtake the reply that names the watch.
@@ -554,7 +536,7 @@ export class ServerConnection {
     clearTimeout(this.helloTimer)
     clearInterval(this.heartbeat)
     this.ring?.close()
-    this.channel?.close()
+    this.channel.close()
     for (const controller of this.running.values()) controller.abort()
     for (const stop of this.staleWatches.values()) stop()
     this.staleWatches.clear()

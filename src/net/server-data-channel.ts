@@ -62,6 +62,40 @@ export class ServerDataChannel {
   }
 }
 
+/** One session's side of its channel: whether it is offered, the ticket it may ask for, the channel once joined. */
+export class SessionChannel {
+  private channel: ServerDataChannel | undefined
+
+  /** `offered`: a TCP session other than a browser's, on a daemon with channels. */
+  constructor(private readonly tickets: ChannelTickets | undefined, readonly offered: boolean, private readonly owner: string, private readonly port: number | undefined) {}
+
+  /** The channel while it is open. */
+  get current(): ServerDataChannel | undefined {
+    return this.channel?.open === true ? this.channel : undefined
+  }
+
+  /** A one-time ticket for this session's channel. */
+  ticket(): { ticket: string; expiresInMs: number } {
+    if (this.tickets === undefined || !this.offered) throw new MemweaveError('net', 'unsupported', 'data channels are for TCP clients of a daemon that offers them; a unix-socket client shares a data ring instead')
+    if (this.channel !== undefined) throw new MemweaveError('net', 'invalid_argument', 'this session already has a data channel')
+    return this.tickets.issue(this.owner, this.port)
+  }
+
+  /** Joins the channel `open()` makes, or answers why not; `lost` runs when it closes (the session must end with it). */
+  attach(open: () => ServerDataChannel, sessionOpen: boolean, lost: (reason: string) => void): string | undefined {
+    if (!sessionOpen) return 'the session is not open'
+    if (this.channel !== undefined) return 'this session already has a data channel'
+    const channel = open()
+    this.channel = channel
+    channel.onClose(lost)
+    return undefined
+  }
+
+  close(): void {
+    this.channel?.close()
+  }
+}
+
 /** A session a channel can join (ServerConnection). */
 export interface ChannelSession {
   readonly owner: string

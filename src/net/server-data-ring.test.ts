@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -25,7 +25,7 @@ let dir: string
 before(async () => { dir = await mkdtemp('/dev/shm/memweave-unit-') })
 after(() => rm(dir, { recursive: true, force: true }))
 
-async function ringOf(sizeBytes: number, policy = DEFAULT_DATA_RING_POLICY): Promise<{ ring: ServerDataRing; read: (position: number, length: number) => Buffer }> {
+async function ringOf(sizeBytes: number, policy = DEFAULT_DATA_RING_POLICY): Promise<{ ring: ServerDataRing; read: (position: number, length: number) => Buffer; allocatedBytes: () => number }> {
   const path = join(dir, `memweave-unit-${randomBytes(4).toString('hex')}`)
   const key = randomBytes(RING_KEY_BYTES)
   const fd = openSync(path, 'wx+', 0o600)
@@ -37,6 +37,7 @@ async function ringOf(sizeBytes: number, policy = DEFAULT_DATA_RING_POLICY): Pro
   const capacity = sizeBytes - RING_HEADER_BYTES
   return {
     ring: opening.ring,
+    allocatedBytes: () => fstatSync(fd).blocks * 512,
     read: (position, length) => {
       const out = Buffer.alloc(length)
       readSync(fd, out, 0, length, RING_HEADER_BYTES + (position % capacity))
@@ -88,10 +89,13 @@ test('a full ring leaves pieces inline until the client reports them consumed', 
 const ok = (length: number): { ok: true; length: number } => ({ ok: true, length })
 
 test('leases of a mapped ring: out-of-order commits, failures and cancels free every region', { skip: mmapAddonAbsence() ?? false }, async () => {
-  const { ring, read } = await ringOf(1 << 20) // 1 MiB - 4 KiB of ring
+  const { ring, read, allocatedBytes } = await ringOf(1 << 20) // 1 MiB - 4 KiB of ring
   const capacity = (1 << 20) - RING_HEADER_BYTES
   const first = ring.lease([{ addr: 0n, length: 300_000 }])
   assert.ok(first !== undefined && ring.mapped, 'the first big read maps the ring')
+  // Only the blocks under taken regions are allocated (so writing through the mapping never meets a hole), not the whole ring.
+  const allocated = allocatedBytes()
+  assert.ok(allocated >= RING_HEADER_BYTES + 300_000 && allocated < 600_000, `${allocated} bytes allocated after one 300 kB region`)
   const second = ring.lease([{ addr: 0n, length: 300_000 }, { addr: 0n, length: 0 }, { addr: 0n, length: 100_000 }])
   assert.ok(second !== undefined)
   assert.equal(second.regions[1], undefined, 'an empty piece takes no region')

@@ -154,6 +154,8 @@ export class ServerDataRing {
   /** The mapped ring data (after the header); undefined until mapped, or when it cannot be. */
   private view: Uint8Array | undefined
   private mapping: 'unmapped' | 'mapped' | 'refused'
+  /** Ring bytes from offset 0 allocated on tmpfs so far (the first lap fills them in order). */
+  private allocatedBytes = 0
   readonly stats = { pieces: 0, bytes: 0, fullPieces: 0, mappedPieces: 0 }
 
   constructor(fd: number, readonly sizeBytes: number, private readonly policy: DataRingPolicy, private readonly log: Logger, ownFile = false) {
@@ -196,6 +198,7 @@ export class ServerDataRing {
     const lengths = pieces.filter((p) => p.length > 0).map((p) => p.length)
     const taken = this.ledger.takeAll(lengths)
     if (taken === undefined) { this.stats.fullPieces += lengths.length; return undefined }
+    if (!this.allocate(taken)) { for (const region of taken) this.ledger.drop(region); return undefined }
     let next = 0
     const regions = pieces.map((p) => (p.length > 0 ? taken[next++] : undefined))
     return {
@@ -242,7 +245,7 @@ export class ServerDataRing {
     let eligible = 0
     for (const r of results) if (r.ok && r.data.length >= minPieceBytes) eligible += r.data.length
     if (eligible < minReplyBytes || eligible === 0) return undefined
-    const positions = new Array<number | undefined>(results.length)
+    const positions: Array<number | undefined> = results.map(() => undefined)
     const taken: { region: RingRegion; bytes: number }[] = []
     const runs: Run[] = []
     results.forEach((r, i) => {
@@ -286,13 +289,37 @@ export class ServerDataRing {
     }
   }
 
-  /** Maps the ring on first use: its blocks allocated first (a write into a hole of a full tmpfs would be SIGBUS). */
+  /**
+   * Allocates the ring's blocks under new regions before the source writes
+   * into them through the mapping (a write into a hole of a full tmpfs would
+   * be SIGBUS): on the first lap only, as far as it has come. No room: the
+   * ring is not mapped any more, and replies go the copying way (or inline).
+   */
+  private allocate(regions: readonly RingRegion[]): boolean {
+    const fd = this.fd
+    const addon = mmapAddon()
+    if (fd === undefined || addon === undefined) return false
+    const end = Math.max(...regions.map((r) => this.space.offsetOf(r.position) + r.length))
+    if (end <= this.allocatedBytes) return true
+    try {
+      addon.allocate(fd, RING_HEADER_BYTES + this.allocatedBytes, end - this.allocatedBytes)
+      this.allocatedBytes = end
+      return true
+    } catch (err) {
+      this.mapping = 'refused'
+      this.view = undefined
+      this.log.warn({ err: toMemweaveError(err, 'net', 'cannot allocate the data ring') }, 'data ring blocks cannot be allocated; no longer reading straight into it')
+      return false
+    }
+  }
+
+  /** Maps the ring on first use (blocks are allocated region by region: allocate()). */
   private mapView(): Uint8Array | undefined {
     if (this.mapping === 'mapped' || this.mapping === 'refused' || this.fd === undefined) return this.view
     const addon = mmapAddon()
     if (addon === undefined) { this.mapping = 'refused'; return undefined }
     try {
-      const buffer = addon.mapAllocated(this.fd, this.sizeBytes)
+      const buffer = addon.map(this.fd, this.sizeBytes)
       this.view = new Uint8Array(buffer, RING_HEADER_BYTES, this.sizeBytes - RING_HEADER_BYTES)
       this.mapping = 'mapped'
       this.log.debug({ sizeBytes: this.sizeBytes }, 'data ring mapped: reads go straight into it')

@@ -48,6 +48,7 @@ export async function serveGet(job: GetJob): Promise<WireGetResult[]> {
     }
     if (expanded.length > tree.maxPieces) throw new MemweaveError('net', 'too_large', `get of more than ${tree.maxPieces} leaves: ask for fewer`)
   }
+  // oxlint-disable-next-line unicorn/no-new-array -- a length (typed number); the workers fill it out of order, every slot before it is returned
   const results = new Array<WireGetResult>(expanded.length)
   let next = 0
   let total = 0

@@ -9,8 +9,9 @@
  * source hands fresh buffers that travel as their own WebSocket fragments
  * beside a small msgpack envelope (codec.ts), never re-encoded.
  *
- * Placing in the ring and sending happen in one synchronous step (`send`),
- * so replies reach the client in the order their ring regions were taken.
+ * Placing in (or committing to) the ring and sending happen in one
+ * synchronous step (`send`), so the daemon knows the order the client
+ * copies ring pieces out in, which is what its consumed mark counts.
  *
  * A TCP client's read that asks for its data channel (data-channel.ts) is
  * read into pooled scratch too, and the scratch goes to the socket as it

@@ -1,7 +1,7 @@
 /**
  * Leaf I/O on a TreeClient for the commands: the shared helpers of
  * net/leaf-io.ts (withLeaf, readText, readJson, callRpc), and here: stream a
- * leaf in 1 MiB pieces (pipelined, into reused buffers) until its size or a
+ * leaf in 4 MiB pieces (pipelined, into reused buffers) until its size or a
  * short read, read a range piece by piece, write a range.
  */
 import { MemweaveError } from '../../errors/index.js'
@@ -11,7 +11,8 @@ import { hex } from './numbers.js'
 
 export { callRpc, readJson, readLeaf, readText, withLeaf } from '../../net/index.js'
 
-export const CHUNK_BYTES = 1024 * 1024
+/** 4 MiB: each request costs both ends about as much CPU as copying 1 MiB, so bigger chunks cut the daemon's CPU per GiB by a third. */
+export const CHUNK_BYTES = 4 * 1024 * 1024
 /** Chunk reads in flight while streaming: enough to keep the daemon and the socket busy, few enough to stop soon after an error. */
 export const STREAM_DEPTH = 4
 

@@ -7,10 +7,11 @@ import { MemweaveError, isRecord, toMemweaveError } from '../../../errors/index.
 import type { Entry, Stat, TreeClient } from '../../../net/index.js'
 import { usageError } from '../cli-errors.js'
 import { hexdumpLines, parseHexBytes } from '../hexdump.js'
-import { callRpc, readJson, readRange, streamLeaf, withLeaf, writeRange } from '../leaf-io.js'
+import { CHUNK_BYTES, callRpc, readJson, readRange, streamLeaf, withLeaf, writeRange } from '../leaf-io.js'
 import { formatSize, hex, parseLength, parseOffset } from '../numbers.js'
 import type { Output } from '../output.js'
 import { globalsOf, withClient } from '../session.js'
+import { widenPipe } from '../stdout-pipe.js'
 
 /** Most bytes `read` and `write` move in one command; cat and dump stream without a limit. */
 export const MAX_RANGE_BYTES = 64 * 1024 * 1024
@@ -69,6 +70,7 @@ export function addTreeCommands(program: Command): void {
     .argument('<path>')
     .action(async (path: string, _options: unknown, command: Command) => {
       await withClient(globalsOf(command), async ({ client, out }) => {
+        widenPipe(1, CHUNK_BYTES)
         await streamLeaf(client, path, (chunk) => out.raw(chunk))
       })
     })

@@ -20,3 +20,13 @@ export function parseNumber(text: string): bigint | undefined {
   if (/^[0-9a-f]+$/.test(t)) return BigInt(`0x${t}`)
   return undefined
 }
+
+/** A scalar from the daemon's JSON as text; anything else (an object where a scalar was expected) as JSON, never "[object Object]". */
+export function scalarText(value: unknown): string {
+  switch (typeof value) {
+    case 'string': return value
+    case 'number': case 'bigint': case 'boolean': return value.toString()
+    case 'undefined': return ''
+    default: return value === null ? '' : JSON.stringify(value) ?? ''
+  }
+}

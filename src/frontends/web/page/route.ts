@@ -47,9 +47,16 @@ window.addEventListener('hashchange', () => { route.value = parseRoute(window.lo
 /** When the last navigation was asked for (performance.now() scale): views time what follows from it (the hex view's fill). */
 export const lastNavigation = { at: 0 }
 
+/**
+ * The open view's head start on a navigation (the hex view reads the new screen): called with the route before
+ * anything renders it, so the view's data is already on its way when the view renders.
+ */
+export const navigationHints = { ahead: undefined as ((next: Route) => void) | undefined }
+
 /** `askedAt`: the user's event that asked for it (its timeStamp), when there is one. */
 export function navigate(next: Route, replace = false, askedAt = performance.now()): void {
   lastNavigation.at = askedAt
+  navigationHints.ahead?.(next)
   const hash = formatRoute(next)
   if (replace) window.history.replaceState(null, '', hash)
   else window.history.pushState(null, '', hash)

@@ -14,5 +14,5 @@ export function afterNextPaint(then: () => void): void {
 
 /** Lays out now (the browser would before the next paint anyway; forcing it here lets the clock include it). */
 export function layoutNow(element: HTMLElement | null): void {
-  void element?.offsetHeight
+  element?.getBoundingClientRect()
 }

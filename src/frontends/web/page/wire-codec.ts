@@ -201,8 +201,8 @@ class Reader {
   }
 
   private array(n: number): unknown[] {
-    const out = new Array<unknown>(n)
-    for (let i = 0; i < n; i++) out[i] = this.value()
+    const out: unknown[] = []
+    for (let i = 0; i < n; i++) out.push(this.value())
     return out
   }
 

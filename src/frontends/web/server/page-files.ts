@@ -2,9 +2,11 @@
  * The web page's files, as `npm run build` left them in dist/web/ (one
  * bundle, its stylesheet, index.html): read once when the daemon starts,
  * served from memory by GET and HEAD with the strict headers. Anything else
- * is 404 (unknown path) or 405 (other method). The files hold no secret; the
+ * is 404 (unknown path) or 405 (other method). index.html is never cached;
+ * the bundle and stylesheet carry an ETag and are revalidated on each load. The files hold no secret; the
  * ticket never reaches the server in a URL (it is in the fragment).
  */
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -26,6 +28,8 @@ const TYPES: Readonly<Record<string, string>> = {
 interface PageFile {
   readonly type: string
   readonly bytes: Buffer
+  /** A strong validator of the content (the bundle and stylesheet are revalidated, never stored blind). */
+  readonly etag: string
 }
 
 /** dist/web of the package this code belongs to: the nearest package.json above (from src/ under tsx, from dist/, or installed). */
@@ -49,7 +53,9 @@ export async function loadPageFiles(directory = defaultPageDirectory()): Promise
   const files = new Map<string, PageFile>()
   for (const name of names) {
     const type = TYPES[name.slice(name.lastIndexOf('.'))]
-    if (type !== undefined) files.set(`/${name}`, { type, bytes: await readFile(join(directory, name)) })
+    if (type === undefined) continue
+    const bytes = await readFile(join(directory, name))
+    files.set(`/${name}`, { type, bytes, etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}"` })
   }
   const index = files.get('/index.html')
   if (index === undefined) throw new MemweaveError('config', 'not_found', `the web page is not built (no index.html in ${directory}): run npm run build`)
@@ -70,7 +76,15 @@ export async function loadPageFiles(directory = defaultPageDirectory()): Promise
         response.end('not found\n')
         return
       }
-      response.writeHead(200, { ...headers, 'content-type': file.type, 'content-length': String(file.bytes.length) })
+      // index.html is never stored (it is the page a ticket opens); the bundle and stylesheet may be, revalidated on
+      // every load (no-cache + ETag: a 304 when unchanged), so Chromium keeps their compiled code between page loads.
+      const cache = file === index ? {} : { 'cache-control': 'no-cache', etag: file.etag }
+      if (file !== index && request.headers['if-none-match'] === file.etag) {
+        response.writeHead(304, { ...headers, ...cache })
+        response.end()
+        return
+      }
+      response.writeHead(200, { ...headers, ...cache, 'content-type': file.type, 'content-length': String(file.bytes.length) })
       response.end(request.method === 'HEAD' ? undefined : file.bytes)
     },
   }

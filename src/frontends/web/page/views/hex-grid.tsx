@@ -13,12 +13,14 @@
  * text runs per row (before, the cursor or selection, after), so a screen
  * is about 600 elements to lay out and paint, not 1100.
  */
-import { useLayoutEffect, useMemo, useRef } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useMemo, useRef } from 'preact/hooks'
 import { pageOf } from '../hex-pages.js'
 import type { HexPages } from '../hex-pages.js'
 
 export const ROW_BYTES = 16
 const CHANGE_GLOW_MS = 2000
+/** How long a new screen may show the last one while its bytes are read (then it shows blanks until they come). */
+const HOLD_MS = 150
 
 interface GridProps {
   pages: HexPages
@@ -36,13 +38,15 @@ export function HexGrid(props: GridProps) {
   const grid = useRef<HTMLDivElement>(null)
   const latest = useRef(props)
   latest.current = props
+  /** The top of the rows as painted (a click picks from what is shown, which a held screen is not yet). */
+  const painted = useRef(props.top)
   // The structure: fixed while the number of rows is; byte cells carry their index for clicks. The ASCII column is
   // three text runs (before, the cursor or selection, after): a sixteenth of the elements a cell per character takes.
   const structure = useMemo(() => Array.from({ length: props.rows }, (_, r) => {
     const pick = (e: MouseEvent): void => {
       const target = e.target instanceof HTMLElement ? e.target : undefined
       const column = target?.dataset['a'] ?? asciiColumn(target, e.clientX)
-      if (column !== undefined) latest.current.onPick(latest.current.top + BigInt(r * ROW_BYTES + Number(column)), e.shiftKey)
+      if (column !== undefined) latest.current.onPick(painted.current + BigInt(r * ROW_BYTES + Number(column)), e.shiftKey)
     }
     // Each cell holds one text node, whose data paint() sets.
     const cells = Array.from({ length: ROW_BYTES }, (_, i) => <span key={i} data-a={i}>{'  '}</span>)
@@ -50,7 +54,25 @@ export function HexGrid(props: GridProps) {
   }), [props.rows])
   // What each element shows now (text and class by element), so unchanged ones are not touched.
   const shown = useMemo(() => new Map<Element, string>(), [props.rows])
-  useLayoutEffect(() => { if (grid.current !== null) paint(grid.current, props, shown) })
+  // A new screen whose bytes are still being read keeps the last full one for up to HOLD_MS: most reads come back
+  // sooner, and the screen then goes from the old bytes to the new in one layout and paint, with no blank one between.
+  const held = useRef<{ timer: ReturnType<typeof setTimeout> | undefined; full: boolean }>({ timer: undefined, full: false })
+  useLayoutEffect(() => {
+    const element = grid.current
+    if (element === null) return
+    const full = complete(props)
+    const hold = held.current
+    if (!full && hold.full) {
+      hold.timer ??= setTimeout(() => { hold.timer = undefined; hold.full = false; paint(element, latest.current, shown); painted.current = latest.current.top }, HOLD_MS)
+      return
+    }
+    clearTimeout(hold.timer)
+    hold.timer = undefined
+    hold.full = full
+    paint(element, props, shown)
+    painted.current = props.top
+  })
+  useEffect(() => () => clearTimeout(held.current.timer), [])
   // data-top and data-complete let tests and the bench see when a screen is filled.
   return <div class="hex-grid" ref={grid} data-top={props.top.toString(16)} data-complete={String(complete(props))}>{structure}</div>
 }

@@ -11,7 +11,7 @@ import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } fro
 import { HexPages } from '../hex-pages.js'
 import { defaultAddress, describeAddress, resolveAddress } from '../memory-map.js'
 import type { Region } from '../memory-map.js'
-import { lastNavigation, navigate, parentPath } from '../route.js'
+import { lastNavigation, navigate, navigationHints, parentPath } from '../route.js'
 import { clientOf, errorText } from '../state.js'
 import { HexGrid, ROW_BYTES } from './hex-grid.js'
 import { HexScrollbar } from './hex-scrollbar.js'
@@ -98,6 +98,20 @@ export function HexView(props: { path: string; at: string | undefined }) {
     setAnchor(undefined)
     setTop(next)
   }, [opened, props.at])
+
+  // A go-to in this view: its screen's read goes out before anything renders the move.
+  useLayoutEffect(() => {
+    if (opened === undefined) return
+    const ahead = (next: { path: string; at?: string }): void => {
+      if (next.path !== props.path || next.at === undefined) return
+      const target = resolveAddress(next.at, opened.regions)
+      if (target === undefined) return
+      const top = clampTop(align(target), opened.pages.sizeBytes)
+      void opened.pages.load(top, top + SCREEN).catch(() => undefined)
+    }
+    navigationHints.ahead = ahead
+    return () => { if (navigationHints.ahead === ahead) navigationHints.ahead = undefined }
+  }, [opened, props.path])
 
   // Read what the screen shows.
   useLayoutEffect(() => {

@@ -13,6 +13,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import type { Async } from '../hooks.js'
 import { ProtocolError } from '../protocol.js'
 import type { WatchEvent } from '../protocol.js'
+import { scalarText } from '../format.js'
 import { formatRoute } from '../route.js'
 import { clientOf, errorText } from '../state.js'
 import { afterNextPaint, layoutNow } from '../timing.js'
@@ -105,7 +106,7 @@ function toRow(info: Record<string, unknown>): ProcessRow {
   const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined)
   const cmdline = Array.isArray(info['cmdline']) ? info['cmdline'].map(String).join(' ') : typeof info['cmdline'] === 'string' ? info['cmdline'] : ''
   return {
-    pid: num(info['pid']) ?? -1, ppid: num(info['ppid']) ?? 0, name: String(info['name'] ?? ''), state: String(info['state'] ?? ''),
+    pid: num(info['pid']) ?? -1, ppid: num(info['ppid']) ?? 0, name: scalarText(info['name']), state: scalarText(info['state']),
     uid: num(info['uid']), threads: num(info['threads']), cmdline, kernel: info['kernelThread'] === true,
   }
 }

@@ -6,6 +6,7 @@
  * the hits; a hit jumps the hex view there.
  */
 import { useState } from 'preact/hooks'
+import { scalarText } from '../format.js'
 import { describeAddress } from '../memory-map.js'
 import type { Region } from '../memory-map.js'
 import { joinTreePath, parentPath } from '../route.js'
@@ -29,7 +30,7 @@ export function ScanPanel(props: { path: string; handle: number; regions: readon
       let updates = 0
       const started = client.start('rpc', { handle, request: { pattern, type: kind, maxResults: 1000 } }, (p) => {
         updates++
-        setPhase({ state: 'running', id: started.id, done: p.done, total: p.total, note: String(p.detail?.['note'] ?? '') })
+        setPhase({ state: 'running', id: started.id, done: p.done, total: p.total, note: scalarText(p.detail?.['note']) })
       })
       setPhase({ state: 'running', id: started.id, done: 0, total: 0, note: 'starting' })
       setPhase({ state: 'done', result: toResult(await started.promise, updates) })

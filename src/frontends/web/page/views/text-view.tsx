@@ -3,6 +3,7 @@
  * preformatted text. Content may come from guest memory: it is rendered as
  * text nodes only (never as HTML).
  */
+import { scalarText } from '../format.js'
 import { useAsync } from '../hooks.js'
 import { clientOf } from '../state.js'
 
@@ -40,6 +41,5 @@ export function KeyValues(props: { value: Record<string, unknown> }) {
 export function valueText(value: unknown): string {
   if (value === null || value === undefined) return '—'
   if (Array.isArray(value)) return value.every((v) => typeof v !== 'object') ? value.join(' ') : JSON.stringify(value)
-  if (typeof value === 'object') return JSON.stringify(value)
-  return String(value)
+  return scalarText(value)
 }
