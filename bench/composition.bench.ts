@@ -14,32 +14,23 @@ import type { ChildProcess } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import { MemweaveError } from '../src/errors/index.js'
-import type { MemMetadata, MemoryView, PieceResult, ReadPiece, WriteResult } from '../src/mem/index.js'
 import { connectClient, LocalTreeClient, startServer } from '../src/net/index.js'
 import { parseConnectOption, PeerManager } from '../src/node/index.js'
 import type { TreeClient } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import { Lifetime, memLeaf } from '../src/tree/index.js'
 import { emit, row } from './bench-report.js'
+import { CopyingMemory, measureReads } from './bench-reads.js'
+import { median } from './bench-stats.js'
 
 const SIZE = 64 << 20
 const MIB = 1 << 20
 const log = pino({ level: 'warn' })
 
-class CopyingMemory implements MemoryView {
-  private readonly bytes = Buffer.alloc(SIZE).map((_, i) => (i * 31) & 0xff)
-  async read(pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
-    return pieces.map((p) => ({ ok: true, data: Buffer.from(this.bytes.subarray(Number(p.addr), Number(p.addr) + p.length)) }))
-  }
-  async write(): Promise<WriteResult[]> { throw new MemweaveError('mem', 'unsupported', 'read-only') }
-  metadata(): MemMetadata { return { maxAddress: BigInt(SIZE), idealBatchSize: 64, readonly: true, volatile: false } }
-}
-
 function makeNode(withMemory: boolean): MemweaveNode {
   const node = new MemweaveNode({ allowWrite: false, log, connectorKinds: BUILTIN_CONNECTOR_KINDS, osKinds: BUILTIN_OS_KINDS, mappings: BUILTIN_MAPPINGS })
   if (withMemory) {
-    const leaf = memLeaf({ identity: 'bench/mem', lifetime: new Lifetime('bench'), mem: new CopyingMemory() })
+    const leaf = memLeaf({ identity: 'bench/mem', lifetime: new Lifetime('bench'), mem: new CopyingMemory(Buffer.alloc(SIZE).map((_, i) => (i * 31) & 0xff)) })
     node.extraRoot.set('mem', () => leaf)
   }
   return node
@@ -63,39 +54,16 @@ function startChild(role: string, upstream?: string): Promise<{ child: ChildProc
   })
 }
 
-/** `count` reads of `length` bytes with `depth` in flight; returns microseconds per read. */
-async function measure(client: TreeClient, path: string, length: number, count: number, depth: number): Promise<number> {
-  const { handle } = await client.open(path)
-  const span = SIZE - length
-  const one = async (i: number): Promise<void> => {
-    const [r] = await client.read(handle, [{ addr: BigInt((i * 4096 * 7) % span), length }])
-    if (r === undefined || !r.ok || r.data.length !== length) throw new Error(`bad read in benchmark: ${r !== undefined && !r.ok ? r.error.message : 'short'}`)
-  }
-  for (let i = 0; i < Math.min(count, 20); i++) await one(i)
-  let next = 0
-  const worker = async (): Promise<void> => { while (next < count) await one(next++) }
-  const start = performance.now()
-  await Promise.all(Array.from({ length: depth }, worker))
-  const micros = ((performance.now() - start) * 1000) / count
-  await client.close(handle)
-  return micros
-}
-
 interface Suite { mib: number; kib4: number; pipelined8: number }
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
-}
 
 /** Throughputs (MB/s, reads/s), each the median of three runs: a 2-core VM is noisy. */
 async function suite(client: TreeClient, path: string, quick: boolean): Promise<Suite> {
   const n = (full: number): number => (quick ? Math.ceil(full / 10) : full)
   const runs = async (job: () => Promise<number>): Promise<number> => median([await job(), await job(), await job()])
   return {
-    mib: await runs(async () => MIB / (await measure(client, path, MIB, n(200), 1))),
-    kib4: await runs(async () => 1e6 / (await measure(client, path, 4096, n(2000), 1))),
-    pipelined8: await runs(async () => 1e6 / (await measure(client, path, 8, n(50_000), 256))),
+    mib: await runs(async () => MIB / (await measureReads(client, path, SIZE, MIB, n(200), 1))),
+    kib4: await runs(async () => 1e6 / (await measureReads(client, path, SIZE, 4096, n(2000), 1))),
+    pipelined8: await runs(async () => 1e6 / (await measureReads(client, path, SIZE, 8, n(50_000), 256))),
   }
 }
 

@@ -9,9 +9,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { randomFillSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -22,6 +20,7 @@ import type { TreeClient } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
+import { ensureFile } from './bench-reads.js'
 
 const MIB = 1024 * 1024
 const FILE = process.env['MEMWEAVE_BENCH_FILE'] ?? '/tmp/memweave-bench.bin'
@@ -30,15 +29,6 @@ const run = promisify(execFile)
 const quick = process.argv.includes('--quick') || process.env['MEMWEAVE_BENCH_QUICK'] === '1'
 const BURST = (quick ? 128 : 512) * MIB
 const ROUNDS = quick ? 2 : 3
-
-async function ensureFile(): Promise<void> {
-  const existing = await stat(FILE).catch(() => undefined) // absent: made below
-  if (existing !== undefined && existing.size >= SIZE) return
-  const handle = await open(FILE, 'w')
-  const chunk = new Uint8Array(16 * MIB)
-  for (let at = 0; at < SIZE; at += chunk.length) { randomFillSync(chunk); await handle.write(chunk, 0, chunk.length, at) }
-  await handle.close()
-}
 
 const best = async (fn: () => Promise<number>): Promise<number> => {
   let top = 0
@@ -177,7 +167,7 @@ function startDaemon(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: C
   })
 }
 
-await ensureFile()
+await ensureFile(FILE, SIZE)
 await dd(SIZE) // warm the page cache
 const dir = mkdtempSync(join(tmpdir(), 'mw-datapath-'))
 // Daemons write their TCP tokens there, and clients (this process, the CLI, peers) read them from there.

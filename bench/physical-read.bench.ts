@@ -6,9 +6,7 @@
  * the page cache (the file is read once first).
  */
 import { execFile, spawn } from 'node:child_process'
-import { randomFillSync } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -18,20 +16,12 @@ import type { TreeClient } from '../src/net/index.js'
 import { BUILTIN_CONNECTOR_KINDS, BUILTIN_MAPPINGS, BUILTIN_OS_KINDS, MemweaveNode } from '../src/node/index.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
+import { ensureFile } from './bench-reads.js'
 
 const MIB = 1024 * 1024
 const FILE = process.env['MEMWEAVE_BENCH_FILE'] ?? '/tmp/memweave-bench.bin'
 const SIZE = 1024 * MIB
 const run = promisify(execFile)
-
-async function ensureFile(): Promise<void> {
-  const existing = await stat(FILE).catch(() => undefined) // absent: made below
-  if (existing !== undefined && existing.size >= SIZE) return
-  const handle = await open(FILE, 'w')
-  const chunk = new Uint8Array(16 * MIB)
-  for (let at = 0; at < SIZE; at += chunk.length) { randomFillSync(chunk); await handle.write(chunk, 0, chunk.length, at) }
-  await handle.close()
-}
 
 /** dd's own MB/s for `count` blocks of `bs`. */
 async function dd(bs: number, count: number): Promise<number> {
@@ -62,7 +52,7 @@ const best = async (times: number, fn: () => Promise<number>): Promise<number> =
   return top
 }
 
-await ensureFile()
+await ensureFile(FILE, SIZE)
 await dd(MIB, SIZE / MIB) // warm the page cache
 const rows: BenchRow[] = []
 const dd1m = await best(3, () => dd(MIB, SIZE / MIB))

@@ -25,19 +25,10 @@ import type { TreeClient } from '../src/net/index.js'
 import { Lifetime, memLeaf, staticBranch, Tree } from '../src/tree/index.js'
 import { emit, row } from './bench-report.js'
 import type { BenchRow } from './bench-report.js'
+import { CopyingMemory, measureReads } from './bench-reads.js'
 
 const SIZE = 64 << 20
 const MIB = 1 << 20
-
-/** Reads copy out of a buffer, as a real source hands out fresh bytes. */
-class CopyingMemory implements MemoryView {
-  constructor(private readonly bytes: Buffer) {}
-  async read(pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
-    return pieces.map((p) => ({ ok: true, data: Buffer.from(this.bytes.subarray(Number(p.addr), Number(p.addr) + p.length)) }))
-  }
-  async write(): Promise<WriteResult[]> { throw new MemweaveError('mem', 'unsupported', 'read-only') }
-  metadata(): MemMetadata { return { maxAddress: BigInt(this.bytes.length), idealBatchSize: 64, readonly: true, volatile: false } }
-}
 
 /** pread into a fresh buffer per piece. */
 class FileMemory implements MemoryView {
@@ -65,26 +56,6 @@ async function makeTree(dataFile: string): Promise<{ tree: Tree; close: () => Pr
   return { tree, close: () => file.close() }
 }
 
-/** Runs `count` reads with `depth` in flight; returns microseconds per read. */
-async function measure(client: TreeClient, path: string, length: number, count: number, depth: number): Promise<number> {
-  const { handle } = await client.open(path)
-  const span = SIZE - length
-  const one = async (i: number): Promise<void> => {
-    const [r] = await client.read(handle, [{ addr: BigInt((i * 4096 * 7) % span), length }])
-    if (r === undefined || !r.ok || r.data.length !== length) throw new Error('bad read in benchmark')
-  }
-  for (let i = 0; i < Math.min(count, 20); i++) await one(i) // warm-up
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < count) await one(next++)
-  }
-  const start = performance.now()
-  await Promise.all(Array.from({ length: depth }, worker))
-  const micros = ((performance.now() - start) * 1000) / count
-  await client.close(handle)
-  return micros
-}
-
 interface Suite {
   readonly mem1MiB: number
   readonly file1MiB: number
@@ -100,13 +71,13 @@ async function suite(client: TreeClient, quick: boolean): Promise<Suite> {
   const n = (full: number): number => (quick ? Math.ceil(full / 10) : full)
   const mbps = (micros: number, length: number): number => length / micros
   return {
-    mem1MiB: mbps(await measure(client, 'mem', MIB, n(400), 1), MIB),
-    file1MiB: mbps(await measure(client, 'file', MIB, n(400), 1), MIB),
-    mem1MiBDepth4: mbps(await measure(client, 'mem', MIB, n(400), 4), MIB),
-    mem4KiB: 1e6 / (await measure(client, 'mem', 4096, n(5000), 1)),
-    file4KiB: 1e6 / (await measure(client, 'file', 4096, n(5000), 1)),
-    pipelined8B: 1e6 / (await measure(client, 'mem', 8, n(50_000), 256)),
-    sequential8B: 1e6 / (await measure(client, 'mem', 8, n(10_000), 1)),
+    mem1MiB: mbps(await measureReads(client, 'mem', SIZE, MIB, n(400), 1), MIB),
+    file1MiB: mbps(await measureReads(client, 'file', SIZE, MIB, n(400), 1), MIB),
+    mem1MiBDepth4: mbps(await measureReads(client, 'mem', SIZE, MIB, n(400), 4), MIB),
+    mem4KiB: 1e6 / (await measureReads(client, 'mem', SIZE, 4096, n(5000), 1)),
+    file4KiB: 1e6 / (await measureReads(client, 'file', SIZE, 4096, n(5000), 1)),
+    pipelined8B: 1e6 / (await measureReads(client, 'mem', SIZE, 8, n(50_000), 256)),
+    sequential8B: 1e6 / (await measureReads(client, 'mem', SIZE, 8, n(10_000), 1)),
   }
 }
 
