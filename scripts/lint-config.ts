@@ -11,15 +11,6 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { lintOverrides } from '../test/layer-table.js'
 
-/**
- * Files other engineers are rewriting for speed right now (src/net, src/frontends/web, src/frontends/fuse):
- * their `correctness` findings are left to those rewrites instead of editing the files under them. Each
- * entry names the rules that file breaks; remove it once the file is fixed.
- */
-const AWAITING_REWRITE: { files: string[]; rules: Record<string, 'off'> }[] = [
-  { files: ['src/frontends/fuse/fuse3-binding.ts'], rules: { 'typescript/unbound-method': 'off' } },
-]
-
 const config = {
   $schema: './node_modules/oxlint/configuration_schema.json',
   // oxlint's correctness category (code that is wrong or useless) and the rules below; the other
@@ -33,7 +24,7 @@ const config = {
     }],
     'typescript/no-misused-promises': 'error',
   },
-  overrides: [...lintOverrides(), ...AWAITING_REWRITE],
+  overrides: lintOverrides(),
 }
 
 const file = join(dirname(fileURLToPath(import.meta.url)), '..', '.oxlintrc.json')

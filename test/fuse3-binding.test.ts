@@ -23,6 +23,7 @@ import { fuseUnavailable, sh } from './fuse-kit.js'
 const BIG = 8 << 20
 const GATE = 4
 const ENOENT = -2
+const EPERM = -1
 
 function fileStat(size: number, mode = 0o100444): FuseStat {
   const at = new Date(0)
@@ -36,6 +37,8 @@ function byteAt(offset: number): number {
 /** Files: big (8 MiB of a pattern), gate-N (reads wait until GATE are pending), boom (its getattr throws). */
 class TestOps {
   readonly readSizes: number[] = []
+  written = 0
+  truncates = 0
   private readonly held: (() => void)[] = []
   gateOpenedBy: 'readers' | 'timer' | undefined
   private gateTimer: NodeJS.Timeout | undefined
@@ -60,6 +63,7 @@ class TestOps {
         else if (path === '/big') done(0, fileStat(BIG))
         else if (path.startsWith('/gate-')) done(0, fileStat(4096))
         else if (path === '/boom') throw new Error('a handler bug')
+        else if (path === '/w') done(0, fileStat(4096, 0o100644))
         else done(ENOENT)
       },
       readdir: (_path, done) => done(0, ['.', '..', 'big', 'boom', ...Array.from({ length: GATE }, (_, i) => `gate-${i}`)]),
@@ -73,9 +77,9 @@ class TestOps {
         this.held.push(answer)
         if (this.held.length >= GATE) this.openGate('readers')
       },
-      write: (_path, _fd, _buffer, _length, _offset, done) => fail(done),
-      truncate: (_path, _size, done) => fail(done),
-      ftruncate: (_path, _fd, _size, done) => fail(done),
+      write: (_path, _fd, _buffer, length, _offset, done) => { this.written += length; done(length) },
+      truncate: (_path, _size, done) => { this.truncates++; done(EPERM) },
+      ftruncate: (_path, _fd, _size, done) => { this.truncates++; done(EPERM) },
       utimens: (_path, _atime, _mtime, done) => done(0),
       create: (_path, _mode, done) => done(-1),
     }
@@ -109,7 +113,7 @@ describe('the libfuse3 binding on a real mount', { skip: fuseUnavailable() ?? li
     before_ = await devFuseDescriptors()
     binding = new Fuse3Binding(mnt, ops.operations(), {
       fsname: 'memweave', allowOther: false, maxReadBytes: 1 << 20, debug: false,
-      extraOptions: ['subtype=memweave-test', 'direct_io', 'default_permissions', 'attr_timeout=0', 'entry_timeout=0', 'negative_timeout=0', 'ro'],
+      extraOptions: ['subtype=memweave-test', 'direct_io', 'default_permissions', 'attr_timeout=0', 'entry_timeout=0', 'negative_timeout=0'],
     })
     await binding.mount()
   })
@@ -151,6 +155,15 @@ describe('the libfuse3 binding on a real mount', { skip: fuseUnavailable() ?? li
     assert.equal(listing.code, 0, listing.stderr)
     assert.match(listing.stdout, /^big$/m)
     assert.match((await sh(`stat ${mnt}/nothing`)).stderr, /No such file or directory/)
+  })
+
+  it('sends O_TRUNC as a truncate (refused here), and writes with conv=notrunc', async () => {
+    const truncated = await sh(`echo hi > ${mnt}/w`)
+    assert.match(truncated.stderr, /Operation not permitted/)
+    assert.ok(ops.truncates > 0)
+    const written = await sh(`printf hello | dd of=${mnt}/w conv=notrunc status=none`)
+    assert.equal(written.code, 0, written.stderr)
+    assert.equal(ops.written, 5)
   })
 
   it('opens /dev/fuse close-on-exec: children do not inherit the connection', async () => {

@@ -112,6 +112,9 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   conn->max_background = 64;
   /* Replies are written from memory (replySpans reads into a kept buffer): no splice. */
   conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  /* O_TRUNC stays a separate truncate (setattr), as with libfuse 2: memory refuses it (EPERM), never
+     a write-open that silently keeps the bytes. */
+  conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
   conn->congestion_threshold = 48;
 }
 

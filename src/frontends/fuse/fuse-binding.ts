@@ -103,6 +103,12 @@ export interface FuseMount {
   mount(): Promise<void>
   /** Lazy: open files keep being answered until the kernel releases them. */
   unmount(): Promise<void>
+  /**
+   * Resolves once the kernel connection is gone (unmounted and the last file
+   * closed), where the binding can tell (libfuse3): a release the kernel
+   * still had queued then is dropped with the connection, never sent.
+   */
+  sessionEnded?(): Promise<void>
 }
 
 const OPTION_SHAPE = /^[a-z_]+(=[A-Za-z0-9_.]+)?$/

@@ -293,9 +293,8 @@ export class Fuse3Binding implements FuseMount {
   }
 
   private read(request: Request, path: string, fh: number, size: number, offset: number): void {
-    const readData = this.ops.readData
-    if (readData !== undefined) {
-      readData.call(this.ops, path, fh, size, offset, (result, data) => {
+    if (this.ops.readData !== undefined) {
+      this.ops.readData(path, fh, size, offset, (result, data) => {
         if (data !== undefined && !(data instanceof Uint8Array)) { this.replySpans(request, result, data, size); return }
         request.result(result, () => {
           const bytes = data ?? new Uint8Array(0)

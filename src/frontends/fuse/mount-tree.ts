@@ -101,6 +101,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     throw err
   }
   log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true, binding: binding.implementation }, 'mounted')
+  void binding.sessionEnded?.().then(() => filesystem.connectionGone())
 
   let unmounting: Promise<void> | undefined
   const unmount = async (): Promise<void> => {

@@ -147,6 +147,15 @@ export class TreeFilesystem {
     }
   }
 
+  /**
+   * The kernel connection is gone: no file is open any more, whether or not
+   * its release reached us (the kernel drops queued releases with the
+   * connection when a lazily unmounted mount's last file closes).
+   */
+  connectionGone(): void {
+    for (const file of this.files.list()) this.released(file.fd)
+  }
+
   /** Files opened through the mount and not yet released by the kernel. */
   get openFiles(): number {
     return this.files.size
