@@ -15,7 +15,7 @@ node_include="$(dirname "$(readlink -f "$(command -v node)")")/../include/node"
 [ -f "$node_include/node_api.h" ] || fail "node_api.h not found in $node_include"
 
 src="$root/native/fuse3/fuse3.c"
-if [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$0" ]; then exit 0; fi
+if [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$root/native/include/napi-args.h" ]; then exit 0; fi
 mkdir -p "$(dirname "$out")"
 # shellcheck disable=SC2046
 gcc -shared -fPIC -O2 -Wall -Wextra -Wno-unused-parameter -DNODE_GYP_MODULE_NAME=fuse3 -I"$node_include" \

@@ -36,6 +36,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../include/napi-args.h"
+
 /* Operation codes, mirrored in src/addons/fuse3-addon.ts. */
 enum {
   OP_END = 0, OP_LOOKUP = 1, OP_FORGET = 2, OP_GETATTR = 3, OP_SETATTR = 4, OP_OPEN = 5, OP_READ = 6, OP_WRITE = 7,
@@ -224,15 +226,6 @@ static napi_value undefined(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
   return u;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return 0;
-  }
-  return 1;
 }
 
 static struct mount *get_mount(napi_env env, napi_value value) {

@@ -14,7 +14,7 @@ node_include="$(dirname "$(readlink -f "$(command -v node)")")/../include/node"
 [ -f "$node_include/node_api.h" ] || fail "node_api.h not found in $node_include"
 
 src="$root/native/mmap/mmap.c"
-if [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$0" ]; then exit 0; fi
+if [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$0" ] && [ "$out" -nt "$root/native/include/napi-args.h" ]; then exit 0; fi
 mkdir -p "$(dirname "$out")"
 gcc -shared -fPIC -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -DNAPI_VERSION=8 -I"$node_include" -o "$out.tmp" "$src"
 mv "$out.tmp" "$out"

@@ -31,6 +31,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../include/napi-args.h"
+
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT 0x00000008
 #endif
@@ -53,15 +55,6 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   napi_set_named_property(env, error, "syscall", msg);
   napi_throw(env, error);
   return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return 0;
-  }
-  return 1;
 }
 
 static int get_int64(napi_env env, napi_value value, int64_t *out, const char *name) {
