@@ -31,7 +31,7 @@ export interface Fuse3Addon {
   destroy(handle: Fuse3Handle): void
   replyErr(handle: Fuse3Handle, slot: number, errno: number): void
   replyBuf(handle: Fuse3Handle, slot: number, data: Uint8Array, length: number): void
-  /** spans: [fd, pos, length] triples (fd -1: zeros), answered from the files (splice where the kernel allows). */
+  /** spans: [fd, pos, length] triples (fd -1: zeros), read by the addon into the buffer it keeps and written to /dev/fuse (no splice: it measured slower). */
   replySpans(handle: Fuse3Handle, slot: number, spans: Float64Array): void
   /** stat: [ino, mode, nlink, uid, gid, size, blksize, blocks, atimeMs, mtimeMs, ctimeMs]. */
   replyEntry(handle: Fuse3Handle, slot: number, stat: Float64Array, entryTimeoutS: number, attrTimeoutS: number): void
