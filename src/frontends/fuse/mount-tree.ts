@@ -54,6 +54,12 @@ export interface MountedTree {
    * with ECONNABORTED instead.
    */
   openFilesReleased(): Promise<void>
+  /**
+   * Resolves once the kernel connection is gone: the mount was unmounted (by
+   * unmount(), or from outside with `fusermount3 -u` or `umount`) and every
+   * file released. Only libfuse3 can tell; with fuse-native it never resolves.
+   */
+  ended(): Promise<void>
 }
 
 export const DEFAULT_ATTR_CACHE_MS = 1000
@@ -101,7 +107,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     throw err
   }
   log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true, binding: binding.implementation }, 'mounted')
-  void binding.sessionEnded?.().then(() => filesystem.connectionGone())
+  const ended = binding.sessionEnded?.().then(() => filesystem.connectionGone()) ?? new Promise<void>(() => {})
 
   let unmounting: Promise<void> | undefined
   const unmount = async (): Promise<void> => {
@@ -127,5 +133,6 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     unmount: () => (unmounting ??= unmount()),
     get openFiles() { return filesystem.openFiles },
     openFilesReleased: () => filesystem.openFilesReleased(),
+    ended: () => ended,
   }
 }
