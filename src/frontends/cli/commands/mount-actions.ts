@@ -1,7 +1,8 @@
 /**
  * `memweave mount MOUNTPOINT`: mounts a daemon's tree (or, with --embedded,
- * an in-process node's) as a FUSE file system until SIGINT or SIGTERM, or
- * until the daemon connection is lost, then unmounts cleanly.
+ * an in-process node's) as a FUSE file system until SIGINT or SIGTERM, until
+ * the daemon connection is lost, or until someone unmounts it from outside
+ * (`fusermount3 -u`), then unmounts cleanly and exits 0.
  * mount-command.ts defines the command and loads this file when it runs.
  */
 import { mountTree } from '../../fuse/index.js'
@@ -30,7 +31,9 @@ export async function mountCommand(globals: GlobalOptions, mountpoint: string, o
       const lost = new Promise<string>((resolve) => {
         if ('onClose' in client && typeof client.onClose === 'function') client.onClose(() => resolve('daemon connection lost'))
       })
-      const why = await Promise.race([stop.promise, lost])
+      // Unmounted from outside (fusermount3 -u, umount): nothing is left to serve, so exit as after a signal.
+      const outside = mounted.ended().then(() => 'unmounted from outside')
+      const why = await Promise.race([stop.promise, lost, outside])
       log.info({ why }, 'unmounting')
       await mounted.unmount()
       if (why !== 'daemon connection lost' || mounted.openFiles === 0) return
