@@ -5,11 +5,11 @@
  * short read, read a range piece by piece, write a range.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { withLeaf } from '../../net/index.js'
-import type { PieceResult, ReadIntoResult, TreeClient } from '../../net/index.js'
+import { withLeaf } from '../../net/client.js'
+import type { PieceResult, ReadIntoResult, TreeClient } from '../../net/client.js'
 import { hex } from './numbers.js'
 
-export { callRpc, readJson, readLeaf, readText, withLeaf } from '../../net/index.js'
+export { callRpc, readJson, readLeaf, readText, withLeaf } from '../../net/client.js'
 
 /** 4 MiB: each request costs both ends about as much CPU as copying 1 MiB, so bigger chunks cut the daemon's CPU per GiB by a third. */
 export const CHUNK_BYTES = 4 * 1024 * 1024

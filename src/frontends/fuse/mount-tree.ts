@@ -56,6 +56,12 @@ export interface MountedTree {
    * with ECONNABORTED instead.
    */
   openFilesReleased(): Promise<void>
+  /**
+   * Resolves once the kernel connection is gone: the mount was unmounted (by
+   * unmount(), or from outside with `fusermount3 -u` or `umount`) and every
+   * file released. Only libfuse3 can tell; with fuse-native it never resolves.
+   */
+  ended(): Promise<void>
   /** Reads answered by the binding itself, without JS (libfuse3: an image file's memory), and files it does so for now. */
   readonly directReads: { readonly reads: number; readonly files: number }
 }
@@ -108,7 +114,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     throw err
   }
   log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true, binding: binding.implementation }, 'mounted')
-  void binding.sessionEnded?.().then(() => filesystem.connectionGone())
+  const ended = binding.sessionEnded?.().then(() => filesystem.connectionGone()) ?? new Promise<void>(() => {})
 
   let unmounting: Promise<void> | undefined
   const unmount = async (): Promise<void> => {
@@ -134,6 +140,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     unmount: () => (unmounting ??= unmount()),
     get openFiles() { return filesystem.openFiles },
     openFilesReleased: () => filesystem.openFilesReleased(),
+    ended: () => ended,
     get directReads() { return binding.directReads ?? { reads: 0, files: 0 } },
   }
 }

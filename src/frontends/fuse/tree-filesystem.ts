@@ -160,10 +160,15 @@ export class TreeFilesystem {
   /**
    * The kernel connection is gone: no file is open any more, whether or not
    * its release reached us (the kernel drops queued releases with the
-   * connection when a lazily unmounted mount's last file closes).
+   * connection when a lazily unmounted mount's last file closes, and an
+   * aborted connection sends none). Their tree handles are closed as a
+   * release would, unless the tree went first (they went with it).
    */
   connectionGone(): void {
-    for (const file of this.files.list()) this.released(file.fd)
+    for (const file of this.files.list()) {
+      if (this.gone !== undefined) { this.released(file.fd); continue }
+      this.release(file.fd).catch((err: unknown) => this.log.debug({ err, path: file.path }, 'closing the handle of a file the ended connection dropped failed'))
+    }
   }
 
   /** Files opened through the mount and not yet released by the kernel. */
