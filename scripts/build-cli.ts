@@ -31,6 +31,10 @@ const leaveOut: Plugin = {
       contents: `throw new Error(${JSON.stringify(`${args.path} is not in the bundled CLI; bin/memweave.js runs this command from dist/src`)})`,
       loader: 'js',
     }))
+    // msgpackr's optional native string decoder: finding and loading it (detect-libc reads the ELF interpreter,
+    // then a dlopen) costs a client command about 8 ms, and a client decodes only small messages. Absent here.
+    bundler.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'absent' }))
+    bundler.onLoad({ filter: /.*/, namespace: 'absent' }, () => ({ contents: 'module.exports = undefined', loader: 'js' }))
   },
 }
 
@@ -44,7 +48,7 @@ await build({
   target: 'node20',
   outdir: OUT,
   // Native code stays where it is: the addons (found from import.meta.url, as in dist/src) and optional native packages.
-  external: ['*.node', 'fuse-native', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
+  external: ['*.node', 'fuse-native', 'bufferutil', 'utf-8-validate'],
   // The CommonJS packages inside (commander, ws) call require() for Node's modules.
   banner: { js: "import { createRequire as __memweaveRequire } from 'node:module'; const require = __memweaveRequire(import.meta.url);" },
   plugins: [leaveOut],

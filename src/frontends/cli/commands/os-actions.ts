@@ -4,16 +4,14 @@
  */
 import { open, rm } from 'node:fs/promises'
 import type { SingleBar } from 'cli-progress'
-import { MemweaveError, isRecord, toMemweaveError } from '../../../errors/index.js'
+import { isRecord, toMemweaveError } from '../../../errors/index.js'
 import type { TreeClient } from '../../../net/client.js'
-import { readJson, readText, streamLeaf } from '../leaf-io.js'
+import { readJsonLeaves, readText, streamLeaf } from '../leaf-io.js'
 import { formatSize, parsePid, sizeFromJson } from '../numbers.js'
 import { cellText } from '../output.js'
 import type { GlobalOptions } from '../globals.js'
 import { withClient } from '../session.js'
 
-/** Info reads in flight at once: enough to hide round trips, few enough not to flood a daemon. */
-const CONCURRENCY = 16
 const CMDLINE_WIDTH = 80
 
 export async function psCommand(globals: GlobalOptions, os: string, tree: boolean): Promise<void> {
@@ -45,9 +43,11 @@ export async function modulesCommand(globals: GlobalOptions, os: string, pid: st
   const base = pid === undefined ? `os/${os}/modules` : `${processPath(os, parsePid(pid))}/modules`
   await withClient(globals, async ({ client, out }) => {
     const names = (await client.list(base)).filter((e) => e.type === 'branch').map((e) => e.name)
-    const infos = await mapLimit(names, CONCURRENCY, async (name): Promise<Record<string, unknown>> => {
-      const info = await readJson(client, `${base}/${name}/info`)
-      return isRecord(info) ? { name, ...info } : { name }
+    const leaves = await readJsonLeaves(client, names.map((name) => `${base}/${name}/info`))
+    const infos = leaves.map((leaf, i): Record<string, unknown> => {
+      if (!leaf.ok) throw leaf.error
+      const name = names[i] ?? ''
+      return isRecord(leaf.value) ? { name, ...leaf.value } : { name }
     })
     if (out.json) { out.jsonValue(infos); return }
     out.table(['NAME', 'BASE', 'SIZE', 'PATH'], infos.map((m) => [
@@ -74,16 +74,16 @@ type ProcessRecord = Record<string, unknown> & { pid: number; ppid: number }
 async function processInfos(client: TreeClient, os: string): Promise<ProcessRecord[]> {
   const base = `os/${os}/processes/by-pid`
   const pids = (await client.list(base)).map((e) => e.name)
-  const infos = await mapLimit(pids, CONCURRENCY, async (pid): Promise<ProcessRecord | undefined> => {
-    try {
-      const info = await readJson(client, `${base}/${pid}/info`)
-      if (!isRecord(info)) return undefined
-      return { ...info, pid: Number(info.pid ?? pid), ppid: Number(info.ppid ?? 0) }
-    } catch (err) {
+  const leaves = await readJsonLeaves(client, pids.map((pid) => `${base}/${pid}/info`))
+  const infos = leaves.map((leaf, i): ProcessRecord | undefined => {
+    if (!leaf.ok) {
       // A process that exited between the listing and its read is not an error for ps.
-      if (err instanceof MemweaveError && (err.kind === 'not_found' || err.kind === 'stale')) return undefined
-      throw err
+      if (leaf.error.kind === 'not_found' || leaf.error.kind === 'stale') return undefined
+      throw leaf.error
     }
+    const info = leaf.value
+    if (!isRecord(info)) return undefined
+    return { ...info, pid: Number(info.pid ?? pids[i]), ppid: Number(info.ppid ?? 0) }
   })
   return infos.filter((p): p is ProcessRecord => p !== undefined).sort((a, b) => a.pid - b.pid)
 }
@@ -160,15 +160,4 @@ async function copyToFile(client: TreeClient, path: string, file: string, showPr
     // A half-written core would load in gdb with missing memory; better none at all.
     if (!ok) await rm(file, { force: true })
   }
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [] // filled by index as the jobs finish
-  // Workers share one iterator, so each item is taken exactly once.
-  const queue = items.entries()
-  const worker = async (): Promise<void> => {
-    for (const [index, item] of queue) results[index] = await job(item)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }
