@@ -15,7 +15,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # QEMU's aarch64 system emulator, a cross compiler with its static libc, and
 # gdb-multiarch to read their cores. libfuse3-dev, gcc and pkg-config build
 # the libfuse 3 addon (native/fuse3; scripts/build-native.sh, run below).
-DEBIAN_PACKAGES=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb-multiarch busybox-static gdb fuse libfuse2 libfuse3-dev pkg-config cpio xz-utils zstd kmod python3 procps util-linux dwarves gcc libc6-dev binutils openssl python3-msgpack python3-websockets python3-venv python3-pip chromium fonts-dejavu-core iperf3)
+DEBIAN_PACKAGES=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb-multiarch busybox-static gdb fuse3 libfuse2 libfuse3-dev pkg-config cpio xz-utils zstd kmod python3 procps util-linux dwarves gcc libc6-dev binutils openssl python3-msgpack python3-websockets python3-venv python3-pip chromium fonts-dejavu-core iperf3)
 if [ -n "${MEMWEAVE_EXTRA_DEBIAN_PACKAGES:-}" ]; then
   read -r -a extra <<<"$MEMWEAVE_EXTRA_DEBIAN_PACKAGES"
   DEBIAN_PACKAGES+=("${extra[@]}")

@@ -18,6 +18,18 @@
  * twice or never given is an error thrown in JavaScript, never a freed
  * fuse_req_t used again.
  *
+ * Reads answered here, without JavaScript: when JS opens a file whose bytes
+ * lie in one plain file (an in-process image), it registers the file's map
+ * for that fh (directReads: extents of a duplicate of the fd, and zeros)
+ * with a lease. A READ of a registered fh whose lease holds is then
+ * answered inside the poll callback (pread into the kept buffer, written to
+ * /dev/fuse) and never queued; anything the map cannot answer exactly (an
+ * address no extent covers, an offset past 2^53, a failed or short pread, a
+ * lapsed lease) goes to JS like any other request, which answers it the
+ * usual way (and renews the lease after its own staleness check). JS drops
+ * the registration when the file is released, the object behind it ends or
+ * the tree goes; destroy() drops whatever is left.
+ *
  * The session ends when the kernel says the connection is gone (ENODEV on
  * /dev/fuse: unmounted and every file released); an END record is then
  * delivered and JavaScript calls destroy(), which closes /dev/fuse.
@@ -33,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -61,6 +74,22 @@ struct request {
   char *data;  /* write: copied (the loop reuses its buffer for the next request) */
 };
 
+/* [addr, addr + length) of a registered file: at pos of its fd, or (pos < 0) zeros. */
+struct extent {
+  uint64_t addr, length;
+  int64_t pos;
+};
+
+/* A file whose reads are answered here (see the comment at the top). */
+struct direct {
+  uint64_t fh;
+  int fd;                 /* our duplicate of the source's fd */
+  uint64_t size;          /* reads at or past it are empty (the leaf's extent) */
+  uint64_t lease_until;   /* CLOCK_MONOTONIC ns; afterwards reads go to JS until renewed */
+  size_t count;
+  struct extent *extents; /* sorted, not overlapping */
+};
+
 struct mount {
   struct fuse_session *se;
   napi_env env;
@@ -77,7 +106,94 @@ struct mount {
   uint32_t *free_slots;
   uint32_t slot_count, free_count;
   int destroyed;
+  struct direct **direct;
+  size_t direct_count, direct_cap;
+  double direct_reads; /* reads answered here, for tests and the bench */
 };
+
+/* Offsets past this (Number.MAX_SAFE_INTEGER) are not exact as doubles: JS answers them (EOVERFLOW). */
+#define MAX_EXACT_OFFSET 9007199254740991ULL
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct direct *direct_find(struct mount *m, uint64_t fh, size_t *index) {
+  for (size_t i = 0; i < m->direct_count; i++) {
+    if (m->direct[i]->fh == fh) { if (index) *index = i; return m->direct[i]; }
+  }
+  return NULL;
+}
+
+static void direct_free(struct direct *d) {
+  if (d->fd >= 0) close(d->fd);
+  free(d->extents);
+  free(d);
+}
+
+static void direct_drop(struct mount *m, uint64_t fh) {
+  size_t i = 0;
+  struct direct *d = direct_find(m, fh, &i);
+  if (d == NULL) return;
+  m->direct[i] = m->direct[--m->direct_count];
+  direct_free(d);
+}
+
+/* The extent holding addr (binary search), or NULL. */
+static const struct extent *extent_at(const struct direct *d, uint64_t addr) {
+  size_t lo = 0, hi = d->count;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    const struct extent *e = &d->extents[mid];
+    if (addr < e->addr) hi = mid;
+    else if (addr - e->addr >= e->length) lo = mid + 1;
+    else return e;
+  }
+  return NULL;
+}
+
+static int grow_scratch(struct mount *m, size_t size) {
+  if (size <= m->scratch_size) return 1;
+  char *grown = malloc(size);
+  if (grown == NULL) return 0;
+  free(m->scratch);
+  m->scratch = grown;
+  m->scratch_size = size;
+  return 1;
+}
+
+/* Answers a READ from the fh's map: 1 when answered, 0 when JS must (see the comment at the top). */
+static int direct_read(struct mount *m, fuse_req_t req, uint64_t fh, size_t size, off_t off) {
+  if (m->direct_count == 0) return 0;
+  struct direct *d = direct_find(m, fh, NULL);
+  if (d == NULL || off < 0 || (uint64_t)off > MAX_EXACT_OFFSET || now_ns() >= d->lease_until) return 0;
+  uint64_t addr = (uint64_t)off;
+  if (addr >= d->size) { fuse_reply_buf(req, NULL, 0); m->direct_reads++; return 1; }
+  size_t want = size < d->size - addr ? size : (size_t)(d->size - addr);
+  if (!grow_scratch(m, want)) return 0;
+  size_t used = 0;
+  while (used < want) {
+    const struct extent *e = extent_at(d, addr + used);
+    if (e == NULL) return 0;
+    uint64_t into = addr + used - e->addr;
+    size_t n = want - used;
+    if (e->length - into < n) n = (size_t)(e->length - into);
+    if (e->pos < 0) { memset(m->scratch + used, 0, n); used += n; continue; }
+    size_t done = 0;
+    while (done < n) {
+      ssize_t got = pread(d->fd, m->scratch + used + done, n - done, e->pos + (off_t)(into + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return 0; /* an error or the file ending early: JS answers (and says why) */
+      done += (size_t)got;
+    }
+    used += n;
+  }
+  fuse_reply_buf(req, m->scratch, want);
+  m->direct_reads++;
+  return 1;
+}
 
 static void enqueue(struct mount *m, struct request *r) {
   r->next = NULL;
@@ -165,6 +281,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  if (direct_read(mount_of(req), req, fi->fh, size, off)) return;
   struct request *r = new_request(req, OP_READ, ino);
   if (r == NULL) return;
   r->fh = fi->fh;
@@ -375,6 +492,7 @@ static void readable(uv_poll_t *poll, int status, int events) {
     struct request *r = new_request(NULL, OP_END, 0);
     if (r != NULL) enqueue(m, r);
   }
+  if (m->head == NULL) return; /* every request was answered here */
   napi_handle_scope scope;
   napi_open_handle_scope(m->env, &scope);
   deliver(m);
@@ -481,6 +599,9 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   free(m->scratch);
   m->scratch = NULL;
   m->scratch_size = 0;
+  while (m->direct_count > 0) direct_free(m->direct[--m->direct_count]);
+  free(m->direct);
+  m->direct = NULL;
   fuse_session_destroy(m->se);
   m->se = NULL;
   return undefined(env);
@@ -540,13 +661,7 @@ static napi_value js_reply_spans(napi_env env, napi_callback_info info) {
   if (a == NULL) return NULL;
   size_t total = 0;
   for (size_t i = 0; i + 2 < n; i += 3) total += (size_t)a[i + 2];
-  if (total > m->scratch_size) {
-    char *grown = malloc(total);
-    if (grown == NULL) return throw_error(env, "ENOMEM", "out of memory");
-    free(m->scratch);
-    m->scratch = grown;
-    m->scratch_size = total;
-  }
+  if (!grow_scratch(m, total)) return throw_error(env, "ENOMEM", "out of memory");
   size_t used = 0;
   int err = 0;
   for (size_t i = 0; i + 2 < n && err == 0; i += 3) {
@@ -704,11 +819,99 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/*
+ * directReads(handle, fh, fd, size, extents: Float64Array of [addr, length, pos] triples (pos -1: zeros), leaseMs):
+ * reads of fh are answered here from a duplicate of fd while the lease holds (replacing any map fh had).
+ */
+static napi_value js_direct_reads(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  struct mount *m = handle_args(env, info, 6, argv);
+  if (m == NULL) return NULL;
+  if (m->destroyed) return throw_error(env, "ERR_FUSE3_ENDED", "the session has ended");
+  size_t n = 0;
+  double *a = float64s(env, argv[4], 0, &n, "directReads needs a Float64Array of [addr, length, pos] triples");
+  if (a == NULL) return NULL;
+  double fh = get_double(env, argv[1]), fd = get_double(env, argv[2]), size = get_double(env, argv[3]), lease = get_double(env, argv[5]);
+  if (!(fh >= 0) || !(fd >= 0) || !(size >= 0 && size <= (double)MAX_EXACT_OFFSET) || !(lease >= 0) || n % 3 != 0) {
+    return throw_error(env, "ERR_FUSE3_RANGE", "directReads: bad fh, fd, size, lease or extents");
+  }
+  size_t count = n / 3;
+  struct extent *extents = malloc((count > 0 ? count : 1) * sizeof *extents);
+  if (extents == NULL) return throw_error(env, "ENOMEM", "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    double addr = a[i * 3], length = a[i * 3 + 1], pos = a[i * 3 + 2];
+    int sorted = i == 0 || addr >= (double)(extents[i - 1].addr + extents[i - 1].length);
+    if (!(addr >= 0 && length > 0 && addr + length <= (double)MAX_EXACT_OFFSET && pos >= -1) || !sorted) {
+      free(extents);
+      return throw_error(env, "ERR_FUSE3_RANGE", "directReads: extents must be sorted, not overlapping, and within 2^53");
+    }
+    extents[i] = (struct extent){ (uint64_t)addr, (uint64_t)length, pos < 0 ? -1 : (int64_t)pos };
+  }
+  struct direct *d = calloc(1, sizeof *d);
+  int dup_fd = d == NULL ? -1 : fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) {
+    int err = errno;
+    free(extents);
+    free(d);
+    char message[128];
+    snprintf(message, sizeof message, "directReads: cannot duplicate fd %d (%s)", (int)fd, strerror(err));
+    return throw_error(env, "ERR_FUSE3_FD", message);
+  }
+  if (m->direct_count == m->direct_cap) {
+    size_t cap = m->direct_cap == 0 ? 16 : m->direct_cap * 2;
+    struct direct **grown = realloc(m->direct, cap * sizeof *grown);
+    if (grown == NULL) { close(dup_fd); free(extents); free(d); return throw_error(env, "ENOMEM", "out of memory"); }
+    m->direct = grown;
+    m->direct_cap = cap;
+  }
+  direct_drop(m, (uint64_t)fh);
+  *d = (struct direct){ (uint64_t)fh, dup_fd, (uint64_t)size, now_ns() + (uint64_t)(lease * 1e6), count, extents };
+  m->direct[m->direct_count++] = d;
+  return undefined(env);
+}
+
+/* leaseDirect(handle, fh, leaseMs) → whether fh has a map (its lease then runs leaseMs from now). */
+static napi_value js_lease_direct(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct mount *m = handle_args(env, info, 3, argv);
+  if (m == NULL) return NULL;
+  double lease = get_double(env, argv[2]);
+  struct direct *d = m->destroyed ? NULL : direct_find(m, (uint64_t)get_double(env, argv[1]), NULL);
+  if (d != NULL && lease >= 0) d->lease_until = now_ns() + (uint64_t)(lease * 1e6);
+  napi_value out;
+  napi_get_boolean(env, d != NULL, &out);
+  return out;
+}
+
+/* dropDirect(handle, fh): reads of fh go to JS again (nothing when it had no map). */
+static napi_value js_drop_direct(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct mount *m = handle_args(env, info, 2, argv);
+  if (m == NULL) return NULL;
+  if (!m->destroyed) direct_drop(m, (uint64_t)get_double(env, argv[1]));
+  return undefined(env);
+}
+
+/* directStats(handle) → [reads answered here, files with a map] */
+static napi_value js_direct_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct mount *m = handle_args(env, info, 1, argv);
+  if (m == NULL) return NULL;
+  napi_value out, v;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_double(env, m->direct_reads, &v);
+  napi_set_element(env, out, 0, v);
+  napi_create_double(env, (double)m->direct_count, &v);
+  napi_set_element(env, out, 1, v);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } fns[] = {
     { "mount", js_mount }, { "unmount", js_unmount }, { "unref", js_unref }, { "destroy", js_destroy },
     { "replyErr", js_reply_err }, { "replyBuf", js_reply_buf }, { "replySpans", js_reply_spans }, { "replyEntry", js_reply_entry }, { "replyAttr", js_reply_attr },
     { "replyOpen", js_reply_open }, { "replyWrite", js_reply_write }, { "replyStatfs", js_reply_statfs }, { "replyDir", js_reply_dir },
+    { "directReads", js_direct_reads }, { "leaseDirect", js_lease_direct }, { "dropDirect", js_drop_direct }, { "directStats", js_direct_stats },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -7,6 +7,8 @@
  * Requests arrive in batches: one Float64Array of RECORD numbers per request
  * (slot, op, ino, fh, off, size, flags, extra) and, beside it, the names
  * (lookup, create, mknod) and written bytes (write) by request index.
+ * Reads of files registered with directReads are answered by the addon
+ * itself and never reach JS (while their lease holds).
  */
 import { loadAddon } from './load-addon.js'
 
@@ -40,10 +42,22 @@ export interface Fuse3Addon {
   replyWrite(handle: Fuse3Handle, slot: number, count: number): void
   replyStatfs(handle: Fuse3Handle, slot: number, statfs: Float64Array): void
   replyDir(handle: Fuse3Handle, slot: number, names: readonly string[], inos: Float64Array, from: number, size: number): void
+  /**
+   * Reads of fh are answered by the addon itself while the lease holds (no JS): from a duplicate of fd at
+   * the extents ([addr, length, pos] triples, sorted; pos -1: zeros), empty at or past size. A read the
+   * extents cannot answer exactly (no extent, a failed or short pread, a lapsed lease) comes to JS as usual.
+   */
+  directReads(handle: Fuse3Handle, fh: number, fd: number, size: number, extents: Float64Array, leaseMs: number): void
+  /** Renews fh's lease; false when fh has no map. */
+  leaseDirect(handle: Fuse3Handle, fh: number, leaseMs: number): boolean
+  /** Reads of fh go to JS again. */
+  dropDirect(handle: Fuse3Handle, fh: number): void
+  /** [reads the addon answered itself, files with a map]. */
+  directStats(handle: Fuse3Handle): [number, number]
 }
 
 const FUNCTIONS = ['mount', 'unmount', 'unref', 'destroy', 'replyErr', 'replyBuf', 'replySpans', 'replyEntry', 'replyAttr', 'replyOpen',
-  'replyWrite', 'replyStatfs', 'replyDir'] as const satisfies readonly (keyof Fuse3Addon)[]
+  'replyWrite', 'replyStatfs', 'replyDir', 'directReads', 'leaseDirect', 'dropDirect', 'directStats'] as const satisfies readonly (keyof Fuse3Addon)[]
 
 let loaded: ReturnType<typeof loadAddon<Fuse3Addon>> | undefined
 

@@ -12,7 +12,7 @@
 export { physAddr, virtAddr, hex } from './address.js'
 export type { PhysAddr, VirtAddr } from './address.js'
 export { MAX_PIECE_BYTES } from './memory-view.js'
-export type { FileSpan, FileSpans, MemMetadata, MemoryView, PhysicalMemory, VirtualMemory, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
+export type { FileExtent, FileMap, FileSpan, FileSpans, MemMetadata, MemoryView, PhysicalMemory, VirtualMemory, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from './memory-view.js'
 export { readInto, readIntoByCopy, readFresh, copyResults, checkTarget, layOut } from './read-into.js'
 export { readExact, readU32, readU64, writeExact, unwrap, splitPieces, dataOrZeros, scatterResults } from './read-helpers.js'
 export { RangeMap } from './range-map.js'

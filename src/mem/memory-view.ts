@@ -70,6 +70,26 @@ export interface FileSpans {
   release(): void
 }
 
+/** [addr, addr + length) of a view: at `pos` of its FileMap's fd, or (pos -1) zeros. */
+export interface FileExtent {
+  readonly addr: bigint
+  readonly length: bigint
+  readonly pos: number
+}
+
+/**
+ * The whole view as extents of one plain file (an image file) and runs of
+ * zeros, sorted; an address no extent covers is read through read() (which
+ * says why it cannot be read). For readers that answer reads themselves
+ * while a file is open (the FUSE addon duplicates the fd). The fd stays open
+ * until release() (call it once the fd is duplicated, always).
+ */
+export interface FileMap {
+  readonly fd: number
+  readonly extents: readonly FileExtent[]
+  release(): void
+}
+
 export interface MemoryView<A extends bigint = bigint> {
   read(pieces: readonly ReadPiece<A>[]): Promise<PieceResult[]>
   write(pieces: readonly WritePiece<A>[]): Promise<WriteResult[]>
@@ -78,6 +98,8 @@ export interface MemoryView<A extends bigint = bigint> {
   readInto?(pieces: readonly ReadIntoPiece<A>[], target: Uint8Array): Promise<ReadIntoResult[]>
   /** Optional: [addr, addr + length) as file spans, when its bytes are plain file contents; undefined when not (then read). */
   fileSpans?(addr: A, length: number): FileSpans | undefined
+  /** Optional: the whole view as a FileMap, when its bytes are plain file contents; undefined when not. */
+  fileMap?(): FileMap | undefined
 }
 
 export type PhysicalMemory = MemoryView<import('./address.js').PhysAddr>

@@ -4,7 +4,7 @@
  * connection's.
  */
 import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
-import type { Entry, OpenResult, Stat, Tree } from '../tree/index.js'
+import type { Entry, LeafFileMap, OpenResult, Stat, Tree } from '../tree/index.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
 
 let localClients = 0
@@ -22,6 +22,7 @@ export class LocalTreeClient implements TreeClient {
   read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> { return this.tree.read(handle, pieces, this.owner) }
   readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> { return this.tree.readInto(handle, pieces, target, this.owner) }
   fileSpans(handle: number, addr: bigint, length: number): Promise<FileSpans | undefined> { return this.tree.fileSpans(handle, addr, length, this.owner) }
+  fileMap(handle: number): Promise<LeafFileMap | undefined> { return this.tree.fileMap(handle, this.owner) }
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]> { return this.tree.write(handle, pieces, this.owner) }
   rpc(handle: number, request: unknown): Promise<unknown> { return this.tree.rpc(handle, request, this.owner) }
   close(handle: number): Promise<void> { return this.tree.close(handle, this.owner) }

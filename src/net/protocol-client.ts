@@ -7,8 +7,6 @@
  * timed-out ones), client-batches.ts (splitting to the limits),
  * client-channel-link.ts (the TCP data channel), client-results.ts.
  */
-import { pino } from 'pino'
-import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
@@ -42,6 +40,8 @@ import { RESULT_PARSERS, parseServerMessage } from './reply-guards.js'
 import type { ParsedServerMessage } from './reply-guards.js'
 import type { OpenOptions, TreeClient } from './tree-client.js'
 import type { ClientOptions } from './client-options.js'
+import { SILENT_LOG } from './client-log.js'
+import type { ClientLog } from './client-log.js'
 import { AbandonedRequests } from './client-pending.js'
 import type { Pending } from './client-pending.js'
 
@@ -58,7 +58,7 @@ export type ChangeListener = (changed: string, via?: readonly string[]) => void
 
 export class ProtocolClient implements TreeClient {
   private hello: ServerHello | undefined
-  private readonly log: Logger
+  private readonly log: ClientLog
   private readonly pending = new Map<number, Pending>()
   private readonly queue: Pending[] = []
   private inFlight = 0
@@ -77,7 +77,7 @@ export class ProtocolClient implements TreeClient {
   /** @internal Made by connectClient (connect.ts); not part of the published types. */
   constructor(private readonly ws: WebSocket, readonly url: string, private readonly options: ClientOptions, private ring?: ClientDataRing,
     channelDial?: ChannelDial) {
-    this.log = options.log ?? pino({ level: 'silent' })
+    this.log = options.log ?? SILENT_LOG
     this.channel = new ChannelLink(channelDial, {
       url, log: this.log,
       available: () => this.options.dataChannel !== false && this.hello?.dataChannel === true && !this.closed,

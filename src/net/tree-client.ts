@@ -4,7 +4,7 @@
  * --embedded and tests). Frontends depend on this, never on the tree itself.
  */
 import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
-import type { Entry, OpenResult, Stat } from '../tree/index.js'
+import type { Entry, LeafFileMap, OpenResult, Stat } from '../tree/index.js'
 
 export interface TreeClient {
   list(path: string): Promise<Entry[]>
@@ -16,6 +16,8 @@ export interface TreeClient {
   readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   /** In-process clients only: the range as spans of plain files (an image file), or undefined (then read). See MemoryView.fileSpans. */
   fileSpans?(handle: number, addr: bigint, length: number): Promise<FileSpans | undefined>
+  /** In-process clients only: the whole leaf as a file map with its object's end (see Tree.fileMap), or undefined. */
+  fileMap?(handle: number): Promise<LeafFileMap | undefined>
   write(handle: number, pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc(handle: number, request: unknown): Promise<unknown>
   close(handle: number): Promise<void>
@@ -28,5 +30,5 @@ export interface OpenOptions {
   readonly exclusive?: boolean
 }
 
-export type { Entry, OpenResult, Stat } from '../tree/index.js'
-export type { FileSpan, FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+export type { Entry, LeafFileMap, OpenResult, Stat } from '../tree/index.js'
+export type { FileExtent, FileSpan, FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'

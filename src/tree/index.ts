@@ -10,7 +10,7 @@
  */
 export { Tree, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PIECES } from './tree.js'
 export type { OpenResult, Stat, TreeOptions } from './tree.js'
-export type { Branch, Entry, Leaf, LeafContent, LeafMeta, OpenedLeaf, RpcContext, TreeNode } from './tree-node.js'
+export type { Branch, Entry, Leaf, LeafContent, LeafFileMap, LeafMeta, OpenedLeaf, RpcContext, TreeNode } from './tree-node.js'
 export { Lifetime, FOREVER_LIFETIME } from './lifetime.js'
 export type { StaleCheck } from './lifetime.js'
 export { HandleTable, MAX_HANDLES } from './handles.js'

@@ -40,6 +40,8 @@ export function memLeaf(options: MemLeafOptions): Leaf {
       read: (pieces) => options.mem.read(pieces),
       readInto: (pieces, target) => readInto(options.mem, pieces, target),
       ...(options.mem.fileSpans === undefined ? {} : { fileSpans: (addr: bigint, length: number) => options.mem.fileSpans?.(addr, length) }),
+      // Only when the leaf is the whole view: a leaf cut to a smaller extent reads zeros past the view's own map.
+      ...(options.mem.fileMap === undefined || options.sizeBytes !== undefined ? {} : { fileMap: () => options.mem.fileMap?.() }),
       write: (pieces) => options.mem.write(pieces),
     }),
   }

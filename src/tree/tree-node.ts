@@ -3,7 +3,7 @@
  * metadata and `open`, which yields an opened leaf with optional read, write
  * and rpc. A missing operation is a clear 'unsupported' error at the caller.
  */
-import type { FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
+import type { FileMap, FileSpans, PieceResult, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../mem/index.js'
 import type { Lifetime } from './lifetime.js'
 
 export type LeafContent = 'mem' | 'text' | 'binary' | 'control' | 'rpc'
@@ -35,6 +35,8 @@ export interface OpenedLeaf {
   readInto?(pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]>
   /** Optional: the range as spans of plain files (MemoryView.fileSpans); undefined when it cannot be. */
   fileSpans?(addr: bigint, length: number): FileSpans | undefined
+  /** Optional: the whole leaf as a FileMap (MemoryView.fileMap); undefined when it cannot be. */
+  fileMap?(): FileMap | undefined
   write?(pieces: readonly WritePiece[]): Promise<WriteResult[]>
   rpc?(request: unknown, context?: RpcContext): Promise<unknown>
   close?(): Promise<void>
@@ -71,3 +73,12 @@ export interface Branch {
 }
 
 export type TreeNode = Branch | Leaf
+
+/**
+ * A leaf's FileMap, taken through an open handle, with the object's end: a
+ * reader answering reads from the map itself stops when onEnd fires (the
+ * image was replaced, the connector closed), as the tree's reads would fail.
+ */
+export interface LeafFileMap extends FileMap {
+  onEnd(listener: (reason: string) => void): () => void
+}

@@ -12,7 +12,7 @@ import type { HandleEntry } from './handles.js'
 import { MappingRegistry } from './mappings.js'
 import type { FilterFailure } from './mappings.js'
 import { joinPath, splitPath } from './path.js'
-import type { Branch, Entry, LeafMeta, RpcContext, TreeNode } from './tree-node.js'
+import type { Branch, Entry, LeafFileMap, LeafMeta, RpcContext, TreeNode } from './tree-node.js'
 
 export interface Stat {
   readonly path: string
@@ -132,6 +132,15 @@ export class Tree {
     this.checkRead([{ addr, length }])
     const entry = await this.handles.get(handle, owner)
     return entry.opened.fileSpans?.(addr, length)
+  }
+
+  /** The whole leaf as a file map, with its object's end, when its source is one (an image file); undefined otherwise. */
+  async fileMap(handle: number, owner: string): Promise<LeafFileMap | undefined> {
+    const entry = await this.handles.get(handle, owner)
+    const map = entry.opened.fileMap?.()
+    if (map === undefined) return undefined
+    const lifetime = entry.leaf.lifetime
+    return { fd: map.fd, extents: map.extents, release: () => map.release(), onEnd: (listener) => lifetime.onEnd(listener) }
   }
 
   async write(handle: number, pieces: readonly WritePiece[], owner: string): Promise<WriteResult[]> {

@@ -19,7 +19,7 @@
 import { write as fsWrite } from 'node:fs'
 import { MemweaveError, toMemweaveError } from '../../errors/index.js'
 import { MAX_PIECE_BYTES, hex } from '../../mem/index.js'
-import type { FileSpans, MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, RangeSegment, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
+import type { FileExtent, FileMap, FileSpans, MemMetadata, PhysAddr, PhysicalMemory, PieceResult, RangeMap, RangeSegment, ReadIntoPiece, ReadIntoResult, ReadPiece, WritePiece, WriteResult } from '../../mem/index.js'
 import { preadInto } from '../positional-read.js'
 import { InFlight } from './in-flight.js'
 import { DEFAULT_PLAN, planReads } from './read-plan.js'
@@ -140,6 +140,27 @@ export class PreadMemory implements PhysicalMemory {
     this.stats.pieces++
     this.stats.bytesRead += length
     return { spans, release: this.inFlight.hold() }
+  }
+
+  /**
+   * The whole image as extents of the fd (ranges whose bytes are in the
+   * file), zeros (the rest of a range, and gaps unless strict: a strict gap
+   * is left out, so read() says why it fails); an image file only. The fd
+   * stays open until release().
+   */
+  fileMap(): FileMap | undefined {
+    if (this.options.plainFile !== true) return undefined
+    const extents: FileExtent[] = []
+    let cursor = 0n
+    const zeros = (end: bigint): void => {
+      if (end > cursor && !this.options.strict) extents.push({ addr: cursor, length: end - cursor, pos: -1 })
+    }
+    for (const r of this.options.map.ranges) {
+      zeros(r.start)
+      extents.push({ addr: r.start, length: r.length, pos: r.backing >= 0n ? Number(r.backing) : -1 })
+      cursor = r.start + r.length
+    }
+    return { fd: this.options.fd, extents, release: this.inFlight.hold() }
   }
 
   /** Resolves once no read or write uses the fd (call before closing it). */

@@ -21,6 +21,7 @@ import { delimiter, join } from 'node:path'
 import { fuse3AddonAbsence } from '../../addons/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import type { FileSpans } from '../../net/index.js'
+import type { DirectReadMap } from './direct-reads.js'
 import { Fuse3Binding } from './fuse3-binding.js'
 import { FuseNativeBinding } from './fuse-native-binding.js'
 
@@ -74,6 +75,11 @@ export interface FuseOperations {
    * binding answers from the files itself and then releases (always).
    */
   readData?(path: string, fd: number, length: number, offset: number, done: (result: number, data?: Uint8Array | FileSpans) => void): void
+  /**
+   * For a binding that answers reads itself (libfuse 3): the map of a file
+   * just opened (call it inside open's done), or undefined (reads come here).
+   */
+  directReads?(fd: number): DirectReadMap | undefined
   write(path: string, fd: number, buffer: Buffer, length: number, offset: number, done: FuseDone): void
   truncate(path: string, size: number, done: FuseDone): void
   ftruncate(path: string, fd: number, size: number, done: FuseDone): void
@@ -109,6 +115,8 @@ export interface FuseMount {
    * still had queued then is dropped with the connection, never sent.
    */
   sessionEnded?(): Promise<void>
+  /** Reads the binding answered itself, without JS (direct-reads.ts), and files it does so for now (libfuse3 only). */
+  readonly directReads?: { readonly reads: number; readonly files: number }
 }
 
 const OPTION_SHAPE = /^[a-z_]+(=[A-Za-z0-9_.]+)?$/

@@ -11,6 +11,11 @@
  * entry_timeout and negative_timeout (per reply); big_writes is libfuse 3's
  * default. Requests are up to 1 MiB (max_pages from libfuse 3's default
  * max_write; the settings' maxReadBytes is not passed on).
+ *
+ * Files whose operations give a direct-read map at open (an image file's
+ * mem leaf, direct-reads.ts) have their reads answered by the addon itself;
+ * a read that still comes here and is answered from file spans renews the
+ * addon's lease (the tree checked the file for staleness on the way).
  */
 import { execFile } from 'node:child_process'
 import { constants } from 'node:os'
@@ -18,6 +23,7 @@ import { OP, RECORD, fuse3Addon, fuse3AddonAbsence } from '../../addons/index.js
 import type { Fuse3Addon, Fuse3Handle } from '../../addons/index.js'
 import { MemweaveError } from '../../errors/index.js'
 import type { FileSpans } from '../../net/index.js'
+import type { DirectReadMap } from './direct-reads.js'
 import type { FuseImplementation, FuseMount, FuseMountSettings, FuseOperations, FuseStat } from './fuse-binding.js'
 import { InodeTable, UNKNOWN_INODE, childPath } from './inode-table.js'
 import { mountAt } from './mountpoint.js'
@@ -120,6 +126,8 @@ export class Fuse3Binding implements FuseMount {
   private unmounted = false
   private ended = false
   private readonly endWaiters: (() => void)[] = []
+  /** Files whose reads the addon answers: fh → the map registered for it. */
+  private readonly direct = new Map<number, DirectReadMap>()
 
   constructor(readonly mountpoint: string, private readonly ops: FuseOperations, settings: FuseMountSettings) {
     const addon = fuse3Addon()
@@ -186,6 +194,7 @@ export class Fuse3Binding implements FuseMount {
 
   private end(handle: Fuse3Handle): void {
     this.ended = true
+    this.direct.clear() // destroy() frees the addon's maps
     this.addon.destroy(handle)
     for (const resolve of this.endWaiters.splice(0)) resolve()
   }
@@ -217,7 +226,9 @@ export class Fuse3Binding implements FuseMount {
         return
       case OP.open:
         ops.open(path, flags, (result, fd) => request.result(result, () => {
-          request.answer((a, h, s) => a.replyOpen(h, s, fd ?? 0, this.policy.directIo))
+          const fh = fd ?? 0
+          this.registerDirect(fh)
+          request.answer((a, h, s) => a.replyOpen(h, s, fh, this.policy.directIo))
         }))
         return
       case OP.read:
@@ -292,10 +303,44 @@ export class Fuse3Binding implements FuseMount {
     else this.ops.truncate(path, size, done)
   }
 
+  /** Hands the file's map to the addon (reads of fh are answered there from now on) until the operations revoke it. */
+  private registerDirect(fh: number): void {
+    const map = this.ops.directReads?.(fh)
+    const handle = this.handle
+    if (map === undefined || handle === undefined || this.ended) return
+    try {
+      this.addon.directReads(handle, fh, map.fd, map.sizeBytes, map.extents, map.leaseMs)
+    } catch {
+      return // (the fd could not be duplicated: out of descriptors) its reads come here, as any file's
+    }
+    this.direct.set(fh, map)
+    map.onRevoke(() => {
+      // Only this map's registration: fh may be another file's by now.
+      if (this.direct.get(fh) !== map) return
+      this.direct.delete(fh)
+      if (!this.ended) this.addon.dropDirect(handle, fh)
+    })
+  }
+
+  /** Reads the addon answered itself, and files it answers reads of (for tests). */
+  get directReads(): { readonly reads: number; readonly files: number } {
+    const handle = this.handle
+    if (handle === undefined || this.ended) return { reads: 0, files: 0 }
+    const [reads, files] = this.addon.directStats(handle)
+    return { reads, files }
+  }
+
   private read(request: Request, path: string, fh: number, size: number, offset: number): void {
     if (this.ops.readData !== undefined) {
       this.ops.readData(path, fh, size, offset, (result, data) => {
-        if (data !== undefined && !(data instanceof Uint8Array)) { this.replySpans(request, result, data, size); return }
+        if (data !== undefined && !(data instanceof Uint8Array)) {
+          this.replySpans(request, result, data, size)
+          // The tree checked the file on the way here: the addon may answer its reads again for a while.
+          const map = this.direct.get(fh)
+          const handle = this.handle
+          if (result >= 0 && map !== undefined && handle !== undefined && !this.ended) this.addon.leaseDirect(handle, fh, map.leaseMs)
+          return
+        }
         request.result(result, () => {
           const bytes = data ?? new Uint8Array(0)
           request.answer((a, h, s) => a.replyBuf(h, s, bytes, Math.min(bytes.length, size)))

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino'
 import { toMemweaveError } from '../../errors/index.js'
 import type { TreeClient } from '../../net/index.js'
-import { openFuseBinding } from './fuse-binding.js'
+import { chooseFuseImplementation, openFuseBinding } from './fuse-binding.js'
 import type { FuseImplementation } from './fuse-binding.js'
 import { mountAt, prepareMountpoint } from './mountpoint.js'
 import { TreeFilesystem } from './tree-filesystem.js'
@@ -33,6 +33,8 @@ export interface MountOptions {
   readonly opTimeoutMs?: number
   /** Sequential reads of memory leaves fetch this much at once (default 1 MiB; 0 turns read-ahead off). */
   readonly readAheadBytes?: number
+  /** libfuse3: reads of an in-process image file's memory are answered by the addon, without JS (default true; false for A/B runs). */
+  readonly directReads?: boolean
   /** libfuse debug output on stderr. */
   readonly debug?: boolean
   /** The FUSE binding: libfuse3 (the addon, 1 MiB requests, batched) or fuse-native (libfuse 2); default: MEMWEAVE_FUSE, else libfuse3 where built. */
@@ -54,6 +56,14 @@ export interface MountedTree {
    * with ECONNABORTED instead.
    */
   openFilesReleased(): Promise<void>
+  /**
+   * Resolves once the kernel connection is gone: the mount was unmounted (by
+   * unmount(), or from outside with `fusermount3 -u` or `umount`) and every
+   * file released. Only libfuse3 can tell; with fuse-native it never resolves.
+   */
+  ended(): Promise<void>
+  /** Reads answered by the binding itself, without JS (libfuse3: an image file's memory), and files it does so for now. */
+  readonly directReads: { readonly reads: number; readonly files: number }
 }
 
 export const DEFAULT_ATTR_CACHE_MS = 1000
@@ -66,6 +76,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
   const log = options.log.child({ component: 'fuse' })
   const path = await prepareMountpoint(mountpoint, log)
   const attrCacheMs = options.attrCacheMs ?? DEFAULT_ATTR_CACHE_MS
+  const implementation = options.implementation ?? chooseFuseImplementation()
   const filesystem = new TreeFilesystem(client, {
     readOnly: options.readOnly,
     uid: options.uid ?? process.getuid?.() ?? 0,
@@ -75,6 +86,8 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     zeroFillUnmapped: options.zeroFillUnmapped ?? true,
     opTimeoutMs: options.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS,
     readAheadBytes: options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
+    // libfuse 3 answers reads of image files in its addon, without JS (direct-reads.ts).
+    directReads: implementation === 'libfuse3' && options.directReads !== false,
     log,
   })
   const seconds = String(attrCacheMs / 1000)
@@ -83,7 +96,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     allowOther: options.allowOther === true,
     maxReadBytes: MAX_READ_BYTES,
     debug: options.debug === true,
-    ...(options.implementation === undefined ? {} : { implementation: options.implementation }),
+    implementation,
     extraOptions: [
       'subtype=memweave', 'direct_io', 'big_writes', 'default_permissions', `attr_timeout=${seconds}`, `entry_timeout=${seconds}`, 'negative_timeout=0',
       ...(options.readOnly ? ['ro'] : []),
@@ -101,7 +114,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     throw err
   }
   log.info({ mountpoint: path, readOnly: options.readOnly, allowOther: options.allowOther === true, binding: binding.implementation }, 'mounted')
-  void binding.sessionEnded?.().then(() => filesystem.connectionGone())
+  const ended = binding.sessionEnded?.().then(() => filesystem.connectionGone()) ?? new Promise<void>(() => {})
 
   let unmounting: Promise<void> | undefined
   const unmount = async (): Promise<void> => {
@@ -127,5 +140,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     unmount: () => (unmounting ??= unmount()),
     get openFiles() { return filesystem.openFiles },
     openFilesReleased: () => filesystem.openFilesReleased(),
+    ended: () => ended,
+    get directReads() { return binding.directReads ?? { reads: 0, files: 0 } },
   }
 }

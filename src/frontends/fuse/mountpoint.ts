@@ -2,7 +2,8 @@
  * Checks a mountpoint before mounting. A dead FUSE mount left by a killed
  * process (stat fails with ENOTCONN, "Transport endpoint is not connected")
  * is cleared with a lazy unmount; a live mount of anything is refused with
- * what is mounted there, so we never stack over someone's filesystem.
+ * what is mounted there, so we never stack over someone's filesystem. A
+ * user other than root is told why a mount would be refused (user-mount.ts).
  */
 import { execFile } from 'node:child_process'
 import { readFile, realpath, stat } from 'node:fs/promises'
@@ -10,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import type { Logger } from 'pino'
 import { MemweaveError, errnoCode, toMemweaveError } from '../../errors/index.js'
+import { checkUserMount } from './user-mount.js'
 
 const run = promisify(execFile)
 
@@ -113,6 +115,7 @@ export async function prepareMountpoint(mountpoint: string, log: Logger): Promis
     if (live !== undefined) {
       throw new MemweaveError('fuse', 'busy', `${path} is already a mount point (${live.fstype} from ${live.source}); unmount it first or pick another directory`)
     }
+    await checkUserMount(path)
     return path
   }
   throw new MemweaveError('fuse', 'busy', `${path} still holds dead mounts after clearing several`)

@@ -4,6 +4,7 @@
  * the same handle with a raised count; each FUSE release closes it once).
  */
 import type { LeafMeta } from './fuse-stat.js'
+import type { DirectFile } from './direct-reads.js'
 import type { ReadAhead } from './read-ahead.js'
 
 export interface OpenFile {
@@ -15,6 +16,8 @@ export interface OpenFile {
   readonly sizeBytes: bigint | undefined
   /** Present for memory leaves while the read-ahead budget allows. */
   readonly readAhead?: ReadAhead
+  /** Present when the binding may answer the file's reads itself (direct-reads.ts); revoked at release. */
+  readonly direct?: DirectFile
 }
 
 /** fuse-native carries file numbers as 32-bit values and treats 0 as "none". */

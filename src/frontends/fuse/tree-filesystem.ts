@@ -7,6 +7,8 @@
  *   getattr/readdir ─▶ AttrCache ─miss─▶ client.stat / client.list
  *   open ─▶ client.open ─▶ OpenFiles (fd ↦ handle) ◀─ release ─▶ client.close
  *   read ─▶ readRange (holes in memory read as zeros) ─▶ copy into the FUSE buffer
+ *   (an image file's mem leaf with directReads: its map goes to the binding at open,
+ *    which answers reads itself until the map is revoked: direct-reads.ts)
  *   write ─▶ client.write (control leaves run the written lines)
  *
  * Once the tree is gone (the daemon behind the client died, or the mount was
@@ -27,6 +29,7 @@ import { readRange } from './hole-read.js'
 import { OpenFiles } from './open-files.js'
 import { ReadAhead } from './read-ahead.js'
 import { OpDeadlines } from './op-deadlines.js'
+import { DirectFile } from './direct-reads.js'
 import type { OpenFile } from './open-files.js'
 
 export interface TreeFilesystemOptions extends StatContext {
@@ -38,6 +41,8 @@ export interface TreeFilesystemOptions extends StatContext {
   readonly opTimeoutMs: number
   /** Window of sequential read-ahead on memory leaves; 0 turns it off. */
   readonly readAheadBytes: number
+  /** The binding answers reads of image-file leaves itself (libfuse 3): take their file maps at open. */
+  readonly directReads?: boolean
   readonly log: Logger
 }
 
@@ -91,7 +96,10 @@ export class TreeFilesystem {
       statfs: (_path, done) => done(0, STATFS),
       getattr: (path, done) => this.serve('getattr', path, () => this.stat(treePath(path)), (stat) => done(0, stat), done),
       readdir: (path, done) => this.serve('readdir', path, () => this.readdir(treePath(path)), (names) => done(0, names), done),
-      open: (path, flags, done) => this.serve('open', path, () => this.open(treePath(path), flags), (file) => done(0, file.fd), done,
+      // The map's fd stays open until the open is answered (the binding duplicates it then).
+      open: (path, flags, done) => this.serve('open', path, () => this.open(treePath(path), flags), (file) => {
+        try { done(0, file.fd) } finally { file.direct?.fdTaken() }
+      }, done,
         // Answered ETIMEDOUT already: nobody will release this file, so give its handle back now.
         (file) => { this.release(file.fd).catch((err: unknown) => this.log.debug({ err, path }, 'closing a handle opened too late failed')) }),
       // Once the tree is gone there is nothing to give back: the handle went with it.
@@ -108,6 +116,7 @@ export class TreeFilesystem {
       readData: (path, fd, length, offset, done) => this.serve('read', path, () => this.read(fd, length, offset, true),
         (data) => done(0, data instanceof Uint8Array && data.length > length ? data.subarray(0, length) : data), done,
         (data) => { if (!(data instanceof Uint8Array)) data.release() }),
+      directReads: (fd) => this.files.get(fd)?.direct,
       write: (path, fd, buffer, length, offset, done) => {
         // The buffer belongs to libfuse and is reused after we answer; the tree may keep what it is given.
         const data = new Uint8Array(buffer.subarray(0, length))
@@ -127,6 +136,7 @@ export class TreeFilesystem {
    */
   treeGone(why: string): void {
     this.gone ??= localFailure('ENOTCONN', 'disconnected', why)
+    for (const file of this.files.list()) file.direct?.revoke()
   }
 
   /**
@@ -150,10 +160,15 @@ export class TreeFilesystem {
   /**
    * The kernel connection is gone: no file is open any more, whether or not
    * its release reached us (the kernel drops queued releases with the
-   * connection when a lazily unmounted mount's last file closes).
+   * connection when a lazily unmounted mount's last file closes, and an
+   * aborted connection sends none). Their tree handles are closed as a
+   * release would, unless the tree went first (they went with it).
    */
   connectionGone(): void {
-    for (const file of this.files.list()) this.released(file.fd)
+    for (const file of this.files.list()) {
+      if (this.gone !== undefined) { this.released(file.fd); continue }
+      this.release(file.fd).catch((err: unknown) => this.log.debug({ err, path: file.path }, 'closing the handle of a file the ended connection dropped failed'))
+    }
   }
 
   /** Files opened through the mount and not yet released by the kernel. */
@@ -169,6 +184,7 @@ export class TreeFilesystem {
 
   private released(fd: number): OpenFile | undefined {
     const file = this.files.remove(fd)
+    file?.direct?.revoke()
     if (this.files.size === 0) for (const resolve of this.releaseWaiters.splice(0)) resolve()
     return file
   }
@@ -249,6 +265,8 @@ export class TreeFilesystem {
       return refuse('EACCES', 'permission', `${path} cannot be opened for ${wantsWrite ? 'writing' : 'reading'}`)
     }
     const sizeBytes = opened.sizeBytes
+    const direct = meta.content === 'mem' && sizeBytes !== undefined ? await this.directFile(path, opened.handle, sizeBytes) : undefined
+    if (direct !== undefined) return this.files.add({ path, handle: opened.handle, meta, sizeBytes, direct })
     const withReadAhead = meta.content === 'mem' && sizeBytes !== undefined && this.options.readAheadBytes > 0 && this.readAheads < MAX_READ_AHEADS
     if (!withReadAhead) return this.files.add({ path, handle: opened.handle, meta, sizeBytes })
     this.readAheads++
@@ -256,6 +274,19 @@ export class TreeFilesystem {
       windowBytes: this.options.readAheadBytes, maxAgeMs: READ_AHEAD_MAX_AGE_MS, zeroFillUnmapped: this.options.zeroFillUnmapped, sizeBytes,
     })
     return this.files.add({ path, handle: opened.handle, meta, sizeBytes, readAhead })
+  }
+
+  /** The leaf's file map for the binding, when it answers reads itself and the leaf is an image file's (else reads come here). */
+  private async directFile(path: string, handle: number, sizeBytes: bigint): Promise<DirectFile | undefined> {
+    if (this.options.directReads !== true || this.client.fileMap === undefined) return undefined
+    try {
+      const map = await this.client.fileMap(handle)
+      return map === undefined ? undefined : new DirectFile(map, sizeBytes)
+    } catch (err) {
+      // Reads then take the usual path, which says what is wrong.
+      this.log.debug({ err, path }, 'no file map for direct reads')
+      return undefined
+    }
   }
 
   private async release(fd: number): Promise<void> {
