@@ -2,7 +2,7 @@
  * FUSE benchmark: sequential 1 MiB reads of a `mem` file (a file connector
  * over a 256 MiB image) in one run through
  *   - the mount, in-process tree (serve --fuse): a `dd bs=1M` child, its rate;
- *   - the same mount with read-ahead off;
+ *   - the same mount with read-ahead off, and with reads through JS (directReads off);
  *   - the mount over a ProtocolClient to a daemon in a child process;
  *   - the ProtocolClient itself, and the in-process LocalTreeClient (the ceiling);
  * and 4 KiB random reads per second through the mount (a python pread loop
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const image = join(dir, 'ram.raw')
   const socket = join(dir, 'mw.sock')
   await writeFile(image, Buffer.alloc(SIZE).map((_, i) => (i * 31 + (i >> 13)) & 0xff))
-  for (const name of ['local', 'plain', 'remote', 'native']) await mkdir(join(dir, name))
+  for (const name of ['local', 'plain', 'js', 'remote', 'native']) await mkdir(join(dir, name))
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', image, socket], { stdio: ['ignore', 'pipe', 'inherit'] })
   const node = makeNode()
   await node.newConnector(`dump file:${image}`)
@@ -177,6 +177,9 @@ async function main(): Promise<void> {
     unmounts.push(() => mountLocal.unmount())
     const mountPlain = await mountTree(new LocalTreeClient(node.tree), join(dir, 'plain'), { readOnly: true, log, readAheadBytes: 0 })
     unmounts.push(() => mountPlain.unmount())
+    // The same mount with every read through JS (file spans answered by replySpans): the A/B of the addon's own answers.
+    const mountJs = await mountTree(new LocalTreeClient(node.tree), join(dir, 'js'), { readOnly: true, log, directReads: false })
+    unmounts.push(() => mountJs.unmount())
     const mountRemote = await mountTree(remote, join(dir, 'remote'), { readOnly: true, log })
     unmounts.push(async () => { await mountRemote.unmount(); await remote.disconnect() })
     const binding = chooseFuseImplementation()
@@ -191,6 +194,7 @@ async function main(): Promise<void> {
     const inProcessInto = await best(rounds, () => clientRateInto(local, 'connector/dump/mem'))
     const viaMount = await best(rounds, () => ddRate(mem('local')))
     const viaMountPlain = await best(rounds, () => ddRate(mem('plain')))
+    const viaMountJs = await best(rounds, () => ddRate(mem('js')))
     const viaProtocol = await best(rounds, () => clientRate(remote, 'connector/dump/mem'))
     const viaMountRemote = await best(rounds, () => ddRate(mem('remote')))
     const rawFile = await best(rounds, () => ddRate(image))
@@ -200,8 +204,13 @@ async function main(): Promise<void> {
     const randomInProcess = await best(rounds, () => clientRandomRate(local, 'connector/dump/mem', randomCount))
     const cpuInProcessUs = cpuMicros(process.cpuUsage(cpu)) / (rounds * randomCount)
     cpu = process.cpuUsage()
+    const directBefore = mountLocal.directReads.reads
     const randomMount = await best(rounds, () => mountRandomRate(mem('local'), randomCount))
     const cpuMountUs = cpuMicros(process.cpuUsage(cpu)) / (rounds * randomCount)
+    const directShare = (mountLocal.directReads.reads - directBefore) / (rounds * randomCount)
+    cpu = process.cpuUsage()
+    const randomMountJs = await best(rounds, () => mountRandomRate(mem('js'), randomCount))
+    const cpuMountJsUs = cpuMicros(process.cpuUsage(cpu)) / (rounds * randomCount)
     const randomNative = mountNative === undefined ? undefined : await best(rounds, () => mountRandomRate(mem('native'), randomCount))
 
     const ceiling = { what: 'in-process LocalTreeClient', value: inProcess }
@@ -210,10 +219,14 @@ async function main(): Promise<void> {
       row('sequential 1 MiB, dd through the mount (in-process tree)', viaMount, 'MB/s', ceiling, 'mount >= 50% of in-process'),
       row('sequential 1 MiB, dd through the mount (in-process tree) vs readInto in-process (one reused buffer)', viaMount, 'MB/s', { what: 'in-process readInto', value: inProcessInto }),
       row('sequential 1 MiB, dd through the mount, read-ahead off', viaMountPlain, 'MB/s', ceiling),
+      row('sequential 1 MiB, dd through the mount: reads answered by the addon vs through JS (directReads off)', viaMount, 'MB/s', { what: 'mount with reads through JS', value: viaMountJs }),
       row('sequential 1 MiB, ProtocolClient over a unix socket', viaProtocol, 'MB/s', ceiling),
       row('sequential 1 MiB, dd through a mount over the ProtocolClient', viaMountRemote, 'MB/s', { what: 'ProtocolClient', value: viaProtocol }, 'mount >= 70% of the protocol client'),
-      row('random 4 KiB reads through the mount (python pread loop)', randomMount, 'reads/s', { what: 'in-process LocalTreeClient', value: randomInProcess }),
+      row('random 4 KiB reads through the mount (python pread loop)', randomMount, 'reads/s', { what: 'in-process LocalTreeClient', value: randomInProcess }, 'mount >= 40k reads/s'),
       row('CPU of the mounting process per random 4 KiB read through the mount (JS and libfuse threads; lower is better)', cpuMountUs, 'µs', { what: 'CPU per in-process tree read (the JS part of a FUSE read)', value: cpuInProcessUs }),
+      row('random 4 KiB reads through the mount: answered by the addon vs through JS (directReads off)', randomMount, 'reads/s', { what: 'mount with reads through JS', value: randomMountJs }),
+      row('CPU of the mounting process per random 4 KiB read: answered by the addon vs through JS (lower is better)', cpuMountUs, 'µs', { what: 'through JS', value: cpuMountJsUs }),
+      row('share of the random reads the addon answered itself (the rest: a lapsed lease, through JS)', directShare * 100, '%'),
       row('sequential 1 MiB, dd through the mount (in-process tree) vs dd of the image file', viaMount, 'MB/s', { what: 'dd of the image file', value: rawFile }, 'mount >= 25% of dd'),
       ...(viaNative === undefined || randomNative === undefined ? [] : [
         row(`sequential 1 MiB, dd through the mount: ${binding} vs fuse-native (libfuse 2) in the same run`, viaMount, 'MB/s', { what: 'fuse-native mount', value: viaNative }),
@@ -225,9 +238,9 @@ async function main(): Promise<void> {
       description: `FUSE mount of a 256 MiB file-connector mem leaf: dd bs=1M through the mount vs the clients it sits on; best of ${rounds} rounds${quick ? ' (quick)' : ''}.`,
       rows,
       notes: [
-        `Mounts served by ${binding}${binding === 'libfuse3' ? ' (native/fuse3: libfuse 3 low-level API, /dev/fuse polled by the event loop, requests handed to JS in batches; kernel reads of up to 1 MiB). Reads of an in-process image file (the local mounts here) are answered from the file by the addon (file spans: pread into one kept buffer, then the write to /dev/fuse), never through a JS buffer; over a daemon the answer is written from the JS buffer the protocol client filled' : ' (libfuse 2: 128 KiB kernel reads, one thread crossing per request)'}. Read-ahead fetches 1 MiB windows per tree read where a read goes through JS.`,
-        'Where the time went (node --cpu-prof and strace -c on the mounting process, 2026-12-05): with JS buffers, each 1 MiB answer was a fresh 1 MiB of memory, and on this VM a page fault per 4 KiB page dominated (libfuse\'s own fuse_reply_data allocates per answer too: 2.6 ms per 1 MiB pread into it; splicing the page-cache file into /dev/fuse was slower still). Answering from a kept buffer cut dd through the mount from ~0.25 to 1.7-3.6 GB/s in an A/B on the loaded machine. The in-process read() ceiling pays the same fresh-memory cost, so the mount now beats it; readInto into one reused buffer is the fairer in-process ceiling. Left: two copies (file → buffer → reader), where dd of the file does one.',
-        `CPU per random read: ${cpuMountUs.toFixed(1)} µs in the mounting process through the mount against ${cpuInProcessUs.toFixed(1)} µs for the same read in-process. Profile (libfuse3): the JS dispatch, TreeFilesystem and the tree lookup are ~15 µs; the rest is the kernel side of the round trip (reading the request from /dev/fuse, the answer's write, which also wakes the reader), counted as system time, and waiting to be scheduled on the shared 2-core machine: one python process and the mount take turns, so the rate is a two-process round trip (the datapath bench's bare Node round trip reaches 6k-27k/s here).`,
+        `Mounts served by ${binding}${binding === 'libfuse3' ? ' (native/fuse3: libfuse 3 low-level API, /dev/fuse polled by the event loop, requests handed to JS in batches; kernel reads of up to 1 MiB). Reads of an in-process image file (the local mounts here) are answered by the addon itself inside its poll callback, without JS (src/frontends/fuse/direct-reads.ts: the leaf\'s file map is registered per open file with a 100 ms lease that a read through JS renews after the tree\'s staleness check; pread into one kept buffer, then the write to /dev/fuse); the "js" mount answers the same reads through JS (file spans); over a daemon the answer is written from the JS buffer the protocol client filled' : ' (libfuse 2: 128 KiB kernel reads, one thread crossing per request)'}. Read-ahead fetches 1 MiB windows per tree read where a read goes through JS.`,
+        'Where the time goes (perf record -g and strace -T on the mounting process, 2026-12-06): a random 4 KiB read answered by the addon never enters JS; perf shows no V8 or Node frames, ~1% in libfuse, and the rest in the kernel: the request read from /dev/fuse, the pread, and the answer\'s writev, which wakes the reader and switches tasks (finish_task_switch/pvm_irq_enable, this VM\'s cost of a context switch, is half of all samples). The rate is a two-process round trip on 2 shared cores. For 1 MiB (dd bs=1M through direct_io) the kernel sends one 1 MiB request per dd read (strace: 80-byte request, 1 MiB pread, 1 MiB + 16 writev); the time is the two copies (pread into the kept buffer ~70 µs, the writev that copies into the reader ~110-150 µs per MiB), where dd of the file does one. Splicing instead (libfuse fuse_reply_data with FUSE_CAP_SPLICE_WRITE) cannot carry a 1 MiB answer here: libfuse asks F_SETPIPE_SZ for header + data + a page, above /proc/sys/fs/pipe-max-size (1 MiB), which fails with EPERM (no CAP_SYS_RESOURCE), and it falls back to a pread into fresh memory per answer (~3 ms per MiB: 0.2-0.35 GB/s through the mount). With requests cut to 240 pages it does splice (vmsplice header, file to pipe ~20-30 µs, pipe to /dev/fuse ~100 µs per 960 KiB), but dd bs=1M then needs two requests per MiB, and an A/B at load 8-9 showed no clear gain over the kept buffer, so the kept buffer stays. A read-only mapping of the image (one copy, by the kernel) faulted its pages in afresh per open and was less steady (1.2-8.2 against 3.1-4.6 GB/s, interleaved at load 8); kept across opens it would count the streamed image in RSS: not kept.',
+        `CPU per random read: ${cpuMountUs.toFixed(1)} µs in the mounting process answered by the addon, ${cpuMountJsUs.toFixed(1)} µs through JS, against ${cpuInProcessUs.toFixed(1)} µs for the same read in-process through the tree.`,
         `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on 2 cores at the end (shared machine)`,
       ],
     })

@@ -39,8 +39,11 @@ export function cleanEnv(extra: Readonly<Record<string, string | undefined>> = {
   return env
 }
 
+/** MEMWEAVE_TEST_VIA_BIN=1 runs every CLI test through bin/memweave.js (the build, or the bundled CLI when fresh). */
+const ALWAYS_VIA_BIN = process.env['MEMWEAVE_TEST_VIA_BIN'] === '1'
+
 export function spawnCli(args: readonly string[], options: RunOptions = {}): ChildProcess {
-  const command = options.viaBin === true ? ['bin/memweave.js'] : ['--import', 'tsx', CLI_MAIN]
+  const command = options.viaBin === true || ALWAYS_VIA_BIN ? ['bin/memweave.js'] : ['--import', 'tsx', CLI_MAIN]
   return spawn(process.execPath, [...command, ...args], {
     cwd: REPO_ROOT, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'],
   })

@@ -163,6 +163,29 @@ describe('libfuse3 answers reads of an image file in its addon', { skip: fuseUna
     }
   })
 
+  it('lets a connector be removed while its mem file is open: the map is dropped and reads fail as stale', async () => {
+    await node.newConnector(`gone file:${join(dir, 'ram.elf')}`)
+    const file = await open(join(mnt, 'connector/gone/mem'), 'r')
+    try {
+      const answered = mounted.directReads.reads
+      assert.ok((await mountBytes(file, 0, 4096)).equals(await treeBytes(client, 'connector/dump/mem', 0, 4096)))
+      assert.equal(mounted.directReads.reads, answered + 1, 'answered by the addon')
+      assert.equal(mounted.directReads.files, 1)
+      const { handle } = await client.open('connector/rm')
+      try {
+        // The addon holds its own duplicate of the fd: the connector's close does not wait for the open file.
+        const [written] = await client.write(handle, [{ addr: 0n, data: new TextEncoder().encode('gone -f\n') }])
+        assert.ok(written?.ok, 'connector removed')
+      } finally {
+        await client.close(handle)
+      }
+      assert.equal(mounted.directReads.files, 0, 'the map was dropped when the connector ended')
+      await assert.rejects(mountBytes(file, 0, 4096), (err: NodeJS.ErrnoException) => err.errno === -constants.errno.ESTALE)
+    } finally {
+      await file.close()
+    }
+  })
+
   it('answers ENOTCONN once unmounted under a reader that loops, and the session ends', async () => {
     const mnt2 = join(dir, 'mnt2')
     await mkdir(mnt2)

@@ -71,8 +71,8 @@ test('every import stays in its layer or goes where the table allows, through an
 })
 
 test('dynamic imports are seen too', () => {
-  const file = join(SRC, 'frontends', 'cli', 'commands', 'serve-command.ts')
-  assert.ok(importsOf(file).some((to) => to === 'frontends/web/index.js'), 'serve-command loads the web frontend with import()')
+  const file = join(SRC, 'frontends', 'cli', 'commands', 'serve-actions.ts')
+  assert.ok(importsOf(file).some((to) => to === 'frontends/web/index.js'), 'serve-actions loads the web frontend with import()')
 })
 
 test('each exception is still needed', () => {

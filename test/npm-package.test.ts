@@ -24,7 +24,7 @@ const FIXTURES = join(REPO, 'test', 'package-fixtures')
 const EXAMPLES = join(REPO, 'examples', 'package')
 const fixture = linuxFixtures().find((f) => f.variant === 'plain') ?? linuxFixtures()[0]
 /** What a published package is made of (package.json "files" decides what of it ships). */
-const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'docs', 'scripts/build-web.ts']
+const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'bin', 'src', 'docs', 'scripts/build-web.ts', 'scripts/build-cli.ts']
 
 async function npm(args: readonly string[], cwd: string): Promise<string> {
   const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, maxBuffer: 16 << 20, env: { ...process.env, npm_config_update_notifier: 'false' } })
@@ -102,7 +102,7 @@ describe('the npm package, packed and installed into an empty project', { skip: 
   it('ships the build, the types and the bin, and no tests', async () => {
     const root = join(app, 'node_modules', 'memweave')
     const files = (await readdir(root, { recursive: true })).map(String)
-    for (const needed of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/api/plugins.d.ts', 'dist/src/api/mem.js', 'dist/src/api/testing.js', 'bin/memweave.js']) {
+    for (const needed of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/api/plugins.d.ts', 'dist/src/api/mem.js', 'dist/src/api/testing.js', 'bin/memweave.js', 'dist/cli/memweave.js']) {
       assert.ok(files.includes(needed), `${needed} is in the package`)
     }
     assert.deepEqual(files.filter((f) => /\.test\.|\.case\.|^src\/|^test\/|\.map$/.test(f)), [])

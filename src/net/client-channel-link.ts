@@ -4,9 +4,9 @@
  * big read when the daemon offers one, which reads go to it once open, and
  * how much came through it.
  */
-import type { Logger } from 'pino'
 import type { MemweaveError } from '../errors/index.js'
 import type { ReadPiece } from '../mem/index.js'
+import type { ClientLog } from './client-log.js'
 import { ClientDataChannel } from './client-data-channel.js'
 import type { ChannelDial, ChannelReplies } from './client-data-channel.js'
 import { CHANNEL_MIN_READ_BYTES, CHANNEL_REQUEST_BYTES } from './data-channel.js'
@@ -14,7 +14,7 @@ import { CHANNEL_MIN_READ_BYTES, CHANNEL_REQUEST_BYTES } from './data-channel.js
 /** What the link needs of its client. */
 export interface ChannelLinkHost {
   readonly url: string
-  readonly log: Logger
+  readonly log: ClientLog
   /** Whether a channel may be opened now: offered at hello, not turned off, the client not closed. */
   available(): boolean
   closed(): boolean

@@ -14,8 +14,8 @@
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
+import type { ClientLog } from './client-log.js'
 import { decodeMessage } from './codec.js'
 import { CHANNEL_HEADER_BYTES, CHANNEL_MAGIC, CHANNEL_PATH, CHANNEL_TICKET_HEADER, CHANNEL_UPGRADE } from './data-channel.js'
 import { isFields, protocolError } from './field-guards.js'
@@ -226,7 +226,7 @@ export class ClientDataChannel {
    * Dials, trades the ticket and waits for the upgrade; refused, it rejects with the daemon's reason.
    * `maxDataBytes`: the most one reply may hold (the daemon's batch limit).
    */
-  static open(dial: ChannelDial, ticket: string, replies: ChannelReplies, options: { maxDataBytes: number; timeoutMs: number; where: string; log: Logger }): Promise<ClientDataChannel> {
+  static open(dial: ChannelDial, ticket: string, replies: ChannelReplies, options: { maxDataBytes: number; timeoutMs: number; where: string; log: ClientLog }): Promise<ClientDataChannel> {
     return new Promise((resolve, reject) => {
       let settled = false
       let broken: MemweaveError | undefined

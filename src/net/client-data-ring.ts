@@ -11,9 +11,9 @@
 import { randomBytes } from 'node:crypto'
 import { closeSync, constants, fchmodSync, ftruncateSync, openSync, readvSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Logger } from 'pino'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
 import { mmapAddon } from '../addons/index.js'
+import type { ClientLog } from './client-log.js'
 import { DEFAULT_RING_DIR, DEFAULT_RING_FILE_BYTES, RING_FILE_PREFIX, RING_HEADER_BYTES, RING_KEY_BYTES, RING_MAGIC, ringEpoch } from './data-ring.js'
 import { isFields, protocolError, uintField } from './field-guards.js'
 import type { DataRingAnswer } from './messages.js'
@@ -40,11 +40,11 @@ export class ClientDataRing {
   /** Pieces and bytes that came through the ring. */
   readonly stats = { pieces: 0, bytes: 0 }
 
-  private constructor(fd: number, readonly path: string, readonly key: Buffer, readonly sizeBytes: number, private readonly log: Logger) {
+  private constructor(fd: number, readonly path: string, readonly key: Buffer, readonly sizeBytes: number, private readonly log: ClientLog) {
     this.fd = fd
   }
 
-  static create(options: DataRingOptions, log: Logger): ClientDataRing {
+  static create(options: DataRingOptions, log: ClientLog): ClientDataRing {
     const sizeBytes = options.sizeBytes ?? DEFAULT_RING_FILE_BYTES
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= RING_HEADER_BYTES || sizeBytes > 2 ** 31) {
       throw new MemweaveError('net', 'invalid_argument', `a data ring of ${sizeBytes} bytes is not possible: give ${RING_HEADER_BYTES + 1}..2^31 bytes`)

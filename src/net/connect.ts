@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
-import { pino } from 'pino'
 import { WebSocket } from 'ws'
 import type { ClientOptions as WsOptions } from 'ws'
 import { MemweaveError, toMemweaveError } from '../errors/index.js'
@@ -18,6 +17,7 @@ import { ClientDataRing } from './client-data-ring.js'
 import type { ChannelDial } from './client-data-channel.js'
 import { ProtocolClient } from './protocol-client.js'
 import type { ClientOptions } from './client-options.js'
+import { SILENT_LOG } from './client-log.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024 * 1024
@@ -74,7 +74,7 @@ async function localToken(endpoint: Endpoint, options: ClientOptions): Promise<s
 function makeRing(options: ClientOptions): ClientDataRing | undefined {
   if (options.dataRing === false) return undefined
   try {
-    return ClientDataRing.create(options.dataRing ?? {}, options.log ?? pino({ level: 'silent' }))
+    return ClientDataRing.create(options.dataRing ?? {}, options.log ?? SILENT_LOG)
   } catch (err) {
     options.log?.debug({ err }, 'no shared data ring; reads come through the socket')
     return undefined

@@ -51,6 +51,28 @@ describe('PreadMemory', () => {
     assert.equal(memory(ranges, { plainFile: true, strict: true }).fileSpans(physAddr(0x4ff0n), 0x20), undefined, 'a strict gap: read() says why')
   })
 
+  it('maps a whole plain file: extents of the fd, zeros for gaps and negative backing, strict gaps left out', async () => {
+    const ranges = [{ start: 0x1000n, length: 0x4000n, backing: 0x8000n }, { start: 0x5000n, length: 0x1000n, backing: -1n << 40n }, { start: 0x10000n, length: 0x1000n, backing: 0x100n }]
+    assert.equal(memory(ranges).fileMap(), undefined, 'only for a plain file')
+    const mem = memory(ranges, { plainFile: true })
+    const map = mem.fileMap()
+    assert.ok(map !== undefined)
+    assert.equal(map.fd, fds[fds.length - 1])
+    assert.deepEqual(map.extents, [
+      { addr: 0n, length: 0x1000n, pos: -1 }, { addr: 0x1000n, length: 0x4000n, pos: 0x8000 }, { addr: 0x5000n, length: 0x1000n, pos: -1 },
+      { addr: 0x6000n, length: 0xa000n, pos: -1 }, { addr: 0x10000n, length: 0x1000n, pos: 0x100 },
+    ])
+    let idle = false
+    const waited = mem.idle().then(() => { idle = true })
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(idle, false, 'the fd is in use until the map is released')
+    map.release()
+    await waited
+    const strict = memory(ranges, { plainFile: true, strict: true }).fileMap()
+    assert.deepEqual(strict?.extents.map((e) => e.addr), [0x1000n, 0x5000n, 0x10000n], 'strict: gaps are not in the map (read() says why)')
+    strict?.release()
+  })
+
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'mw-pread-'))
     path = join(dir, 'backing.bin')

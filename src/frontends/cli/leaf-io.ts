@@ -5,11 +5,11 @@
  * short read, read a range piece by piece, write a range.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { withLeaf } from '../../net/index.js'
-import type { PieceResult, ReadIntoResult, TreeClient } from '../../net/index.js'
+import { fromWireError, readJson, withLeaf } from '../../net/client.js'
+import type { PieceResult, ProtocolClient, ReadIntoResult, TreeClient } from '../../net/client.js'
 import { hex } from './numbers.js'
 
-export { callRpc, readJson, readLeaf, readText, withLeaf } from '../../net/index.js'
+export { callRpc, readJson, readLeaf, readText, withLeaf } from '../../net/client.js'
 
 /** 4 MiB: each request costs both ends about as much CPU as copying 1 MiB, so bigger chunks cut the daemon's CPU per GiB by a third. */
 export const CHUNK_BYTES = 4 * 1024 * 1024
@@ -146,4 +146,72 @@ function pieceLength(result: ReadIntoResult | undefined, path: string, addr: big
       `cannot read ${length} bytes of '${path}' at ${hex(addr)}: ${result.error.message}`, { cause: result.error })
   }
   return result.length
+}
+
+/** One leaf's parsed JSON, or why it could not be read. */
+export type JsonLeaf = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: MemweaveError }
+
+/** Leaves read at once by paths (get, protocol 1.5): a daemon's client has it; an in-process or --exclusive one has not. */
+function canGet(client: TreeClient): client is TreeClient & Pick<ProtocolClient, 'get'> {
+  return 'get' in client && typeof client.get === 'function'
+}
+
+/** Paths per get request: far below any daemon's maxPieces, and a few hundred info leaves stay well inside maxBatchBytes. */
+const GET_BATCH = 256
+/** Leaves in flight at once without get: enough to hide round trips, few enough not to flood a daemon. */
+const OPEN_CONCURRENCY = 16
+
+/**
+ * Many small JSON leaves (a process table's info leaves), each its own result: from a daemon in
+ * one `get` per batch (the daemon opens, reads and closes each), else open, read and close per
+ * leaf, several at a time. A daemon older than 1.5 answers get with `unsupported`: then the same.
+ */
+export async function readJsonLeaves(client: TreeClient, paths: readonly string[]): Promise<JsonLeaf[]> {
+  if (canGet(client) && paths.length > 0) {
+    try {
+      const results: JsonLeaf[] = []
+      for (let i = 0; i < paths.length; i += GET_BATCH) {
+        const entries = await client.get(paths.slice(i, i + GET_BATCH))
+        for (const entry of entries) {
+          if (!('error' in entry)) { results.push(parseJsonLeaf(entry.path, entry.data)); continue }
+          const error = fromWireError(entry.error)
+          // get takes leaves up to 1 MiB; a bigger one is read the long way, as without get.
+          results.push(error.kind === 'too_large' ? await readOneJson(client, entry.path) : { ok: false, error })
+        }
+      }
+      return results
+    } catch (err) {
+      if (!(err instanceof MemweaveError && err.kind === 'unsupported')) throw err
+    }
+  }
+  return mapLimit(paths, OPEN_CONCURRENCY, (path) => readOneJson(client, path))
+}
+
+async function readOneJson(client: TreeClient, path: string): Promise<JsonLeaf> {
+  try {
+    return { ok: true, value: await readJson(client, path) }
+  } catch (err) {
+    if (err instanceof MemweaveError) return { ok: false, error: err }
+    throw err
+  }
+}
+
+function parseJsonLeaf(path: string, data: Uint8Array): JsonLeaf {
+  try {
+    return { ok: true, value: JSON.parse(new TextDecoder().decode(data)) }
+  } catch (err) {
+    return { ok: false, error: new MemweaveError('net', 'malformed', `'${path}' does not hold JSON`, { cause: err }) }
+  }
+}
+
+/** job over every item, at most `limit` at once; results in the items' order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [] // filled by index as the jobs finish
+  // Workers share one iterator, so each item is taken exactly once.
+  const queue = items.entries()
+  const worker = async (): Promise<void> => {
+    for (const [index, item] of queue) results[index] = await job(item)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
 }

@@ -7,8 +7,7 @@
 import { pino } from 'pino'
 import type { DestinationStream, Level, Logger } from 'pino'
 import { usageError } from './cli-errors.js'
-
-export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+import { LOG_LEVELS } from './globals.js'
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
 /** Fields every record has that a human line shows elsewhere or not at all. */

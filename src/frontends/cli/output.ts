@@ -4,7 +4,11 @@
  * is done with the bytes, so a slow reader does not make us buffer a whole
  * dump, and the caller can reuse its buffer.
  */
-import Table from 'cli-table3'
+import { createRequire } from 'node:module'
+import type Table from 'cli-table3'
+
+/** cli-table3 (CommonJS) is required when the first table is printed: most commands print none, and it loads fifteen modules. */
+const require = createRequire(import.meta.url)
 
 export interface Sink {
   write(chunk: string | Uint8Array, done?: (err?: Error | null) => void): boolean
@@ -42,7 +46,8 @@ export class Output {
 
   /** A borderless table: column heads, then rows of cells (just the heads when there are no rows). */
   table(head: readonly string[], rows: readonly (readonly string[])[]): void {
-    const table = new Table({
+    const TableClass = require('cli-table3') as typeof Table
+    const table = new TableClass({
       head: [...head],
       chars: {
         top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',

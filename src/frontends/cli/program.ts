@@ -2,6 +2,12 @@
  * The `memweave` command line: program-wide options, the commands, and
  * runCli, which turns any failure into one stderr line and an exit code
  * (2 usage, 1 operation failed, 3 no daemon).
+ *
+ * Every command runs in a fresh process, so what it loads is its startup
+ * time: the commands/*-command(s).ts files only define commands (commander
+ * and a few pure helpers), and each action imports its *-actions.ts when it
+ * runs. A client command thus never loads the node, the server, FUSE, the
+ * web frontend or pino; `--version` and `--help` load no client at all.
  */
 import { Command, CommanderError, Option } from 'commander'
 import { addGdbserverCommand } from './commands/gdbserver-command.js'
@@ -17,8 +23,7 @@ import { addTokenCommand } from './commands/token-command.js'
 import { addTreeCommands } from './commands/tree-commands.js'
 import { addWebCommand } from './commands/web-command.js'
 import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor, usageError } from './cli-errors.js'
-import { LOG_LEVELS } from './logger.js'
-import { collect } from './session.js'
+import { collect, LOG_LEVELS } from './globals.js'
 import { MEMWEAVE_VERSION } from '../../version.js'
 
 export function buildProgram(): Command {

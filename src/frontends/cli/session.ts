@@ -5,30 +5,11 @@
  * gets a TreeClient and the session is closed after it, whatever happens.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { connectClient, defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, resolveToken } from '../../net/index.js'
-import type { TreeClient } from '../../net/index.js'
+import { connectClient, defaultDaemonUrl, normalizeDaemonUrl, readTokenFile, resolveToken } from '../../net/client.js'
+import type { TreeClient } from '../../net/client.js'
 import { isAbsentDaemon, NoDaemonError, usageError } from './cli-errors.js'
-import { loadConfig } from './config.js'
-import { onPeers, parseWith, startObjects } from './control-lines.js'
-import { createLogger } from './logger.js'
+import type { GlobalOptions } from './globals.js'
 import { Output } from './output.js'
-
-/** Options every command accepts (declared on the program in program.ts). */
-export interface GlobalOptions {
-  readonly daemon?: string
-  readonly token?: string
-  readonly tokenFile?: string
-  readonly embedded?: boolean
-  readonly config?: string
-  readonly with: readonly string[]
-  readonly allowWrite?: boolean
-  readonly json?: boolean
-  readonly debug?: boolean
-  readonly logLevel?: string
-  readonly timeoutMs?: number
-  /** Open every leaf exclusively (protocol 1.3). */
-  readonly exclusive?: boolean
-}
 
 export interface CommandContext {
   readonly client: TreeClient
@@ -55,7 +36,16 @@ export function normalizeUrl(given: string, what: string): string {
 
 export { readTokenFile, resolveToken }
 
-export async function withClient(globals: GlobalOptions, job: (context: CommandContext) => Promise<void>): Promise<void> {
+export interface SessionOptions {
+  /**
+   * The command moves bulk data (cat, read, dump, mount, gdbserver): over a unix socket it offers the
+   * daemon a shared data ring. Other commands read small leaves, which come inline anyway, and skip
+   * the ring's setup (a tmpfs file, its mapping, about 10 ms of a short command's life).
+   */
+  readonly bulk?: boolean
+}
+
+export async function withClient(globals: GlobalOptions, job: (context: CommandContext) => Promise<void>, session: SessionOptions = {}): Promise<void> {
   const out = new Output(globals.json === true)
   if (globals.embedded === true && globals.daemon !== undefined) throw usageError('--daemon and --embedded exclude each other')
   if (globals.embedded === true) {
@@ -67,7 +57,8 @@ export async function withClient(globals: GlobalOptions, job: (context: CommandC
   let client: TreeClient
   try {
     // Only connecting is bounded: a long request (opening an OS, dumping a core) may take its time.
-    client = await connectClient(url, { token: await resolveToken(globals.token, globals.tokenFile), connectTimeoutMs: globals.timeoutMs ?? 10_000, name: 'cli' })
+    client = await connectClient(url, { token: await resolveToken(globals.token, globals.tokenFile), connectTimeoutMs: globals.timeoutMs ?? 10_000, name: 'cli',
+      ...(session.bulk === true ? {} : { dataRing: false }) })
   } catch (err) {
     if (isAbsentDaemon(err)) throw new NoDaemonError(url, err)
     if (err instanceof MemweaveError) throw new MemweaveError(err.origin, err.kind, `cannot connect to ${url}: ${err.message}`, { cause: err })
@@ -98,10 +89,13 @@ function exclusiveIf(globals: GlobalOptions, client: TreeClient): TreeClient {
 }
 
 async function withEmbedded(globals: GlobalOptions, job: (client: TreeClient) => Promise<void>): Promise<void> {
+  // Loaded on demand: a command that talks to a daemon needs none of these (nor the node layer, nor pino).
+  // This and serve are where the CLI starts a node (the layer test's composition doors).
+  const [{ loadConfig }, { onPeers, parseWith, startObjects }, { createLogger }] = await Promise.all([
+    import('./config.js'), import('./control-lines.js'), import('./logger.js'),
+  ])
   const config = globals.config === undefined ? undefined : await loadConfig(globals.config)
   const objects = [...(config?.objects ?? []), ...globals.with.map(parseWith)]
-  // Loaded on demand: a command that talks to a daemon never needs the node layer.
-  // This and serve are where the CLI starts a node (the layer test's composition doors).
   const { createNode } = await import('../../node/index.js')
   const node = await createNode({
     allowWrite: globals.allowWrite === true || config?.allowWrite === true,
@@ -116,22 +110,4 @@ async function withEmbedded(globals: GlobalOptions, job: (client: TreeClient) =>
     await client.disconnect()
     await node.close()
   }
-}
-
-/** The program-wide options as seen from a (sub)command; `with` always an array. */
-export function globalsOf(command: { optsWithGlobals<T extends Record<string, unknown>>(): T }): GlobalOptions {
-  const all = command.optsWithGlobals<Record<string, unknown>>()
-  const text = (key: string): string | undefined => (typeof all[key] === 'string' ? all[key] : undefined)
-  const flag = (key: string): boolean => all[key] === true
-  const withLines = Array.isArray(all.with) ? all.with.filter((v): v is string => typeof v === 'string') : []
-  return {
-    daemon: text('daemon'), token: text('token'), tokenFile: text('tokenFile'), embedded: flag('embedded'),
-    config: text('config'), with: withLines, allowWrite: flag('allowWrite'), json: flag('json'), debug: flag('debug'),
-    logLevel: text('logLevel'), timeoutMs: typeof all.timeout === 'number' ? all.timeout : undefined, exclusive: flag('exclusive'),
-  }
-}
-
-/** Repeatable options gather into an array (no default, so help does not print "[]"). */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value]
 }

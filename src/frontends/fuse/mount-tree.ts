@@ -33,6 +33,8 @@ export interface MountOptions {
   readonly opTimeoutMs?: number
   /** Sequential reads of memory leaves fetch this much at once (default 1 MiB; 0 turns read-ahead off). */
   readonly readAheadBytes?: number
+  /** libfuse3: reads of an in-process image file's memory are answered by the addon, without JS (default true; false for A/B runs). */
+  readonly directReads?: boolean
   /** libfuse debug output on stderr. */
   readonly debug?: boolean
   /** The FUSE binding: libfuse3 (the addon, 1 MiB requests, batched) or fuse-native (libfuse 2); default: MEMWEAVE_FUSE, else libfuse3 where built. */
@@ -85,7 +87,7 @@ export async function mountTree(client: TreeClient, mountpoint: string, options:
     opTimeoutMs: options.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS,
     readAheadBytes: options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
     // libfuse 3 answers reads of image files in its addon, without JS (direct-reads.ts).
-    directReads: implementation === 'libfuse3',
+    directReads: implementation === 'libfuse3' && options.directReads !== false,
     log,
   })
   const seconds = String(attrCacheMs / 1000)

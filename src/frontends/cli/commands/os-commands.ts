@@ -2,184 +2,37 @@
  * Shortcuts over an OS's tree (they only read os/OS/…): `ps` from
  * processes/by-pid/PID/info, `maps`, `modules` (kernel or per process) and
  * `dump`, which copies a process's ELF core to a file with a progress bar.
+ * Only their definitions: each action loads os-actions.ts when it runs.
  */
-import { open, rm } from 'node:fs/promises'
-import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
-import { MemweaveError, isRecord, toMemweaveError } from '../../../errors/index.js'
-import type { TreeClient } from '../../../net/index.js'
-import { readJson, readText, streamLeaf } from '../leaf-io.js'
-import { formatSize, parsePid, sizeFromJson } from '../numbers.js'
-import { cellText } from '../output.js'
-import { globalsOf, withClient } from '../session.js'
-
-/** Info reads in flight at once: enough to hide round trips, few enough not to flood a daemon. */
-const CONCURRENCY = 16
-const CMDLINE_WIDTH = 80
+import { globalsOf } from '../globals.js'
 
 export function addOsCommands(program: Command): void {
+  const actions = (): Promise<typeof import('./os-actions.js')> => import('./os-actions.js')
+
   program.command('ps').description('processes of an OS (from os/OS/processes/by-pid/*/info)')
     .argument('<os>')
     .option('--tree', 'indent children under their parents')
     .action(async (os: string, options: { tree?: boolean }, command: Command) => {
-      await withClient(globalsOf(command), async ({ client, out }) => {
-        const processes = await processInfos(client, os)
-        if (out.json) { out.jsonValue(processes); return }
-        const ordered = options.tree === true ? treeOrder(processes) : processes.map((p) => ({ info: p, depth: 0 }))
-        // A damaged guest (corrupt task_structs) adds a DAMAGE column naming what is wrong with each affected process.
-        const damaged = processes.some((p) => damageText(p) !== '')
-        out.table(['PID', 'PPID', 'NAME', 'STATE', 'UID', 'THR', 'CMDLINE', ...(damaged ? ['DAMAGE'] : [])], ordered.map(({ info, depth }) => [
-          String(info.pid), String(info.ppid),
-          `${depth > 0 ? `${'   '.repeat(depth - 1)} \\_ ` : ''}${cellText(info.name, '?')}`,
-          cellText(info.state), cellText(info.uid), cellText(info.threads), cmdlineText(info),
-          ...(damaged ? [damageText(info)] : []),
-        ]))
-      })
+      await (await actions()).psCommand(globalsOf(command), os, options.tree === true)
     })
 
   program.command('maps').description('memory maps of a process (/proc/PID/maps format)')
     .argument('<os>').argument('<pid>')
     .action(async (os: string, pid: string, _options: unknown, command: Command) => {
-      const path = `${processPath(os, parsePid(pid))}/maps`
-      await withClient(globalsOf(command), async ({ client, out }) => {
-        const text = await readText(client, path)
-        if (out.json) out.jsonValue(text.split('\n').filter((l) => l.trim() !== '').map(parseMapsLine))
-        else await out.raw(new TextEncoder().encode(text))
-      })
+      await (await actions()).mapsCommand(globalsOf(command), os, pid)
     })
 
   program.command('modules').description('kernel modules of an OS, or images mapped in a process')
     .argument('<os>').argument('[pid]')
     .action(async (os: string, pid: string | undefined, _options: unknown, command: Command) => {
-      const base = pid === undefined ? `os/${os}/modules` : `${processPath(os, parsePid(pid))}/modules`
-      await withClient(globalsOf(command), async ({ client, out }) => {
-        const names = (await client.list(base)).filter((e) => e.type === 'branch').map((e) => e.name)
-        const infos = await mapLimit(names, CONCURRENCY, async (name): Promise<Record<string, unknown>> => {
-          const info = await readJson(client, `${base}/${name}/info`)
-          return isRecord(info) ? { name, ...info } : { name }
-        })
-        if (out.json) { out.jsonValue(infos); return }
-        out.table(['NAME', 'BASE', 'SIZE', 'PATH'], infos.map((m) => [
-          String(m.name), cellText(m.base, '?'), formatSize(sizeFromJson(m.sizeBytes ?? m.size)), typeof m.path === 'string' ? m.path : '',
-        ]))
-      })
+      await (await actions()).modulesCommand(globalsOf(command), os, pid)
     })
 
   program.command('dump').description("write a process's ELF core file (loadable by gdb)")
     .argument('<os>').argument('<pid>')
     .requiredOption('-o, --out <file>', 'where to write the core')
     .action(async (os: string, pid: string, options: { out: string }, command: Command) => {
-      const path = `${processPath(os, parsePid(pid))}/core`
-      await withClient(globalsOf(command), async ({ client, out }) => {
-        const bytes = await copyToFile(client, path, options.out, process.stderr.isTTY && !out.json)
-        if (out.json) out.jsonValue({ path, file: options.out, sizeBytes: bytes })
-        else out.line(`wrote ${formatSize(bytes)} (${bytes} bytes) to ${options.out}`)
-      })
+      await (await actions()).dumpCommand(globalsOf(command), os, pid, options.out)
     })
-}
-
-function processPath(os: string, pid: number): string {
-  return `os/${os}/processes/by-pid/${pid}`
-}
-
-type ProcessRecord = Record<string, unknown> & { pid: number; ppid: number }
-
-async function processInfos(client: TreeClient, os: string): Promise<ProcessRecord[]> {
-  const base = `os/${os}/processes/by-pid`
-  const pids = (await client.list(base)).map((e) => e.name)
-  const infos = await mapLimit(pids, CONCURRENCY, async (pid): Promise<ProcessRecord | undefined> => {
-    try {
-      const info = await readJson(client, `${base}/${pid}/info`)
-      if (!isRecord(info)) return undefined
-      return { ...info, pid: Number(info.pid ?? pid), ppid: Number(info.ppid ?? 0) }
-    } catch (err) {
-      // A process that exited between the listing and its read is not an error for ps.
-      if (err instanceof MemweaveError && (err.kind === 'not_found' || err.kind === 'stale')) return undefined
-      throw err
-    }
-  })
-  return infos.filter((p): p is ProcessRecord => p !== undefined).sort((a, b) => a.pid - b.pid)
-}
-
-/** Depth-first from the processes whose parent is not listed, children by pid. */
-function treeOrder(processes: readonly ProcessRecord[]): { info: ProcessRecord; depth: number }[] {
-  const pids = new Set(processes.map((p) => p.pid))
-  const children = new Map<number, ProcessRecord[]>()
-  for (const p of processes) {
-    const parent = pids.has(p.ppid) && p.ppid !== p.pid ? p.ppid : -1
-    children.set(parent, [...(children.get(parent) ?? []), p])
-  }
-  const out: { info: ProcessRecord; depth: number }[] = []
-  const seen = new Set<number>()
-  const visit = (parent: number, depth: number): void => {
-    for (const child of children.get(parent) ?? []) {
-      if (seen.has(child.pid)) continue // a cycle in lying data must not loop forever
-      seen.add(child.pid)
-      out.push({ info: child, depth })
-      visit(child.pid, depth + 1)
-    }
-  }
-  visit(-1, 0)
-  return out
-}
-
-/** The process's damage notes (info.damage), joined and cut like a command line; '' when whole. */
-function damageText(info: Record<string, unknown>): string {
-  const notes = Array.isArray(info.damage) ? info.damage.map(String) : []
-  const text = notes.join('; ')
-  return text.length > CMDLINE_WIDTH ? `${text.slice(0, CMDLINE_WIDTH - 1)}…` : text
-}
-
-function cmdlineText(info: Record<string, unknown>): string {
-  const words = Array.isArray(info.cmdline) ? info.cmdline.map(String) : []
-  const text = words.length > 0 ? words.join(' ') : info.kernelThread === true ? `[${cellText(info.name)}]` : ''
-  return text.length > CMDLINE_WIDTH ? `${text.slice(0, CMDLINE_WIDTH - 1)}…` : text
-}
-
-/** One /proc/PID/maps line as a record; a line that does not parse is kept as text. */
-function parseMapsLine(line: string): Record<string, unknown> {
-  const match = /^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+([0-9a-f]+)\s+(\S+)\s+(\d+)\s*(.*)$/i.exec(line)
-  if (match === null) return { line }
-  return {
-    start: `0x${match[1] ?? ''}`, end: `0x${match[2] ?? ''}`, perms: match[3], offset: `0x${match[4] ?? ''}`,
-    dev: match[5], inode: Number(match[6]), path: match[7] ?? '',
-  }
-}
-
-async function copyToFile(client: TreeClient, path: string, file: string, showProgress: boolean): Promise<bigint> {
-  const handle = await open(file, 'w').catch((err: unknown) => { throw toMemweaveError(err, 'cli', `cannot create ${file}`) })
-  let bar: SingleBar | undefined
-  let ok = false
-  try {
-    const bytes = await streamLeaf(client, path, async (chunk) => { await handle.write(chunk) }, {
-      onOpen: (size) => {
-        if (!showProgress) return
-        // A core's size is usually known at open; without it there is no percentage to show, only a count.
-        bar = new SingleBar({
-          stream: process.stderr, hideCursor: true, clearOnComplete: true,
-          format: size === undefined ? '{done} written' : '{bar} {percentage}% | {done} of {size}',
-        })
-        bar.start(Number(size ?? 0n), 0, { done: formatSize(0), size: formatSize(size) })
-      },
-      onProgress: (done) => bar?.update(Number(done), { done: formatSize(done) }),
-    })
-    ok = true
-    return bytes
-  } finally {
-    bar?.stop()
-    await handle.close()
-    // A half-written core would load in gdb with missing memory; better none at all.
-    if (!ok) await rm(file, { force: true })
-  }
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [] // filled by index as the jobs finish
-  // Workers share one iterator, so each item is taken exactly once.
-  const queue = items.entries()
-  const worker = async (): Promise<void> => {
-    for (const [index, item] of queue) results[index] = await job(item)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }

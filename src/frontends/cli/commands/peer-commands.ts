@@ -1,18 +1,11 @@
 /**
- * `peer add|rm|ls`: a daemon's peers, through its sys/peers leaves (add and
- * rm as RPCs, so the daemon's own answer is what the user sees; the token
- * is read here and sent in the RPC object, never on a line). Also the two
- * things `serve` needs for composition: the --connect option and the
- * node's TLS certificate (self-signed in the state directory unless given).
+ * `peer add|rm|ls`: a daemon's peers, through its sys/peers leaves. Only
+ * their definitions (each action loads peer-actions.ts when it runs), and
+ * the --connect option of `serve`, declared and checked here.
  */
 import type { Command } from 'commander'
-import type { Logger } from 'pino'
-import { ensureNodeCertificate, fingerprintOf, parseEndpoint, stateDirectory } from '../../../net/index.js'
 import { usageError } from '../cli-errors.js'
-import { callRpc, readJson } from '../leaf-io.js'
-import { isRecord } from '../../../errors/index.js'
-import type { Output } from '../output.js'
-import { collect, globalsOf, normalizeUrl, readTokenFile, withClient } from '../session.js'
+import { collect, globalsOf } from '../globals.js'
 
 export const CONNECT_HELP = 'mount another daemon as NAME/: NAME=URL[,token-file=F][,fingerprint=SHA256][,ca=F] (repeatable)'
 
@@ -21,9 +14,14 @@ export function addConnectOption(command: Command): Command {
   return command.option('--connect <peer>', CONNECT_HELP, collect)
 }
 
-interface AddOptions {
+export interface AddOptions {
   fingerprint?: string
   ca?: string
+}
+
+export interface TokenFiles {
+  readonly daemon: string | undefined
+  readonly peer: string | undefined
 }
 
 /**
@@ -31,7 +29,7 @@ interface AddOptions {
  * commander gives every occurrence to that one. For `peer add` the words
  * decide: a --token-file after `add` is the peer's, one before is the daemon's.
  */
-export function splitTokenFiles(rawArgs: readonly string[]): { daemon: string | undefined; peer: string | undefined } {
+export function splitTokenFiles(rawArgs: readonly string[]): TokenFiles {
   const add = rawArgs.findIndex((word, i) => word === 'add' && rawArgs[i - 1] === 'peer')
   let daemon: string | undefined
   let peer: string | undefined
@@ -45,6 +43,7 @@ export function splitTokenFiles(rawArgs: readonly string[]): { daemon: string | 
 }
 
 export function addPeerCommands(program: Command): void {
+  const actions = (): Promise<typeof import('./peer-actions.js')> => import('./peer-actions.js')
   const group = program.command('peer').description("other daemons mounted in this one's tree (sys/peers)")
 
   group.command('add').description('connect the daemon to another daemon, shown as NAME/ (writes sys/peers/add)')
@@ -57,72 +56,19 @@ export function addPeerCommands(program: Command): void {
       // commander keeps the words it parsed in `rawArgs`, which its typings leave out.
       const raw: unknown = Reflect.get(program, 'rawArgs')
       const tokenFiles = splitTokenFiles(Array.isArray(raw) ? raw.filter((w): w is string => typeof w === 'string') : [])
-      const request: Record<string, string> = { name, url: normalizeUrl(url, 'URL') }
-      if (tokenFiles.peer !== undefined) request.token = await readTokenFile(tokenFiles.peer)
-      if (options.fingerprint !== undefined) request.fingerprint = options.fingerprint
-      if (options.ca !== undefined) request.caFile = options.ca
-      await runPeerRpc(command, 'sys/peers/add', request, tokenFiles.daemon)
+      await (await actions()).addCommand(globalsOf(command), name, url, options, tokenFiles)
     })
 
   group.command('rm').description('disconnect and forget a peer (writes sys/peers/rm)')
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
-      await runPeerRpc(command, 'sys/peers/rm', name)
+      await (await actions()).rmCommand(globalsOf(command), name)
     })
 
   group.command('ls').description('peers with their state, latency and traffic (sys/peers/list)')
     .action(async (_options: unknown, command: Command) => {
-      await withClient(globalsOf(command), async ({ client, out }) => {
-        const peers = await readJson(client, 'sys/peers/list')
-        if (out.json) { out.jsonValue(peers); return }
-        printPeers(out, Array.isArray(peers) ? peers : [])
-      })
+      await (await actions()).lsCommand(globalsOf(command))
     })
-}
-
-async function runPeerRpc(command: Command, leaf: string, request: unknown, daemonTokenFile?: string): Promise<void> {
-  const globals = globalsOf(command)
-  await withClient(daemonTokenFile === undefined && leaf.endsWith('/add') ? { ...globals, tokenFile: undefined } : { ...globals, tokenFile: daemonTokenFile ?? globals.tokenFile }, async ({ client, out }) => {
-    const result = await callRpc(client, leaf, request)
-    const message = typeof result === 'string' ? result : JSON.stringify(result)
-    if (out.json) out.jsonValue({ ok: true, message })
-    else out.line(message)
-  })
-}
-
-function printPeers(out: Output, peers: readonly unknown[]): void {
-  if (peers.length === 0) { out.line("no peers (add one with 'memweave peer add NAME URL' or serve --connect)"); return }
-  const count = (value: unknown): string => (typeof value === 'number' ? String(value) : '?')
-  out.table(['NAME', 'URL', 'STATE', 'LATENCY', 'MSGS IN/OUT', 'BYTES IN/OUT', 'LAST ERROR'], peers.filter(isRecord).map((p) => {
-    const traffic = isRecord(p.traffic) ? p.traffic : {}
-    return [
-      String(p.name), String(p.url), String(p.state),
-      typeof p.latencyMs === 'number' ? `${p.latencyMs.toFixed(2)} ms` : '',
-      `${count(traffic.messagesIn)}/${count(traffic.messagesOut)}`,
-      `${count(traffic.bytesIn)}/${count(traffic.bytesOut)}`,
-      typeof p.lastError === 'string' ? p.lastError : '',
-    ]
-  }))
-}
-
-export interface ServeCertificate {
-  readonly tls: { certFile: string; keyFile: string } | undefined
-  /** SHA-256 fingerprint of the certificate wss:// listeners present, for peers to pin. */
-  readonly fingerprint: string | undefined
-}
-
-/**
- * The certificate for wss:// listeners: the one given, or the node's own
- * self-signed one from the state directory (made on first start).
- */
-export async function serveCertificate(listen: readonly string[], given: { certFile: string; keyFile: string } | undefined, log: Logger): Promise<ServeCertificate> {
-  const wss = listen.some((url) => { const e = parseEndpoint(url); return e.kind === 'tcp' && e.tls })
-  if (!wss) return { tls: given, fingerprint: undefined }
-  if (given !== undefined) return { tls: given, fingerprint: await fingerprintOf(given.certFile) }
-  const dir = stateDirectory()
-  const made = await ensureNodeCertificate(dir)
-  if (made.created) log.info({ certFile: made.certFile, fingerprint: made.fingerprint }, 'made a self-signed TLS certificate for this node')
-  return { tls: { certFile: made.certFile, keyFile: made.keyFile }, fingerprint: made.fingerprint }
 }
 
 /** Checks --connect values early, so a typo is a usage error before anything starts. */

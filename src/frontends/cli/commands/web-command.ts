@@ -1,42 +1,17 @@
 /**
- * `memweave web [VIEW]`: asks the running daemon for a one-time ticket and
- * prints the web page's URL with the ticket in its fragment (and opens it
- * where a desktop browser exists). The page trades the ticket at hello and
- * then removes it from the address bar; the ticket works once, for two
- * minutes, and is never logged. VIEW is a tree path to open (`os/guest`).
+ * `memweave web [VIEW]`: prints (and opens) a one-time link to the daemon's
+ * web page. Only its definition: the action loads web-actions.ts when it runs.
  */
 import type { Command } from 'commander'
-import { MemweaveError } from '../../../errors/index.js'
-import { connectClient } from '../../../net/index.js'
-import { browserUrl, openInBrowser } from '../../web/index.js'
-import { Output } from '../output.js'
-import { daemonUrl, globalsOf, resolveToken } from '../session.js'
-
-interface WebOptions {
-  open?: boolean
-}
+import { globalsOf } from '../globals.js'
 
 export function addWebCommand(program: Command): void {
   program.command('web')
     .description('print (and open) a one-time link to the daemon\'s web page (serve --web)')
     .argument('[view]', 'a tree path to open, e.g. os/guest/processes, or PATH@ADDRESS for a hex view')
     .option('--no-open', 'only print the link')
-    .action(async (view: string | undefined, options: WebOptions, command: Command) => {
-      const globals = globalsOf(command)
-      const out = new Output(globals.json === true)
-      const url = daemonUrl(globals)
-      const client = await connectClient(url, { token: await resolveToken(globals.token, globals.tokenFile), connectTimeoutMs: globals.timeoutMs ?? 10_000, name: 'cli web' })
-      try {
-        const grant = await client.ticket()
-        const page = grant.pages[0]
-        if (page === undefined) throw new MemweaveError('config', 'unsupported', `the daemon at ${url} serves no web page: start it with serve --web and a TCP listener`)
-        const link = browserUrl(page, grant.ticket, view)
-        if (out.json) { out.line(JSON.stringify({ url: link, expiresInMs: grant.expiresInMs })); return }
-        out.line(link)
-        const opened = options.open === false ? undefined : openInBrowser(link)
-        process.stderr.write(`memweave: one-time link, valid for ${Math.round(grant.expiresInMs / 1000)} s${opened?.opened === true ? ' (opened in your browser)' : ''}\n`)
-      } finally {
-        await client.disconnect()
-      }
+    .action(async (view: string | undefined, options: { open?: boolean }, command: Command) => {
+      const { webCommand } = await import('./web-actions.js')
+      await webCommand(globalsOf(command), view, options.open !== false)
     })
 }
