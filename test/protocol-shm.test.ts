@@ -3,7 +3,8 @@
  * files: ring data equals inline data and the source for random pipelined
  * batches around the thresholds; a full ring falls back to inline data;
  * replies completing out of order and late replies of timed-out reads keep
- * the ring in step; nothing is left behind on disconnect or restart (all of
+ * the ring in step; pieces bigger than a request stream through it in
+ * pipelined chunks; nothing is left behind on disconnect or restart (all of
  * it with the ring mapped on both ends, and copied with pwritev/preadv); and
  * either side with the feature off (or a 1.0 peer) still works.
  */
@@ -222,6 +223,68 @@ for (const mode of ['mapped', 'copied'] as const) describe(`with a shared ring, 
       assert.equal(again.dataRing.pieces, 1)
     } finally {
       await again.disconnect()
+    }
+  })
+
+  test('a piece bigger than a ring request streams through the ring in pipelined chunks, failing per piece; a cut mid-way leaves nothing behind', async () => {
+    const big = twoLeafTree(12 * MIB)
+    const bigSrv = await serve(big.tree, { tcp: false })
+    const bigClient = (): Promise<ProtocolClient> => connectClient(bigSrv.unixUrl, { log: testLog(), dataRing: { dir: dir.path, sizeBytes: 32 * MIB }, connectTimeoutMs: 10_000 })
+    try {
+      const client = await bigClient()
+      try {
+        const { handle } = await client.open('data/a')
+        const pieces = [
+          { addr: 1n, length: 9 * MIB, at: 3 }, // chunks of 4, 4 and 1 MiB
+          { addr: BigInt(10 * MIB), length: 5 * MIB, at: 9 * MIB + 3 }, // runs past the leaf: fails as a whole
+          { addr: BigInt(2 * MIB), length: 5 * MIB + 17, at: 14 * MIB + 3 }, // chunks of 4 MiB and 1 MiB + 17
+        ]
+        const target = Buffer.alloc(19 * MIB + 64, 0xa5)
+        const results = await client.readInto(handle, pieces, target)
+        assert.ok(results[0]?.ok === true && results[0].length === 9 * MIB, 'the 9 MiB piece')
+        assert.ok(target.subarray(3, 3 + 9 * MIB).equals(big.expected('a', 1, 9 * MIB)), 'the 9 MiB piece\'s bytes')
+        assert.ok(results[1] !== undefined && !results[1].ok && results[1].error.kind === 'unmapped', 'the piece past the leaf fails')
+        assert.ok(results[2]?.ok === true && results[2].length === 5 * MIB + 17, 'the last piece')
+        assert.ok(target.subarray(14 * MIB + 3, 19 * MIB + 20).equals(big.expected('a', 2 * MIB, 5 * MIB + 17)), 'the last piece\'s bytes')
+        assert.ok(target.subarray(0, 3).every((b) => b === 0xa5) && target.subarray(19 * MIB + 20).every((b) => b === 0xa5), 'nothing outside the pieces is written')
+        assert.equal(client.dataRing.pieces, 5, 'each successful chunk came through the ring on its own')
+        // read() into fresh memory takes the same way.
+        const [fresh] = await client.read(handle, [{ addr: 0n, length: 12 * MIB }])
+        assert.ok(fresh?.ok === true && Buffer.from(fresh.data).equals(big.expected('a', 0, 12 * MIB)), 'a whole-leaf read()')
+        assert.equal(client.dataRing.pieces, 8)
+      } finally {
+        await client.disconnect()
+      }
+      const cut = await bigClient()
+      const held = gate()
+      const scratchBefore = READ_SCRATCH.stats.inUse
+      try {
+        const { handle } = await cut.open('data/b')
+        big.b.gate = held.promise
+        const readsBefore = big.b.reads
+        const read = cut.readInto(handle, [{ addr: 0n, length: 12 * MIB, at: 0 }], Buffer.alloc(12 * MIB))
+        read.catch(() => undefined)
+        await waitFor('the three chunks held inside the source at once', () => big.b.reads === readsBefore + 3)
+        cut.terminate()
+        await assert.rejects(read, (err: unknown) => err instanceof MemweaveError && err.kind === 'disconnected')
+        await waitFor('both ends of the ring closed', () => ringFds(dir.path) === 0)
+      } finally {
+        big.b.gate = undefined
+        held.open()
+      }
+      await waitFor('the scratch buffers back in the pool', () => READ_SCRATCH.stats.inUse === scratchBefore)
+      await waitFor('the cut client gone from the daemon', () => bigSrv.server.connections() === 0)
+      const again = await bigClient()
+      try {
+        const { handle } = await again.open('data/b')
+        const target = Buffer.alloc(12 * MIB)
+        const [r] = await again.readInto(handle, [{ addr: 0n, length: 12 * MIB, at: 0 }], target)
+        assert.ok(r?.ok === true && target.equals(big.expected('b', 0, 12 * MIB)), 'a new client reads the whole leaf')
+      } finally {
+        await again.disconnect()
+      }
+    } finally {
+      await bigSrv.stop()
     }
   })
 

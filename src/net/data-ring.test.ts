@@ -40,6 +40,34 @@ test('a full ring refuses, a released ring takes again, the short tail of a lap 
   assert.equal(space.reserve(1001), undefined)
 })
 
+test('a lap ends early once the start of the ring is free, so the working set stays near twice what is in flight', () => {
+  const space = new RingSpace(1000)
+  // One at a time (each consumed before the next is taken): always the same bytes at the start of the ring.
+  let position = space.reserve(100)
+  assert.equal(position, 0)
+  for (let i = 0; i < 25; i++) {
+    assert.ok(position !== undefined && space.release((position + 100) % space.epoch))
+    position = space.reserve(100)
+    assert.equal(position === undefined ? undefined : space.offsetOf(position), 0, `read ${i} starts the ring again`)
+  }
+  // Three in flight, the oldest consumed as each new one is taken: offsets stay below 2 * 300 + 100.
+  const fresh = new RingSpace(1000)
+  const live: number[] = []
+  for (let i = 0; i < 60; i++) {
+    if (live.length === 3) assert.ok(fresh.release((live.shift()! + 100) % fresh.epoch))
+    const p = fresh.reserve(100)
+    assert.ok(p !== undefined, `read ${i} fits`)
+    assert.ok(fresh.offsetOf(p) + 100 <= 700, `read ${i} at offset ${fresh.offsetOf(p)} stays in the warm part`)
+    live.push(p)
+  }
+  // Not while the start is still in use: the lap goes on (and a piece that does not fit at the end waits as before).
+  const busy = new RingSpace(1000)
+  assert.equal(busy.reserve(300), 0)
+  assert.equal(busy.reserve(300), 300)
+  assert.ok(busy.release(300))
+  assert.equal(busy.reserve(300), 600, 'only 300 free at the start, with 300 in use: no early lap')
+})
+
 interface Region { position: number; offset: number; length: number; end: number }
 
 test('reserved regions stay inside the ring and never overlap unreleased ones (model check)', () => {

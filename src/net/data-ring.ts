@@ -12,7 +12,8 @@
  * regions in order (their replies may overtake each other: ring-ledger.ts);
  * the client copies each out as soon as its reply arrives, and reports the
  * end of the last one it consumed with its next read request. Regions never straddle the end of the ring: the tail of a
- * lap that is too short is skipped.
+ * lap that is too short is skipped, and a lap may end early (the next starts at offset 0 while the start is free),
+ * so the client must take every position as given, never assume the next one follows the last.
  */
 
 export const RING_MAGIC = Buffer.from('memweave-ring-1\n')
@@ -59,11 +60,20 @@ export class RingSpace {
     this.tail = to.tail
   }
 
-  /** Reserves `length` contiguous bytes; their position, or undefined when they do not fit now. */
+  /**
+   * Reserves `length` contiguous bytes; their position, or undefined when they do not fit now.
+   * The next lap starts early, at offset 0, once the start of the ring is free for this region and
+   * for as much again as is in use: the ring's working set stays about twice what is in flight, so
+   * the bytes both sides copy stay in the CPU caches (a 64 MiB lap measured 3-5x slower to copy
+   * out of than an 8 MiB one), and the tmpfs pages touched stay few.
+   */
   reserve(length: number): number | undefined {
     if (length <= 0 || length > this.capacity) return undefined
     const offset = this.head % this.capacity
-    let skip = offset + length > this.capacity ? this.capacity - offset : 0
+    const used = this.used
+    // The tail lies in this lap (at offset - used) when everything in use is behind the head in it.
+    const early = offset > 0 && used <= offset && offset - used >= length + used
+    let skip = early || offset + length > this.capacity ? this.capacity - offset : 0
     if (skip > 0 && this.used === 0) {
       // Nothing unconsumed: start the next lap at once, the skipped end need not count (a stale mark is then ignored).
       this.head = this.tail = (this.head + skip) % this.epoch

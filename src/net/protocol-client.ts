@@ -24,6 +24,13 @@ import { decodeFragments, decodeMessage, encodeMessage, fromWireError } from './
 import { protocolError } from './field-guards.js'
 import { PROTOCOL_VERSION, formatVersion } from './messages.js'
 
+/**
+ * A read with bigger pieces goes through the data ring as requests of this size, RING_WINDOW of them in flight
+ * (a request costs both ends about what copying 1 MiB does, so chunks stay big; 16 MiB in flight fits the default ring).
+ */
+export const RING_REQUEST_BYTES = 4 * 1024 * 1024
+const RING_WINDOW = 4
+
 /** The protocol minor version that knows `open` with `exclusive`. */
 const EXCLUSIVE_MINOR = 3
 /** The first minor with the `get` op. */
@@ -187,18 +194,60 @@ export class ProtocolClient implements TreeClient {
   async ticket(): Promise<TicketGrant> { return this.call('ticket', {}) }
 
   async read(handle: number, pieces: readonly ReadPiece[]): Promise<PieceResult[]> {
-    // Big pieces on the channel: chunked readInto into fresh memory (one buffer for the batch).
-    if (this.channel.chunks(pieces)) return readFresh((placed, target) => this.readInto(handle, placed, target), pieces)
+    // Big pieces on the channel or the ring: chunked readInto into fresh memory (one buffer for the batch).
+    if (this.channel.chunks(pieces) || this.ringChunks(pieces)) return readFresh((placed, target) => this.readInto(handle, placed, target), pieces)
     return runBatched('read', pieces, (p) => p.length, this.limits, (batch) => this.readBatch(handle, batch.pieces), (result) => toPieceResult(result))
   }
 
   async readInto(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
     checkTarget(pieces, target)
-    if (!this.channel.chunks(pieces)) return this.readIntoBatches(handle, pieces, target, this.limits)
-    // Pipelined: each chunk its own request on the channel, streaming back into its place.
-    const chunked = chunkPieces(pieces, CHANNEL_REQUEST_BYTES)
-    const results = await this.readIntoBatches(handle, chunked.chunks, target, { ...this.limits, maxBatchBytes: Math.min(this.limits.maxBatchBytes, CHANNEL_REQUEST_BYTES) })
-    return mergeChunks(pieces.length, chunked, results)
+    if (this.channel.chunks(pieces)) {
+      // Pipelined: each chunk its own request on the channel, streaming back into its place.
+      const chunked = chunkPieces(pieces, CHANNEL_REQUEST_BYTES)
+      const results = await this.readIntoBatches(handle, chunked.chunks, target, { ...this.limits, maxBatchBytes: Math.min(this.limits.maxBatchBytes, CHANNEL_REQUEST_BYTES) })
+      return mergeChunks(pieces.length, chunked, results)
+    }
+    if (this.ringChunks(pieces)) {
+      const chunked = chunkPieces(pieces, RING_REQUEST_BYTES)
+      return mergeChunks(pieces.length, chunked, await this.readIntoWindow(handle, chunked.chunks, target))
+    }
+    return this.readIntoBatches(handle, pieces, target, this.limits)
+  }
+
+  /**
+   * Whether a read goes through the data ring in chunks: a piece bigger than one chunk, none too big for a request
+   * (those keep their own too_large result).
+   */
+  private ringChunks(pieces: readonly ReadPiece[]): boolean {
+    if (this.ring?.active !== true || !pieces.some((p) => p.length > RING_REQUEST_BYTES)) return false
+    const max = this.limits.maxBatchBytes
+    return pieces.every((p) => p.length <= max)
+  }
+
+  /**
+   * Chunks through the ring, RING_WINDOW in flight: the daemon fills the next while this side copies one out, and
+   * each new request tells the daemon what was copied out (the ring's consumed mark rides on read requests, so a
+   * fixed window keeps the ring from filling with replies the daemon cannot know were taken).
+   */
+  private async readIntoWindow(handle: number, chunks: readonly ReadIntoPiece[], target: Uint8Array): Promise<ReadIntoResult[]> {
+    const results: ReadIntoResult[] = []
+    let next = 0
+    let failed = false
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length && !failed) {
+        const index = next++
+        try {
+          const [result] = await this.readIntoBatches(handle, [chunks[index]!], target, this.limits)
+          if (result === undefined) throw protocolError('a read of one piece got no result')
+          results[index] = result
+        } catch (err) {
+          failed = true // the connection went, say: stop sending more
+          throw err
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(RING_WINDOW, chunks.length) }, worker))
+    return results
   }
 
   private async readIntoBatches(handle: number, pieces: readonly ReadIntoPiece[], target: Uint8Array, limits: WireLimits): Promise<ReadIntoResult[]> {
