@@ -287,7 +287,8 @@ describe('web frontend on a guest dump', { skip }, () => {
     const want = (base + 0x1010n).toString(16).padStart(12, '0')
     await page.locator('.hex-grid .row:first-child .addr', { hasText: want }).waitFor()
     assert.equal(await page.textContent('.where'), `${name}+0x1010`)
-    assert.ok(page.url().endsWith(`@${encodeURIComponent(`${name}+0x1010`)}`), page.url())
+    // The address bar follows the painted view (route.ts: just after its frame).
+    await page.waitForURL((url) => url.href.endsWith(`@${encodeURIComponent(`${name}+0x1010`)}`))
     await page.close()
   })
 

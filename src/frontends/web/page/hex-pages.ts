@@ -14,7 +14,8 @@ const MAX_PAGES = 512
 /** What a load did: `read`, whether it asked the daemon; `sentAt`, when the read(s) its screen waited for went out. */
 export interface Loaded { readonly read: boolean; readonly changed: boolean; readonly staleReason?: string; readonly sentAt?: number }
 
-export type PageState = { readonly data: Uint8Array } | { readonly error: string }
+/** A page as read (its data, or why it could not be), and when its read was sent and answered (performance.now()). */
+export type PageState = ({ readonly data: Uint8Array } | { readonly error: string }) & { readonly sentAt?: number; readonly answeredAt?: number }
 
 export function pageOf(addr: bigint): bigint {
   return addr & ~PAGE_MASK
@@ -60,29 +61,31 @@ export class HexPages {
     const covered = this.pagesFor(start, end)
     const waiting = again ? [] : [...new Set(covered.flatMap((p) => { const pending = this.pending.get(p); return pending === undefined ? [] : [pending] }))]
     const wanted = covered.filter((p) => again || (!this.pages.has(p) && !this.pending.has(p)))
-    const mine = wanted.length === 0 ? undefined : { reading: this.readPages(wanted, again), sentAt: performance.now() }
+    const sentAt = performance.now()
+    const mine = wanted.length === 0 ? undefined : { reading: this.readPages(wanted, again, sentAt), sentAt }
     if (mine !== undefined) for (const page of wanted) this.pending.set(page, mine)
     try {
       const all = [...(mine === undefined ? [] : [mine]), ...waiting]
       const results = await Promise.all(all.map((p) => p.reading))
-      const sentAt = all.length === 0 ? undefined : Math.min(...all.map((p) => p.sentAt))
-      return { read: mine !== undefined, changed: results.some((r) => r.changed), ...staleOf(results), ...(sentAt === undefined ? {} : { sentAt }) }
+      const firstSent = all.length === 0 ? undefined : Math.min(...all.map((p) => p.sentAt))
+      return { read: mine !== undefined, changed: results.some((r) => r.changed), ...staleOf(results), ...(firstSent === undefined ? {} : { sentAt: firstSent }) }
     } finally {
       if (mine !== undefined) for (const page of wanted) if (this.pending.get(page) === mine) this.pending.delete(page)
     }
   }
 
-  private async readPages(wanted: readonly bigint[], again: boolean): Promise<Loaded> {
+  private async readPages(wanted: readonly bigint[], again: boolean, sentAt: number): Promise<Loaded> {
     const results = await this.client.read(this.handle, wanted.map((addr) => ({ addr, length: PAGE_BYTES })))
     this.reads++
     const now = performance.now()
+    const when = { sentAt, answeredAt: now }
     let changed = false
     let staleReason: string | undefined
     results.forEach((result, i) => {
       const addr = wanted[i]
       if (addr === undefined) return
       const before = this.pages.get(addr)
-      const next: PageState = result.ok && result.data.length > 0 ? { data: result.data } : { error: result.ok ? 'end of the address space' : result.error.message }
+      const next: PageState = result.ok && result.data.length > 0 ? { data: result.data, ...when } : { error: result.ok ? 'end of the address space' : result.error.message, ...when }
       if (!result.ok && /stale/i.test(result.error.message)) staleReason = result.error.message
       if (result.ok) this.bytesRead += result.data.length
       if (before !== undefined && again) this.diff(addr, before, next, now)

@@ -28,12 +28,6 @@ const SCREEN = BigInt(ROWS * ROW_BYTES)
 const LIVE_INTERVAL_MS = 1000
 
 interface Opened { pages: HexPages; regions: Region[] }
-/**
- * How the last new screen was filled, each span from when it was asked for (the go-to's event, a key, the wheel):
- * readMs until its read came back (sentMs: of which before the read was sent), domMs until its bytes were in the
- * DOM with layout done, paintMs until the frame that shows them was painted.
- */
-interface Fill { top: bigint; sentMs: number; readMs: number; domMs: number; paintMs: number }
 
 function align(addr: bigint): bigint {
   return addr - (addr % BigInt(ROW_BYTES))
@@ -53,13 +47,12 @@ export function HexView(props: { path: string; at: string | undefined }) {
   const [note, setNote] = useState('')
   const [, redraw] = useReducer((n: number) => n + 1, 0)
   const [scanOpen, setScanOpen] = useState(false)
-  /** How long the last new screen took from asking to painted (the bench and the status line read it). */
-  const [fill, setFill] = useState<Fill | undefined>(undefined)
   /** When the next screen was asked for (an event's time), if it was; else the read's start counts. */
   const asked = useRef<number | undefined>(undefined)
   /** A new screen being filled: when it was asked for, and when its read went and came back. */
   const filling = useRef<{ top: bigint; started: number; sentMs: number; readMs: number } | undefined>(undefined)
   const box = useRef<HTMLDivElement>(null)
+  const view = useRef<HTMLDivElement>(null)
   const isProcess = /\/processes\/by-[^/]+\/[^/]+\/mem$/.test(props.path)
 
   // Open the leaf (and, for a process, its memory map); close it when leaving.
@@ -99,30 +92,44 @@ export function HexView(props: { path: string; at: string | undefined }) {
     setTop(next)
   }, [opened, props.at])
 
-  // A go-to in this view: its screen's read goes out before anything renders the move.
+  // A go-to in this view: its screen's read goes out before anything renders the move, and the move is rendered
+  // when the read is back (route.ts holds the route for it), with the view placed there in the same turn, so it is
+  // rendered once, with its bytes (the placement effect above then finds it done).
   useLayoutEffect(() => {
     if (opened === undefined) return
-    const ahead = (next: { path: string; at?: string }): void => {
-      if (next.path !== props.path || next.at === undefined) return
+    const ahead = (next: { path: string; at?: string }): Promise<(() => void) | undefined> | undefined => {
+      if (next.path !== props.path || next.at === undefined) return undefined
       const target = resolveAddress(next.at, opened.regions)
-      if (target === undefined) return
+      if (target === undefined) return undefined
       const top = clampTop(align(target), opened.pages.sizeBytes)
-      void opened.pages.load(top, top + SCREEN).catch(() => undefined)
+      const place = (): void => { asked.current = lastNavigation.at; setCursor(target); setAnchor(undefined); setTop(top) }
+      return opened.pages.load(top, top + SCREEN).then(() => place, () => place)
     }
     navigationHints.ahead = ahead
     return () => { if (navigationHints.ahead === ahead) navigationHints.ahead = undefined }
   }, [opened, props.path])
 
-  // Read what the screen shows.
+  // Read what the screen shows. A screen whose pages are all held already (a go-to read them ahead) is filled in
+  // this very commit (the grid, a child, painted them in its layout effect, which runs before this one).
   useLayoutEffect(() => {
     if (opened === undefined || stale !== undefined) return
     let current = true
     const started = asked.current ?? performance.now()
     asked.current = undefined
+    const filled = (sentAt: number | undefined): void => {
+      // When its page's read went and came back (it may have been read ahead, before this render).
+      const page = opened.pages.page(top)
+      const answeredAt = page?.answeredAt ?? performance.now()
+      filling.current = { top, started, sentMs: Math.max(0, (page?.sentAt ?? sentAt ?? started) - started), readMs: Math.max(0, answeredAt - started) }
+    }
+    if (opened.pages.pagesFor(top, top + SCREEN).every((p) => opened.pages.page(p) !== undefined)) {
+      filled(undefined)
+      return
+    }
     opened.pages.load(top, top + SCREEN).then((r) => {
       if (!current) return
       if (r.staleReason !== undefined) setStale(r.staleReason)
-      filling.current = { top, started, sentMs: Math.max(0, (r.sentAt ?? started) - started), readMs: performance.now() - started }
+      filled(r.sentAt)
       redraw(0)
     }, (err: unknown) => { if (current) setNote(errorText(err)) })
     return () => { current = false }
@@ -130,14 +137,21 @@ export function HexView(props: { path: string; at: string | undefined }) {
 
   // After the grid has written the new bytes (its layout effect runs first): layout now (it would be done before the
   // paint anyway; forcing it here times it), then the frame that paints them: a task posted from its animation frame
-  // callback runs after that frame's rendering.
+  // callback runs after that frame's rendering. The spans go straight into the view's data- attributes (the bench
+  // reads them), not into state: a render only to show them would take the main thread from the next screen.
   useLayoutEffect(() => {
     const done = filling.current
     if (done === undefined) return
     filling.current = undefined
     layoutNow(box.current)
     const domMs = performance.now() - done.started
-    afterNextPaint(() => setFill({ top: done.top, sentMs: done.sentMs, readMs: done.readMs, domMs, paintMs: performance.now() - done.started }))
+    afterNextPaint(() => {
+      const element = view.current
+      if (element === null) return
+      const paintMs = performance.now() - done.started
+      Object.assign(element.dataset, { fillSentMs: done.sentMs.toFixed(1), fillReadMs: done.readMs.toFixed(1), fillDomMs: domMs.toFixed(1), fillPaintMs: paintMs.toFixed(1) })
+      element.dataset['fillTop'] = done.top.toString(16)
+    })
   })
 
   // Live: re-read the screen on a timer; changed bytes light up.
@@ -186,8 +200,7 @@ export function HexView(props: { path: string; at: string | undefined }) {
     if (text.ok) { void navigator.clipboard.writeText(text.text).then(() => setNote(`copied ${to - from + 1n} bytes as ${format}`), (err: unknown) => setNote(`cannot copy: ${errorText(err)}`)) } else setNote(text.reason)
   }
   return (
-    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} data-fill-top={fill?.top.toString(16)} data-fill-sent-ms={fill?.sentMs.toFixed(1)}
-      data-fill-read-ms={fill?.readMs.toFixed(1)} data-fill-dom-ms={fill?.domMs.toFixed(1)} data-fill-paint-ms={fill?.paintMs.toFixed(1)}>
+    <div class={`hex-view ${stale === undefined ? '' : 'stale'}`} ref={view}>
       {stale === undefined ? null : (
         <div class="banner stale-banner">
           <strong>Stale:</strong> {stale}
