@@ -11,8 +11,6 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
-import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -21,6 +19,7 @@ import { connectClient, fingerprintOf, startServer } from '../src/net/index.js'
 import type { ProtocolClient } from '../src/net/index.js'
 import { tokenDigest } from '../src/net/auth/credentials.js'
 import { READ_SCRATCH } from '../src/net/scratch-pool.js'
+import { rawTicket, upgrade } from './channel-kit.js'
 import { startDaemon } from './cli-kit.js'
 import type { RunningDaemon } from './cli-kit.js'
 import { KERNEL_BASE, makeTree, RawPeer, serve, testLog } from './protocol-kit.js'
@@ -45,28 +44,6 @@ function expectPattern(bytes: Uint8Array, from: number, what: string): void {
   for (let i = 0; i < bytes.length; i++) {
     if (bytes[i] !== pattern(from + i)) assert.fail(`${what}: byte ${i} is ${bytes[i]}, expected ${pattern(from + i)}`)
   }
-}
-
-/** A raw HTTP request to the listener; the whole answer (the socket stays open after a 101). */
-async function upgrade(url: string, headers: Record<string, string>): Promise<{ status: number; text: string; socket: Socket }> {
-  const { hostname, port, host } = new URL(url)
-  const socket = connect({ host: hostname, port: Number(port) })
-  const lines = ['GET /memweave/data HTTP/1.1', `Host: ${host}`, 'Connection: Upgrade', 'Upgrade: memweave-data', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
-  socket.write(`${lines.join('\r\n')}\r\n\r\n`)
-  let text = ''
-  await new Promise<void>((resolve) => {
-    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); if (text.startsWith('HTTP/1.1 101') && text.includes('\r\n\r\n')) resolve() })
-    socket.once('close', () => resolve())
-  })
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text, socket }
-}
-
-async function rawTicket(peer: RawPeer, id: number): Promise<string> {
-  peer.send({ id, op: 'channel' })
-  const reply = await peer.reply(id)
-  const result = reply.result
-  assert.ok(typeof result === 'object' && result !== null && 'ticket' in result && typeof result.ticket === 'string', `a ticket: ${JSON.stringify(reply)}`)
-  return result.ticket
 }
 
 before(async () => {

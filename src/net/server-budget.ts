@@ -50,9 +50,13 @@ export class DaemonBudget {
 
   constructor(readonly capacityBytes: number) {}
 
-  /** Takes bytes for owner now if its share and the free room allow; false means: call wait(). */
+  /**
+   * Takes bytes for owner now if its share and the free room allow; false means: call wait(). No overtaking a
+   * client that waits for free room (small takes would starve it); one held back by its own share waits for its
+   * own replies to flush, which a client that stopped reading never does, so others go past it.
+   */
   tryTake(owner: string, bytes: number): boolean {
-    if (this.waiters.length > 0 && !this.waiters.some((w) => w.owner === owner)) return false // no overtaking
+    if (this.waiters.some((w) => w.owner !== owner && this.withinShare(w.owner, w.bytes))) return false
     return this.takeIfFits(owner, bytes)
   }
 
@@ -94,6 +98,14 @@ export class DaemonBudget {
     return this.waiters.length > 0
   }
 
+  /**
+   * Someone other than owner waits for free room: only then is owner, holding budget without reading, in anyone's
+   * way. A client held back by its own share waits for its own replies to flush, which no cut-off elsewhere helps.
+   */
+  waitingForRoomBesides(owner: string): boolean {
+    return this.waiters.some((w) => w.owner !== owner && this.withinShare(w.owner, w.bytes))
+  }
+
   heldBy(owner: string): number {
     return this.held.get(owner) ?? 0
   }
@@ -103,11 +115,15 @@ export class DaemonBudget {
   }
 
   private takeIfFits(owner: string, bytes: number): boolean {
-    if (this.used + bytes > this.capacityBytes) return false
-    const mine = this.held.get(owner) ?? 0
-    if (mine > 0 && mine + bytes > this.share(owner)) return false
+    if (this.used + bytes > this.capacityBytes || !this.withinShare(owner, bytes)) return false
     this.add(owner, bytes)
     return true
+  }
+
+  /** Whether owner's share allows it bytes more (one holding nothing may always take what fits). */
+  private withinShare(owner: string, bytes: number): boolean {
+    const mine = this.held.get(owner) ?? 0
+    return mine === 0 || mine + bytes <= this.share(owner)
   }
 
   /** An equal split between the clients holding or waiting (owner included). */

@@ -176,13 +176,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })
   }
 
-  // Only while someone waits for budget: a holder whose replies have not moved in stallCutoffMs is cut off, freeing its share.
+  // Only while another client waits for free room: a holder whose replies have not moved in stallCutoffMs is cut off,
+  // freeing its share (requests waiting behind their own client's share are in nobody's way).
   const stallWatch = setInterval(() => {
     if (!budget.contended) return
     const now = Date.now()
     for (const connection of connections) {
       const stalled = connection.stalledMs(now)
-      if (stalled < limits.stallCutoffMs) continue
+      if (stalled < limits.stallCutoffMs || !budget.waitingForRoomBesides(connection.owner)) continue
       log.info({ conn: connection.owner, stalledMs: stalled, budget: budget.stats }, 'cutting off a client that holds memory budget without reading while others wait')
       connection.terminate()
     }
