@@ -50,22 +50,22 @@ async function pipeline(command: string, bytes: number, env: NodeJS.ProcessEnv =
   return bytes / 1e6 / ((performance.now() - started) / 1000)
 }
 
-/** MB/s of sequential 1 MiB reads with `depth` in flight, through read() (fresh memory) or readInto (reused buffers). */
-async function stream(client: TreeClient, path: string, total: number, depth: number, into: boolean): Promise<number> {
+/** MB/s of sequential reads of `size` (1 MiB unless told) with `depth` in flight, through read() (fresh memory) or readInto (reused buffers). */
+async function stream(client: TreeClient, path: string, total: number, depth: number, into: boolean, size = MIB): Promise<number> {
   const { handle } = await client.open(path)
   try {
     let next = 0
     const worker = async (): Promise<void> => {
-      const buffer = Buffer.allocUnsafeSlow(MIB)
+      const buffer = Buffer.allocUnsafeSlow(size)
       while (next < total) {
         const addr = BigInt(next % SIZE)
-        next += MIB
+        next += size
         if (into) {
-          const [r] = await client.readInto(handle, [{ addr, length: MIB, at: 0 }], buffer)
-          if (r?.ok !== true || r.length !== MIB) throw new Error('read failed')
+          const [r] = await client.readInto(handle, [{ addr, length: size, at: 0 }], buffer)
+          if (r?.ok !== true || r.length !== size) throw new Error('read failed')
         } else {
-          const [r] = await client.read(handle, [{ addr, length: MIB }])
-          if (r?.ok !== true || r.data.length !== MIB) throw new Error('read failed')
+          const [r] = await client.read(handle, [{ addr, length: size }])
+          if (r?.ok !== true || r.data.length !== size) throw new Error('read failed')
         }
       }
     }
@@ -193,6 +193,8 @@ try {
   const unixOne = await best(() => stream(unix, 'connector/big/mem', BURST, 1, true))
   const unixFour = await best(() => stream(unix, 'connector/big/mem', BURST, 4, true))
   const unixRead4 = await best(() => stream(unix, 'connector/big/mem', BURST, 4, false))
+  // One big readInto at a time: the client cuts it into 4 MiB requests through the ring, 4 in flight.
+  const unixBig = await best(() => stream(unix, 'connector/big/mem', BURST, 1, true, 64 * MIB))
   // Small reads and the bare round trip alternate, so both see the same moment of a shared machine.
   const smallCount = quick ? 3000 : 10_000
   const smallRuns: { rate: number; clientUs: number; serverUs: number }[] = []
@@ -240,6 +242,7 @@ try {
   rows.push(row('1 MiB readInto over the unix socket (data ring), one at a time', unixOne, 'MB/s', ddCeiling, '>= 50% of dd'))
   rows.push(row('1 MiB readInto over the unix socket (data ring), 4 in flight', unixFour, 'MB/s', ddCeiling, '>= 50% of dd'))
   rows.push(row('1 MiB read() over the unix socket (data ring), 4 in flight', unixRead4, 'MB/s', ddCeiling))
+  rows.push(row('64 MiB readInto over the unix socket, one at a time (4 MiB requests through the ring, 4 in flight)', unixBig, 'MB/s', ddCeiling))
   rows.push(row('memweave cat LEAF piped into dd (CLI over the unix socket, 1 GiB, startup included)', catLeaf, 'MB/s', { what: 'cat FILE piped into dd', value: catFile }, '>= 50% of cat FILE into the same consumer'))
   rows.push(row('memweave cat LEAF piped into dd, CLI startup subtracted', catLeafSteady, 'MB/s', { what: 'cat FILE piped into dd', value: catFile }, '>= 50% of cat FILE into the same consumer'))
   if (iperfMBs !== undefined) {

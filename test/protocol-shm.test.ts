@@ -255,6 +255,25 @@ for (const mode of ['mapped', 'copied'] as const) describe(`with a shared ring, 
       } finally {
         await client.disconnect()
       }
+      // Chunks that time out: the call fails once every chunk in flight has settled, and their late replies write nothing.
+      const slow = await connectClient(bigSrv.unixUrl, { log: testLog(), dataRing: { dir: dir.path, sizeBytes: 32 * MIB }, connectTimeoutMs: 10_000, timeoutMs: 500 })
+      const stalled = gate()
+      try {
+        const { handle } = await slow.open('data/a')
+        big.a.gate = stalled.promise
+        const target = Buffer.alloc(10 * MIB, 0x5a)
+        await assert.rejects(slow.readInto(handle, [{ addr: 0n, length: 10 * MIB, at: 0 }], target), (err: unknown) => err instanceof MemweaveError && err.kind === 'timeout')
+        big.a.gate = undefined
+        stalled.open()
+        await slow.ping() // the late replies were sent before the ping's, so they have been handled
+        assert.ok(target.every((b) => b === 0x5a), 'no late chunk wrote into the caller\'s buffer')
+        const [again] = await slow.readInto(handle, [{ addr: 0n, length: 10 * MIB, at: 0 }], target)
+        assert.ok(again?.ok === true && target.equals(big.expected('a', 0, 10 * MIB)), 'the ring is in step after the late replies')
+      } finally {
+        big.a.gate = undefined
+        stalled.open()
+        await slow.disconnect()
+      }
       const cut = await bigClient()
       const held = gate()
       const scratchBefore = READ_SCRATCH.stats.inUse

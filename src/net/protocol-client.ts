@@ -246,7 +246,9 @@ export class ProtocolClient implements TreeClient {
         }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(RING_WINDOW, chunks.length) }, worker))
+    // Every chunk in flight settles before the call does, so nothing lands in the caller's memory after it failed.
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(RING_WINDOW, chunks.length) }, worker))
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason
     return results
   }
 

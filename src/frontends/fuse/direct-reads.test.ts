@@ -19,7 +19,7 @@ function fakeMap(extents: LeafFileMap['extents'], endedAlready = false): { map: 
         return () => listeners.delete(listener)
       },
     },
-    end: () => { ended = true; for (const l of [...listeners]) l('was replaced') },
+    end: () => { ended = true; for (const l of Array.from(listeners)) l('was replaced') },
     releases: () => releases,
     listeners: () => listeners.size,
   }
