@@ -17,8 +17,11 @@ export interface MmapAddon {
   preadNowait(fd: number, view: Uint8Array, at: number, length: number, position: number): number
   /** fcntl(F_SETPIPE_SZ): the pipe's new size, or -errno. */
   setPipeSize(fd: number, bytes: number): number
-  /** Detaches the ArrayBuffer (its views become empty) so its memory is freed now; only for memory no i/o still uses. */
-  free(buffer: ArrayBuffer): void
+  /**
+   * Detaches the ArrayBuffer (its views become empty) so its memory is freed now; only for memory no i/o still uses.
+   * Optional: a build from before it still loads (the buffer is then left to the collector).
+   */
+  free?(buffer: ArrayBuffer): void
 }
 
 /** preadNowait: not one byte was in the page cache. */
@@ -29,7 +32,7 @@ export const NOWAIT_UNSUPPORTED = -2
 let loaded: ReturnType<typeof loadAddon<MmapAddon>> | undefined
 
 function load(): ReturnType<typeof loadAddon<MmapAddon>> {
-  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'allocate', 'preadNowait', 'setPipeSize', 'free'])
+  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'allocate', 'preadNowait', 'setPipeSize'])
   return loaded
 }
 

@@ -47,7 +47,7 @@ export class ScratchPool {
   give(buffer: Uint8Array): void {
     this.inUse--
     if (buffer.length > this.maxBufferBytes || this.idleBytes + buffer.length > this.maxIdleBytes) {
-      mmapAddon()?.free(buffer.buffer as ArrayBuffer)
+      mmapAddon()?.free?.(buffer.buffer as ArrayBuffer)
       return
     }
     this.free.push(buffer)
