@@ -14,7 +14,7 @@ run() { printf '\033[2m$ memweave %s\033[0m\n' "$*" >&2; node bin/memweave.js --
 if [ "${MEMWEAVE_DEMO_PREPARED:-0}" != 1 ]; then
   say "installing what is missing"
   bash scripts/setup.sh
-  say "compiling (tsc) and building the web page (esbuild)"
+  say "compiling (tsc), building the web page and the bundled CLI (esbuild)"
   npm run build --silent >/dev/null
 fi
 

@@ -13,7 +13,7 @@ npx tsc -p tsconfig.json --noEmit
 npx tsc -p src/frontends/web/page/tsconfig.json
 say "linting (oxlint, type-aware: floating and misused promises, the layer table's imports)"
 npm run lint --silent
-say "building the compiled CLI (tsc) and the web page (esbuild)"
+say "building the compiled CLI (tsc), the web page and the bundled client CLI (esbuild)"
 npm run build --silent
 if [ -f scripts/fixtures/build-guests.sh ] && [ "${MEMWEAVE_SKIP_FIXTURES:-0}" != 1 ]; then
   say "building QEMU guest fixtures (cached in ${MEMWEAVE_CACHE:-.cache/fixtures})"

@@ -15,6 +15,10 @@
  *                              cache only; -1 when none were cached (EAGAIN),
  *                              -2 when the file cannot say (EOPNOTSUPP)
  *   setPipeSize(fd, bytes)     fcntl(F_SETPIPE_SZ); the new size, or -errno
+ *   free(arrayBuffer)          detaches it (every view becomes empty), so its
+ *                              memory goes back now rather than whenever the
+ *                              collector gets to it; only for memory the
+ *                              caller owns alone (no i/o still using it)
  *
  * Errors other than those come back as exceptions carrying `code` (the errno
  * name) and `errno`, like Node's own.
@@ -147,12 +151,25 @@ static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value free_now(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  bool is_buffer;
+  CHECK(napi_is_arraybuffer(env, argv[0], &is_buffer));
+  if (!is_buffer) { napi_throw_type_error(env, NULL, "free takes an ArrayBuffer"); return NULL; }
+  bool detached;
+  CHECK(napi_is_detached_arraybuffer(env, argv[0], &detached));
+  if (!detached) CHECK(napi_detach_arraybuffer(env, argv[0]));
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
     { "map", NULL, map_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_enumerable, NULL },
     { "preadNowait", NULL, pread_nowait, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setPipeSize", NULL, set_pipe_size, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "free", NULL, free_now, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods) != napi_ok) return NULL;
   return exports;

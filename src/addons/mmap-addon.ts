@@ -3,7 +3,8 @@
  * the daemon reads a source straight into it and the client copies out of
  * it once), reads only what the page cache holds without blocking
  * (preadv2 RWF_NOWAIT, so a bulk read from cache needs no thread-pool trip),
- * and sizes pipes (the CLI's stdout). Absent (undefined) without a build.
+ * sizes pipes (the CLI's stdout), and frees a buffer the daemon is done with
+ * at once (not when the collector gets to it). Absent (undefined) without a build.
  */
 import { loadAddon } from './load-addon.js'
 
@@ -16,6 +17,8 @@ export interface MmapAddon {
   preadNowait(fd: number, view: Uint8Array, at: number, length: number, position: number): number
   /** fcntl(F_SETPIPE_SZ): the pipe's new size, or -errno. */
   setPipeSize(fd: number, bytes: number): number
+  /** Detaches the ArrayBuffer (its views become empty) so its memory is freed now; only for memory no i/o still uses. */
+  free(buffer: ArrayBuffer): void
 }
 
 /** preadNowait: not one byte was in the page cache. */
@@ -26,7 +29,7 @@ export const NOWAIT_UNSUPPORTED = -2
 let loaded: ReturnType<typeof loadAddon<MmapAddon>> | undefined
 
 function load(): ReturnType<typeof loadAddon<MmapAddon>> {
-  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'allocate', 'preadNowait', 'setPipeSize'])
+  loaded ??= loadAddon<MmapAddon>('mmap', ['map', 'allocate', 'preadNowait', 'setPipeSize', 'free'])
   return loaded
 }
 

@@ -58,10 +58,10 @@ export class ConnectionOutbox {
 
   /**
    * Sends one message made of parts (WebSocket fragments, or one frame on the data channel), counting bytes
-   * until the socket has taken them; `onChannel.done` runs once either way.
+   * until the socket has taken them; `after.done` runs once either way (the parts' memory may then be reused).
    */
-  send(parts: readonly Buffer[], charge?: { bytes: number }, onChannel?: { channel: ServerDataChannel; done: () => void }): void {
-    if (this.ws.readyState !== WebSocket.OPEN) { onChannel?.done(); return } // the client is gone: its replies are dropped
+  send(parts: readonly Buffer[], charge?: { bytes: number }, after?: { channel?: ServerDataChannel; done: () => void }): void {
+    if (this.ws.readyState !== WebSocket.OPEN) { after?.done(); return } // the client is gone: its replies are dropped
     const bytes = parts.reduce((sum, p) => sum + p.length, 0)
     this.unflushed += bytes
     // A read reply takes over what its request was charged (the same buffers); only the rest is added.
@@ -70,15 +70,16 @@ export class ConnectionOutbox {
     this.budget.force(this.owner, bytes - prepaid)
     if (this.unflushed === bytes) this.lastFlushAt = Date.now() // nothing was pending: the clock starts now
     const flushed = (err?: Error): void => {
+      // The memory goes first: releasing the budget may start a waiting read, which takes memory at once.
+      after?.done()
       this.unflushed -= bytes
       this.lastFlushAt = Date.now()
       this.budget.release(this.owner, bytes)
       if (err !== undefined) this.log.debug({ err }, 'reply not delivered')
-      onChannel?.done()
       this.events.flushed()
     }
     const last = parts.length - 1
-    if (onChannel !== undefined) onChannel.channel.write(parts, flushed)
+    if (after?.channel !== undefined) after.channel.write(parts, flushed)
     else parts.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === last }, i === last ? flushed : undefined))
     if (this.unflushed > this.maxBufferedBytes) this.events.overfull()
   }

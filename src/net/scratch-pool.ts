@@ -1,10 +1,17 @@
 /**
- * Reusable memory for read replies that go through a data ring: the source
- * reads into a scratch buffer (readInto), the bytes are written to the ring
- * at once, and the buffer comes back here for the next read. Bounded for
- * the whole daemon: past the bound, or for bigger replies, a buffer is
- * simply allocated and left to the garbage collector as before.
+ * Memory the daemon owns for read replies: the source reads into a scratch
+ * buffer (readInto), the bytes go to the data ring, the data channel or the
+ * WebSocket, and the buffer comes back here once the socket has taken them,
+ * for the next read. Bounded for the whole daemon: past the bound, or for
+ * bigger replies, a buffer given back is freed at once (the mmap addon
+ * detaches it) rather than left to the garbage collector, which frees big
+ * external buffers only when it next runs: a daemon whose budget has just
+ * been given back by a cut-off client would otherwise hold that memory and
+ * the next reads' together (docs/limits.md). Without the addon it is left
+ * to the collector.
  */
+import { mmapAddon } from '../addons/index.js'
+
 
 export interface ScratchPoolStats {
   /** Buffers handed out and not yet given back. */
@@ -36,10 +43,13 @@ export class ScratchPool {
     return new Uint8Array(raw.buffer, raw.byteOffset, size)
   }
 
-  /** Gives a buffer back once nothing refers to its bytes any more. */
+  /** Gives a buffer back once nothing refers to its bytes any more (no view of it is used after this). */
   give(buffer: Uint8Array): void {
     this.inUse--
-    if (buffer.length > this.maxBufferBytes || this.idleBytes + buffer.length > this.maxIdleBytes) return
+    if (buffer.length > this.maxBufferBytes || this.idleBytes + buffer.length > this.maxIdleBytes) {
+      mmapAddon()?.free(buffer.buffer as ArrayBuffer)
+      return
+    }
     this.free.push(buffer)
     this.idleBytes += buffer.length
   }

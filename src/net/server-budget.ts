@@ -71,7 +71,7 @@ export class DaemonBudget {
     this.add(owner, bytes)
   }
 
-  /** Gives bytes back; never more than owner holds (a reply flushed after releaseAll gives back nothing). */
+  /** Gives bytes back; never more than owner holds (a reply flushed after its connection closed gives back nothing). */
   release(owner: string, bytes: number): void {
     const mine = this.held.get(owner) ?? 0
     const given = Math.min(mine, bytes)
@@ -80,11 +80,6 @@ export class DaemonBudget {
     else this.held.delete(owner)
     this.used -= given
     this.wake()
-  }
-
-  /** Releases everything owner holds (its connection is gone, and its buffers with it). */
-  releaseAll(owner: string): void {
-    this.release(owner, this.heldBy(owner))
   }
 
   /** Forgets owner's waiters (its connection closed); what it holds is released by its own accounting. */

@@ -49,6 +49,8 @@ export class ServerConnection {
   private state: 'hello' | 'open' | 'closing' | 'closed' = 'hello'
   private inFlight = 0
   private inFlightReadBytes = 0
+  /** What running requests were charged in the budget and still hold (a reply takes its share over when sent). */
+  private readonly charges = new Set<{ bytes: number }>()
   private protocolErrors = 0
   private readonly out: ConnectionOutbox
   private readonly handles: ConnectionHandles
@@ -177,10 +179,12 @@ export class ServerConnection {
     const charge = { bytes: readBytes }
     this.inFlight++
     this.inFlightReadBytes += readBytes
+    this.charges.add(charge)
     // run() answers every failure itself; the catch only guards the daemon against a bug there.
     void runAsClient(this.owner, () => this.run(request, charge)).catch((err: unknown) => this.log.error({ err }, 'request handler failed')).finally(() => {
       this.inFlight--
       this.inFlightReadBytes -= readBytes
+      this.charges.delete(charge)
       // Whatever the reply did not take over goes back now.
       this.ctx.budget.release(this.owner, charge.bytes)
       if (this.inFlight === 0) this.onIdle?.()
@@ -206,7 +210,7 @@ export class ServerConnection {
         // The reply takes over what this read was charged in the budget (the same buffers).
         case 'read': await serveRead({
           tree, owner: this.owner, id: request.id, handle: request.handle, pieces: request.pieces,
-          ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts) => this.out.send(parts, charge),
+          ring: () => (this.ws.readyState === WebSocket.OPEN ? this.ring : undefined), send: (parts, done) => this.out.send(parts, charge, done === undefined ? undefined : { done }),
           ...(request.channel === true ? { channel: () => this.channel.current, sendOnChannel: (parts, channel, done) => this.out.send(parts, charge, { channel, done }) } : {}),
         }); return
         case 'write': {
@@ -401,7 +405,10 @@ export class ServerConnection {
     this.handles.stopWatching()
     this.waiting.length = 0
     this.ctx.budget.dropWaiters(this.owner)
-    this.ctx.budget.releaseAll(this.owner) // its unflushed replies went with the socket
+    // Its unflushed replies went with the socket; a read still running keeps its charge (and its memory) until it ends.
+    let reading = 0
+    for (const charge of this.charges) reading += charge.bytes
+    this.ctx.budget.release(this.owner, this.ctx.budget.heldBy(this.owner) - reading)
     this.watches.clear()
     await this.handles.dropAll()
     this.log.debug({ code, reason, inFlight: this.inFlight, dataRing: this.ring?.stats }, 'connection closed')

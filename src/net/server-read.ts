@@ -2,12 +2,14 @@
  * Serving one read request. With a mapped data ring (server-data-ring.ts)
  * and a reply big enough for it, regions are taken first and the source
  * reads straight into them (one copy; the reply may then overtake an older
- * one, ring-ledger.ts). With a ring that is not mapped,
- * the source reads into pooled scratch memory (readInto), the
- * bytes go to the ring at once, and the scratch returns to the pool: no
- * allocation per read, nothing for the garbage collector. Otherwise the
- * source hands fresh buffers that travel as their own WebSocket fragments
- * beside a small msgpack envelope (codec.ts), never re-encoded.
+ * one, ring-ledger.ts). Any other reply with a big piece is read into pooled
+ * scratch memory (readInto): bytes a ring that is not mapped has room for go
+ * there at once, the rest travel as their own WebSocket fragments beside a
+ * small msgpack envelope (codec.ts), straight from the scratch, which goes
+ * back to the pool (or is freed at once, scratch-pool.ts) when the socket
+ * has taken the reply: the daemon holds a reply's memory exactly while the
+ * budget counts it, with no copy and nothing left for the garbage collector.
+ * Small replies take the source's own buffers.
  *
  * Placing in (or committing to) the ring and sending happen in one
  * synchronous step (`send`), so the daemon knows the order the client
@@ -35,8 +37,11 @@ export interface ReadJob {
   readonly pieces: readonly ReadPiece[]
   /** The connection's ring as it is when the reply goes out (it may be given up meanwhile). */
   readonly ring: () => ServerDataRing | undefined
-  /** Sends the reply's parts (called at most once, synchronously after placing). */
-  readonly send: (parts: Buffer[]) => void
+  /**
+   * Sends the reply's parts (called at most once, synchronously after placing); `done`, when given, runs exactly
+   * once, when the socket has taken them or they were dropped (their memory may then be reused).
+   */
+  readonly send: (parts: Buffer[], done?: () => void) => void
   /** The data channel the client asked this reply to come on, while it is open. */
   readonly channel?: () => ServerDataChannel | undefined
   /** Sends a frame on that channel; `done` runs exactly once, when the socket has taken it or it was dropped. */
@@ -46,24 +51,26 @@ export interface ReadJob {
 export async function serveRead(job: ReadJob): Promise<void> {
   const { tree, owner, id, handle, pieces } = job
   if (job.channel?.() !== undefined) { await serveOnChannel(job); return }
-  if (job.ring()?.wants(pieces) !== true) {
+  if (job.ring()?.wants(pieces) === true) {
+    const lease = job.ring()?.lease(pieces)
+    if (lease !== undefined) { await serveIntoRing(job, lease); return }
+  } else if (!pieces.some((p) => p.length >= ZERO_COPY_MIN_BYTES)) {
     const results = await tree.read(handle, pieces, owner)
     job.send(encodeReadReply(id, results, job.ring()?.place(results)))
     return
   }
-  const lease = job.ring()?.lease(pieces)
-  if (lease !== undefined) { await serveIntoRing(job, lease); return }
   const { pieces: placed, bytes } = layOut(pieces)
   const scratch = READ_SCRATCH.take(bytes)
+  let handedOver = false
   try {
     const outcomes = await tree.readInto(handle, placed, scratch, owner)
     const results = outcomes.map((r, i): PieceResult => (r.ok ? { ok: true, data: scratch.subarray(placed[i]!.at, placed[i]!.at + r.length) } : r))
-    const positions = job.ring()?.place(results)
-    // Whatever stayed inline (the ring was full) must not point into scratch memory once it is reused.
-    const inline = results.map((r, i): PieceResult => (r.ok && positions?.[i] === undefined && r.data.length >= ZERO_COPY_MIN_BYTES ? { ok: true, data: Buffer.from(r.data) } : r))
-    job.send(encodeReadReply(id, inline, positions))
+    // What stays inline (no ring, or the ring was full) goes from the scratch, which is kept until the socket took it.
+    const parts = encodeReadReply(id, results, job.ring()?.place(results))
+    handedOver = true
+    job.send(parts, () => READ_SCRATCH.give(scratch))
   } finally {
-    READ_SCRATCH.give(scratch)
+    if (!handedOver) READ_SCRATCH.give(scratch)
   }
 }
 
@@ -99,7 +106,9 @@ async function serveOnChannel(job: ReadJob): Promise<void> {
     const outcomes = await job.tree.readInto(job.handle, placed, scratch, job.owner)
     const channel = job.channel?.()
     if (channel === undefined || job.sendOnChannel === undefined) {
-      job.send(encodeReadReply(job.id, outcomes.map((r, i): PieceResult => (r.ok ? { ok: true, data: Buffer.from(scratch.subarray(placed[i]!.at, placed[i]!.at + r.length)) } : r))))
+      const parts = encodeReadReply(job.id, outcomes.map((r, i): PieceResult => (r.ok ? { ok: true, data: scratch.subarray(placed[i]!.at, placed[i]!.at + r.length) } : r)))
+      handedOver = true
+      job.send(parts, () => READ_SCRATCH.give(scratch))
       return
     }
     const { head } = encodeChannelHead(job.id, outcomes)

@@ -31,14 +31,19 @@ function trimSlashes(path: string): string {
   return path.split('/').filter((s) => s !== '').join('/')
 }
 
+/** The one-time ticket in a first visit's fragment (`#ticket=T`, optionally `&/PATH…`), if there is one. */
+export function ticketIn(hash: string): { ticket: string; rest: string } | undefined {
+  const match = /^#ticket=([0-9a-f]{16,128})(?:&(.*))?$/i.exec(hash)
+  if (match === null || match[1] === undefined) return undefined
+  return { ticket: match[1], rest: match[2] ?? '/' }
+}
+
 /** Takes the ticket out of the fragment (and the address bar); the rest of the fragment is the first view. */
 export function takeTicket(): string | undefined {
-  const hash = window.location.hash
-  const match = /^#ticket=([0-9a-f]{16,128})(?:&(.*))?$/i.exec(hash)
-  if (match === null) return undefined
-  const rest = match[2] ?? '/'
-  window.history.replaceState(null, '', `${window.location.pathname}#${rest.startsWith('/') ? rest : `/${rest}`}`)
-  return match[1]
+  const found = ticketIn(window.location.hash)
+  if (found === undefined) return undefined
+  window.history.replaceState(null, '', `${window.location.pathname}#${found.rest.startsWith('/') ? found.rest : `/${found.rest}`}`)
+  return found.ticket
 }
 
 export const route = signal<Route>(parseRoute(window.location.hash))

@@ -102,8 +102,14 @@ export function HexView(props: { path: string; at: string | undefined }) {
       const target = resolveAddress(next.at, opened.regions)
       if (target === undefined) return undefined
       const top = clampTop(align(target), opened.pages.sizeBytes)
-      const place = (): void => { asked.current = lastNavigation.at; setCursor(target); setAnchor(undefined); setTop(top) }
-      return opened.pages.load(top, top + SCREEN).then(() => place, () => place)
+      const place = (staleReason?: string): void => {
+        asked.current = lastNavigation.at
+        if (staleReason !== undefined) setStale(staleReason)
+        setCursor(target); setAnchor(undefined); setTop(top)
+      }
+      // The screen's pages are held when it renders: the read effect then reads nothing, so a stale handle found by
+      // this read is reported here.
+      return opened.pages.load(top, top + SCREEN).then((r) => () => place(r.staleReason), () => () => place())
     }
     navigationHints.ahead = ahead
     return () => { if (navigationHints.ahead === ahead) navigationHints.ahead = undefined }

@@ -14,20 +14,18 @@ import { GraphView } from './graph-view.js'
 import { ControlView, RpcView } from './call-views.js'
 import { HexView } from './hex-view.js'
 import { ProcessView } from './process-view.js'
-import { ProcessesView } from './processes-view.js'
+import { PROCESSES_PATH, ProcessesView } from './processes-view.js'
 import { TextView } from './text-view.js'
 
 /** The page's own view of the bookmarks (not a tree path: tree names never start with '~'). */
 export const BOOKMARKS_PATH = '~bookmarks'
 export const GRAPH_PATH = '~graph'
-/** An OS's processes, here or through peers (`b/os/guest/processes`, `os/b.guest/processes`). */
-const PROCESSES = /^((?:[^/]+\/)*os\/[^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
 const PROCESS = /^(?:[^/]+\/)*os\/[^/]+\/processes\/by-(?:pid|name|pid-name)\/[^/]+$/
 
 export function PickView(props: { route: Route }) {
   const { path } = props.route
   // An OS's processes branch needs no stat to pick its view (the table says itself when the path is not there): one round trip less to the first table.
-  const processes = PROCESSES.exec(path)
+  const processes = PROCESSES_PATH.exec(path)
   const stat = useAsync(() => (path === BOOKMARKS_PATH || path === GRAPH_PATH || processes !== null ? Promise.resolve(undefined) : clientOf().stat(path)), [path])
   if (path === BOOKMARKS_PATH) return <BookmarksView />
   if (path === GRAPH_PATH) return <GraphView />

@@ -60,17 +60,46 @@ function rowsOf(results: ReadonlyArray<{ text: string } | { error: unknown }>): 
   return rows
 }
 
+/** An OS's processes branch, here or through peers (`b/os/guest/processes`, `os/b.guest/processes`): group 1 is the OS. */
+export const PROCESSES_PATH = /^((?:[^/]+\/)*os\/[^/]+)\/processes(?:\/by-(?:pid|name|pid-name))?$/
+
+/** A process table's first requests, started before any view renders; the table's first render takes them over. */
+interface Prefetch {
+  readonly osPath: string
+  readonly unwatch: Promise<(() => void) | undefined>
+  readonly rows: Promise<ProcessRow[]>
+  /** Where the watch's events go: into `queued` until the table takes them over. */
+  readonly sink: { current: (event: WatchEvent) => void }
+  readonly queued: WatchEvent[]
+}
+let prefetched: Prefetch | undefined
+
+/**
+ * Starts an OS's process table requests (the watch, then the get) now: main.tsx calls it in the turn the hello is
+ * answered when the first view is a process table, so they do not wait for the app's first render and frame.
+ */
+export function prefetchProcesses(osPath: string): void {
+  const queued: WatchEvent[] = []
+  const sink = { current: (event: WatchEvent): void => { queued.push(event) } }
+  const unwatch = clientOf().watch(`${osPath}/processes`, (event) => sink.current(event), true).catch(() => undefined)
+  const rows = unwatch.then(() => loadProcesses(osPath))
+  rows.catch(() => undefined)
+  prefetched = { osPath, unwatch, rows, sink, queued }
+}
+
 /**
  * The rows of an OS's process table, kept up to date by a watch. Events that come while the
  * table is first read are applied after it, in order.
  */
 function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]> {
   const [table, setTable] = useState<Async<ProcessRow[]>>({ state: 'loading' })
-  // A layout effect: the requests go out with this render, not a frame later.
+  // A layout effect: the requests go out with this render, not a frame later (or went before it: prefetchProcesses).
   useLayoutEffect(() => {
     let current = true
     let relist: ReturnType<typeof setTimeout> | undefined
-    let queued: WatchEvent[] | undefined = []
+    const taken = generation === 0 && prefetched?.osPath === osPath ? prefetched : undefined
+    prefetched = undefined
+    let queued: WatchEvent[] | undefined = taken?.queued ?? []
     const turns = new Map<number, number>()
     const update = (change: (rows: ProcessRow[]) => ProcessRow[]): void => {
       if (current) setTable((t) => (t.state === 'done' ? { state: 'done', value: change(t.value) } : t))
@@ -88,9 +117,11 @@ function useProcessRows(osPath: string, generation: number): Async<ProcessRow[]>
       if (event.event === 'gone') { update((rows) => rows.filter((r) => r.pid !== pid)); return }
       void loadRow(osPath, String(pid)).then((row) => { if (row !== undefined && turns.get(pid) === turn) update((rows) => [...rows.filter((r) => r.pid !== pid), row]) })
     }
+    const listener = (event: WatchEvent): void => { if (queued === undefined) apply(event); else queued.push(event) }
     setTable({ state: 'loading' })
-    const unwatch = clientOf().watch(`${osPath}/processes`, (event) => { if (queued === undefined) apply(event); else queued.push(event) }, true).catch(() => undefined)
-    void unwatch.then(() => loadProcesses(osPath)).then((rows) => {
+    if (taken !== undefined) taken.sink.current = listener
+    const unwatch = taken?.unwatch ?? clientOf().watch(`${osPath}/processes`, listener, true).catch(() => undefined)
+    void (taken?.rows ?? unwatch.then(() => loadProcesses(osPath))).then((rows) => {
       if (!current) return
       setTable({ state: 'done', value: rows })
       const waiting = queued ?? []
