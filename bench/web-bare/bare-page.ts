@@ -10,7 +10,9 @@
  * (scriptMs, openMs, helloMs, doneMs, from navigation start).
  *
  * After that, `window.bare` answers the bench's calls through CDP: `read` times one
- * read request (sent → its reply decoded) as the page's hex view would send it.
+ * read request (sent → its reply decoded) as the page's hex view would send it, and
+ * the bytes' first rows shown the plainest way a browser can (one <pre> of hex
+ * text: in the DOM with layout done, then painted), the floor under any hex view.
  */
 import { decode, encode } from '../../src/frontends/web/page/wire-codec.js'
 
@@ -63,11 +65,36 @@ ws.addEventListener('open', () => {
 }, { once: true })
 
 const handles = new Map<string, number>()
+/** The rows a screen of the page's hex view shows. */
+const SCREEN_ROWS = 32
+const plain = document.createElement('pre')
+
+/** The bytes as rows of hex text in one <pre>, layout forced: no cells, no inspector, no state. */
+function showPlain(bytes: Uint8Array): void {
+  const lines: string[] = []
+  for (let at = 0; at < bytes.length; at += 16) {
+    lines.push(Array.from(bytes.subarray(at, at + 16), (b) => b.toString(16).padStart(2, '0')).join(' '))
+  }
+  plain.textContent = lines.join('\n')
+  if (plain.parentNode === null) document.body.append(plain)
+  plain.getBoundingClientRect()
+}
+
+/** When the frame showing what is in the DOM now has been made: a task posted from its animation frame callback, as the page measures it. */
+function painted(): Promise<number> {
+  return new Promise((resolve) => {
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel()
+      channel.port1.onmessage = () => resolve(performance.now())
+      channel.port2.postMessage(null)
+    })
+  })
+}
 
 Object.assign(window, {
   bare: {
     /** Reads `length` bytes at `addr` (hex) of the leaf at `path` in one request, as one piece; ms from sent to decoded, and the bytes that came back. */
-    async read(path: string, addr: string, length: number, pieces = 1): Promise<{ ms: number; bytes: number }> {
+    async read(path: string, addr: string, length: number, pieces = 1): Promise<{ ms: number; domMs: number; paintMs: number; bytes: number }> {
       let handle = handles.get(path)
       if (handle === undefined) {
         handle = (result(await call('open', { path })) as { handle: number }).handle
@@ -79,7 +106,11 @@ Object.assign(window, {
       const reply = await call('read', { handle, pieces: Array.from({ length: pieces }, (_, i) => ({ addr: base + BigInt(i * each), length: each })) })
       const ms = performance.now() - started
       const answers = result(reply) as Array<{ data?: Uint8Array }>
-      return { ms, bytes: answers.reduce((n, a) => n + (a.data?.length ?? 0), 0) }
+      const data = answers[0]?.data ?? new Uint8Array()
+      showPlain(data.subarray(0, SCREEN_ROWS * 16))
+      const domMs = performance.now() - started
+      const paintMs = (await painted()) - started
+      return { ms, domMs, paintMs, bytes: answers.reduce((n, a) => n + (a.data?.length ?? 0), 0) }
     },
   },
 })
