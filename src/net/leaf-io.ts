@@ -54,9 +54,13 @@ export async function readText(client: TreeClient, path: string): Promise<string
 }
 
 export async function readJson(client: TreeClient, path: string): Promise<unknown> {
-  const text = await readText(client, path)
+  return parseLeafJson(path, await readLeaf(client, path))
+}
+
+/** A leaf's bytes as JSON; a leaf that holds none is a `malformed` error naming it. */
+export function parseLeafJson(path: string, data: Uint8Array): unknown {
   try {
-    return JSON.parse(text)
+    return JSON.parse(new TextDecoder().decode(data))
   } catch (err) {
     throw new MemweaveError('net', 'malformed', `'${path}' does not hold JSON`, { cause: err })
   }

@@ -56,7 +56,7 @@ export class DaemonBudget {
    * own replies to flush, which a client that stopped reading never does, so others go past it.
    */
   tryTake(owner: string, bytes: number): boolean {
-    if (this.waiters.some((w) => w.owner !== owner && this.withinShare(w.owner, w.bytes))) return false
+    if (this.waitingForRoomBesides(owner)) return false
     return this.takeIfFits(owner, bytes)
   }
 

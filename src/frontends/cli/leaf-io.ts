@@ -5,7 +5,7 @@
  * short read, read a range piece by piece, write a range.
  */
 import { MemweaveError } from '../../errors/index.js'
-import { fromWireError, readJson, withLeaf } from '../../net/client.js'
+import { fromWireError, parseLeafJson, readJson, withLeaf } from '../../net/client.js'
 import type { PieceResult, ProtocolClient, ReadIntoResult, TreeClient } from '../../net/client.js'
 import { hex } from './numbers.js'
 
@@ -198,9 +198,10 @@ async function readOneJson(client: TreeClient, path: string): Promise<JsonLeaf> 
 
 function parseJsonLeaf(path: string, data: Uint8Array): JsonLeaf {
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder().decode(data)) }
+    return { ok: true, value: parseLeafJson(path, data) }
   } catch (err) {
-    return { ok: false, error: new MemweaveError('net', 'malformed', `'${path}' does not hold JSON`, { cause: err }) }
+    if (err instanceof MemweaveError) return { ok: false, error: err }
+    throw err
   }
 }
 
